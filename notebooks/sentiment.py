@@ -1,0 +1,168 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Sentiment analysis: the action score on SST-2
+#
+# We fine-tune a sentence classifier on a subsample of the Stanford Sentiment Treebank (SST-2,
+# binary, GLUE version) and record, at every checkpoint, every training sentence's loss, gold-label
+# probability, correctness, margin and entropy (see the introduction for the definitions). The
+# **action score** of a sentence is its eval-pass loss summed over the checkpoints; higher means
+# harder. This page shows how training went, where the sentences fall on a data map, how the
+# action score is distributed, which sentences it calls hardest and easiest, and, when labels were
+# corrupted on purpose, how well it ranks the corrupted sentences first.
+#
+# The parameters below are those of the published run; the executed values are in the collapsed
+# cell(s) and in the run's `run.json`.
+
+# %% tags=["parameters"]
+task = "sst2"  # a classification task of nlpdiff.tasks
+model = "minilm"  # hub id, local folder, or "minilm" (all-MiniLM-L6-v2 shipped on PyPI)
+train_size = 2000  # training sentences (stratified subsample of the train split)
+eval_size = None  # held-out sentences (None: the whole validation split)
+epochs = 3
+batch_size = 32
+learning_rate = 5e-5
+max_length = 64  # tokens
+seed = 0
+noise_rate = 0.0  # fraction of training labels corrupted on purpose, in [0, 1)
+noise_type = "uniform"  # "uniform" or "class_conditional"
+checkpoints_per_epoch = 1
+device = "auto"
+data_dir = None  # None: $NLPDIFF_DATA_DIR, else the Hugging Face hub
+run_dir = "runs/sentiment"  # the run directory this page writes and reads
+
+# %%
+import pandas as pd
+from IPython.display import Markdown, display
+
+from nlpdiff import analysis, plots, scores
+from nlpdiff.dynamics import TrainParams, load_or_train
+
+plots.enable_offline()
+pd.set_option("display.max_colwidth", 120)
+
+params = TrainParams(
+    task=task, model=model, train_size=train_size, eval_size=eval_size, epochs=epochs,
+    batch_size=batch_size, learning_rate=learning_rate, max_length=max_length, seed=seed,
+    noise_rate=noise_rate, noise_type=noise_type, checkpoints_per_epoch=checkpoints_per_epoch,
+    device=device, data_dir=data_dir, output_dir=run_dir,
+).validate()  # bad parameters fail here, before any training
+
+# %% tags=["remove-stderr"]
+run = load_or_train(params)
+
+# %%
+info, res = run.info, run.info["resolved"]
+final = run.metrics["final"]
+display(Markdown(
+    f"**Run.** {res['n_train']:,} training sentences ({res['n_corrupted']:,} with corrupted labels), "
+    f"{res['model_class']} with {res['n_parameters'] / 1e6:.1f}M parameters, {params.epochs} epochs, "
+    f"{res['n_checkpoints']} checkpoints, on {res['device']} "
+    f"({info['hardware']['cpu_count']} CPU cores, accelerator: {info['hardware']['accelerator']}). "
+    f"Training took {info['wall_time_s']['train']:.0f} s, the recording eval passes "
+    f"{info['wall_time_s']['eval_pass']:.0f} s, the whole run {info['wall_time_s']['total']:.0f} s. "
+    f"**Held-out accuracy** after the last checkpoint: {final['heldout_accuracy']:.3f} on "
+    f"{res['n_heldout']:,} {run.metrics['heldout_split']} sentences."
+))
+
+# %% [markdown]
+# ## Learning curve
+#
+# Held-out accuracy and loss on the validation split, and the training set's mean loss and
+# accuracy from the recording (eval-mode) pass, at each checkpoint.
+
+# %%
+plots.learning_curve(run.metrics_frame())
+
+# %% [markdown]
+# ## Data map
+#
+# Dataset cartography (Swayamdipta et al. 2020) from the training pass: each point is a training
+# sentence, placed by the mean (confidence) and standard deviation (variability) of its gold-label
+# probability across epochs, coloured by the fraction of epochs it was classified correctly.
+# Easy-to-learn sentences sit top left, hard-to-learn bottom left, ambiguous ones to the right.
+# With few epochs, variability takes few distinct values: read the map as coarse.
+
+# %%
+carto = analysis.cartography_map(run.dynamics, pass_="train").merge(
+    run.samples[["sample_id", "sentence", "label", "is_corrupted"]], on="sample_id"
+)
+plots.data_map(carto, x="variability", y="confidence", color="correctness")
+
+# %% [markdown]
+# ## Distribution of the action score
+#
+# The action score sums each sentence's eval-pass loss over the checkpoints. Most sentences are
+# learned quickly and have a small action; a long right tail holds the sentences the model keeps
+# getting wrong.
+
+# %%
+table = run.scores.merge(run.samples[["sample_id", "is_corrupted"]], on="sample_id")
+plots.score_histogram(table, "action", color="is_corrupted" if run.samples["is_corrupted"].any() else None)
+
+# %%
+agree = analysis.rank_agreement(run.scores, "action", "mean_loss")
+display(Markdown(
+    f"Every sentence has the same {res['n_checkpoints']} checkpoints, so the action score is "
+    f"{res['n_checkpoints']} times the mean loss and ranks the sentences identically: Spearman "
+    f"correlation {agree['spearman']:.3f} over {agree['n']:,} sentences. Differences between the "
+    f"action score and the loss appear only in its variants (training pass, per-step integration, "
+    f"early truncation)."
+))
+
+# %% [markdown]
+# ## The hardest and the easiest sentences
+#
+# The ten training sentences with the highest action score, then the ten with the lowest, with the
+# label used in training (0 negative, 1 positive) and, when noise was injected, the original label.
+
+# %%
+cols = ["sentence", "label", "original_label", "is_corrupted"]
+hardest, easiest = analysis.extremes(run.samples, run.scores, "action", k=10, columns=cols)
+display(Markdown("**Hardest 10**"))
+display(hardest)
+display(Markdown("**Easiest 10**"))
+display(easiest)
+
+# %% [markdown]
+# ## Does the action score rank corrupted labels first?
+#
+# When `noise_rate > 0`, a known set of training labels was flipped before training. We rank the
+# sentences by each score (higher = flagged first) and measure with scikit-learn how well the
+# ranking separates corrupted from clean labels: ROC AUC (0.5 = chance) and average precision
+# (chance = the noise rate), and the precision among the top-k where k is the number of corrupted
+# labels.
+
+# %%
+if run.samples["is_corrupted"].any():
+    det = analysis.detection_table(run.scores, run.samples["is_corrupted"], run.samples["sample_id"])
+    display(Markdown(
+        f"{int(run.samples['is_corrupted'].sum())} of {len(run.samples)} labels corrupted "
+        f"({params.noise_type}); chance average precision {det.attrs['chance_average_precision']:.3f}."
+    ))
+    display(det.round(3))
+else:
+    display(Markdown(
+        "This run injected no label noise (`noise_rate = 0`), so there is nothing to detect here; "
+        "rerun the page with, for example, `-p noise_rate 0.1`."
+    ))
+
+# %% [markdown]
+# ## Every score of this run
+#
+# The scores computed from this run's dynamics (each oriented so that higher = harder) and their
+# definitions.
+
+# %%
+scores.score_table()

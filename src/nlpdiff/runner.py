@@ -1,0 +1,111 @@
+"""Execute a notebook source (a jupytext percent script) with papermill.
+
+The notebooks under ``notebooks/`` are the only notebook sources; the book shows their executed
+copies under ``book/results/``. :func:`run_notebook` converts the script to a notebook, injects the
+parameters (papermill), executes it, collapses the parameters cells in the book (``hide-cell``)
+and moves the result into place only when every cell succeeded. A failed execution is kept next
+to the output as ``<name>.failed.ipynb`` (showing the failed cell) and raises
+:class:`NotebookFailed`, so a published page is never replaced by a broken one.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PARAMETER_TAGS = ("parameters", "injected-parameters")
+COLLAPSE_TAG = "hide-cell"
+
+
+class NotebookFailed(RuntimeError):
+    """A notebook raised during execution; ``failed_path`` holds the executed copy with the error."""
+
+    def __init__(self, message: str, failed_path: Path):
+        super().__init__(message)
+        self.failed_path = failed_path
+
+
+def find_notebook(name: str | os.PathLike, notebooks_dir: str | os.PathLike = "notebooks") -> Path:
+    """Resolve ``sentiment`` or ``notebooks/sentiment.py`` to an existing notebook source."""
+    candidates = [Path(name), Path(notebooks_dir) / f"{name}.py", Path(notebooks_dir) / str(name)]
+    for c in candidates:
+        if c.is_file():
+            return c
+    available = sorted(p.stem for p in Path(notebooks_dir).glob("*.py")) if Path(notebooks_dir).is_dir() else []
+    from nlpdiff.errors import ParameterError
+
+    raise ParameterError("notebook", str(name), f"a notebook source file or one of {available}")
+
+
+def parse_parameter(text: str) -> Any:
+    """Parse a command-line parameter value as YAML (``64`` -> int, ``null`` -> None, ``a`` -> str)."""
+    return yaml.safe_load(text)
+
+
+def _collapse_parameter_cells(path: Path) -> None:
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if any(t in tags for t in PARAMETER_TAGS) and COLLAPSE_TAG not in tags:
+            cell.metadata["tags"] = [*tags, COLLAPSE_TAG]
+    nbformat.write(nb, path)
+
+
+def run_notebook(
+    source: str | os.PathLike,
+    output: str | os.PathLike,
+    parameters: dict[str, Any] | None = None,
+    kernel_name: str = "python3",
+    cwd: str | os.PathLike | None = None,
+    progress_bar: bool = False,
+) -> Path:
+    """Execute ``source`` (jupytext script or .ipynb) with ``parameters`` into ``output`` (.ipynb).
+
+    Returns the output path. Raises :class:`NotebookFailed` if a cell raised; the executed copy
+    with its error is then written to ``<output stem>.failed.ipynb`` and ``output`` is untouched.
+    """
+    import jupytext
+    import papermill
+
+    source = Path(source)
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    failed = output.with_name(output.stem + ".failed.ipynb")
+    with tempfile.TemporaryDirectory(prefix="nlpdiff-run-") as tmp:
+        tmp_in = Path(tmp) / f"{source.stem}.ipynb"
+        nb = jupytext.read(source)
+        jupytext.write(nb, tmp_in, fmt="ipynb")
+        tmp_out = output.with_name(f".{output.stem}.running.ipynb")
+        try:
+            papermill.execute_notebook(
+                str(tmp_in),
+                str(tmp_out),
+                parameters=dict(parameters or {}),
+                kernel_name=kernel_name,
+                cwd=str(cwd) if cwd is not None else None,
+                progress_bar=progress_bar,
+            )
+        except papermill.PapermillExecutionError as exc:
+            if tmp_out.exists():
+                _collapse_parameter_cells(tmp_out)
+                os.replace(tmp_out, failed)
+            raise NotebookFailed(
+                f"{source} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}\n"
+                f"the executed notebook with the error is {failed}",
+                failed,
+            ) from None
+        except BaseException:
+            if tmp_out.exists():
+                tmp_out.unlink()
+            raise
+        _collapse_parameter_cells(tmp_out)
+        os.replace(tmp_out, output)
+    if failed.exists():
+        failed.unlink()
+    return output

@@ -1,0 +1,164 @@
+"""The classification recorder: hand-checked statistics, bad input, the run-directory contract."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from nlpdiff import rundir
+from nlpdiff.dynamics import STAT_COLUMNS, TrainParams, classification_stats, load_or_train, train_classifier
+from nlpdiff.errors import ParameterError
+
+
+def test_classification_stats_by_hand():
+    # logits [2, 0] with gold 0: p = (e^2, 1) / (e^2 + 1) = (0.880797, 0.119203)
+    # loss = -ln 0.880797 = 0.126928; margin = 2 - 0 = 2; entropy = 0.880797 * 0.126928 + 0.119203 * 2.126928 = 0.111798 + 0.253536 = 0.365334
+    # el2n = ||(0.8808 - 1, 0.1192)|| = sqrt(2) * 0.119203 = 0.168578
+    # logits [1, 1, 3] with gold 1: p = (e, e, e^3) / (2e + e^3) = (0.106507, 0.106507, 0.786986)
+    # loss = ln(2e + e^3) - 1 = ln 25.522100 - 1 = 2.239545; wrong; margin = 1 - 3 = -2
+    logits2 = torch.tensor([[2.0, 0.0]])
+    s = classification_stats(logits2, torch.tensor([0]))
+    assert s["loss"][0] == pytest.approx(0.126928, abs=1e-5)
+    assert s["gold_prob"][0] == pytest.approx(0.880797, abs=1e-5)
+    assert s["correct"][0] == 1.0
+    assert s["margin"][0] == pytest.approx(2.0)
+    assert s["entropy"][0] == pytest.approx(0.365334, abs=1e-5)
+    assert s["el2n"][0] == pytest.approx(0.168578, abs=1e-5)
+
+    logits3 = torch.tensor([[1.0, 1.0, 3.0]])
+    s = classification_stats(logits3, torch.tensor([1]))
+    p = np.array([math.e, math.e, math.e**3]) / (2 * math.e + math.e**3)
+    assert s["loss"][0] == pytest.approx(2.239545, abs=1e-5)
+    assert s["correct"][0] == 0.0
+    assert s["margin"][0] == pytest.approx(-2.0)
+    assert s["entropy"][0] == pytest.approx(-(p * np.log(p)).sum(), abs=1e-5)
+    assert s["el2n"][0] == pytest.approx(math.sqrt(p[0] ** 2 + (p[1] - 1) ** 2 + p[2] ** 2), abs=1e-5)
+
+
+@pytest.mark.parametrize(
+    "change, param",
+    [
+        ({"epochs": 0}, "epochs"),
+        ({"epochs": -2}, "epochs"),
+        ({"noise_rate": 1.0}, "noise_rate"),
+        ({"noise_rate": -0.1}, "noise_rate"),
+        ({"noise_type": "random"}, "noise_type"),
+        ({"task": "nosuchtask"}, "task"),
+        ({"task": "squad"}, "task"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"learning_rate": 0}, "learning_rate"),
+        ({"model": "/no/such/model/folder"}, "model"),
+        ({"model": "./missing-model"}, "model"),
+        ({"checkpoints_per_epoch": 0}, "checkpoints_per_epoch"),
+        ({"train_size": 0}, "train_size"),
+        ({"device": "tpu"}, "device"),
+    ],
+)
+def test_bad_parameters_name_param_and_value(change, param, tiny_data_dir, tmp_path):
+    params = TrainParams(data_dir=str(tiny_data_dir), output_dir=str(tmp_path / "run"), **change)
+    with pytest.raises(ParameterError) as err:
+        params.validate()
+    assert err.value.param == param
+    assert param in str(err.value) and repr(change[next(iter(change))]) in str(err.value)
+
+
+def test_data_dir_without_dataset(tmp_path):
+    (tmp_path / "empty").mkdir()
+    params = TrainParams(data_dir=str(tmp_path / "empty"), output_dir=str(tmp_path / "run"))
+    with pytest.raises(ParameterError, match="data_dir"):
+        params.validate()
+    with pytest.raises(ParameterError, match="data_dir"):
+        TrainParams(data_dir=str(tmp_path / "nope"), output_dir=str(tmp_path / "run")).validate()
+
+
+def test_train_size_larger_than_split_fails_before_training(tiny_data_dir, tmp_path):
+    params = TrainParams(data_dir=str(tiny_data_dir), train_size=10_000, output_dir=str(tmp_path / "run"))
+    with pytest.raises(ParameterError, match="10000"):
+        train_classifier(params, progress=False)
+    assert not (tmp_path / "run" / "run.json").exists()
+    assert not (tmp_path / "run" / "dynamics.parquet").exists()
+
+
+TINY = dict(train_size=48, eval_size=20, epochs=2, batch_size=16, learning_rate=1e-4, max_length=24)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tiny_data_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "tiny"
+    params = TrainParams(data_dir=str(tiny_data_dir), output_dir=str(out), noise_rate=0.25, seed=3, **TINY)
+    return train_classifier(params, progress=False)
+
+
+def test_run_directory_contract(tiny_run):
+    path = tiny_run.path
+    for name in rundir.RUN_FILES:
+        assert (path / name).is_file(), name
+    assert not list(path.glob("*.tmp")), "no temporary file may stay behind"
+    info = json.loads((path / "run.json").read_text())
+    assert info["status"] == "complete"
+    assert info["params"]["train_size"] == 48 and info["params"]["noise_rate"] == 0.25
+    assert set(info["wall_time_s"]) >= {"load_data", "train", "eval_pass", "heldout", "total"}
+    assert info["versions"]["torch"] and info["hardware"]["cpu_count"] >= 1
+
+    samples = pd.read_parquet(path / "samples.parquet")
+    assert list(samples["sample_id"]) == list(range(48))
+    assert {"sentence", "label", "original_label", "is_corrupted"} <= set(samples.columns)
+    assert samples["is_corrupted"].sum() == 12  # exactly 25% of 48
+    flipped = samples[samples["is_corrupted"]]
+    assert (flipped["label"] != flipped["original_label"]).all()
+
+    dyn = pd.read_parquet(path / "dynamics.parquet")
+    assert set(rundir.DYNAMICS_COLUMNS) <= set(dyn.columns)
+    ev = dyn[dyn["pass"] == "eval"]
+    tr = dyn[dyn["pass"] == "train"]
+    assert len(ev) == 48 * 2 and len(tr) == 48 * 2  # every sample, every checkpoint, both passes
+    assert ev.groupby("sample_id")["checkpoint"].apply(lambda c: sorted(c) == [0, 1]).all()
+    assert np.isfinite(dyn[list(STAT_COLUMNS)].to_numpy(dtype=float)).all()
+    assert ((dyn["gold_prob"] > 0) & (dyn["gold_prob"] <= 1)).all()
+    assert np.allclose(np.exp(-dyn["loss"]), dyn["gold_prob"], atol=1e-4)
+    # eval rows of one checkpoint share its step; train rows carry the step they were trained at
+    assert ev.groupby("checkpoint")["step"].nunique().eq(1).all()
+    assert tr["step"].between(1, 6).all() and tr.groupby("checkpoint")["step"].nunique().gt(1).all()
+
+    scores = pd.read_parquet(path / "scores.parquet")
+    assert list(scores["sample_id"]) == list(range(48))
+    # the action score is the sum over checkpoints of the eval-pass loss
+    action = ev.groupby("sample_id")["loss"].sum().to_numpy()
+    assert np.allclose(scores["action"].to_numpy(), action, rtol=1e-5)
+
+    metrics = json.loads((path / "metrics.json").read_text())
+    assert [c["checkpoint"] for c in metrics["checkpoints"]] == [0, 1]
+    assert 0 <= metrics["final"]["heldout_accuracy"] <= 1
+    assert metrics["heldout_size"] == 20
+
+
+def test_same_seed_same_dynamics(tiny_run, tiny_data_dir, tmp_path):
+    params = TrainParams(**{**tiny_run.params, "output_dir": str(tmp_path / "again")})
+    again = train_classifier(params, progress=False)
+    cols = ["sample_id", "checkpoint", "step", "pass", *STAT_COLUMNS]
+    pd.testing.assert_frame_equal(again.dynamics[cols], tiny_run.dynamics[cols])
+
+
+def test_reuse_only_with_identical_parameters(tiny_run, monkeypatch):
+    params = TrainParams(**tiny_run.params)
+    calls = []
+    monkeypatch.setattr("nlpdiff.dynamics.train_classifier", lambda p, progress=True: calls.append(p))
+    assert load_or_train(params).info["started_at"] == tiny_run.info["started_at"]
+    assert calls == []
+    load_or_train(TrainParams(**{**tiny_run.params, "seed": 4}))
+    assert len(calls) == 1
+
+
+def test_interrupted_run_is_not_trusted(tiny_run, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_run.path, copy)
+    rundir.begin_run(copy)  # a new run starts in the folder, then dies before finishing
+    with pytest.raises(rundir.RunDirError, match="run.json"):
+        rundir.load_run(copy)

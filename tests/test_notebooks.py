@@ -1,0 +1,95 @@
+"""The runner executes the notebook sources through papermill, as the book's pages are made."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from nlpdiff import rundir
+from nlpdiff.cli import main as cli_main
+from nlpdiff.runner import NotebookFailed, run_notebook
+
+ROOT = Path(__file__).resolve().parents[1]
+SENTIMENT = ROOT / "notebooks" / "sentiment.py"
+
+pytestmark = pytest.mark.slow
+
+
+def _outputs_text(nb) -> str:
+    parts = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            parts.append(out.get("text", ""))
+            for value in out.get("data", {}).values():
+                parts.append(value if isinstance(value, str) else json.dumps(value))
+    return "\n".join(parts)
+
+
+def test_sentiment_notebook_smoke(tiny_data_dir, tmp_path):
+    out = tmp_path / "results" / "sentiment.ipynb"
+    run_dir = tmp_path / "run"
+    params = dict(train_size=64, eval_size=40, epochs=2, batch_size=16, learning_rate=1e-4, max_length=24,
+                  noise_rate=0.125, data_dir=str(tiny_data_dir), run_dir=str(run_dir))
+    run_notebook(SENTIMENT, out, params, cwd=tmp_path)
+    nb = nbformat.read(out, as_version=4)
+    assert not any(o.get("output_type") == "error" for c in nb.cells for o in c.get("outputs", []))
+    # the parameters cells are collapsed in the book
+    tagged = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert tagged and all("hide-cell" in c.metadata["tags"] for c in tagged)
+    text = _outputs_text(nb)
+    assert "Held-out accuracy" in text
+    assert "roc_auc" in text and "average_precision" in text  # noise was injected: detection table
+    assert "image/svg+xml" in json.dumps(nb.cells[-1].to_dict()) or "<svg" in text
+    run = rundir.load_run(run_dir)
+    assert len(run.samples) == 64 and run.samples["is_corrupted"].sum() == 8
+    assert not (tmp_path / "results" / "sentiment.failed.ipynb").exists()
+
+
+def test_bad_parameter_fails_the_notebook_and_keeps_the_page(tiny_data_dir, tmp_path):
+    out = tmp_path / "sentiment.ipynb"
+    out.write_text("previous good page")
+    with pytest.raises(NotebookFailed) as err:
+        run_notebook(SENTIMENT, out, {"epochs": 0, "data_dir": str(tiny_data_dir),
+                                      "run_dir": str(tmp_path / "run")}, cwd=tmp_path)
+    assert "epochs=0" in str(err.value)
+    assert out.read_text() == "previous good page"
+    failed = nbformat.read(err.value.failed_path, as_version=4)
+    errors = [o for c in failed.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert errors and errors[0]["ename"] == "ParameterError" and "epochs=0" in errors[0]["evalue"]
+    assert not (tmp_path / "run" / "dynamics.parquet").exists()
+
+
+def test_cli_run_exits_non_zero_on_a_failed_notebook(tiny_data_dir, tmp_path, capsys):
+    code = cli_main(["run", str(SENTIMENT), "-p", "noise_rate", "1.5", "-p", "data_dir", str(tiny_data_dir),
+                     "-p", "run_dir", str(tmp_path / "run"), "-o", str(tmp_path / "s.ipynb")])
+    assert code == 1
+    assert "noise_rate=1.5" in capsys.readouterr().err
+
+
+def test_cli_unknown_notebook_and_profile(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    assert cli_main(["run", "no_such_notebook"]) == 2
+    assert "notebook='no_such_notebook'" in capsys.readouterr().err
+    assert cli_main(["study", "--profile", "huge"]) == 2
+    assert "profile='huge'" in capsys.readouterr().err
+
+
+def test_profiles_parse():
+    from nlpdiff.cli import load_profile
+
+    for profile in ("smoke", "cpu", "gpu"):
+        data = load_profile(profile, ROOT / "params")
+        for name, spec in data["notebooks"].items():
+            assert (ROOT / "notebooks" / f"{spec.get('source', name)}.py").is_file()
+
+
+def test_console_script_is_installed():
+    result = subprocess.run([sys.executable, "-m", "nlpdiff.cli", "--help"], capture_output=True, text=True,
+                            env={**os.environ})
+    assert result.returncode == 0 and "study" in result.stdout
