@@ -19,15 +19,11 @@ def cartography_map(dynamics: pd.DataFrame, pass_: str = "train") -> pd.DataFram
     pass). Low confidence = hard-to-learn; high variability = ambiguous. The difficulty *scores*
     with higher = harder live in :mod:`nlpdiff.scores`.
     """
+    from nlpdiff.scores import Dynamics, cartography_stats
+
     if pass_ not in set(dynamics["pass"].unique()):
         raise ParameterError("pass_", pass_, f"one of the recorded passes {sorted(dynamics['pass'].unique())}")
-    d = dynamics[dynamics["pass"] == pass_]
-    g = d.groupby("sample_id", sort=True)
-    return pd.DataFrame({
-        "confidence": g["gold_prob"].mean(),
-        "variability": g["gold_prob"].std(ddof=0),
-        "correctness": g["correct"].mean(),
-    }).reset_index()
+    return cartography_stats(Dynamics.from_frame(dynamics, pass_=pass_)).reset_index()
 
 
 def extremes(samples: pd.DataFrame, scores: pd.DataFrame, score: str, k: int = 10,

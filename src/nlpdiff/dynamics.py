@@ -97,7 +97,7 @@ class TrainParams:
         if data_dir is not None:
             for split in (spec.train_split, spec.eval_split):
                 if split is not None:
-                    tasks._split_file(spec, split, data_dir)
+                    tasks.split_path(spec, split, data_dir)
         from nlpdiff.models import resolve_model
 
         resolve_model(self.model)
@@ -211,7 +211,7 @@ def prepare_data(params: TrainParams):
     """
     spec = tasks.get_task(params.task)
     train = tasks.load_split(spec, spec.train_split, data_dir=params.data_dir)
-    train = tasks.subsample(train, params.train_size, seed=params.seed, stratify=spec.label_field)
+    train = tasks.subsample(train, params.train_size, seed=params.seed, stratify=spec.label_field, param="train_size")
     train = train.reset_index(drop=True)
     labels = train[spec.label_field].to_numpy().astype(np.int64)
     noise = tasks.inject_noise(
@@ -224,7 +224,7 @@ def prepare_data(params: TrainParams):
     samples["is_corrupted"] = noise.corrupted
     heldout = tasks.load_split(spec, spec.eval_split, data_dir=params.data_dir)
     if params.eval_size is not None:
-        heldout = tasks.subsample(heldout, params.eval_size, seed=params.seed, stratify=spec.label_field)
+        heldout = tasks.subsample(heldout, params.eval_size, seed=params.seed, stratify=spec.label_field, param="eval_size")
     return spec, samples, heldout.reset_index(drop=True)
 
 

@@ -1,0 +1,419 @@
+"""Tests of nlpdiff.tasks: registry, loading (tiny local copies; the real data when
+NLPDIFF_DATA_DIR is set), subsampling and label noise."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nlpdiff import tasks
+from nlpdiff.errors import ParameterError
+from nlpdiff.tasks import (
+    NOISE_KINDS,
+    TASKS,
+    NoiseResult,
+    TaskSpec,
+    get_task,
+    inject_noise,
+    load_imdb_cleanlab_pred_probs,
+    load_split,
+    resolve_data_dir,
+    subsample,
+)
+
+REAL_DATA = os.environ.get("NLPDIFF_DATA_DIR", "").strip()
+
+
+@pytest.fixture(autouse=True)
+def _no_env_data_dir(monkeypatch):
+    """Tests choose their data dir explicitly; the real-data tests read REAL_DATA themselves."""
+    monkeypatch.delenv("NLPDIFF_DATA_DIR", raising=False)
+
+
+def assert_param_error(excinfo, param, value):
+    message = str(excinfo.value)
+    assert param in message, message
+    assert repr(value) in message or str(value) in message, message
+
+
+# ----------------------------------------------------------------------------------- registry
+
+
+def test_registry_has_every_dataset():
+    assert set(TASKS) == {
+        "sst2", "imdb", "imdb_label_errors", "squad", "samsum", "cnn_dailymail", "xsum",
+        "rt_human_ratings", "tweets_human_ratings",
+    }
+    for name, spec in TASKS.items():
+        assert isinstance(spec, TaskSpec) and spec.name == name
+        assert spec.kind in tasks.KINDS
+        assert spec.train_split in spec.splits + (None,)
+        assert spec.eval_split in spec.splits + (None,)
+        assert dict(spec.local_rows).keys() == set(spec.splits)
+        assert spec.label_field in spec.columns
+        assert set(spec.text_fields) <= set(spec.columns)
+        if spec.kind == "classification":
+            assert spec.num_labels == 2 and spec.label_names == ("negative", "positive")
+        else:
+            assert spec.num_labels is None and spec.label_names is None
+    assert TASKS["sst2"].hub_id == "stanfordnlp/sst2"
+    assert (TASKS["imdb"].hub_id, TASKS["imdb"].hub_config) == ("stanfordnlp/imdb", "plain_text")
+    assert TASKS["cnn_dailymail"].hub_config == "3.0.0"
+    for name in ("imdb_label_errors", "rt_human_ratings", "tweets_human_ratings"):
+        assert TASKS[name].hub_id is None and TASKS[name].obtain
+    assert (TASKS["sst2"].train_split, TASKS["sst2"].eval_split) == ("train", "validation")
+    assert (TASKS["imdb"].train_split, TASKS["imdb"].eval_split) == ("train", "test")
+    assert (TASKS["squad"].text_fields, TASKS["squad"].label_field) == (
+        ("question", "context"), "answers")
+    assert (TASKS["samsum"].text_fields, TASKS["samsum"].label_field) == (("dialogue",), "summary")
+    assert (TASKS["rt_human_ratings"].train_split, TASKS["rt_human_ratings"].eval_split) == (
+        "train", None)
+    with pytest.raises(Exception):
+        TASKS["sst2"].name = "x"  # frozen
+
+
+def test_get_task():
+    assert get_task("squad") is TASKS["squad"]
+    assert get_task(TASKS["squad"]) is TASKS["squad"]
+    with pytest.raises(ParameterError) as e:
+        get_task("sst3")
+    assert_param_error(e, "task", "sst3")
+    assert "sst2" in str(e.value) and "tweets_human_ratings" in str(e.value)
+
+
+# ------------------------------------------------------------------------------------ loading
+
+
+def test_resolve_data_dir(tiny_data_dir, monkeypatch, tmp_path):
+    assert resolve_data_dir() is None
+    assert resolve_data_dir(tiny_data_dir) == tiny_data_dir
+    assert resolve_data_dir(str(tiny_data_dir)) == tiny_data_dir
+    monkeypatch.setenv("NLPDIFF_DATA_DIR", str(tiny_data_dir))
+    assert resolve_data_dir() == tiny_data_dir
+    assert resolve_data_dir(tmp_path) == tmp_path  # the parameter wins over the environment
+    missing = tmp_path / "nowhere"
+    with pytest.raises(ParameterError) as e:
+        resolve_data_dir(missing)
+    assert_param_error(e, "data_dir", str(missing))
+    monkeypatch.setenv("NLPDIFF_DATA_DIR", str(missing))
+    with pytest.raises(ParameterError) as e:
+        resolve_data_dir()
+    assert_param_error(e, "data_dir", str(missing))
+    assert "NLPDIFF_DATA_DIR" in str(e.value)
+
+
+def test_load_tiny_sst2(tiny_data_dir, tiny_rows):
+    df = load_split("sst2", "train", data_dir=tiny_data_dir)
+    assert list(df.columns) == ["row_idx", "idx", "sentence", "label"]
+    assert len(df) == tiny_rows[("sst2", "train")]
+    assert df["row_idx"].tolist() == list(range(len(df)))
+    assert df["label"].dtype == np.int64
+    assert df["label"].value_counts().to_dict() == {0: 100, 1: 100}
+    assert all(isinstance(s, str) and s for s in df["sentence"])
+    val = load_split(TASKS["sst2"], "validation", data_dir=str(tiny_data_dir))
+    assert len(val) == tiny_rows[("sst2", "validation")]
+
+
+def test_load_from_env(tiny_data_dir, monkeypatch):
+    monkeypatch.setenv("NLPDIFF_DATA_DIR", str(tiny_data_dir))
+    df = load_split("samsum", "validation")
+    assert list(df.columns) == ["row_idx", "id", "dialogue", "summary"]
+    assert len(df) == 6
+
+
+@pytest.mark.parametrize("name", sorted(TASKS))
+def test_every_task_loads_tiny(tiny_data_dir, tiny_rows, name):
+    spec = TASKS[name]
+    for split in spec.splits:
+        df = load_split(name, split, data_dir=tiny_data_dir)
+        assert len(df) == tiny_rows[(spec.folder, split)]
+        assert set(spec.columns) <= set(df.columns)
+        assert df.columns[0] == "row_idx"
+
+
+def test_squad_answers_are_plain(tiny_data_dir):
+    df = load_split("squad", "validation", data_dir=tiny_data_dir)
+    for _, row in df.iterrows():
+        answers = row["answers"]
+        assert isinstance(answers["text"], list) and isinstance(answers["answer_start"], list)
+        assert len(answers["text"]) >= 2
+        for text, start in zip(answers["text"], answers["answer_start"]):
+            assert row["context"][start:start + len(text)] == text
+
+
+def test_ratings_and_cleanlab(tiny_data_dir):
+    df = load_split("rt_human_ratings", "train", data_dir=tiny_data_dir)
+    assert isinstance(df["ratings"].iloc[0], list)
+    assert ((df["mean_rating"] > 0).astype(int) == df["label"]).all()
+    probs = load_imdb_cleanlab_pred_probs(data_dir=tiny_data_dir)
+    test = load_split("imdb", "test", data_dir=tiny_data_dir)
+    assert probs["id"].tolist() == test["id"].tolist()
+    assert np.allclose(probs["p_neg"] + probs["p_pos"], 1)
+
+
+def test_loading_errors(tiny_data_dir, tmp_path):
+    with pytest.raises(ParameterError) as e:
+        load_split("sst2", "dev", data_dir=tiny_data_dir)
+    assert_param_error(e, "split", "dev")
+    assert "'validation'" in str(e.value)
+    with pytest.raises(ParameterError) as e:
+        load_split("nope", "train", data_dir=tiny_data_dir)
+    assert_param_error(e, "task", "nope")
+    # a data dir without the task's file
+    (tmp_path / "sst2").mkdir()
+    with pytest.raises(ParameterError) as e:
+        load_split("sst2", "train", data_dir=tmp_path)
+    assert_param_error(e, "data_dir", str(tmp_path))
+    assert "sst2/train.parquet" in str(e.value)
+    # local-only tasks need a data dir
+    for name in ("imdb_label_errors", "rt_human_ratings", "tweets_human_ratings"):
+        spec = TASKS[name]
+        with pytest.raises(ParameterError) as e:
+            load_split(name, spec.splits[0])
+        assert "data_dir" in str(e.value) and f"{spec.folder}/{spec.splits[0]}.parquet" in str(
+            e.value)
+    assert tasks.split_path("sst2", "train", tiny_data_dir) == tiny_data_dir / "sst2" / "train.parquet"
+    with pytest.raises(ParameterError) as e:
+        tasks.split_path("sst2", "train", tmp_path)
+    assert_param_error(e, "data_dir", str(tmp_path))
+    with pytest.raises(ParameterError) as e:
+        tasks.split_path("sst2", "train")
+    assert "data_dir" in str(e.value)
+    with pytest.raises(ParameterError) as e:
+        load_imdb_cleanlab_pred_probs()
+    assert "cleanlab_cv_pred_probs.parquet" in str(e.value)
+
+
+def test_hub_path_uses_hub_id(monkeypatch):
+    """No network here: check that the hub branch calls datasets with the hub id and config, and
+    that its result goes through the same conversion and checks."""
+    import datasets
+
+    calls = []
+
+    def fake_load_dataset(path, name=None, split=None, **kwargs):
+        calls.append((path, name, split))
+        return datasets.Dataset.from_dict({"text": ["good", "bad"], "label": [1, 0]})
+
+    monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
+    df = load_split("imdb", "test")
+    assert calls == [("stanfordnlp/imdb", "plain_text", "test")]
+    assert list(df.columns) == ["row_idx", "text", "label"]
+    # hub-only splits are allowed from the hub, not locally
+    with pytest.raises(ValueError, match="missing column"):
+        load_split("cnn_dailymail", "train")
+    assert calls[-1] == ("abisee/cnn_dailymail", "3.0.0", "train")
+
+
+_RATINGS = ["id", "text", "label", "mean_rating", "rating_std", "ratings"]
+#: task -> ({split: rows}, columns), as documented in ../shared/data/README.md
+README_DATA = {
+    "sst2": ({"train": 67349, "validation": 872, "test": 1821}, ["idx", "sentence", "label"]),
+    "imdb": ({"train": 25000, "test": 25000}, ["text", "label", "id"]),
+    "imdb_label_errors": ({"test": 1310}, ["id", "given_label", "guessed_label", "votes_given",
+                                           "votes_guessed", "votes_neutral", "votes_off_topic"]),
+    "squad": ({"train": 11877, "validation": 10570},
+              ["id", "title", "context", "question", "answers"]),
+    "samsum": ({"train": 14731, "validation": 818, "test": 819}, ["id", "dialogue", "summary"]),
+    "cnn_dailymail": ({"validation": 1000}, ["article", "highlights", "id"]),
+    "xsum": ({"test": 1000}, ["document", "summary", "id"]),
+    "rt_human_ratings": ({"train": 10605}, _RATINGS),
+    "tweets_human_ratings": ({"train": 4200}, _RATINGS),
+}
+
+
+def test_readme_table_matches_registry():
+    assert set(README_DATA) == set(TASKS)
+    for name, (rows, columns) in README_DATA.items():
+        spec = TASKS[name]
+        assert spec.splits == tuple(rows)
+        assert dict(spec.local_rows) == rows
+        assert set(spec.columns) <= set(columns)
+
+
+@pytest.mark.skipif(not REAL_DATA, reason="set NLPDIFF_DATA_DIR to the real data (../shared/data)")
+@pytest.mark.parametrize("name", sorted(TASKS))
+def test_real_data(name):
+    rows, columns = README_DATA[name]
+    for split, n in rows.items():
+        df = load_split(name, split, data_dir=REAL_DATA)
+        assert len(df) == n, (name, split)
+        assert list(df.columns) == ["row_idx", *columns], (name, split)
+        assert df["row_idx"].tolist() == list(range(n))
+        spec = TASKS[name]
+        if spec.kind == "classification":
+            assert set(df[spec.label_field].unique()) == {0, 1}
+            assert df[spec.label_field].dtype == np.int64
+
+
+@pytest.mark.skipif(not REAL_DATA, reason="set NLPDIFF_DATA_DIR to the real data (../shared/data)")
+def test_real_data_details():
+    errors = load_split("imdb_label_errors", "test", data_dir=REAL_DATA)
+    assert (errors["votes_guessed"] >= 3).sum() == 173
+    probs = load_imdb_cleanlab_pred_probs(REAL_DATA)
+    assert len(probs) == 25000
+    test = load_split("imdb", "test", data_dir=REAL_DATA)
+    assert (probs["id"].to_numpy() == test["id"].to_numpy()).all()
+    for name, zeros in (("rt_human_ratings", 37), ("tweets_human_ratings", 4)):
+        df = load_split(name, "train", data_dir=REAL_DATA)
+        assert (df["mean_rating"] == 0).sum() == zeros
+
+
+# --------------------------------------------------------------------------------- subsampling
+
+
+def test_subsample_deterministic(tiny_data_dir):
+    df = load_split("sst2", "train", data_dir=tiny_data_dir)
+    a = subsample(df, 50, seed=1)
+    b = subsample(df, 50, seed=1)
+    c = subsample(df, 50, seed=2)
+    pd.testing.assert_frame_equal(a, b)
+    assert a["row_idx"].tolist() != c["row_idx"].tolist()
+    assert len(a) == 50 and a["row_idx"].is_unique and a["row_idx"].is_monotonic_increasing
+    # rows are traceable: row_idx points back at the same row of the split
+    merged = a.merge(df, on="row_idx", suffixes=("", "_src"))
+    assert (merged["sentence"] == merged["sentence_src"]).all()
+
+
+def test_subsample_stratified_keeps_proportions():
+    labels = np.array([0] * 300 + [1] * 100 + [2] * 50)
+    df = pd.DataFrame({"label": np.random.default_rng(0).permutation(labels)})
+    for n, seed in ((45, 0), (90, 3), (7, 5), (449, 1)):
+        out = subsample(df, n, seed=seed, stratify="label")
+        assert len(out) == n
+        counts = out["label"].value_counts().reindex([0, 1, 2], fill_value=0).to_numpy()
+        expected = np.array([300, 100, 50]) * n / 450
+        assert np.all(np.abs(counts - expected) < 1), (n, counts, expected)
+    pd.testing.assert_frame_equal(
+        subsample(df, 45, 9, stratify="label"), subsample(df, 45, 9, stratify="label"))
+    assert "row_idx" in out.columns
+
+
+def test_subsample_all_and_errors(tiny_data_dir):
+    df = load_split("samsum", "train", data_dir=tiny_data_dir)
+    pd.testing.assert_frame_equal(subsample(df, None, 0), df)
+    pd.testing.assert_frame_equal(subsample(df, "all", 0), df)
+    assert len(subsample(df, len(df), 0)) == len(df)
+    with pytest.raises(ParameterError) as e:
+        subsample(df, 13, seed=0)
+    assert_param_error(e, "n", 13)
+    assert "12" in str(e.value)  # the split size
+    for bad in (0, -1, 2.5, "some", True):
+        with pytest.raises(ParameterError) as e:
+            subsample(df, bad, seed=0)
+        assert_param_error(e, "n", bad)
+    with pytest.raises(ParameterError) as e:
+        subsample(df, 500, seed=0, param="train_size")
+    assert_param_error(e, "train_size", 500)
+    for bad in (-1, 1.5, "x"):
+        with pytest.raises(ParameterError) as e:
+            subsample(df, 3, seed=bad)
+        assert_param_error(e, "seed", bad)
+    with pytest.raises(ParameterError) as e:
+        subsample(df, 3, seed=0, stratify="labels")
+    assert_param_error(e, "stratify", "labels")
+
+
+# ---------------------------------------------------------------------------------- label noise
+
+
+@pytest.mark.parametrize("rate", [0.0, 0.05, 0.1, 0.25, 0.333, 0.5, 0.9])
+@pytest.mark.parametrize("num_classes", [2, 5])
+def test_uniform_noise_exact(rate, num_classes):
+    rng = np.random.default_rng(123)
+    labels = rng.integers(0, num_classes, size=403)
+    res = inject_noise(labels, rate, "uniform", num_classes=num_classes, seed=7)
+    assert isinstance(res, NoiseResult) and res.kind == "uniform" and res.rate == rate
+    assert res.labels.dtype == np.int64 and res.corrupted.dtype == bool
+    assert res.corrupted.sum() == int(np.floor(rate * 403 + 0.5))
+    np.testing.assert_array_equal(res.original_labels, labels)
+    assert np.all(res.labels[res.corrupted] != labels[res.corrupted])
+    np.testing.assert_array_equal(res.labels[~res.corrupted], labels[~res.corrupted])
+    assert res.labels.min() >= 0 and res.labels.max() < num_classes
+
+
+def test_uniform_noise_spreads_over_other_classes():
+    labels = np.zeros(3000, dtype=int)
+    res = inject_noise(labels, 0.6, num_classes=4, seed=0)
+    counts = np.bincount(res.labels[res.corrupted], minlength=4)
+    assert counts[0] == 0 and counts[1:].min() > 500
+
+
+def test_noise_rounds_half_up():
+    assert inject_noise([0, 1], 0.25, seed=0).corrupted.sum() == 1  # round(0.5) -> 1
+    assert inject_noise([0, 1, 0, 1, 0, 1], 0.25, seed=0).corrupted.sum() == 2  # 1.5 -> 2
+
+
+@pytest.mark.parametrize("rate", [0.1, 0.3, 0.45])
+def test_class_conditional_noise(rate):
+    labels = np.array([0] * 120 + [1] * 81)
+    res = inject_noise(labels, rate, "class_conditional", seed=3, confusion={1: 0})
+    assert res.corrupted.sum() == int(np.floor(rate * 81 + 0.5))
+    assert np.all(labels[res.corrupted] == 1) and np.all(res.labels[res.corrupted] == 0)
+    np.testing.assert_array_equal(res.labels[~res.corrupted], labels[~res.corrupted])
+    assert res.confusion == {1: (0,)}
+    # the default confusion for binary labels is positive -> negative
+    default = inject_noise(labels, rate, "class_conditional", seed=3)
+    np.testing.assert_array_equal(default.labels, res.labels)
+
+
+def test_class_conditional_multiclass_targets():
+    labels = np.repeat(np.arange(3), 200)
+    res = inject_noise(labels, 0.5, "class_conditional", num_classes=3, seed=0,
+                       confusion={0: [1, 2], 2: 1})
+    assert res.corrupted.sum() == 200
+    assert not res.corrupted[labels == 1].any()
+    assert set(res.labels[res.corrupted & (labels == 0)].tolist()) == {1, 2}
+    assert set(res.labels[res.corrupted & (labels == 2)].tolist()) == {1}
+
+
+def test_noise_deterministic():
+    labels = np.random.default_rng(0).integers(0, 2, size=500)
+    for kind in NOISE_KINDS:
+        a = inject_noise(labels, 0.2, kind, seed=11)
+        b = inject_noise(list(labels), 0.2, kind, seed=11)
+        c = inject_noise(pd.Series(labels), 0.2, kind, seed=12)
+        np.testing.assert_array_equal(a.labels, b.labels)
+        np.testing.assert_array_equal(a.corrupted, b.corrupted)
+        assert not np.array_equal(a.corrupted, c.corrupted)
+    assert inject_noise(labels, 0.0, seed=1).corrupted.sum() == 0
+    assert inject_noise([], 0.3).labels.shape == (0,)
+
+
+@pytest.mark.parametrize(
+    "kwargs, param, value",
+    [
+        (dict(rate=1.0), "rate", 1.0),
+        (dict(rate=-0.1), "rate", -0.1),
+        (dict(rate=1.5), "rate", 1.5),
+        (dict(rate=float("nan")), "rate", "nan"),
+        (dict(rate="0.1"), "rate", "0.1"),
+        (dict(kind="symmetric"), "kind", "symmetric"),
+        (dict(num_classes=1), "num_classes", 1),
+        (dict(seed=-3), "seed", -3),
+        (dict(kind="class_conditional", confusion={1: 2}), "confusion", {1: 2}),
+        (dict(kind="class_conditional", confusion={5: 0}), "confusion", {5: 0}),
+        (dict(kind="class_conditional", confusion={1: 1}), "confusion", {1: 1}),
+        (dict(kind="class_conditional", confusion={}), "confusion", {}),
+        (dict(confusion={1: 0}), "confusion", {1: 0}),
+    ],
+)
+def test_noise_errors(kwargs, param, value):
+    args = dict(labels=[0, 1, 1, 0], rate=0.25)
+    args.update(kwargs)
+    with pytest.raises(ParameterError) as e:
+        inject_noise(**args)
+    assert_param_error(e, param, value)
+
+
+def test_noise_bad_labels():
+    with pytest.raises(ParameterError) as e:
+        inject_noise([0, 1, 2], 0.1, num_classes=2)
+    assert_param_error(e, "labels", [0, 1, 2])
+    with pytest.raises(ParameterError) as e:
+        inject_noise(["a", "b"], 0.1)
+    assert_param_error(e, "labels", ["a", "b"])
