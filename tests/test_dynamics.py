@@ -49,7 +49,8 @@ def test_classification_stats_by_hand():
         ({"noise_rate": -0.1}, "noise_rate"),
         ({"noise_type": "random"}, "noise_type"),
         ({"task": "nosuchtask"}, "task"),
-        ({"task": "squad"}, "task"),
+        ({"task": "imdb_label_errors"}, "task"),
+        ({"backbone": "nope"}, "backbone"),
         ({"batch_size": 0}, "batch_size"),
         ({"learning_rate": 0}, "learning_rate"),
         ({"model": "/no/such/model/folder"}, "model"),
@@ -147,7 +148,7 @@ def test_same_seed_same_dynamics(tiny_run, tiny_data_dir, tmp_path):
 def test_reuse_only_with_identical_parameters(tiny_run, monkeypatch):
     params = TrainParams(**tiny_run.params)
     calls = []
-    monkeypatch.setattr("nlpdiff.dynamics.train_classifier", lambda p, progress=True: calls.append(p))
+    monkeypatch.setattr("nlpdiff.dynamics.train", lambda p, progress=True: calls.append(p))
     assert load_or_train(params).info["started_at"] == tiny_run.info["started_at"]
     assert calls == []
     load_or_train(TrainParams(**{**tiny_run.params, "seed": 4}))

@@ -1,19 +1,24 @@
-"""The training loop that records per-sample training dynamics.
+"""The training loop that records per-sample training dynamics, for every task.
 
-One loop trains a model and, at every checkpoint (by default the end of each epoch), records for
-every training sample the statistics that every difficulty score needs:
+One loop trains a model (a *head* of :mod:`nlpdiff.models`: classification, extractive QA or
+summarization, on a ``finetune``, ``probe`` or ``scratch`` backbone) and, at every checkpoint (by
+default the end of each epoch; ``checkpoints_per_epoch`` for more), records for every training
+sample the statistics that every difficulty score needs:
 
 * ``pass == "eval"``: a separate forward pass over the whole training set in eval mode (dropout
   off, weights frozen) at the checkpoint, as in the action-score code of Arriaga et al. (2023).
 * ``pass == "train"``: the same statistics taken from the sample's own training forward pass
   (dropout on, weights moving within the epoch), as dataset cartography logs them (Swayamdipta et
   al. 2020). For these rows ``step`` is the optimiser step at which the sample was trained and
-  ``checkpoint`` is the checkpoint that closes the stretch of training in which it was seen.
+  ``checkpoint`` is the checkpoint that closes the epoch in which it was trained, so every sample
+  has one train row per epoch.
 
-Per sample and checkpoint: ``loss`` (cross-entropy of the label used in training), ``gold_prob``,
-``correct``, ``margin`` (gold logit minus the largest other logit), ``entropy`` (of the softmax,
-in nats) and ``el2n`` (L2 norm of softmax minus one-hot). Held-out accuracy and loss are measured
-on the task's evaluation split at every checkpoint. The result is a run directory
+Per sample and checkpoint: ``loss``, ``gold_prob``, ``correct``, ``margin``, ``entropy`` and the
+head's extras (see each head's docstring for their definitions on its task). Held-out quality is
+measured at every checkpoint. With ``vog=True`` the loop also accumulates, online (Welford), the
+mean and variance over checkpoints of the gradient of the gold output with respect to the input
+word embeddings, reduced per token (mean over the embedding dimension), and writes each sample's
+un-normalised VoG (Agarwal et al. 2022) to ``vog.parquet``. The result is a run directory
 (:mod:`nlpdiff.rundir`).
 """
 
@@ -33,15 +38,22 @@ import pandas as pd
 
 from nlpdiff import rundir, tasks
 from nlpdiff.errors import ParameterError
+from nlpdiff.models.classification import classification_stats  # noqa: F401  (re-exported)
 
+#: Statistics of classification runs (other heads record BASE_STATS and their own extras).
 STAT_COLUMNS = ("loss", "gold_prob", "correct", "margin", "entropy", "el2n")
 
 
 @dataclass
 class TrainParams:
-    """Parameters of one classification training run. Every field is recorded in ``run.json``."""
+    """Parameters of one training run. Every field is recorded in ``run.json``.
+
+    Fields that concern one kind of task only are ignored by the others (for example
+    ``doc_stride`` outside question answering).
+    """
 
     task: str = "sst2"
+    backbone: str = "finetune"
     model: str | None = "minilm"
     train_size: int | None = 2000
     eval_size: int | None = None
@@ -56,26 +68,36 @@ class TrainParams:
     noise_rate: float = 0.0
     noise_type: str = "uniform"
     checkpoints_per_epoch: int = 1
+    vog: bool = False
     device: str = "auto"
     data_dir: str | None = None
     output_dir: str = "runs/sentiment"
+    # question answering
+    doc_stride: int = 64
+    max_answer_length: int = 30
+    # summarization
+    max_target_length: int = 64
+    generation_max_tokens: int = 48
     extra: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> "TrainParams":
         """Check every parameter; raise :class:`ParameterError` on the first bad one."""
+        from nlpdiff.models import get_head
+
         spec = tasks.get_task(self.task)
-        if spec.kind != "classification":
-            allowed = sorted(n for n, t in tasks.TASKS.items() if t.kind == "classification")
-            raise ParameterError("task", self.task, f"a classification task for this trainer: one of {allowed}")
-        _positive_int("epochs", self.epochs)
-        _positive_int("batch_size", self.batch_size)
-        _positive_int("eval_batch_size", self.eval_batch_size)
-        _positive_int("max_length", self.max_length)
-        _positive_int("checkpoints_per_epoch", self.checkpoints_per_epoch)
+        if spec.train_split is None:
+            trainable = sorted(n for n, t in tasks.TASKS.items() if t.train_split is not None)
+            raise ParameterError("task", self.task, f"a task with a training split: one of {trainable}")
+        get_head(spec.kind, self.backbone)
+        for name in ("epochs", "batch_size", "eval_batch_size", "max_length", "checkpoints_per_epoch",
+                     "doc_stride", "max_answer_length", "max_target_length", "generation_max_tokens"):
+            _positive_int(name, getattr(self, name))
         if self.train_size is not None:
             _positive_int("train_size", self.train_size, also="or None for the whole split")
         if self.eval_size is not None:
             _positive_int("eval_size", self.eval_size, also="or None for the whole split")
+        if spec.kind == "extractive_qa" and self.doc_stride >= self.max_length:
+            raise ParameterError("doc_stride", self.doc_stride, f"an integer < max_length ({self.max_length})")
         if not _is_number(self.learning_rate) or not self.learning_rate > 0:
             raise ParameterError("learning_rate", self.learning_rate, "a number > 0")
         if not _is_number(self.weight_decay) or self.weight_decay < 0:
@@ -86,8 +108,12 @@ class TrainParams:
             raise ParameterError("seed", self.seed, "an integer")
         if not _is_number(self.noise_rate) or not 0 <= self.noise_rate < 1:
             raise ParameterError("noise_rate", self.noise_rate, "a number in [0, 1)")
+        if self.noise_rate > 0 and spec.kind != "classification":
+            raise ParameterError("noise_rate", self.noise_rate, f"0 for a {spec.kind} task (label noise is for classification)")
         if self.noise_type not in tasks.NOISE_KINDS:
             raise ParameterError("noise_type", self.noise_type, f"one of {list(tasks.NOISE_KINDS)}")
+        if not isinstance(self.vog, bool):
+            raise ParameterError("vog", self.vog, "True or False")
         if self.device not in ("auto", "cpu") and not str(self.device).startswith(("cuda", "mps")):
             raise ParameterError("device", self.device, "'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
         if not self.output_dir:
@@ -98,9 +124,10 @@ class TrainParams:
             for split in (spec.train_split, spec.eval_split):
                 if split is not None:
                     tasks.split_path(spec, split, data_dir)
-        from nlpdiff.models import resolve_model
+        if self.backbone != "scratch":
+            from nlpdiff.models.hub import resolve_model
 
-        resolve_model(self.model)
+            resolve_model(self.model)
         return self
 
 
@@ -131,69 +158,79 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def classification_stats(logits, labels) -> dict[str, "np.ndarray"]:
-    """Per-sample statistics of a batch of classification logits (no gradient needed).
+class Recorder:
+    """Preallocated arrays of every statistic: eval pass (checkpoints x samples), train pass
+    (epochs x samples); the train rows' checkpoint is the one that closes their epoch."""
 
-    Returns numpy arrays: ``loss`` = -log p_y, ``gold_prob`` = p_y, ``correct`` = argmax == y,
-    ``margin`` = z_y - max_{j != y} z_j, ``entropy`` = -sum_j p_j log p_j, ``el2n`` = ||p - e_y||_2.
-    """
-    import torch
-
-    logits = logits.detach().float()
-    logp = torch.log_softmax(logits, dim=-1)
-    probs = logp.exp()
-    gold_logp = logp.gather(1, labels[:, None]).squeeze(1)
-    gold_logit = logits.gather(1, labels[:, None]).squeeze(1)
-    others = logits.scatter(1, labels[:, None], float("-inf"))
-    onehot = torch.nn.functional.one_hot(labels, logits.shape[1]).float()
-    out = {
-        "loss": -gold_logp,
-        "gold_prob": gold_logp.exp(),
-        "correct": (logits.argmax(dim=1) == labels).float(),
-        "margin": gold_logit - others.max(dim=1).values,
-        "entropy": -(probs * logp).sum(dim=1),
-        "el2n": (probs - onehot).norm(dim=1),
-    }
-    return {k: v.cpu().numpy() for k, v in out.items()}
-
-
-class _Recorder:
-    """Preallocated (checkpoints x samples) arrays for each statistic, for both passes."""
-
-    def __init__(self, n_samples: int, n_checkpoints: int):
+    def __init__(self, n_samples: int, n_checkpoints: int, n_epochs: int, columns: tuple[str, ...]):
         self.n = n_samples
-        self.t = n_checkpoints
-        self.eval = {c: np.full((n_checkpoints, n_samples), np.nan, dtype=np.float32) for c in STAT_COLUMNS}
-        self.train = {c: np.full((n_checkpoints, n_samples), np.nan, dtype=np.float32) for c in STAT_COLUMNS}
-        self.train_step = np.full((n_checkpoints, n_samples), -1, dtype=np.int64)
+        self.columns = columns
+        self.eval = {c: np.full((n_checkpoints, n_samples), np.nan, dtype=np.float32) for c in columns}
+        self.train = {c: np.full((n_epochs, n_samples), np.nan, dtype=np.float32) for c in columns}
+        self.train_step = np.full((n_epochs, n_samples), -1, dtype=np.int64)
         self.checkpoint_step = np.zeros(n_checkpoints, dtype=np.int64)
         self.checkpoint_epoch = np.zeros(n_checkpoints, dtype=np.float64)
+        self.epoch_checkpoint = np.zeros(n_epochs, dtype=np.int64)
 
     def frame(self) -> pd.DataFrame:
         """The long-format dynamics table of the run-directory contract."""
         ids = np.arange(self.n, dtype=np.int64)
         parts = []
         for pass_name, stats in (("eval", self.eval), ("train", self.train)):
-            seen = np.isfinite(stats["loss"])  # train rows exist only where the sample was trained
-            t_idx, s_idx = np.nonzero(seen)
+            t_idx, s_idx = np.nonzero(np.isfinite(stats["loss"]))
             if pass_name == "eval":
+                checkpoint = t_idx
                 steps = self.checkpoint_step[t_idx]
             else:
+                checkpoint = self.epoch_checkpoint[t_idx]
                 steps = self.train_step[t_idx, s_idx]
             part = pd.DataFrame({
                 "sample_id": ids[s_idx],
-                "checkpoint": t_idx.astype(np.int64),
-                "epoch": self.checkpoint_epoch[t_idx],
+                "checkpoint": checkpoint.astype(np.int64),
+                "epoch": self.checkpoint_epoch[checkpoint],
                 "step": steps,
                 "pass": pass_name,
             })
-            for c in STAT_COLUMNS:
+            for c in self.columns:
                 part[c] = stats[c][t_idx, s_idx]
-            part["correct"] = part["correct"].astype(bool)
             parts.append(part)
-        return pd.concat(parts, ignore_index=True).sort_values(
-            ["pass", "checkpoint", "sample_id"], kind="stable", ignore_index=True
-        )
+        frame = pd.concat(parts, ignore_index=True)
+        if set(np.unique(frame["correct"])) <= {0.0, 1.0}:
+            frame["correct"] = frame["correct"].astype(bool)
+        return frame.sort_values(["pass", "checkpoint", "sample_id"], kind="stable", ignore_index=True)
+
+
+class VogAccumulator:
+    """Welford mean and variance over checkpoints of each sample's per-token input gradient.
+
+    Keeps two float32 arrays of shape (samples, max tokens) and a count: never the raw gradients.
+    ``vog()`` = mean over a sample's real tokens of sqrt(population variance over checkpoints).
+    """
+
+    def __init__(self, n_samples: int, max_tokens: int):
+        self.count = 0
+        self.mean = np.zeros((n_samples, max_tokens), dtype=np.float32)
+        self.m2 = np.zeros((n_samples, max_tokens), dtype=np.float32)
+        self.n_tokens = np.zeros(n_samples, dtype=np.int64)
+
+    def update(self, idx: np.ndarray, grads: np.ndarray, mask: np.ndarray, count: int) -> None:
+        """Add checkpoint number ``count`` (1-based) for samples ``idx`` (grads (B, L), mask (B, L))."""
+        length = grads.shape[1]
+        grads = np.where(mask, grads, 0.0).astype(np.float32)
+        mean = self.mean[idx, :length]
+        delta = grads - mean
+        mean = mean + delta / count
+        self.m2[idx, :length] += delta * (grads - mean)
+        self.mean[idx, :length] = mean
+        self.n_tokens[idx] = mask.sum(axis=1)
+
+    def vog(self) -> np.ndarray:
+        if self.count < 2:
+            raise ParameterError("vog", True, "at least 2 checkpoints to measure a variance over them")
+        std = np.sqrt(np.maximum(self.m2 / self.count, 0.0))
+        positions = np.arange(std.shape[1])[None, :]
+        real = positions < self.n_tokens[:, None]
+        return (std * real).sum(axis=1) / np.maximum(self.n_tokens, 1)
 
 
 def _progress(iterable, **kwargs):
@@ -204,37 +241,49 @@ def _progress(iterable, **kwargs):
 
 
 def prepare_data(params: TrainParams):
-    """Load, subsample and (optionally) corrupt the training data; load the held-out split.
+    """Load, subsample and (for classification, optionally) corrupt the training data.
 
-    Returns ``(spec, samples, heldout)``: ``samples`` has ``sample_id``, the task's fields,
-    ``label`` (used in training), ``original_label``, ``is_corrupted`` and ``source_index``.
+    Returns ``(spec, samples, heldout)``. ``samples`` has ``sample_id``, the task's fields and,
+    for classification, ``label`` (used in training), ``original_label`` and ``is_corrupted``; for
+    the other kinds ``is_corrupted`` is False and ``label``/``original_label`` are the task's target
+    (answers or summary).
     """
     spec = tasks.get_task(params.task)
     train = tasks.load_split(spec, spec.train_split, data_dir=params.data_dir)
-    train = tasks.subsample(train, params.train_size, seed=params.seed, stratify=spec.label_field, param="train_size")
+    stratify = spec.label_field if spec.kind == "classification" else None
+    train = tasks.subsample(train, params.train_size, seed=params.seed, stratify=stratify, param="train_size")
     train = train.reset_index(drop=True)
-    labels = train[spec.label_field].to_numpy().astype(np.int64)
-    noise = tasks.inject_noise(
-        labels, params.noise_rate, kind=params.noise_type, num_classes=spec.num_labels, seed=params.seed + 1
-    )
     samples = train.copy()
     samples.insert(0, "sample_id", np.arange(len(train), dtype=np.int64))
-    samples["original_label"] = noise.original_labels
-    samples["label"] = noise.labels
-    samples["is_corrupted"] = noise.corrupted
-    heldout = tasks.load_split(spec, spec.eval_split, data_dir=params.data_dir)
-    if params.eval_size is not None:
-        heldout = tasks.subsample(heldout, params.eval_size, seed=params.seed, stratify=spec.label_field, param="eval_size")
+    if spec.kind == "classification":
+        labels = train[spec.label_field].to_numpy().astype(np.int64)
+        noise = tasks.inject_noise(
+            labels, params.noise_rate, kind=params.noise_type, num_classes=spec.num_labels, seed=params.seed + 1
+        )
+        samples["original_label"] = noise.original_labels
+        samples["label"] = noise.labels
+        samples["is_corrupted"] = noise.corrupted
+    else:
+        samples["label"] = train[spec.label_field]
+        samples["original_label"] = train[spec.label_field]
+        samples["is_corrupted"] = False
+    heldout = pd.DataFrame()
+    if spec.eval_split is not None:
+        heldout = tasks.load_split(spec, spec.eval_split, data_dir=params.data_dir)
+        if params.eval_size is not None:
+            heldout = tasks.subsample(heldout, params.eval_size, seed=params.seed, stratify=stratify,
+                                      param="eval_size")
     return spec, samples, heldout.reset_index(drop=True)
 
 
-def train_classifier(params: TrainParams, progress: bool = True) -> rundir.Run:
-    """Fine-tune a sequence classifier and write its run directory. Returns the loaded run.
+def train(params: TrainParams, progress: bool = True, heldout: bool = True) -> rundir.Run:
+    """Train ``params.backbone`` on ``params.task`` and write its run directory; return the run.
 
     Every parameter is validated before any data is loaded or any weight is trained.
     """
     import torch
-    from transformers import get_linear_schedule_with_warmup
+
+    from nlpdiff.models import get_head
 
     params.validate()
     timings: dict[str, float] = {}
@@ -242,94 +291,101 @@ def train_classifier(params: TrainParams, progress: bool = True) -> rundir.Run:
     t0 = time.perf_counter()
     out = rundir.begin_run(params.output_dir)
 
-    spec, samples, heldout = prepare_data(params)
+    spec, samples, held = prepare_data(params)
     timings["load_data"] = time.perf_counter() - t0
 
     t = time.perf_counter()
     seed_everything(params.seed)
-    from nlpdiff.models import load_classifier
-
-    loaded = load_classifier(params.model, num_labels=spec.num_labels, seed=params.seed)
     device = pick_device(params.device)
-    net = loaded.model.to(device)
-    tokenizer = loaded.tokenizer
-    timings["load_model"] = time.perf_counter() - t
-
-    t = time.perf_counter()
-    text_field = spec.text_fields[0]
-    enc_train = tokenizer(list(samples[text_field]), truncation=True, max_length=params.max_length)
-    enc_held = tokenizer(list(heldout[text_field]), truncation=True, max_length=params.max_length)
-    samples["n_tokens"] = [len(x) for x in enc_train["input_ids"]]
-    train_labels = torch.tensor(samples["label"].to_numpy(), dtype=torch.long)
-    held_labels = torch.tensor(heldout[spec.label_field].to_numpy().astype(np.int64), dtype=torch.long)
-    timings["tokenize"] = time.perf_counter() - t
-
-    def collate(encodings, idx):
-        feats = [{k: encodings[k][i] for k in encodings.keys()} for i in idx]
-        batch = tokenizer.pad(feats, return_tensors="pt")
-        return {k: v.to(device) for k, v in batch.items()}
+    head = get_head(spec.kind, params.backbone)(spec, params, device)
+    n_loaded = len(samples)
+    samples = head.build(samples, held).reset_index(drop=True)
+    samples["sample_id"] = np.arange(len(samples), dtype=np.int64)
+    for name, values in head.sample_columns().items():
+        samples[name] = values
+    timings["build"] = time.perf_counter() - t
+    if len(samples) == 0:
+        raise ParameterError("train_size", params.train_size, "a sample that the model can use",
+                             hint=f"every sample was skipped: {head.skipped}")
 
     use_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
 
-    def forward(batch):
+    def forward(idx, train_mode):
         if use_bf16:
             with torch.autocast("cuda", dtype=torch.bfloat16):
-                return net(**batch).logits.float()
-        return net(**batch).logits
-
-    def eval_pass(encodings, labels, desc):
-        """Eval-mode forward over a whole split, in length-sorted batches; stats in the original order."""
-        net.eval()
-        n = len(labels)
-        order = np.argsort([len(x) for x in encodings["input_ids"]], kind="stable")
-        stats = {c: np.empty(n, dtype=np.float32) for c in STAT_COLUMNS}
-        batches = [order[i:i + params.eval_batch_size] for i in range(0, n, params.eval_batch_size)]
-        with torch.no_grad():
-            for idx in _progress(batches, desc=desc, disable=not progress, leave=False):
-                logits = forward(collate(encodings, idx))
-                for c, v in classification_stats(logits, labels[idx].to(device)).items():
-                    stats[c][idx] = v
-        net.train()
-        return stats
+                return head.forward(idx, train_mode)
+        return head.forward(idx, train_mode)
 
     n = len(samples)
+    columns = head.stat_columns
+    lengths = head.lengths()
+    eval_order = np.argsort(lengths, kind="stable")
+
+    def recording_pass(desc):
+        head.model.eval()
+        stats = {c: np.empty(n, dtype=np.float32) for c in columns}
+        batches = [eval_order[i:i + params.eval_batch_size] for i in range(0, n, params.eval_batch_size)]
+        with torch.no_grad():
+            for idx in _progress(batches, desc=desc, disable=not progress, leave=False):
+                _, s = forward(idx, False)
+                for c in columns:
+                    stats[c][idx] = s[c]
+        head.model.train()
+        bad = ~np.isfinite(stats["loss"])
+        if bad.any():
+            raise FloatingPointError(
+                f"non-finite loss in the recording pass ({desc}) for sample_id {int(np.flatnonzero(bad)[0])}"
+            )
+        return stats
+
+    vog = VogAccumulator(n, int(lengths.max())) if params.vog else None
+
+    def vog_pass(desc):
+        head.model.eval()
+        vog.count += 1
+        batches = [eval_order[i:i + params.eval_batch_size] for i in range(0, n, params.eval_batch_size)]
+        for idx in _progress(batches, desc=desc, disable=not progress, leave=False):
+            gold, embeds, mask = head.gold_output(idx)
+            (grad,) = torch.autograd.grad(gold.float().sum(), embeds)
+            vog.update(idx, grad.float().mean(dim=-1).cpu().numpy(), mask.bool().cpu().numpy(), vog.count)
+        head.model.zero_grad(set_to_none=True)
+        head.model.train()
+
     steps_per_epoch = math.ceil(n / params.batch_size)
     total_steps = steps_per_epoch * params.epochs
     k = params.checkpoints_per_epoch
-    # checkpoint after these batch positions (1-based) within each epoch
     cut_points = sorted({max(1, round(steps_per_epoch * (i + 1) / k)) for i in range(k)})
     n_checkpoints = len(cut_points) * params.epochs
-    recorder = _Recorder(n, n_checkpoints)
+    recorder = Recorder(n, n_checkpoints, params.epochs, columns)
 
+    trainable = head.parameters()
     no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight", "norm.weight")
+    names = {id(p): nm for nm, p in head.model.named_parameters()}
     groups = [
-        {"params": [p for nm, p in net.named_parameters() if not nm.endswith(no_decay)],
+        {"params": [p for p in trainable if not names.get(id(p), "").endswith(no_decay)],
          "weight_decay": params.weight_decay},
-        {"params": [p for nm, p in net.named_parameters() if nm.endswith(no_decay)], "weight_decay": 0.0},
+        {"params": [p for p in trainable if names.get(id(p), "").endswith(no_decay)], "weight_decay": 0.0},
     ]
-    optimizer = torch.optim.AdamW(groups, lr=params.learning_rate)
-    scheduler = get_linear_schedule_with_warmup(
-        optimizer, int(params.warmup_ratio * total_steps), total_steps
-    )
+    optimizer = torch.optim.AdamW([g for g in groups if g["params"]], lr=params.learning_rate)
+    from transformers import get_linear_schedule_with_warmup
+
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(params.warmup_ratio * total_steps), total_steps)
     shuffler = torch.Generator().manual_seed(params.seed)
 
     heldout_rows: list[dict[str, Any]] = []
-    timings.update(train=0.0, eval_pass=0.0, heldout=0.0)
+    timings.update(train=0.0, eval_pass=0.0, heldout=0.0, vog=0.0)
     step = 0
     checkpoint = 0
-    net.train()
+    head.model.train()
     for epoch in range(params.epochs):
         order = torch.randperm(n, generator=shuffler).numpy()
         batches = [order[i:i + params.batch_size] for i in range(0, n, params.batch_size)]
         bar = _progress(batches, desc=f"epoch {epoch + 1}/{params.epochs}", disable=not progress)
         t_train = time.perf_counter()
-        running = []
+        running: list[float] = []
         for b, idx in enumerate(bar, start=1):
-            batch = collate(enc_train, idx)
-            labels = train_labels[idx].to(device)
-            logits = forward(batch)
-            losses = torch.nn.functional.cross_entropy(logits.float(), labels, reduction="none")
-            loss = losses.mean()
+            losses, stats = forward(idx, True)
+            loss = losses.float().mean()
             if not torch.isfinite(loss):
                 raise FloatingPointError(
                     f"non-finite training loss {loss.item()} at epoch {epoch + 1}, step {step + 1}; "
@@ -337,14 +393,13 @@ def train_classifier(params: TrainParams, progress: bool = True) -> rundir.Run:
                 )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+            torch.nn.utils.clip_grad_norm_(trainable, 1.0)
             optimizer.step()
             scheduler.step()
             step += 1
-            stats = classification_stats(logits, labels)
-            for c, v in stats.items():
-                recorder.train[c][checkpoint, idx] = v
-            recorder.train_step[checkpoint, idx] = step
+            for c in columns:
+                recorder.train[c][epoch, idx] = stats[c]
+            recorder.train_step[epoch, idx] = step
             running.append(loss.item())
             if b % 20 == 0:
                 bar.set_postfix(loss=f"{np.mean(running[-20:]):.3f}")
@@ -353,43 +408,62 @@ def train_classifier(params: TrainParams, progress: bool = True) -> rundir.Run:
                 recorder.checkpoint_step[checkpoint] = step
                 recorder.checkpoint_epoch[checkpoint] = epoch + b / steps_per_epoch
                 t = time.perf_counter()
-                stats = eval_pass(enc_train, train_labels, f"record checkpoint {checkpoint}")
-                for c, v in stats.items():
-                    recorder.eval[c][checkpoint] = v
+                stats_eval = recording_pass(f"record checkpoint {checkpoint}")
+                for c in columns:
+                    recorder.eval[c][checkpoint] = stats_eval[c]
                 timings["eval_pass"] += time.perf_counter() - t
-                t = time.perf_counter()
-                held = eval_pass(enc_held, held_labels, "held-out")
-                timings["heldout"] += time.perf_counter() - t
-                heldout_rows.append({
+                if vog is not None:
+                    t = time.perf_counter()
+                    vog_pass(f"VoG checkpoint {checkpoint}")
+                    timings["vog"] += time.perf_counter() - t
+                row = {
                     "checkpoint": checkpoint,
                     "epoch": float(recorder.checkpoint_epoch[checkpoint]),
                     "step": step,
-                    "heldout_accuracy": float(np.mean(held["correct"])),
-                    "heldout_loss": float(np.mean(held["loss"])),
-                    "train_loss": float(np.mean(recorder.eval["loss"][checkpoint])),
-                    "train_accuracy": float(np.mean(recorder.eval["correct"][checkpoint])),
-                })
+                    "train_loss": float(np.mean(stats_eval["loss"])),
+                    "train_correct": float(np.mean(stats_eval["correct"])),
+                }
+                if heldout and len(held):
+                    t = time.perf_counter()
+                    head.model.eval()
+                    with torch.no_grad():
+                        quality = head.evaluate()
+                    head.model.train()
+                    timings["heldout"] += time.perf_counter() - t
+                    row.update({f"heldout_{k}": v for k, v in quality.items()})
+                heldout_rows.append(row)
                 checkpoint += 1
                 t_train = time.perf_counter()
+        recorder.epoch_checkpoint[epoch] = checkpoint - 1
         timings["train"] += time.perf_counter() - t_train
         bar.close()
 
     t = time.perf_counter()
     dynamics = recorder.frame()
+    vog_frame = None
+    if vog is not None:
+        vog_frame = pd.DataFrame({"sample_id": samples["sample_id"], "vog": vog.vog()})
+        if spec.kind == "classification":
+            vog_frame["label"] = samples["label"].to_numpy()
     from nlpdiff import scores as score_lib
 
-    scores = score_lib.compute_scores(dynamics, samples=samples, num_classes=spec.num_labels)
+    scores = score_lib.compute_scores(dynamics, samples=samples, vog=vog_frame, num_classes=spec.num_labels)
     timings["scores"] = time.perf_counter() - t
 
     t = time.perf_counter()
     rundir.write_parquet(samples, out / "samples.parquet")
     rundir.write_parquet(dynamics, out / "dynamics.parquet")
     rundir.write_parquet(scores, out / "scores.parquet")
+    if vog_frame is not None:
+        rundir.write_parquet(vog_frame, out / "vog.parquet")
+    elif (out / "vog.parquet").exists():
+        (out / "vog.parquet").unlink()
     metrics = {
         "task": spec.name,
+        "kind": spec.kind,
         "heldout_split": spec.eval_split,
-        "heldout_size": int(len(heldout)),
-        "metric": "accuracy",
+        "heldout_size": int(len(held)),
+        "metric": f"heldout_{head.heldout_metric}",
         "checkpoints": heldout_rows,
         "final": heldout_rows[-1],
     }
@@ -397,21 +471,23 @@ def train_classifier(params: TrainParams, progress: bool = True) -> rundir.Run:
     timings["write"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
     info = {
-        "kind": "train_classifier",
+        "kind": "train",
         "params": asdict(params),
         "resolved": {
-            "model_source": loaded.source,
-            "model_class": type(net).__name__,
-            "n_parameters": loaded.n_parameters,
+            **head.describe(),
+            "head": type(head).__name__,
             "device": str(device),
             "bf16_autocast": use_bf16,
             "data_dir": str(tasks.resolve_data_dir(params.data_dir) or "hub"),
+            "n_loaded": n_loaded,
             "n_train": n,
-            "n_heldout": int(len(heldout)),
+            "skipped": dict(head.skipped),
+            "n_heldout": int(len(held)),
             "n_corrupted": int(samples["is_corrupted"].sum()),
             "n_checkpoints": n_checkpoints,
             "steps_per_epoch": steps_per_epoch,
             "total_steps": total_steps,
+            "skipped_scores": dict(scores.attrs.get("skipped", {})),
         },
         "versions": rundir.package_versions(),
         "hardware": rundir.hardware(),
@@ -421,7 +497,14 @@ def train_classifier(params: TrainParams, progress: bool = True) -> rundir.Run:
         "env": {k: os.environ[k] for k in ("NLPDIFF_DATA_DIR", "HF_HUB_OFFLINE") if k in os.environ},
     }
     rundir.finish_run(out, info)
-    return rundir.load_run(out)
+    run = rundir.load_run(out)
+    run.head = head
+    return run
+
+
+def train_classifier(params: TrainParams, progress: bool = True) -> rundir.Run:
+    """Train a classification run (see :func:`train`); kept for readability in notebooks."""
+    return train(params, progress=progress)
 
 
 def load_or_train(params: TrainParams, progress: bool = True, reuse: bool = True) -> rundir.Run:
@@ -437,9 +520,10 @@ def load_or_train(params: TrainParams, progress: bool = True, reuse: bool = True
             run = None
         if run is not None and run.params == asdict(params):
             return run
-    return train_classifier(params, progress=progress)
+    return train(params, progress=progress)
 
 
 __all__ = [
-    "TrainParams", "train_classifier", "load_or_train", "classification_stats", "prepare_data", "STAT_COLUMNS",
+    "Recorder", "STAT_COLUMNS", "TrainParams", "VogAccumulator", "classification_stats", "load_or_train",
+    "prepare_data", "train", "train_classifier",
 ]

@@ -1,0 +1,165 @@
+"""Sequence classification with a fine-tuned Hugging Face encoder (backbone ``finetune``).
+
+A sample is a sentence (or a text); its loss is the cross-entropy of the label used in training.
+Statistics per sample: ``loss`` = -log p_y, ``gold_prob`` = p_y, ``correct`` = 1[argmax = y],
+``margin`` = z_y - max_{j != y} z_j (logits), ``entropy`` = -sum_j p_j log p_j (nats), ``el2n`` =
+||p - e_y||_2 (Paul et al. 2021).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from nlpdiff.models.base import Head, register_head
+
+
+def classification_stats(logits, labels) -> dict[str, np.ndarray]:
+    """Per-sample statistics of a batch of classification logits (no gradient flows back).
+
+    Returns numpy arrays: ``loss`` = -log p_y, ``gold_prob`` = p_y, ``correct`` = argmax == y,
+    ``margin`` = z_y - max_{j != y} z_j, ``entropy`` = -sum_j p_j log p_j, ``el2n`` = ||p - e_y||_2.
+    """
+    import torch
+
+    logits = logits.detach().float()
+    logp = torch.log_softmax(logits, dim=-1)
+    probs = logp.exp()
+    gold_logp = logp.gather(1, labels[:, None]).squeeze(1)
+    gold_logit = logits.gather(1, labels[:, None]).squeeze(1)
+    others = logits.scatter(1, labels[:, None], float("-inf"))
+    onehot = torch.nn.functional.one_hot(labels, logits.shape[1]).float()
+    out = {
+        "loss": -gold_logp,
+        "gold_prob": gold_logp.exp(),
+        "correct": (logits.argmax(dim=1) == labels).float(),
+        "margin": gold_logit - others.max(dim=1).values,
+        "entropy": -(probs * logp).sum(dim=1),
+        "el2n": (probs - onehot).norm(dim=1),
+    }
+    return {k: v.cpu().numpy() for k, v in out.items()}
+
+
+class ClassificationHeadBase(Head):
+    """What every classification head shares: labels, statistics, held-out accuracy, VoG target.
+
+    Subclasses implement :meth:`_load`, :meth:`_encode` (texts -> encoded list), :meth:`_logits`
+    (positions of an encoded list -> logits) and :meth:`_embeds_logits` (for VoG).
+    """
+
+    kind = "classification"
+    extra_stats = ("el2n",)
+    heldout_metric = "accuracy"
+
+    def build(self, samples: pd.DataFrame, heldout: pd.DataFrame) -> pd.DataFrame:
+        import torch
+
+        field = self.spec.text_fields[0]
+        self._load()
+        self.train_enc = self._encode(list(samples[field]))
+        self.held_enc = self._encode(list(heldout[field]))
+        self.train_labels = torch.tensor(samples["label"].to_numpy(), dtype=torch.long)
+        self.held_labels = torch.tensor(heldout[self.spec.label_field].to_numpy().astype(np.int64), dtype=torch.long)
+        return samples
+
+    # -- to implement -------------------------------------------------------------------------
+    def _load(self) -> None:
+        raise NotImplementedError
+
+    def _encode(self, texts: list[str]) -> Any:
+        raise NotImplementedError
+
+    def _logits(self, enc: Any, idx: np.ndarray):
+        raise NotImplementedError
+
+    # -- shared -------------------------------------------------------------------------------
+    def forward(self, idx, train):
+        import torch
+
+        logits = self._logits(self.train_enc, idx).float()
+        labels = self.train_labels[idx].to(logits.device)
+        losses = torch.nn.functional.cross_entropy(logits, labels, reduction="none")
+        return losses, classification_stats(logits, labels)
+
+    def predict_proba(self, texts: list[str], batch_size: int = 128) -> np.ndarray:
+        """Softmax probabilities of the current model for ``texts`` (eval mode, no gradient)."""
+        import torch
+
+        enc = self._encode(texts)
+        n = len(texts)
+        order = np.argsort(self._enc_lengths(enc), kind="stable")
+        out = np.empty((n, self.spec.num_labels), dtype=np.float64)
+        was_training = self.model.training
+        self.model.eval()
+        with torch.no_grad():
+            for i in range(0, n, batch_size):
+                idx = order[i:i + batch_size]
+                out[idx] = torch.softmax(self._logits(enc, idx).float(), dim=-1).cpu().numpy()
+        self.model.train(was_training)
+        return out
+
+    def evaluate(self) -> dict[str, float]:
+        import torch
+
+        n = len(self.held_labels)
+        order = np.argsort(self._enc_lengths(self.held_enc), kind="stable")
+        correct = np.empty(n)
+        loss = np.empty(n)
+        bs = self.params.eval_batch_size
+        with torch.no_grad():
+            for i in range(0, n, bs):
+                idx = order[i:i + bs]
+                logits = self._logits(self.held_enc, idx).float()
+                s = classification_stats(logits, self.held_labels[idx].to(logits.device))
+                correct[idx] = s["correct"]
+                loss[idx] = s["loss"]
+        return {"accuracy": float(correct.mean()), "loss": float(loss.mean())}
+
+    def lengths(self) -> np.ndarray:
+        return self._enc_lengths(self.train_enc)
+
+    def _enc_lengths(self, enc) -> np.ndarray:
+        return np.array([len(x) for x in enc["input_ids"]])
+
+    def sample_columns(self) -> dict[str, np.ndarray]:
+        return {"n_tokens": self.lengths()}
+
+
+@register_head
+class FinetuneClassificationHead(ClassificationHeadBase):
+    """Any Hugging Face model with a sequence-classification head, every weight trained."""
+
+    backbone = "finetune"
+
+    def _load(self) -> None:
+        from nlpdiff.models.hub import load_classifier
+
+        loaded = load_classifier(self.params.model, num_labels=self.spec.num_labels, seed=self.params.seed)
+        self.model = loaded.model.to(self.device)
+        self.tokenizer = loaded.tokenizer
+        self.source = loaded.source
+
+    def _encode(self, texts):
+        return self.tokenizer(texts, truncation=True, max_length=self.params.max_length)
+
+    def _batch(self, enc, idx):
+        feats = [{k: enc[k][i] for k in enc.keys()} for i in idx]
+        batch = self.tokenizer.pad(feats, return_tensors="pt")
+        return {k: v.to(self.device) for k, v in batch.items()}
+
+    def _logits(self, enc, idx):
+        return self.model(**self._batch(enc, idx)).logits
+
+    def gold_output(self, idx):
+        batch = self._batch(self.train_enc, idx)
+        embeds = self.model.get_input_embeddings()(batch["input_ids"]).detach().requires_grad_(True)
+        inputs = {k: v for k, v in batch.items() if k != "input_ids"}
+        logits = self.model(inputs_embeds=embeds, **inputs).logits.float()
+        labels = self.train_labels[idx].to(logits.device)
+        gold = logits.gather(1, labels[:, None]).squeeze(1)
+        return gold, embeds, batch["attention_mask"]
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "model_source": self.source}
