@@ -276,10 +276,15 @@ def prepare_data(params: TrainParams):
     return spec, samples, heldout.reset_index(drop=True)
 
 
-def train(params: TrainParams, progress: bool = True, heldout: bool = True) -> rundir.Run:
+def train(params: TrainParams, progress: bool = True, heldout: bool = True,
+          subset: np.ndarray | None = None) -> rundir.Run:
     """Train ``params.backbone`` on ``params.task`` and write its run directory; return the run.
 
-    Every parameter is validated before any data is loaded or any weight is trained.
+    Every parameter is validated before any data is loaded or any weight is trained. ``subset``
+    (positions into the prepared training samples, after subsampling and noise) restricts training
+    to those samples, as the K folds of confident learning do; ``samples.parquet`` then keeps
+    each sample's position in the full set as ``parent_sample_id``. The returned run carries the
+    trained head as ``run.head`` (for predictions), which is not saved to disk.
     """
     import torch
 
@@ -292,6 +297,12 @@ def train(params: TrainParams, progress: bool = True, heldout: bool = True) -> r
     out = rundir.begin_run(params.output_dir)
 
     spec, samples, held = prepare_data(params)
+    if subset is not None:
+        subset = np.asarray(subset, dtype=np.int64)
+        if subset.ndim != 1 or len(subset) == 0 or subset.min() < 0 or subset.max() >= len(samples):
+            raise ParameterError("subset", f"{len(subset)} positions", f"positions in [0, {len(samples)})")
+        samples = samples.iloc[subset].copy()
+        samples.insert(1, "parent_sample_id", samples["sample_id"].to_numpy())
     timings["load_data"] = time.perf_counter() - t0
 
     t = time.perf_counter()
@@ -480,6 +491,7 @@ def train(params: TrainParams, progress: bool = True, heldout: bool = True) -> r
             "bf16_autocast": use_bf16,
             "data_dir": str(tasks.resolve_data_dir(params.data_dir) or "hub"),
             "n_loaded": n_loaded,
+            "subset_size": None if subset is None else int(len(subset)),
             "n_train": n,
             "skipped": dict(head.skipped),
             "n_heldout": int(len(held)),

@@ -1,0 +1,41 @@
+"""Confident learning from K trainings of the same engine."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nlpdiff import rundir
+from nlpdiff.detection import confident_learning, load_confident_learning
+from nlpdiff.dynamics import TrainParams, prepare_data
+from nlpdiff.errors import ParameterError
+
+
+def test_confident_learning_runs_k_folds(tiny_data_dir, tmp_path):
+    params = TrainParams(data_dir=str(tiny_data_dir), train_size=40, eval_size=10, epochs=2, batch_size=10,
+                         learning_rate=1e-4, max_length=24, noise_rate=0.2, seed=5,
+                         output_dir=str(tmp_path / "run"))
+    scores = confident_learning(params, k=2, progress=False)
+    info, pred, again = load_confident_learning(tmp_path / "run_cl2")
+    pd.testing.assert_frame_equal(scores, again)
+    assert info["n_trainings"] == 2 and len(info["wall_time_s"]["folds"]) == 2
+    assert sorted(pred["fold"].unique()) == [0, 1]
+    probs = pred[["p_0", "p_1"]].to_numpy()
+    assert np.allclose(probs.sum(axis=1), 1) and np.isfinite(probs).all()
+    # ids and labels are those of a run with the same parameters (same subsample and noise)
+    _, samples, _ = prepare_data(params)
+    assert list(pred["sample_id"]) == list(samples["sample_id"])
+    assert (pred["label"].to_numpy() == samples["label"].to_numpy()).all()
+    # higher = less likely label: each sample's score is 1 - cleanlab's self-confidence by default
+    given = probs[np.arange(len(probs)), pred["label"].to_numpy()]
+    assert np.allclose(scores["confident_learning"].to_numpy(), 1 - given)
+    for i in range(2):
+        run = rundir.load_run(tmp_path / "run_cl2" / "folds" / f"fold_{i}")
+        assert len(run.samples) == 20 and "parent_sample_id" in run.samples
+
+
+def test_bad_k(tiny_data_dir, tmp_path):
+    params = TrainParams(data_dir=str(tiny_data_dir), train_size=40, output_dir=str(tmp_path / "r"))
+    with pytest.raises(ParameterError, match="k=1"):
+        confident_learning(params, k=1)
+    with pytest.raises(ParameterError, match="k=30"):
+        confident_learning(params, k=30)
