@@ -3,7 +3,9 @@
 ``nlpdiff run NOTEBOOK -p NAME VALUE ... -o OUT.ipynb``
     execute one notebook source with papermill (see :mod:`nlpdiff.runner`).
 ``nlpdiff study --profile cpu``
-    run every notebook of a parameter profile (``params/<profile>.yaml``), then build the book.
+    run the study's workflow for a parameter profile (``params/<profile>.yaml``): Snakemake runs
+    every training run's notebook, then the analyses, then builds the book (``snakemake --cores
+    all --config profile=cpu``); it ends by printing the path of the book's HTML.
 ``nlpdiff book``
     build the Jupyter Book (``jupyter-book build . -W``) and print the path of its HTML.
 
@@ -21,21 +23,7 @@ from pathlib import Path
 
 from nlpdiff.errors import ParameterError
 
-PROFILES = ("smoke", "cpu", "gpu")
-
-
-def load_profile(profile: str, params_dir: str | os.PathLike = "params") -> dict:
-    """Read ``params/<profile>.yaml``: ``{"notebooks": {name: {"output": ..., "parameters": {...}}}, ...}``."""
-    import yaml
-
-    path = Path(params_dir) / f"{profile}.yaml"
-    if not path.is_file():
-        available = sorted(p.stem for p in Path(params_dir).glob("*.yaml")) if Path(params_dir).is_dir() else []
-        raise ParameterError("profile", profile, f"one of {available or list(PROFILES)} (a file {path})")
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    if not isinstance(data.get("notebooks"), dict) or not data["notebooks"]:
-        raise ParameterError("profile", profile, f"a YAML file whose 'notebooks' maps names to runs ({path})")
-    return data
+from nlpdiff.workflow import PROFILES
 
 
 def build_book(root: str | os.PathLike = ".") -> Path:
@@ -50,9 +38,14 @@ def build_book(root: str | os.PathLike = ".") -> Path:
 
 
 def _cmd_run(args) -> int:
+    import json
+
     from nlpdiff.runner import find_notebook, parse_parameter, run_notebook
 
-    params = {name: parse_parameter(value) for name, value in args.parameter}
+    params = json.loads(args.parameters_json) if args.parameters_json else {}
+    if not isinstance(params, dict):
+        raise ParameterError("--parameters-json", args.parameters_json, "a JSON object of notebook parameters")
+    params.update({name: parse_parameter(value) for name, value in args.parameter})
     source = find_notebook(args.notebook)
     output = Path(args.output or Path("book/results") / f"{source.stem}.ipynb")
     t = time.perf_counter()
@@ -62,20 +55,19 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_study(args) -> int:
-    from nlpdiff.runner import find_notebook, run_notebook
+    from nlpdiff.workflow import load_plan
 
-    profile = load_profile(args.profile)
-    for name, spec in profile["notebooks"].items():
-        source = find_notebook(spec.get("source", name))
-        output = Path(spec.get("output", Path("book/results") / f"{name}.ipynb"))
-        params = dict(spec.get("parameters", {}))
-        print(f"[{args.profile}] {source} -> {output} with {params}", flush=True)
-        t = time.perf_counter()
-        run_notebook(source, output, params)
-        print(f"[{args.profile}] {name} done in {time.perf_counter() - t:.0f} s", flush=True)
-    if profile.get("build_book", True) and not args.no_book:
-        index = build_book(".")
-        print(f"The book: {index}")
+    plan = load_plan(args.profile)  # a bad profile fails here, with a clear message
+    cmd = ["snakemake", "--snakefile", "Snakefile", "--cores", str(args.cores), "--config", f"profile={args.profile}"]
+    if args.dry_run:
+        cmd.append("-n")
+    cmd += args.snakemake_args
+    print("$", " ".join(cmd), flush=True)
+    result = subprocess.run(cmd)
+    if result.returncode != 0:
+        raise RuntimeError(f"the workflow failed (snakemake exit {result.returncode})")
+    if plan.build_book and not args.dry_run:
+        print(f"The book: {(plan.book_root / '_build' / 'html' / 'index.html').resolve()}")
     return 0
 
 
@@ -93,12 +85,15 @@ def make_parser() -> argparse.ArgumentParser:
     run.add_argument("notebook", help="a name under notebooks/ (e.g. sentiment) or a path")
     run.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                      help="a notebook parameter; VALUE is read as YAML (64, 0.1, null, text)")
+    run.add_argument("--parameters-json", help="notebook parameters as one JSON object (-p entries win)")
     run.add_argument("-o", "--output", help="the executed notebook (default book/results/NAME.ipynb)")
     run.set_defaults(func=_cmd_run)
 
-    study = sub.add_parser("study", help="run a parameter profile's notebooks, then build the book")
+    study = sub.add_parser("study", help="run the study's workflow (Snakemake) for a profile, then build the book")
     study.add_argument("--profile", default="cpu", help=f"a file under params/ ({', '.join(PROFILES)})")
-    study.add_argument("--no-book", action="store_true", help="skip the book build")
+    study.add_argument("--cores", default="all", help="passed to snakemake --cores")
+    study.add_argument("-n", "--dry-run", action="store_true", help="show what would run")
+    study.add_argument("snakemake_args", nargs="*", help="more snakemake arguments, after --")
     study.set_defaults(func=_cmd_study)
 
     book = sub.add_parser("book", help="build the Jupyter Book (-W: warnings are errors)")

@@ -49,7 +49,12 @@ class TrainParams:
     """Parameters of one training run. Every field is recorded in ``run.json``.
 
     Fields that concern one kind of task only are ignored by the others (for example
-    ``doc_stride`` outside question answering).
+    ``doc_stride`` outside question answering). ``seed`` drives the model (initialisation,
+    shuffling, dropout); ``data_seed`` drives which samples are drawn and which labels are
+    corrupted, so runs with different ``seed`` and the same ``data_seed`` score the same samples.
+    ``train_split`` (default: the task's) and ``eval_split`` (``"default"``: the task's; ``None``:
+    no held-out evaluation) choose the splits, for example to score the SQuAD dev set, whose
+    questions carry several annotators' answers.
     """
 
     task: str = "sst2"
@@ -65,6 +70,9 @@ class TrainParams:
     warmup_ratio: float = 0.1
     max_length: int = 64
     seed: int = 0
+    data_seed: int = 0
+    train_split: str | None = None
+    eval_split: str | None = "default"
     noise_rate: float = 0.0
     noise_type: str = "uniform"
     checkpoints_per_epoch: int = 1
@@ -85,9 +93,14 @@ class TrainParams:
         from nlpdiff.models import get_head
 
         spec = tasks.get_task(self.task)
-        if spec.train_split is None:
+        if self.train_split is None and spec.train_split is None:
             trainable = sorted(n for n, t in tasks.TASKS.items() if t.train_split is not None)
-            raise ParameterError("task", self.task, f"a task with a training split: one of {trainable}")
+            raise ParameterError("task", self.task, f"a task with a training split: one of {trainable}",
+                                 hint="or name one with train_split")
+        for name in ("train_split", "eval_split"):
+            value = getattr(self, name)
+            if value not in (None, "default") and value not in spec.splits:
+                raise ParameterError(name, value, f"one of the splits of {spec.name}: {list(spec.splits)}")
         get_head(spec.kind, self.backbone)
         for name in ("epochs", "batch_size", "eval_batch_size", "max_length", "checkpoints_per_epoch",
                      "doc_stride", "max_answer_length", "max_target_length", "generation_max_tokens"):
@@ -104,8 +117,10 @@ class TrainParams:
             raise ParameterError("weight_decay", self.weight_decay, "a number >= 0")
         if not _is_number(self.warmup_ratio) or not 0 <= self.warmup_ratio < 1:
             raise ParameterError("warmup_ratio", self.warmup_ratio, "a number in [0, 1)")
-        if not isinstance(self.seed, (int, np.integer)) or isinstance(self.seed, bool):
-            raise ParameterError("seed", self.seed, "an integer")
+        for name in ("seed", "data_seed"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 0:
+                raise ParameterError(name, value, "an integer >= 0")
         if not _is_number(self.noise_rate) or not 0 <= self.noise_rate < 1:
             raise ParameterError("noise_rate", self.noise_rate, "a number in [0, 1)")
         if self.noise_rate > 0 and spec.kind != "classification":
@@ -121,7 +136,7 @@ class TrainParams:
         # Data folder and model are checked here too, so that nothing trains on a bad path.
         data_dir = tasks.resolve_data_dir(self.data_dir)
         if data_dir is not None:
-            for split in (spec.train_split, spec.eval_split):
+            for split in self.splits():
                 if split is not None:
                     tasks.split_path(spec, split, data_dir)
         if self.backbone != "scratch":
@@ -129,6 +144,15 @@ class TrainParams:
 
             resolve_model(self.model)
         return self
+
+    def splits(self) -> tuple[str, str | None]:
+        """The (training, held-out) splits this run uses."""
+        spec = tasks.get_task(self.task)
+        train_split = self.train_split or spec.train_split
+        eval_split = spec.eval_split if self.eval_split == "default" else self.eval_split
+        if eval_split == train_split:
+            eval_split = None
+        return train_split, eval_split
 
 
 def _is_number(x) -> bool:
@@ -249,16 +273,17 @@ def prepare_data(params: TrainParams):
     (answers or summary).
     """
     spec = tasks.get_task(params.task)
-    train = tasks.load_split(spec, spec.train_split, data_dir=params.data_dir)
+    train_split, eval_split = params.splits()
+    train = tasks.load_split(spec, train_split, data_dir=params.data_dir)
     stratify = spec.label_field if spec.kind == "classification" else None
-    train = tasks.subsample(train, params.train_size, seed=params.seed, stratify=stratify, param="train_size")
+    train = tasks.subsample(train, params.train_size, seed=params.data_seed, stratify=stratify, param="train_size")
     train = train.reset_index(drop=True)
     samples = train.copy()
     samples.insert(0, "sample_id", np.arange(len(train), dtype=np.int64))
     if spec.kind == "classification":
         labels = train[spec.label_field].to_numpy().astype(np.int64)
         noise = tasks.inject_noise(
-            labels, params.noise_rate, kind=params.noise_type, num_classes=spec.num_labels, seed=params.seed + 1
+            labels, params.noise_rate, kind=params.noise_type, num_classes=spec.num_labels, seed=params.data_seed + 1
         )
         samples["original_label"] = noise.original_labels
         samples["label"] = noise.labels
@@ -268,10 +293,10 @@ def prepare_data(params: TrainParams):
         samples["original_label"] = train[spec.label_field]
         samples["is_corrupted"] = False
     heldout = pd.DataFrame()
-    if spec.eval_split is not None:
-        heldout = tasks.load_split(spec, spec.eval_split, data_dir=params.data_dir)
+    if eval_split is not None:
+        heldout = tasks.load_split(spec, eval_split, data_dir=params.data_dir)
         if params.eval_size is not None:
-            heldout = tasks.subsample(heldout, params.eval_size, seed=params.seed, stratify=stratify,
+            heldout = tasks.subsample(heldout, params.eval_size, seed=params.data_seed, stratify=stratify,
                                       param="eval_size")
     return spec, samples, heldout.reset_index(drop=True)
 
@@ -472,7 +497,8 @@ def train(params: TrainParams, progress: bool = True, heldout: bool = True,
     metrics = {
         "task": spec.name,
         "kind": spec.kind,
-        "heldout_split": spec.eval_split,
+        "train_split": params.splits()[0],
+        "heldout_split": params.splits()[1],
         "heldout_size": int(len(held)),
         "metric": f"heldout_{head.heldout_metric}",
         "checkpoints": heldout_rows,

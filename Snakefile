@@ -1,0 +1,108 @@
+# The study's only orchestrator.
+#
+#   snakemake --cores all --config profile=cpu      (the README's main command wraps this)
+#   snakemake -n --config profile=gpu               (dry run: what would run)
+#   snakemake --profile cluster/slurm --config profile=gpu   (on a SLURM cluster, see cluster/)
+#
+# It reads params/<profile>.yaml (see nlpdiff.workflow), runs each training run's notebook with
+# the nlpdiff runner (papermill) into runs/<profile>/<name>/, then the analysis notebooks, copies
+# the pages into <book_root>/book/results/ and builds the book with `jupyter-book build -W`.
+# A second call with nothing changed does nothing; changing one run's parameters reruns that run,
+# the analyses that read it and the book.
+
+import json
+import shutil
+from pathlib import Path
+
+from nlpdiff.workflow import load_plan
+
+PROFILE = config.get("profile", "cpu")
+PLAN = load_plan(PROFILE)
+ROOT = PLAN.book_root
+RUNS = {r.name: r for r in PLAN.runs}
+ANALYSES = {r.name: r for r in PLAN.analyses}
+PAGES = PLAN.pages()
+BOOK_INDEX = str(ROOT / "_build" / "html" / "index.html")
+SITE_FILES = ["_config.yml", "_toc.yml", "book/intro.md", "book/methods.md", "book/references.md"]
+
+
+def _alternation(names):
+    return "|".join(sorted(names)) if names else "^$"
+
+
+def page_path(page):
+    return str(ROOT / "book" / "results" / f"{page}.ipynb")
+
+
+rule all:
+    input:
+        BOOK_INDEX if PLAN.build_book else [page_path(p) for p in PAGES]
+
+
+rule train_run:
+    input:
+        notebook=lambda w: f"notebooks/{RUNS[w.name].notebook}.py",
+    output:
+        notebook=f"runs/{PROFILE}/{{name}}/notebook.ipynb",
+        run=f"runs/{PROFILE}/{{name}}/run/run.json",
+    params:
+        parameters=lambda w: PLAN.executed_parameters(RUNS[w.name]),
+    wildcard_constraints:
+        name=_alternation(RUNS),
+    resources:
+        gpu=1 if PROFILE == "gpu" else 0,
+    run:
+        shell("nlpdiff run {input.notebook} --parameters-json {json} -o {output.notebook}".format(
+            input=input, output=output, json=json.dumps(json.dumps(params.parameters))))
+
+
+rule analysis:
+    input:
+        notebook=lambda w: f"notebooks/{ANALYSES[w.name].notebook}.py",
+        runs=[f"runs/{PROFILE}/{name}/run/run.json" for name in RUNS],
+    output:
+        notebook=f"runs/{PROFILE}/analyses/{{name}}/notebook.ipynb",
+    params:
+        parameters=lambda w: PLAN.executed_parameters(ANALYSES[w.name]),
+    wildcard_constraints:
+        name=_alternation(ANALYSES),
+    run:
+        shell("nlpdiff run {input.notebook} --parameters-json {json} -o {output.notebook}".format(
+            input=input, output=output, json=json.dumps(json.dumps(params.parameters))))
+
+
+rule page:
+    input:
+        lambda w: str(PAGES[w.page].notebook_output(PROFILE)),
+    output:
+        str(ROOT / "book" / "results" / "{page}.ipynb"),
+    wildcard_constraints:
+        page=_alternation(PAGES),
+    run:
+        shutil.copyfile(input[0], output[0])
+
+
+if str(ROOT) != ".":
+
+    rule site:
+        # a separate book root (the smoke profile's): the prose and configuration, copied
+        input:
+            SITE_FILES,
+        output:
+            [str(ROOT / f) for f in SITE_FILES],
+            directory(str(ROOT / "book" / "_static")),
+        run:
+            for f in SITE_FILES:
+                Path(ROOT / f).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(f, ROOT / f)
+            shutil.copytree("book/_static", ROOT / "book" / "_static", dirs_exist_ok=True)
+
+
+rule book:
+    input:
+        pages=[page_path(p) for p in PAGES],
+        site=[str(ROOT / f) for f in SITE_FILES],
+    output:
+        BOOK_INDEX,
+    shell:
+        "jupyter-book build {ROOT} -W -n --keep-going"

@@ -1,0 +1,310 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # How the action score relates to other scores and to humans
+#
+# This chapter reads every training run of the study's profile and asks, per task (sentiment on
+# SST-2, extractive QA on SQuAD, summarization on SAMSum), four questions of the action score and
+# of every baseline score:
+#
+# 1. **Agreement**: how do the scores rank the same samples? Spearman and Kendall correlations with
+#    bootstrap 95% intervals.
+# 2. **Stability**: does a score rank the samples the same way when only the seed changes, or when
+#    the backbone changes (a model trained from scratch, a probe on frozen features, a fine-tuned
+#    encoder)?
+# 3. **Human difficulty**: does it agree with what people find hard: rater disagreement on Rotten
+#    Tomatoes sentences and tweets, annotator disagreement on the SQuAD dev set, crowd-verified
+#    label errors in the IMDB test set? Length alone predicts much, so we also report partial
+#    correlations that control for it.
+# 4. **Replication**: do we see what Angelov, Tashu and Valdenegro-Toro (TrustNLP 2025) reported?
+#
+# Every score is oriented so that higher = harder. One fact frames everything: every sample has
+# the same checkpoints, so the plain action score is T times the mean loss and ranks samples
+# identically (Spearman 1.000 below, in every run). What distinguishes it from "the loss" is only
+# in its variants (training pass, per-step integration, early truncation, summed token NLL).
+
+# %% tags=["parameters"]
+runs_dir = "runs/cpu"  # the profile's run folders (runs/<profile>)
+profile = "cpu"
+n_boot = 200  # bootstrap resamples for the intervals
+top_fraction = 0.1  # "hardest" = the top 10% under a score
+
+# %%
+import numpy as np
+import pandas as pd
+from IPython.display import Markdown, display
+
+from nlpdiff import compare, plots, rundir
+
+plots.enable_offline()
+pd.set_option("display.max_colwidth", 100)
+pd.set_option("display.precision", 3)
+
+index = compare.run_index(runs_dir)
+if index.empty:
+    raise FileNotFoundError(f"runs_dir={runs_dir!r} holds no complete run: run the workflow first")
+display(Markdown(f"**{len(index)} runs** of the `{profile}` profile, "
+                 f"{index['wall_time_s'].sum() / 60:.0f} minutes of training in all:"))
+display(index.drop(columns=["path"]))
+
+# %%
+TASK_NAMES = {"sst2": "Sentiment (SST-2)", "squad": "Question answering (SQuAD)", "samsum": "Summarization (SAMSum)"}
+
+
+def headline(task):
+    """The task's reference run: fine-tuned, seed 0, clean labels, default split."""
+    rows = index[(index.task == task) & (index.noise_rate == 0)]
+    default_split = rows["train_split"].mode()
+    rows = rows[(rows.train_split == "train") | (rows.train_split.isna())] if len(default_split) else rows
+    for backbone in ("finetune", "probe", "scratch"):
+        pick = rows[rows.backbone == backbone].sort_values("seed")
+        if len(pick):
+            return rundir.load_run(pick.iloc[0]["path"])
+    return None
+
+
+headlines = {t: headline(t) for t in TASK_NAMES}
+headlines = {t: r for t, r in headlines.items() if r is not None}
+display(Markdown("Reference runs: " + "; ".join(
+    f"{TASK_NAMES[t]}: `{r.path.parent.name}` ({r.info['resolved']['n_train']:,} samples, "
+    f"{r.params['backbone']}, {r.info['resolved']['n_checkpoints']} checkpoints)" for t, r in headlines.items())))
+
+# %% [markdown]
+# ## 1. Agreement between scores
+#
+# For each task's reference run: the rank correlation of the action score with every other score
+# (with a bootstrap 95% interval over samples), then the full Spearman matrix as a heat map.
+
+# %%
+agreement = {}
+for task, run in headlines.items():
+    table = compare.correlation_table(run.scores, n_boot=n_boot)
+    agreement[task] = table
+    vs_action = table[(table.a == "action") | (table.b == "action")].copy()
+    vs_action["other"] = np.where(vs_action.a == "action", vs_action.b, vs_action.a)
+    display(Markdown(f"### {TASK_NAMES[task]}"))
+    display(vs_action[["other", "spearman", "spearman_lo", "spearman_hi", "kendall", "kendall_lo", "kendall_hi", "n"]]
+            .sort_values("spearman", ascending=False).reset_index(drop=True))
+    display(plots.heatmap(compare.correlation_matrix(run.scores), title=f"Spearman correlations, {TASK_NAMES[task]}"))
+
+# %%
+lines = []
+for task, run in headlines.items():
+    eq = compare.linearity(run.scores, "action", "mean_loss")
+    lines.append(f"* {TASK_NAMES[task]}: Spearman(action, mean loss) = {eq['spearman']:.3f} over {eq['n']:,} samples.")
+display(Markdown("**The action score and the mean loss rank samples identically** (same checkpoints for "
+                 "every sample):\n" + "\n".join(lines)))
+
+# %% [markdown]
+# ## 2. Stability across seeds and backbones
+#
+# Runs that scored the same samples (same task, split, subsample and labels) but differ in their
+# training seed, or in their backbone. For each score, the mean, minimum and maximum rank
+# correlation over pairs of runs. A score that changes a lot with the seed measures the run as
+# much as the sample (Rampp et al. 2024).
+
+# %%
+groups = index.groupby(["task", "train_split", "data_seed", "n_train", "noise_rate"], dropna=False)
+stability_rows = []
+for key, rows in groups:
+    task = key[0]
+    for backbone, brows in rows.groupby("backbone"):
+        if brows["seed"].nunique() >= 2:
+            tables = {f"seed {r.seed}": rundir.load_run(r.path).scores for r in brows.itertuples()}
+            s = compare.stability_summary(compare.stability(tables))
+            s.insert(0, "comparison", f"{len(tables)} seeds, {backbone}")
+            s.insert(0, "task", task)
+            stability_rows.append(s)
+    if rows["backbone"].nunique() >= 2:
+        first = rows.sort_values("seed").groupby("backbone").head(1)
+        tables = {r.backbone: rundir.load_run(r.path).scores for r in first.itertuples()}
+        s = compare.stability_summary(compare.stability(tables))
+        s.insert(0, "comparison", "backbones: " + ", ".join(tables))
+        s.insert(0, "task", task)
+        stability_rows.append(s)
+if stability_rows:
+    stability_table = pd.concat(stability_rows, ignore_index=True)
+    display(stability_table)
+    action_stab = stability_table[stability_table.score == "action"]
+    display(Markdown("**The action score's stability:**\n" + "\n".join(
+        f"* {r.task}, {r.comparison}: mean rank correlation {r['mean']:.3f} (min {r['min']:.3f}); "
+        f"rank {int((stability_table[(stability_table.task == r.task) & (stability_table.comparison == r.comparison)]['mean'] > r['mean']).sum()) + 1} "
+        f"of {int(((stability_table.task == r.task) & (stability_table.comparison == r.comparison)).sum())} scores"
+        for _, r in action_stab.iterrows())))
+else:
+    display(Markdown("No group of runs differing only in seed or backbone: run a profile with `seeds`."))
+
+# %% [markdown]
+# ## 3. Human difficulty
+#
+# Runs trained on data that carry human judgements. Each signal is oriented so that higher means
+# harder for people: rater disagreement (the standard deviation of 15 to 99 raters' scores) and weak
+# polarity (minus the absolute mean rating) for the VADER sentences and tweets; annotator
+# disagreement (one minus the mean pairwise token F1 of the annotators' answers) on the SQuAD dev
+# set; the share of crowd workers who judged an IMDB test label wrong. `partial_spearman_given_length`
+# removes what length (in words) explains; the `length_words` row shows how much that is.
+
+# %%
+human_tables = []
+for r in index.itertuples():
+    run = rundir.load_run(r.path)
+    signals, cols, length = compare.human_signals(run)
+    if not cols:
+        continue
+    t = compare.human_agreement(run.scores, signals, cols, length_column=length, n_boot=n_boot)
+    t.insert(0, "run", r.name)
+    t.insert(1, "backbone", r.backbone)
+    human_tables.append(t)
+if human_tables:
+    human = pd.concat(human_tables, ignore_index=True)
+    focus = human[human.score.isin(["action", "action_train", "mean_entropy", "cartography_confidence",
+                                   "cartography_variability", "aum", "el2n", "forgetting_events", "vog",
+                                   "length_words"])]
+    display(focus.pivot_table(index=["run", "signal"], columns="score", values="spearman").round(3))
+    display(Markdown("Partial Spearman correlations given length:"))
+    display(focus.dropna(subset=["partial_spearman_given_length"])
+            .pivot_table(index=["run", "signal"], columns="score", values="partial_spearman_given_length").round(3))
+    action_h = human[human.score == "action"]
+    display(plots.heatmap(
+        human[human.score != "length_words"].pivot_table(index="score", columns=["run", "signal"], values="spearman")
+        .set_axis([f"{a} / {b}" for a, b in human.pivot_table(index="score", columns=["run", "signal"], values="spearman").columns], axis=1),
+        title="Spearman correlation of each score with each human signal"))
+else:
+    human = pd.DataFrame()
+    display(Markdown("No run in this profile trained on data with human signals."))
+
+# %% [markdown]
+# ### Crowd-verified label errors in the IMDB test set
+#
+# Northcutt, Athalye and Mueller (2021) had five crowd workers check 1,310 candidate label errors
+# in the IMDB test set; 173 got at least three votes for the other label (confirmed errors). Ranking
+# all 25,000 test reviews by each of our scores (from training on the test set itself, so every
+# review gets a score), how well do we find the confirmed errors? The published baseline is their
+# cross-validated confident-learning probabilities (`cleanlab_cv_pred_probs`): 1 - p(given label).
+
+# %%
+from nlpdiff import analysis, tasks
+
+imdb_runs = index[(index.task == "imdb") & (index.train_split == "test")]
+if len(imdb_runs):
+    run = rundir.load_run(imdb_runs.sort_values("seed").iloc[0]["path"])
+    signals, _, _ = compare.human_signals(run)
+    table = run.scores.merge(signals[["sample_id", "confirmed_error"]], on="sample_id")
+    published = tasks.load_imdb_cleanlab_pred_probs(run.params.get("data_dir"))
+    p_given = np.where(run.samples["label"].to_numpy() == 1,
+                       run.samples["id"].map(published.set_index("id")["p_pos"]).to_numpy(),
+                       run.samples["id"].map(published.set_index("id")["p_neg"]).to_numpy())
+    table["published_confident_learning"] = 1 - p_given
+    det = analysis.detection_table(table.drop(columns=["confirmed_error"]), table["confirmed_error"],
+                                   table["sample_id"])
+    display(Markdown(f"Run `{imdb_runs.iloc[0]['name']}`: {int(table['confirmed_error'].sum())} confirmed errors among "
+                     f"{len(table):,} reviews; chance average precision {det.attrs['chance_average_precision']:.4f}."))
+    display(det.round(4))
+else:
+    display(Markdown("No run scored the IMDB test set in this profile."))
+
+# %% [markdown]
+# ## 4. Where the action score disagrees with the others
+#
+# The samples the action score ranks hardest, and those where its rank differs most from the
+# predictive entropy's (the baseline of Angelov et al.) and from cartography's confidence.
+
+# %%
+def text_columns(run):
+    spec = tasks.get_task(run.params["task"])
+    return [c for c in (*spec.text_fields, "label", "is_corrupted") if c in run.samples.columns]
+
+
+for task, run in headlines.items():
+    display(Markdown(f"### {TASK_NAMES[task]}"))
+    cols = text_columns(run)
+    hardest, easiest = analysis.extremes(run.samples, run.scores, "action", k=5, columns=cols)
+    display(Markdown("Hardest 5 under the action score:"))
+    display(hardest)
+    display(Markdown("Easiest 5:"))
+    display(easiest)
+    ranks = run.scores.set_index("sample_id")[["action", "mean_entropy", "cartography_confidence"]].rank(pct=True)
+    for other in ("mean_entropy", "cartography_confidence"):
+        gap = (ranks["action"] - ranks[other]).sort_values()
+        picks = pd.concat([gap.tail(3), gap.head(3)])
+        shown = run.samples.set_index("sample_id").loc[picks.index, cols].copy()
+        shown["action_pct"] = ranks.loc[picks.index, "action"].round(3)
+        shown[f"{other}_pct"] = ranks.loc[picks.index, other].round(3)
+        display(Markdown(f"Largest disagreements with `{other}` (percentile ranks; first three: harder under action):"))
+        display(shown.reset_index())
+
+# %% [markdown]
+# ## 5. Replicating Angelov et al. (TrustNLP 2025)
+#
+# They report that in classification the action score "often captures difficult instances missed
+# by entropy", and that in summarization it is "nearly linear" with entropy. We measure, per task,
+# the share of the action score's hardest samples (top 10%) that the mean predictive entropy also
+# ranks in its top 10%, and the linear (Pearson) correlation between the two.
+
+# %%
+repl = []
+for task, run in headlines.items():
+    ov = compare.top_k_overlap(run.scores, "action", "mean_entropy", top_fraction)
+    lin = compare.linearity(run.scores, "action", "mean_entropy")
+    repl.append({"task": TASK_NAMES[task], "top_k": ov["k"], "overlap": ov["overlap"], "missed_by_entropy": ov["missed_by_b"],
+                 "chance_overlap": ov["chance_overlap"], "pearson": lin["pearson"], "r2_linear": lin["r2_linear"],
+                 "spearman": lin["spearman"]})
+repl = pd.DataFrame(repl)
+display(repl)
+
+# %% [markdown]
+# ## 6. Does the action score measure difficulty here?
+#
+# The answer per task, generated from the numbers above with fixed rules (so that it changes when
+# the data do): "agrees with humans" means its Spearman correlation with a human signal has a
+# bootstrap 95% interval above zero; "beyond length" means the partial correlation given length is
+# above 0.05; "stable across seeds" means a mean rank correlation between seeds of at least 0.8.
+
+# %%
+def verdict(task):
+    run = headlines[task]
+    lines = [f"**{TASK_NAMES[task]}** (run `{run.path.parent.name}`)"]
+    t = agreement[task]
+    others = t[(t.a == "action") | (t.b == "action")].copy()
+    others["other"] = np.where(others.a == "action", others.b, others.a)
+    others = others[~others.other.str.startswith("action") & (others.other != "mean_loss")]
+    if len(others):
+        best = others.sort_values("spearman", ascending=False).iloc[0]
+        lines.append(f"agrees most with `{best.other}` (Spearman {best.spearman:.2f}) among the non-loss scores")
+    if stability_rows:
+        st = stability_table[(stability_table.task == task) & (stability_table.score == "action")
+                             & stability_table.comparison.str.contains("seeds")]
+        for _, r in st.iterrows():
+            lines.append(f"{'stable' if r['mean'] >= 0.8 else 'not stable'} across seeds ({r.comparison}: mean {r['mean']:.2f})")
+    human_task = {"sst2": ["rt_human_ratings", "tweets_human_ratings", "imdb"], "squad": ["squad"], "samsum": []}[task]
+    if len(human):
+        h = human[(human.score == "action")]
+        h = h[h.run.isin(index[index.task.isin(human_task)].name)]
+        for _, r in h.iterrows():
+            agrees = r.lo > 0
+            beyond = r.get("partial_spearman_given_length", np.nan)
+            lines.append(f"{'agrees' if agrees else 'does not agree'} with {r.signal} on `{r.run}` "
+                         f"(Spearman {r.spearman:.2f} [{r.lo:.2f}, {r.hi:.2f}]"
+                         + (f"; {'beyond' if beyond > 0.05 else 'not beyond'} length: partial {beyond:.2f})" if pd.notna(beyond) else ")"))
+    if not human_task or not len(human):
+        lines.append("no human signal for this task in this profile")
+    return lines[0] + ": " + "; ".join(lines[1:]) + "."
+
+
+display(Markdown("\n\n".join(verdict(t) for t in headlines)))
+display(Markdown(
+    "In every run the plain action score and the mean loss rank samples identically, so each statement above "
+    "is also a statement about the per-sample loss averaged over checkpoints. The sample sizes of this profile "
+    "are in the table at the top; intervals are bootstrap intervals over samples and do not include the "
+    "variation across seeds shown in section 2."))

@@ -1,0 +1,85 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Reproducibility
+#
+# Every number in this book comes from a training run whose `run.json` records its parameters,
+# package versions, hardware and the wall time of each phase. This page reads those files. To
+# regenerate the book from nothing, on a fresh machine (see the README):
+#
+# ```bash
+# pip install -c constraints-cpu.txt -e . && nlpdiff study --profile cpu
+# ```
+#
+# `nlpdiff study` runs the `Snakefile` (`snakemake --cores all --config profile=cpu`), which reads
+# `params/cpu.yaml`. A single page can be re-executed with other parameters, for example
+# `nlpdiff run sentiment -p train_size 500 -p noise_rate 0.2 -o my_page.ipynb`. Runs that the
+# book does not show as pages (other seeds and backbones) are listed below; their folders under
+# `runs/` are regenerated, never committed.
+
+# %% tags=["parameters"]
+runs_dir = "runs/cpu"
+profile = "cpu"
+
+# %%
+import json
+from pathlib import Path
+
+import pandas as pd
+from IPython.display import Markdown, display
+
+from nlpdiff import compare
+
+index = compare.run_index(runs_dir)
+infos = {p.parent.parent.name: json.loads(p.read_text()) for p in sorted(Path(runs_dir).glob("*/run/run.json"))}
+display(Markdown(f"## Runs of the `{profile}` profile\n\n{len(index)} training runs, "
+                 f"{index['wall_time_s'].sum() / 60:.1f} minutes of wall time in all."))
+display(index.drop(columns=["path"]))
+
+# %% [markdown]
+# ## Wall time of each phase (seconds)
+#
+# `train`: the optimisation steps (with the training-pass recording); `eval_pass`: the recording
+# forward passes over the training set at each checkpoint; `heldout`: held-out evaluation; `vog`:
+# the extra backward passes for variance of gradients, when on.
+
+# %%
+times = pd.DataFrame({name: info["wall_time_s"] for name, info in infos.items()}).T
+display(times.round(1))
+
+# %% [markdown]
+# ## Software and hardware
+
+# %%
+first = next(iter(infos.values()))
+versions = pd.DataFrame({name: info["versions"] for name, info in infos.items()}).T
+constant = versions.loc[:, versions.nunique() <= 1].iloc[0]
+display(Markdown("Package versions (the same in every run):"))
+display(constant.to_frame("version"))
+if versions.nunique().max() > 1:
+    display(Markdown("Versions that differ between runs:"))
+    display(versions.loc[:, versions.nunique() > 1])
+hardware = pd.DataFrame({name: info["hardware"] for name, info in infos.items()}).T.drop_duplicates()
+display(Markdown("Hardware:"))
+display(hardware)
+display(Markdown("Started " + min(i["started_at"] for i in infos.values()) + ", last run finished "
+                 + max(i["finished_at"] for i in infos.values()) + " (UTC)."))
+
+# %% [markdown]
+# ## Parameters of every run
+
+# %%
+params = pd.DataFrame({name: info["params"] for name, info in infos.items()}).T
+varying = params.loc[:, params.astype(str).nunique() > 1]
+display(varying)
