@@ -14,6 +14,10 @@
 # %% [markdown]
 # # Sentiment analysis: the action score on SST-2
 #
+# *This page is one execution of `notebooks/sentiment.py`; the same notebook scores any
+# classification task of `nlpdiff.tasks` (IMDB, the VADER human-rated sentences) with any
+# backbone (`finetune`, `probe`, `scratch`).*
+#
 # We fine-tune a sentence classifier on a subsample of the Stanford Sentiment Treebank (SST-2,
 # binary, GLUE version) and record, at every checkpoint, every training sentence's loss, gold-label
 # probability, correctness, margin and entropy (see the introduction for the definitions). The
@@ -27,6 +31,7 @@
 
 # %% tags=["parameters"]
 task = "sst2"  # a classification task of nlpdiff.tasks
+backbone = "finetune"  # "finetune", "probe" (frozen features + MLP) or "scratch" (n-gram bag)
 model = "minilm"  # hub id, local folder, or "minilm" (all-MiniLM-L6-v2 shipped on PyPI)
 train_size = 2000  # training sentences (stratified subsample of the train split)
 eval_size = None  # held-out sentences (None: the whole validation split)
@@ -34,10 +39,14 @@ epochs = 3
 batch_size = 32
 learning_rate = 5e-5
 max_length = 64  # tokens
-seed = 0
+seed = 0  # training seed (initialisation, order, dropout)
+data_seed = 0  # which sentences are drawn and which labels are corrupted
+train_split = None  # None: the task's training split
+eval_split = "default"  # "default": the task's held-out split; None: no held-out evaluation
 noise_rate = 0.0  # fraction of training labels corrupted on purpose, in [0, 1)
 noise_type = "uniform"  # "uniform" or "class_conditional"
 checkpoints_per_epoch = 1
+vog = False  # variance of gradients: extra backward passes at each checkpoint
 device = "auto"
 data_dir = None  # None: $NLPDIFF_DATA_DIR, else the Hugging Face hub
 run_dir = "runs/sentiment"  # the run directory this page writes and reads
@@ -46,18 +55,19 @@ run_dir = "runs/sentiment"  # the run directory this page writes and reads
 import pandas as pd
 from IPython.display import Markdown, display
 
-from nlpdiff import analysis, plots, scores
+from nlpdiff import analysis, plots, scores, tasks
 from nlpdiff.dynamics import TrainParams, load_or_train
 
 plots.enable_offline()
 pd.set_option("display.max_colwidth", 120)
 
 params = TrainParams(
-    task=task, model=model, train_size=train_size, eval_size=eval_size, epochs=epochs,
-    batch_size=batch_size, learning_rate=learning_rate, max_length=max_length, seed=seed,
-    noise_rate=noise_rate, noise_type=noise_type, checkpoints_per_epoch=checkpoints_per_epoch,
-    device=device, data_dir=data_dir, output_dir=run_dir,
+    task=task, backbone=backbone, model=model, train_size=train_size, eval_size=eval_size, epochs=epochs,
+    batch_size=batch_size, learning_rate=learning_rate, max_length=max_length, seed=seed, data_seed=data_seed,
+    train_split=train_split, eval_split=eval_split, noise_rate=noise_rate, noise_type=noise_type,
+    checkpoints_per_epoch=checkpoints_per_epoch, vog=vog, device=device, data_dir=data_dir, output_dir=run_dir,
 ).validate()  # bad parameters fail here, before any training
+text = tasks.get_task(task).text_fields[0]
 
 # %% tags=["remove-stderr"]
 run = load_or_train(params)
@@ -65,15 +75,19 @@ run = load_or_train(params)
 # %%
 info, res = run.info, run.info["resolved"]
 final = run.metrics["final"]
+quality = (
+    f"**Held-out accuracy** after the last checkpoint: {final['heldout_accuracy']:.3f} on "
+    f"{res['n_heldout']:,} {run.metrics['heldout_split']} sentences."
+    if "heldout_accuracy" in final else "No held-out evaluation in this run."
+)
 display(Markdown(
-    f"**Run.** {res['n_train']:,} training sentences ({res['n_corrupted']:,} with corrupted labels), "
-    f"{res['model_class']} with {res['n_parameters'] / 1e6:.1f}M parameters, {params.epochs} epochs, "
+    f"**Run.** {res['n_train']:,} training texts of `{task}` ({res['n_corrupted']:,} with corrupted labels), "
+    f"`{params.backbone}` backbone: {res['model_class']} with {res['n_parameters'] / 1e6:.1f}M parameters "
+    f"({res['n_trainable'] / 1e6:.2f}M trained), {params.epochs} epochs, "
     f"{res['n_checkpoints']} checkpoints, on {res['device']} "
     f"({info['hardware']['cpu_count']} CPU cores, accelerator: {info['hardware']['accelerator']}). "
     f"Training took {info['wall_time_s']['train']:.0f} s, the recording eval passes "
-    f"{info['wall_time_s']['eval_pass']:.0f} s, the whole run {info['wall_time_s']['total']:.0f} s. "
-    f"**Held-out accuracy** after the last checkpoint: {final['heldout_accuracy']:.3f} on "
-    f"{res['n_heldout']:,} {run.metrics['heldout_split']} sentences."
+    f"{info['wall_time_s']['eval_pass']:.0f} s, the whole run {info['wall_time_s']['total']:.0f} s. " + quality
 ))
 
 # %% [markdown]
@@ -96,9 +110,10 @@ plots.learning_curve(run.metrics_frame())
 
 # %%
 carto = analysis.cartography_map(run.dynamics, pass_="train").merge(
-    run.samples[["sample_id", "sentence", "label", "is_corrupted"]], on="sample_id"
+    run.samples[["sample_id", text, "label", "is_corrupted"]], on="sample_id"
 )
-plots.data_map(carto, x="variability", y="confidence", color="correctness")
+carto[text] = carto[text].str.slice(0, 120)  # tooltips show the start of each text
+plots.data_map(carto, x="variability", y="confidence", color="correctness", tooltip=[text, "label"], max_points=3000)
 
 # %% [markdown]
 # ## Distribution of the action score
@@ -128,7 +143,7 @@ display(Markdown(
 # label used in training (0 negative, 1 positive) and, when noise was injected, the original label.
 
 # %%
-cols = ["sentence", "label", "original_label", "is_corrupted"]
+cols = [text, "label", "original_label", "is_corrupted"]
 hardest, easiest = analysis.extremes(run.samples, run.scores, "action", k=10, columns=cols)
 display(Markdown("**Hardest 10**"))
 display(hardest)

@@ -114,7 +114,10 @@ def built_book(tmp_path_factory):
         if entry.startswith("book/results/") and not list(src.glob(entry + ".*")):
             _chart_notebook(src / (entry + ".ipynb"), f"Placeholder for {entry}")
     _chart_notebook(src / (CHECK_PAGE + ".ipynb"), "Offline chart check")
-    toc.setdefault("chapters", []).append({"file": CHECK_PAGE})
+    if "parts" in toc:
+        toc["parts"][-1].setdefault("chapters", []).append({"file": CHECK_PAGE})
+    else:
+        toc.setdefault("chapters", []).append({"file": CHECK_PAGE})
     (src / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False), encoding="utf-8")
 
     exe = shutil.which("jupyter-book")

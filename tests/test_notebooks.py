@@ -81,15 +81,6 @@ def test_cli_unknown_notebook_and_profile(tmp_path, capsys, monkeypatch):
     assert "profile='huge'" in capsys.readouterr().err
 
 
-def test_profiles_parse():
-    from nlpdiff.cli import load_profile
-
-    for profile in ("smoke", "cpu", "gpu"):
-        data = load_profile(profile, ROOT / "params")
-        for name, spec in data["notebooks"].items():
-            assert (ROOT / "notebooks" / f"{spec.get('source', name)}.py").is_file()
-
-
 def test_console_script_is_installed():
     result = subprocess.run([sys.executable, "-m", "nlpdiff.cli", "--help"], capture_output=True, text=True,
                             env={**os.environ})
