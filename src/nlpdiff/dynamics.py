@@ -258,10 +258,10 @@ class VogAccumulator:
 
 
 def _progress(iterable, **kwargs):
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
-    interactive = sys.stderr.isatty() or "ipykernel" in sys.modules
-    return tqdm(iterable, mininterval=0.5 if interactive else 10.0, file=sys.stderr, **kwargs)
+    # in a terminal, smooth bars; in a notebook or a log (papermill), an update every 5 s at most
+    return tqdm(iterable, mininterval=0.5 if sys.stderr.isatty() else 5.0, file=sys.stderr, **kwargs)
 
 
 def prepare_data(params: TrainParams):
