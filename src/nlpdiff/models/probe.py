@@ -1,0 +1,353 @@
+"""Backbone ``probe``: a frozen pretrained encoder, its features cached on disk, and a small trainable head.
+
+The encoder (``params.model``; default ``"minilm"``, the packaged all-MiniLM-L6-v2) is run once per
+text list: its last hidden states are mean-pooled over real tokens (as sentence-transformers pools
+that model, before its L2 normalisation) and the ``(N, D)`` features are cached
+(:mod:`nlpdiff.models.cache`, keyed by model, tokenizer settings including ``max_length``, and the
+texts). Training then touches only a small MLP on those features,
+``Linear(D, hidden) - GELU - Dropout - Linear(hidden, num_labels)``, so a run costs seconds on a CPU
+once the features exist: cheap enough for many seeds and noise rates.
+
+Options in ``params.extra``: ``probe_hidden`` (hidden width, default 256), ``probe_dropout``
+(default 0.1), ``probe_feature_batch_size`` (encoder batch size for feature extraction, default 64),
+``probe_cache_scope``: ``"texts"`` (default) caches the features of exactly the run's samples;
+``"split"`` computes and caches the features of the *whole* training and held-out splits once and
+picks the run's rows by ``row_idx``. The training subset is drawn with ``data_seed``: runs that
+differ only in ``seed`` or ``noise_rate`` share their texts and hit the cache with either scope, but
+every new ``data_seed`` (or training ``subset``, as the folds of confident learning) is a new text
+list, a new extraction with ``"texts"``, and a cache hit with ``"split"``, which costs one
+extraction of the full split up front.
+The loop's default ``learning_rate`` (5e-5) is meant for fine-tuning; the probe wants about 1e-3:
+pass it explicitly.
+
+VoG is not available on this backbone: VoG is the variance of the gradient of the gold logit with
+respect to the input word embeddings, and here the encoder is frozen and only its pooled output is
+kept, so those gradients are never computed. (The gradient with respect to the pooled feature
+exists, but it is a different quantity and would not be comparable with VoG of the other
+backbones.) Asking for ``vog=True`` raises a :class:`~nlpdiff.errors.ParameterError` before any
+feature is computed.
+
+Extractive QA (:class:`ProbeQAHead`, registered when :mod:`nlpdiff.models.qa` is importable): the
+encoding, skipped questions, statistics and metrics of :class:`~nlpdiff.models.qa.ExtractiveQAHead`;
+the encoder's last hidden states of every window used (the answer-holding training window of each
+question, every held-out window) are cached as float16, keyed by the model and the windows' token
+ids; a per-token ``Linear(D, hidden) - GELU - Dropout - Linear(hidden, 2)`` gives the start and end
+logits. It wants a learning rate of about 3e-3. Cache size: ``tokens x D x 2`` bytes, about 0.2 MB
+per 256-token window with MiniLM (D = 384).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from nlpdiff.errors import ParameterError
+from nlpdiff.models.base import register_head
+from nlpdiff.models.classification import ClassificationHeadBase
+
+_VOG_REASON = (
+    "backbone 'finetune' or 'scratch' for VoG; the 'probe' encoder is frozen and only its output "
+    "features are cached, so gradients with respect to word embeddings are not available"
+)
+
+
+def _extra(params, name: str, default, kind: type, minimum: float):
+    value = params.extra.get(name, default)
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    if kind is int:
+        ok = ok and float(value).is_integer()
+    if not ok or value < minimum or (kind is float and not value < 1):
+        bound = f"an integer >= {minimum}" if kind is int else f"a number in [{minimum}, 1)"
+        raise ParameterError(f"extra.{name}", value, bound)
+    return kind(value)
+
+
+def probe_mlp(dim: int, hidden: int, num_labels: int, dropout: float):
+    """The probe's trainable head: ``Linear(dim, hidden) - GELU - Dropout - Linear(hidden, num_labels)``."""
+    import torch
+
+    return torch.nn.Sequential(
+        torch.nn.Linear(dim, hidden), torch.nn.GELU(), torch.nn.Dropout(dropout),
+        torch.nn.Linear(hidden, num_labels),
+    )
+
+
+@register_head
+class ProbeClassificationHead(ClassificationHeadBase):
+    """Classification with an MLP on cached mean-pooled features of a frozen encoder (see module doc)."""
+
+    backbone = "probe"
+
+    def build(self, samples: pd.DataFrame, heldout: pd.DataFrame) -> pd.DataFrame:
+        import torch
+
+        if self.params.vog:
+            raise ParameterError("vog", True, _VOG_REASON)
+        self.scope = self.params.extra.get("probe_cache_scope", "texts")
+        if self.scope not in ("texts", "split"):
+            raise ParameterError("extra.probe_cache_scope", self.scope, "'texts' or 'split'")
+        self.cache_keys: list[str] = []
+        field = self.spec.text_fields[0]
+        self._load()
+        splits = getattr(self.params, "splits", None)
+        train_split, eval_split = splits() if splits else (self.spec.train_split, self.spec.eval_split)
+        self.train_enc = self._encode_frame(samples, train_split, field)
+        self.held_enc = self._encode_frame(heldout, eval_split, field)
+        self.train_labels = torch.tensor(samples["label"].to_numpy(), dtype=torch.long)
+        self.held_labels = torch.tensor(heldout[self.spec.label_field].to_numpy().astype(np.int64), dtype=torch.long)
+        return samples
+
+    def _encode_frame(self, frame: pd.DataFrame, split: str | None, field: str) -> dict[str, Any]:
+        """Features of ``frame[field]``; with scope ``"split"``, rows of the cached features of the whole split."""
+        import torch
+
+        from nlpdiff import tasks
+
+        texts = list(frame[field]) if len(frame) else []
+        if self.scope != "split" or split is None or not len(frame) or tasks.ROW_INDEX not in frame.columns:
+            return self._encode(texts)
+        full = tasks.load_split(self.spec, split, data_dir=self.params.data_dir)
+        rows = frame[tasks.ROW_INDEX].to_numpy().astype(np.int64)
+        if list(full[field].iloc[rows]) != texts:  # pragma: no cover - row_idx is kept by subsample
+            raise ValueError(f"{split}: the row_idx of the samples does not match the texts of the split")
+        enc = self._encode(list(full[field]))
+        enc["features"] = enc["features"][torch.as_tensor(rows, device=self.device)]
+        enc["n_tokens"] = enc["n_tokens"][rows]
+        return enc
+
+    def _load(self) -> None:
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        from nlpdiff.models.hub import resolve_model
+
+        self.hidden = _extra(self.params, "probe_hidden", 256, int, 1)
+        self.dropout = _extra(self.params, "probe_dropout", 0.1, float, 0.0)
+        self.feature_batch_size = _extra(self.params, "probe_feature_batch_size", 64, int, 1)
+        self.source = resolve_model(self.params.model)
+        try:
+            self.encoder = AutoModel.from_pretrained(self.source)
+        except (OSError, ValueError) as exc:
+            raise ParameterError("model", self.params.model, "a loadable Hugging Face encoder",
+                                 hint=str(exc).splitlines()[0]) from exc
+        self.encoder.to(self.device).eval().requires_grad_(False)
+        self.tokenizer = AutoTokenizer.from_pretrained(self.source)
+        self.dim = int(self.encoder.config.hidden_size)
+        torch.manual_seed(self.params.seed)  # the head's initialisation depends on the seed only
+        self.model = probe_mlp(self.dim, self.hidden, self.spec.num_labels, self.dropout).to(self.device)
+
+    def _encode(self, texts: list[str]) -> dict[str, Any]:
+        import torch
+
+        from nlpdiff.models.cache import encoder_features
+
+        feats, key = encoder_features(
+            self.encoder, self.tokenizer, self.source, texts, self.params.max_length,
+            batch_size=self.feature_batch_size, device=self.device, desc="probe features",
+        )
+        if hasattr(self, "cache_keys"):
+            self.cache_keys.append(key)
+        enc = self.tokenizer(list(texts), truncation=True, max_length=self.params.max_length)
+        n_tokens = np.array([len(ids) for ids in enc["input_ids"]], dtype=np.int64)
+        return {"features": torch.from_numpy(feats).to(self.device), "n_tokens": n_tokens}
+
+    def _enc_lengths(self, enc) -> np.ndarray:
+        return enc["n_tokens"]
+
+    def _logits(self, enc, idx):
+        import torch
+
+        return self.model(enc["features"][torch.as_tensor(idx, dtype=torch.long, device=self.device)])
+
+    def gold_output(self, idx):
+        raise ParameterError("vog", True, _VOG_REASON)
+
+    def describe(self) -> dict[str, Any]:
+        from nlpdiff.models.cache import cache_dir
+
+        return {
+            **super().describe(),
+            "model_source": self.source,
+            "encoder_class": type(self.encoder).__name__,
+            "encoder_parameters": sum(p.numel() for p in self.encoder.parameters()),
+            "feature_dim": self.dim,
+            "pooling": "mean",
+            "probe_hidden": self.hidden,
+            "probe_dropout": self.dropout,
+            "feature_cache_dir": str(cache_dir()),
+            "feature_cache_keys": list(getattr(self, "cache_keys", [])),
+            "feature_cache_scope": getattr(self, "scope", "texts"),
+        }
+
+
+__all__ = ["ProbeClassificationHead", "ProbeQAHead", "probe_mlp", "token_features"]
+
+
+# -- extractive question answering ----------------------------------------------------------------
+
+def token_features(encoder, inputs: dict[str, list[list[int]]], rows, pad_id: int, batch_size: int = 32,
+                   device: Any = "cpu", progress: bool = True, desc: str = "probe token features"):
+    """Last hidden states of the windows ``rows`` of ``inputs`` (unpadded id lists), no gradient.
+
+    Returns ``(flat, starts)``: ``flat`` is float16 ``(total tokens, D)``, window ``rows[k]``'s tokens are
+    ``flat[starts[k]:starts[k + 1]]``. Windows run in batches sorted by length (less padding).
+    """
+    import torch
+
+    from nlpdiff.models.cache import _progress
+
+    rows = np.asarray(rows, dtype=np.int64)
+    lengths = np.array([len(inputs["input_ids"][f]) for f in rows], dtype=np.int64)
+    starts = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=starts[1:])
+    flat = np.empty((int(starts[-1]), encoder.config.hidden_size), dtype=np.float16)
+    order = np.argsort(-lengths, kind="stable")
+    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    encoder.eval()
+    with torch.no_grad():
+        for ks in _progress(batches, progress, desc=desc, leave=False):
+            width = int(lengths[ks].max())
+            batch = {}
+            for name, lists in inputs.items():
+                arr = np.full((len(ks), width), pad_id if name == "input_ids" else 0, dtype=np.int64)
+                for r, k in enumerate(ks):
+                    arr[r, :lengths[k]] = lists[rows[k]]
+                batch[name] = torch.from_numpy(arr).to(device)
+            hidden = encoder(**batch).last_hidden_state.float().cpu().numpy()
+            for r, k in enumerate(ks):
+                flat[starts[k]:starts[k + 1]] = hidden[r, :lengths[k]]
+    return flat, starts
+
+
+def _register_qa():
+    try:
+        from nlpdiff.models.qa import ExtractiveQAHead, _answers
+    except ImportError:  # pragma: no cover - the QA module is optional for this backbone
+        return None
+
+    @register_head
+    class ProbeQAHead(ExtractiveQAHead):
+        """Extractive QA on a frozen encoder: cached token features and a light trainable span layer.
+
+        Encoding, skipped questions, statistics and held-out metrics are those of
+        :class:`~nlpdiff.models.qa.ExtractiveQAHead`. The encoder (``params.model``) runs once over
+        the training windows (the one answer-holding window per question) and every held-out window;
+        its last hidden states are cached (float16, :mod:`nlpdiff.models.cache`, keyed by model and
+        the windows' token ids, which fix ``max_length`` and ``doc_stride``). The trainable part is
+        ``Linear(D, hidden) - GELU - Dropout - Linear(hidden, 2)`` per token: start and end logits.
+        VoG is not available (frozen encoder, see the module docstring).
+        """
+
+        backbone = "probe"
+
+        def build(self, samples: pd.DataFrame, heldout: pd.DataFrame) -> pd.DataFrame:
+            import torch
+            from transformers import AutoModel, AutoTokenizer
+
+            from nlpdiff.models.hub import resolve_model
+
+            if self.params.vog:
+                raise ParameterError("vog", True, _VOG_REASON)
+            self.hidden = _extra(self.params, "probe_hidden", 256, int, 1)
+            self.dropout = _extra(self.params, "probe_dropout", 0.1, float, 0.0)
+            self.feature_batch_size = _extra(self.params, "probe_feature_batch_size", 32, int, 1)
+            self.source = resolve_model(self.params.model)
+            try:
+                self.encoder = AutoModel.from_pretrained(self.source)
+            except (OSError, ValueError) as exc:
+                raise ParameterError("model", self.params.model, "a loadable Hugging Face encoder",
+                                     hint=str(exc).splitlines()[0]) from exc
+            limit = getattr(self.encoder.config, "max_position_embeddings", None)
+            if limit and self.params.max_length > limit:
+                raise ParameterError("max_length", self.params.max_length,
+                                     f"an integer <= {limit} (the model's max_position_embeddings)")
+            self.encoder.to(self.device).eval().requires_grad_(False)
+            self.tokenizer = AutoTokenizer.from_pretrained(self.source)
+            self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+            self.dim = int(self.encoder.config.hidden_size)
+            torch.manual_seed(self.params.seed)
+            self.model = torch.nn.Sequential(
+                torch.nn.Linear(self.dim, self.hidden), torch.nn.GELU(), torch.nn.Dropout(self.dropout),
+                torch.nn.Linear(self.hidden, 2),
+            ).to(self.device)
+
+            # as ExtractiveQAHead.build, with the encoder frozen
+            kept, self.skipped, self.train_feat = self._encode_train(samples)
+            self.train_gold = np.array([(g[0], g[1]) for g in self.train_feat_gold], dtype=np.int64).reshape(-1, 2)
+            self.train_feat = np.asarray(self.train_feat, dtype=np.int64)
+            self.train_contexts = [str(c) for c in kept["context"]]
+            self.train_golds = [_answers(a)[0] for a in kept[self.spec.label_field]]
+            self.train_answer = [(_answers(a)[0][0], _answers(a)[1][0]) for a in kept[self.spec.label_field]]
+            self._encode_heldout(heldout)
+
+            self.cache_keys: list[str] = []
+            self._stores: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+            self._store(self.train_features, np.unique(self.train_feat), "probe token features (train)")
+            if self.held_features is not None:
+                self._store(self.held_features, np.arange(len(self.held_features)), "probe token features (held-out)")
+            return kept
+
+        def _store(self, feats, rows, desc) -> None:
+            from nlpdiff.models.cache import cache_key, cached_features, model_fingerprint
+
+            rows = np.asarray(rows, dtype=np.int64)
+            parts = {
+                "what": "token_features", "dtype": "float16",
+                "model": model_fingerprint(self.source, self.encoder.config),
+                "inputs": {name: [feats.input[name][f] for f in rows] for name in feats.input},
+            }
+            def compute():
+                return token_features(self.encoder, feats.input, rows, self.pad_id, self.feature_batch_size,
+                                      self.device, desc=desc)[0]
+
+            flat = cached_features(parts, compute)
+            lengths = np.array([len(feats.input["input_ids"][f]) for f in rows], dtype=np.int64)
+            starts = np.zeros(len(rows) + 1, dtype=np.int64)
+            np.cumsum(lengths, out=starts[1:])
+            if len(flat) != starts[-1]:  # pragma: no cover - the key fixes the token counts
+                raise ValueError("cached token features do not match the windows")
+            where = np.full(len(feats), -1, dtype=np.int64)
+            where[rows] = starts[:-1]
+            self._stores[id(feats)] = (flat, where, lengths)
+            self.cache_keys.append(cache_key(parts))
+
+        def _batch(self, feats, fidx):
+            import torch
+
+            out, ctx = super()._batch(feats, fidx)
+            flat, where, _ = self._stores[id(feats)]
+            width = out["input_ids"].shape[1]
+            x = np.zeros((len(fidx), width, flat.shape[1]), dtype=np.float32)
+            for r, f in enumerate(fidx):
+                n = feats.length(f)
+                x[r, :n] = flat[where[f]:where[f] + n]
+            out["_token_features"] = torch.from_numpy(x).to(self.device)
+            return out, ctx
+
+        def _logits(self, batch, embeds=None):
+            logits = self.model(batch["_token_features"]).float()
+            return logits[..., 0], logits[..., 1]
+
+        def gold_output(self, idx):
+            raise ParameterError("vog", True, _VOG_REASON)
+
+        def describe(self) -> dict[str, Any]:
+            from nlpdiff.models.cache import cache_dir
+
+            return {
+                **super().describe(),
+                "encoder_class": type(self.encoder).__name__,
+                "encoder_parameters": sum(p.numel() for p in self.encoder.parameters()),
+                "feature_dim": self.dim,
+                "probe_hidden": self.hidden,
+                "probe_dropout": self.dropout,
+                "feature_cache_dir": str(cache_dir()),
+                "feature_cache_keys": list(self.cache_keys),
+            }
+
+    return ProbeQAHead
+
+
+ProbeQAHead = _register_qa()
