@@ -101,7 +101,10 @@ class TrainParams:
             value = getattr(self, name)
             if value not in (None, "default") and value not in spec.splits:
                 raise ParameterError(name, value, f"one of the splits of {spec.name}: {list(spec.splits)}")
-        get_head(spec.kind, self.backbone)
+        head_class = get_head(spec.kind, self.backbone)
+        if self.vog is True and not head_class.supports_vog:
+            raise ParameterError("vog", True, f"False for the {self.backbone} backbone",
+                                 hint=head_class.vog_unsupported_reason or None)
         for name in ("epochs", "batch_size", "eval_batch_size", "max_length", "checkpoints_per_epoch",
                      "doc_stride", "max_answer_length", "max_target_length", "generation_max_tokens"):
             _positive_int(name, getattr(self, name))
@@ -483,7 +486,9 @@ def train(params: TrainParams, progress: bool = True, heldout: bool = True,
             vog_frame["label"] = samples["label"].to_numpy()
     from nlpdiff import scores as score_lib
 
-    scores = score_lib.compute_scores(dynamics, samples=samples, vog=vog_frame, num_classes=spec.num_labels)
+    # samples carry the class labels for VoG's class normalisation: classification only
+    scores = score_lib.compute_scores(dynamics, samples=samples if spec.kind == "classification" else None,
+                                      vog=vog_frame, num_classes=spec.num_labels)
     timings["scores"] = time.perf_counter() - t
 
     t = time.perf_counter()

@@ -52,6 +52,9 @@ class Head(ABC):
     extra_stats: ClassVar[tuple[str, ...]] = ()
     #: the held-out metric the learning curve shows first
     heldout_metric: ClassVar[str] = ""
+    #: whether :meth:`gold_output` exists (VoG); if not, the reason, for the error message
+    supports_vog: ClassVar[bool] = True
+    vog_unsupported_reason: ClassVar[str] = ""
 
     def __init__(self, spec: "TaskSpec", params: "TrainParams", device: "torch.device"):
         self.spec = spec

@@ -79,6 +79,8 @@ class ProbeClassificationHead(ClassificationHeadBase):
     """Classification with an MLP on cached mean-pooled features of a frozen encoder (see module doc)."""
 
     backbone = "probe"
+    supports_vog = False
+    vog_unsupported_reason = _VOG_REASON
 
     def build(self, samples: pd.DataFrame, heldout: pd.DataFrame) -> pd.DataFrame:
         import torch
@@ -239,6 +241,9 @@ def _register_qa():
         ``Linear(D, hidden) - GELU - Dropout - Linear(hidden, 2)`` per token: start and end logits.
         VoG is not available (frozen encoder, see the module docstring).
         """
+
+        supports_vog = False
+        vog_unsupported_reason = _VOG_REASON
 
         backbone = "probe"
 
