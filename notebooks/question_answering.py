@@ -39,7 +39,11 @@ batch_size = 16
 learning_rate = 1e-4
 max_length = 256  # tokens per window (question + context)
 doc_stride = 64  # overlap between the windows of a long context, in tokens
-seed = 0
+seed = 0  # training seed
+data_seed = 0  # which questions are drawn
+train_split = None  # None: the task's training split; "validation" scores the dev set (several annotators)
+eval_split = "default"  # "default": the task's held-out split; None: no held-out evaluation
+vog = False  # variance of gradients (extra backward passes at each checkpoint)
 device = "auto"
 data_dir = None  # None: $NLPDIFF_DATA_DIR, else the Hugging Face hub
 run_dir = "runs/question_answering"  # the run directory this page writes and reads
@@ -58,7 +62,8 @@ pd.set_option("display.max_colwidth", 120)
 params = TrainParams(
     task=task, backbone=backbone, model=model, train_size=train_size, eval_size=eval_size, epochs=epochs,
     batch_size=batch_size, learning_rate=learning_rate, max_length=max_length, doc_stride=doc_stride,
-    seed=seed, device=device, data_dir=data_dir, output_dir=run_dir,
+    seed=seed, data_seed=data_seed, train_split=train_split, eval_split=eval_split, vog=vog,
+    device=device, data_dir=data_dir, output_dir=run_dir,
 ).validate()  # bad parameters fail here, before any training
 
 # %% tags=["remove-stderr"]
@@ -78,9 +83,11 @@ display(Markdown(
     f"Training took {info['wall_time_s']['train']:.0f} s, the recording eval passes "
     f"{info['wall_time_s']['eval_pass']:.0f} s, the held-out evaluations {info['wall_time_s']['heldout']:.0f} s, "
     f"the whole run {info['wall_time_s']['total']:.0f} s. "
-    f"**Held-out exact match {final['heldout_exact_match']:.1f}, F1 {final['heldout_f1']:.1f}** "
-    f"(SQuAD v1.1 definitions, percent) after the last checkpoint, on {res['n_heldout']:,} "
-    f"{run.metrics['heldout_split']} questions ({res['n_heldout_features']:,} windows)."
+    + (f"**Held-out exact match {final['heldout_exact_match']:.1f}, F1 {final['heldout_f1']:.1f}** "
+       f"(SQuAD v1.1 definitions, percent) after the last checkpoint, on {res['n_heldout']:,} "
+       f"{run.metrics['heldout_split']} questions ({res['n_heldout_features']:,} windows)."
+       if "heldout_f1" in final else
+       f"No held-out evaluation in this run (it trains on the `{run.metrics['train_split']}` split).")
 ))
 
 # %% [markdown]
@@ -94,9 +101,11 @@ display(Markdown(
 # dynamics carry signal.
 
 # %%
+curve = run.metrics_frame()
 plots.learning_curve(
-    run.metrics_frame(),
-    metrics=["heldout_exact_match", "heldout_f1", "heldout_loss", "train_loss", "train_correct"],
+    curve,
+    metrics=[m for m in ["heldout_exact_match", "heldout_f1", "heldout_loss", "train_loss", "train_correct"]
+             if m in curve.columns],
 )
 
 # %% [markdown]

@@ -85,3 +85,33 @@ def test_console_script_is_installed():
     result = subprocess.run([sys.executable, "-m", "nlpdiff.cli", "--help"], capture_output=True, text=True,
                             env={**os.environ})
     assert result.returncode == 0 and "study" in result.stdout
+
+
+def _assert_clean_page(out: Path, min_charts: int = 3) -> str:
+    nb = nbformat.read(out, as_version=4)
+    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors, errors[0]["evalue"] if errors else ""
+    charts = [o for c in nb.cells for o in c.get("outputs", []) if "image/svg+xml" in o.get("data", {})]
+    assert len(charts) >= min_charts
+    return _outputs_text(nb)
+
+
+def test_question_answering_notebook_smoke(tiny_data_dir, tmp_path):
+    out = tmp_path / "qa.ipynb"
+    run_notebook(ROOT / "notebooks" / "question_answering.py", out,
+                 dict(train_size=8, eval_size=6, epochs=2, batch_size=4, max_length=96, doc_stride=32,
+                      data_dir=str(tiny_data_dir), run_dir=str(tmp_path / "run")), cwd=tmp_path)
+    text = _assert_clean_page(out)
+    assert "Held-out exact match" in text
+
+
+def test_question_answering_notebook_on_the_dev_split_without_heldout(tiny_data_dir, tmp_path):
+    out = tmp_path / "qa_dev.ipynb"
+    run_notebook(ROOT / "notebooks" / "question_answering.py", out,
+                 dict(train_size=6, train_split="validation", eval_split=None, epochs=2, batch_size=3,
+                      max_length=96, doc_stride=32, data_dir=str(tiny_data_dir), run_dir=str(tmp_path / "run")),
+                 cwd=tmp_path)
+    text = _assert_clean_page(out)
+    assert "No held-out evaluation" in text
+    run = rundir.load_run(tmp_path / "run")
+    assert run.metrics["train_split"] == "validation" and run.metrics["heldout_split"] is None
