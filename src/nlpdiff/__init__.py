@@ -9,4 +9,12 @@ from nlpdiff.errors import ParameterError
 
 __version__ = "0.1.0"
 
-__all__ = ["ParameterError", "__version__"]
+__all__ = ["DynamicsCallback", "ParameterError", "__version__"]
+
+
+def __getattr__(name):  # lazy: importing nlpdiff does not import transformers
+    if name == "DynamicsCallback":
+        from nlpdiff.callback import DynamicsCallback
+
+        return DynamicsCallback
+    raise AttributeError(f"module 'nlpdiff' has no attribute {name!r}")

@@ -242,7 +242,8 @@ class VogAccumulator:
 
     def update(self, idx: np.ndarray, grads: np.ndarray, mask: np.ndarray, count: int) -> None:
         """Add checkpoint number ``count`` (1-based) for samples ``idx`` (grads (B, L), mask (B, L))."""
-        length = grads.shape[1]
+        length = min(grads.shape[1], self.mean.shape[1])
+        grads, mask = grads[:, :length], mask[:, :length]
         grads = np.where(mask, grads, 0.0).astype(np.float32)
         mean = self.mean[idx, :length]
         delta = grads - mean

@@ -1,0 +1,445 @@
+"""Record training dynamics during your own Hugging Face ``Trainer`` run.
+
+:class:`DynamicsCallback` is a :class:`transformers.TrainerCallback`. Add it to a ``Trainer`` that
+trains a **sequence-classification** model and it writes the same run directory as
+:func:`nlpdiff.dynamics.train` (see :mod:`nlpdiff.rundir`), so every later stage (scores, plots,
+analyses) reads it unchanged::
+
+    from nlpdiff import DynamicsCallback
+
+    callback = DynamicsCallback("runs/my-sst2")
+    trainer = Trainer(model=model, args=args, train_dataset=train_ds, eval_dataset=val_ds,
+                      data_collator=collator, compute_metrics=..., callbacks=[callback])
+    trainer.train()
+    run = nlpdiff.rundir.load_run("runs/my-sst2")
+
+Nothing else to call: at the start of training the callback takes the training set and the data
+collator from the ``train_dataloader`` that the ``Trainer`` hands to every callback event (the
+training set as the model sees it, after ``remove_unused_columns``). Pass ``train_dataset=`` to
+record another dataset instead, or the one you gave the ``Trainer`` with its text columns: the
+columns the model's ``forward`` does not accept are dropped before collating (as the ``Trainer``
+does), and the scalar ones (``sentence``, ``idx``, ...) go into ``samples.parquet``.
+
+What it records, at each checkpoint (``every="epoch"``: each epoch end; ``every=N``: every N
+optimiser steps): a separate forward pass over the whole training set with the model in eval mode
+(dropout off, no gradient), in the dataset's order (batched by length when the dataset has
+``input_ids``), as in the action-score code of Arriaga et al. (2023). Per sample:
+:func:`nlpdiff.models.classification.classification_stats` (``loss``, ``gold_prob``,
+``correct``, ``margin``, ``entropy``, ``el2n``), into a :class:`nlpdiff.dynamics.Recorder`.
+``sample_id`` is the position in the recorded dataset; the label is read from the collated batch's
+``label_column``.
+
+Files (atomic writes; ``run.json`` last with ``"status": "complete"``): ``samples.parquet``
+(``sample_id``, the dataset's scalar columns, ``label``, ``original_label`` = ``label``,
+``is_corrupted`` = False, ``n_tokens``), ``dynamics.parquet`` (``pass == "eval"`` rows only),
+``scores.parquet`` (:func:`nlpdiff.scores.compute_scores`), ``metrics.json`` (per checkpoint: the
+mean eval-pass loss and accuracy on the training set, and the ``Trainer``'s own evaluation metrics
+of the same step renamed ``eval_x`` -> ``heldout_x``; every evaluation is also listed under
+``"evaluations"``), ``run.json`` (callback parameters, the ``TrainingArguments``, versions,
+hardware, wall time).
+
+Not supported, with an error at the start of training rather than a wrong run directory:
+
+* models other than single-label sequence classification (extractive QA such as
+  ``BertForQuestionAnswering``, seq2seq or causal LMs for summarization, token classification,
+  regression and multi-label ``problem_type``): use :func:`nlpdiff.dynamics.train` for QA and
+  summarization;
+* distributed training (``world_size > 1``) and iterable datasets (no length, no stable sample id).
+
+Also not recorded (the engine :func:`nlpdiff.dynamics.train` does them): the training-pass rows
+(``pass == "train"``; the ``Trainer``'s shuffled batches carry no sample id), VoG, label noise.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import math
+import os
+import time
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from nlpdiff import rundir
+from nlpdiff.dynamics import STAT_COLUMNS, Recorder
+from nlpdiff.errors import ParameterError
+from nlpdiff.models.classification import classification_stats
+
+try:
+    from transformers import TrainerCallback
+except ImportError:  # pragma: no cover - transformers is a dependency
+    TrainerCallback = object  # type: ignore[assignment,misc]
+
+#: columns of a training batch that are never model inputs but may carry the label
+_LABEL_NAMES = ("labels", "label", "label_ids")
+
+
+class DynamicsCallback(TrainerCallback):
+    """A ``transformers.TrainerCallback`` that writes an nlpdiff run directory (see the module doc).
+
+    Args:
+        output_dir: the run directory to write (created; an earlier ``run.json`` in it is removed
+            when training starts, so an interrupted run is never trusted).
+        train_dataset: the dataset to record (map-style, with a length). Default: the ``Trainer``'s
+            training set, as its ``train_dataloader`` holds it.
+        label_column: the key of the gold label in a collated batch (``DataCollatorWithPadding``
+            and ``default_data_collator`` rename ``label`` to ``labels``).
+        eval_batch_size: batch size of the recording pass.
+        every: ``"epoch"`` (a checkpoint at each epoch end) or a positive integer N (a checkpoint
+            every N optimiser steps).
+        data_collator: the collator of the recording pass. Default: the ``Trainer``'s (from its
+            ``train_dataloader``), else ``transformers.default_data_collator``.
+    """
+
+    def __init__(self, output_dir: str | os.PathLike, train_dataset=None, label_column: str = "labels",
+                 eval_batch_size: int = 64, every: str | int = "epoch", data_collator=None):
+        if not output_dir:
+            raise ParameterError("output_dir", output_dir, "a folder path for the run directory")
+        if not isinstance(label_column, str) or not label_column:
+            raise ParameterError("label_column", label_column, "the name of the label key in a collated batch")
+        if not isinstance(eval_batch_size, (int, np.integer)) or isinstance(eval_batch_size, bool) or eval_batch_size < 1:
+            raise ParameterError("eval_batch_size", eval_batch_size, "an integer >= 1")
+        if every != "epoch" and (not isinstance(every, (int, np.integer)) or isinstance(every, bool) or every < 1):
+            raise ParameterError("every", every, "'epoch' or an integer >= 1 (optimiser steps)")
+        if train_dataset is not None:
+            _check_dataset(train_dataset)
+        self.output_dir = Path(output_dir)
+        self.train_dataset = train_dataset
+        self.label_column = label_column
+        self.eval_batch_size = int(eval_batch_size)
+        self.every = every if every == "epoch" else int(every)
+        self.data_collator = data_collator
+        self.run: rundir.Run | None = None
+        self._reset()
+
+    # -- Trainer events ------------------------------------------------------------------------
+    def on_train_begin(self, args, state, control, model=None, train_dataloader=None, **kwargs):
+        self._reset()
+        self._t0 = time.perf_counter()
+        self._started = datetime.now(timezone.utc)
+        if getattr(args, "world_size", 1) > 1:
+            raise ParameterError("world_size", args.world_size, "1: DynamicsCallback records single-process runs only")
+        _check_model(model)
+        dataset = self.train_dataset
+        if dataset is None:
+            dataset = getattr(train_dataloader, "dataset", None)
+            if dataset is None:
+                raise ParameterError("train_dataset", None, "a dataset: the Trainer passed no train_dataloader",
+                                     hint="pass DynamicsCallback(..., train_dataset=...)")
+            _check_dataset(dataset)
+        collator = self.data_collator or getattr(train_dataloader, "collate_fn", None)
+        if collator is None:
+            from transformers import default_data_collator
+
+            collator = default_data_collator
+        self._dataset, self._collator = dataset, collator
+        self._n = len(dataset)
+        self._lengths = _lengths(dataset)
+        self._forward_args = _forward_args(model)
+        self._num_labels = int(getattr(model.config, "num_labels", 0) or 0) or None
+        self._out = rundir.begin_run(self.output_dir)
+
+    def on_epoch_end(self, args, state, control, model=None, **kwargs):
+        if self.every == "epoch":
+            self._record(args, state, model)
+
+    def on_step_end(self, args, state, control, model=None, **kwargs):
+        if self.every != "epoch" and state.global_step % self.every == 0:
+            self._record(args, state, model)
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        if metrics:
+            row = {"step": int(state.global_step), "epoch": float(state.epoch or 0.0)}
+            row.update({_heldout_name(k): _number(v) for k, v in metrics.items() if k != "epoch"})
+            self._evaluations.append(row)
+
+    def on_train_end(self, args, state, control, model=None, **kwargs):
+        if self._out is None:
+            return
+        if not self._stats:
+            raise ParameterError("every", self.every, "a schedule that reaches at least one checkpoint",
+                                 hint=f"training ended at step {state.global_step} with none recorded")
+        self._write(args, state, model)
+
+    # -- recording -----------------------------------------------------------------------------
+    def _reset(self) -> None:
+        self._out = None
+        self._stats: list[dict[str, np.ndarray]] = []
+        self._steps: list[int] = []
+        self._epochs: list[float] = []
+        self._labels: np.ndarray | None = None
+        self._evaluations: list[dict[str, Any]] = []
+        self._timings = {"eval_pass": 0.0}
+
+    def _batches(self):
+        import torch
+
+        order = np.arange(self._n) if self._lengths is None else np.argsort(self._lengths, kind="stable")
+        keep = self._forward_args | {self.label_column, *_LABEL_NAMES}
+        for start in range(0, self._n, self.eval_batch_size):
+            idx = order[start:start + self.eval_batch_size]
+            items = []
+            for i in idx:
+                item = self._dataset[int(i)]
+                if isinstance(item, Mapping):
+                    item = {k: v for k, v in item.items() if k in keep}
+                items.append(item)
+            batch = self._collator(items)
+            if not isinstance(batch, Mapping) or self.label_column not in batch:
+                keys = sorted(batch) if isinstance(batch, Mapping) else type(batch).__name__
+                raise ParameterError("label_column", self.label_column, f"a key of the collated batch ({keys})")
+            yield idx, {k: v for k, v in batch.items() if isinstance(v, torch.Tensor)}
+
+    def _record(self, args, state, model) -> None:
+        import torch
+
+        if self._out is None:  # pragma: no cover - on_train_begin always runs first
+            raise RuntimeError("DynamicsCallback: on_train_begin was not called")
+        if self._steps and self._steps[-1] == state.global_step:
+            return  # already recorded at this step (every=N that divides an epoch end, ...)
+        t = time.perf_counter()
+        device = next(model.parameters()).device
+        stats = {c: np.full(self._n, np.nan, dtype=np.float32) for c in STAT_COLUMNS}
+        labels = np.full(self._n, -1, dtype=np.int64)
+        was_training = model.training
+        model.eval()
+        try:
+            with torch.no_grad():
+                for idx, batch in self._batches():
+                    gold = batch.pop(self.label_column).to(device).long().view(-1)
+                    inputs = {k: v.to(device) for k, v in batch.items() if k in self._forward_args}
+                    with _autocast(args, device):
+                        logits = model(**inputs).logits
+                    if logits.dim() != 2 or logits.shape[0] != len(idx):
+                        raise ParameterError(
+                            "model", type(model).__name__,
+                            "a sequence-classification model whose logits have shape (batch, num_labels)",
+                            hint=f"got logits of shape {tuple(logits.shape)}",
+                        )
+                    s = classification_stats(logits, gold)
+                    for c in STAT_COLUMNS:
+                        stats[c][idx] = s[c]
+                    labels[idx] = gold.cpu().numpy()
+        finally:
+            model.train(was_training)
+        bad = ~np.isfinite(stats["loss"])
+        if bad.any():
+            raise FloatingPointError(
+                f"non-finite loss in the recording pass at step {state.global_step} "
+                f"for sample_id {int(np.flatnonzero(bad)[0])}"
+            )
+        if self._labels is None:
+            self._labels = labels
+        elif not np.array_equal(self._labels, labels):
+            raise ParameterError("train_dataset", "changed", "the same labels at every checkpoint")
+        self._stats.append(stats)
+        self._steps.append(int(state.global_step))
+        self._epochs.append(float(state.epoch or 0.0))
+        self._timings["eval_pass"] += time.perf_counter() - t
+
+    # -- writing -------------------------------------------------------------------------------
+    def _samples(self) -> pd.DataFrame:
+        samples = pd.DataFrame({"sample_id": np.arange(self._n, dtype=np.int64)})
+        for name, values in _scalar_columns(self._dataset, self._n).items():
+            if name not in ("sample_id", *_LABEL_NAMES, "original_label", "is_corrupted"):
+                samples[name] = values
+        samples["label"] = self._labels
+        samples["original_label"] = self._labels
+        samples["is_corrupted"] = False
+        if self._lengths is not None:
+            samples["n_tokens"] = self._lengths
+        return samples
+
+    def _write(self, args, state, model) -> None:
+        from nlpdiff import scores as score_lib
+
+        t = time.perf_counter()
+        n_checkpoints = len(self._stats)
+        recorder = Recorder(self._n, n_checkpoints, 0, STAT_COLUMNS)
+        for k, stats in enumerate(self._stats):
+            for c in STAT_COLUMNS:
+                recorder.eval[c][k] = stats[c]
+        recorder.checkpoint_step[:] = self._steps
+        recorder.checkpoint_epoch[:] = self._epochs
+        dynamics = recorder.frame()
+        samples = self._samples()
+        scores = score_lib.compute_scores(dynamics, samples=samples, num_classes=self._num_labels)
+        self._timings["scores"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        rows = []
+        for k, stats in enumerate(self._stats):
+            row = {"checkpoint": k, "epoch": self._epochs[k], "step": self._steps[k],
+                   "train_loss": float(np.mean(stats["loss"])), "train_correct": float(np.mean(stats["correct"]))}
+            same_step = [e for e in self._evaluations if e["step"] == self._steps[k]]
+            if same_step:
+                row.update({key: v for key, v in same_step[-1].items() if key.startswith("heldout_")})
+            rows.append(row)
+        metric = "heldout_accuracy" if any("heldout_accuracy" in r for r in rows) else (
+            "heldout_loss" if any("heldout_loss" in r for r in rows) else "train_loss")
+        metrics = {
+            "task": None,
+            "kind": "classification",
+            "source": "transformers.Trainer (nlpdiff.DynamicsCallback)",
+            "heldout_split": "trainer eval_dataset" if self._evaluations else None,
+            "metric": metric,
+            "checkpoints": rows,
+            "final": rows[-1],
+            "evaluations": self._evaluations,
+        }
+        rundir.write_parquet(samples, self._out / "samples.parquet")
+        rundir.write_parquet(dynamics, self._out / "dynamics.parquet")
+        rundir.write_parquet(scores, self._out / "scores.parquet")
+        rundir.write_json(metrics, self._out / "metrics.json")
+        self._timings["write"] = time.perf_counter() - t
+        self._timings["total"] = time.perf_counter() - self._t0
+        self._timings["train"] = self._timings["total"] - sum(
+            v for k, v in self._timings.items() if k in ("eval_pass", "scores", "write"))
+
+        n_params = sum(p.numel() for p in model.parameters())
+        info = {
+            "kind": "trainer_callback",
+            "params": {"output_dir": str(self.output_dir), "label_column": self.label_column,
+                       "eval_batch_size": self.eval_batch_size, "every": self.every,
+                       "train_dataset": "given" if self.train_dataset is not None else "trainer"},
+            "training_args": json.loads(args.to_json_string()),
+            "resolved": {
+                "model_class": type(model).__name__,
+                "model_type": getattr(model.config, "model_type", None),
+                "name_or_path": getattr(model.config, "name_or_path", None),
+                "num_labels": self._num_labels,
+                "n_parameters": n_params,
+                "n_trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
+                "device": str(next(model.parameters()).device),
+                "n_train": self._n,
+                "n_checkpoints": n_checkpoints,
+                "global_step": int(state.global_step),
+                "max_steps": int(state.max_steps),
+                "skipped_scores": dict(scores.attrs.get("skipped", {})),
+            },
+            "versions": rundir.package_versions(),
+            "hardware": rundir.hardware(),
+            "wall_time_s": {k: round(v, 3) for k, v in self._timings.items()},
+            "started_at": self._started.isoformat(timespec="seconds"),
+            "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "env": {k: os.environ[k] for k in ("NLPDIFF_DATA_DIR", "HF_HUB_OFFLINE") if k in os.environ},
+        }
+        rundir.finish_run(self._out, info)
+        self.run = rundir.load_run(self._out)
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+def _check_model(model) -> None:
+    """Raise unless ``model`` is a single-label sequence-classification model."""
+    if model is None:
+        raise ParameterError("model", None, "a model passed by the Trainer to its callbacks")
+    name = type(model).__name__
+    config = getattr(model, "config", None)
+    model_type = getattr(config, "model_type", None)
+    try:
+        from transformers.models.auto.modeling_auto import MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES
+
+        known = set(MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES.values())
+    except ImportError:  # pragma: no cover
+        known = set()
+    if name not in known and not name.endswith("ForSequenceClassification"):
+        if name.endswith("ForQuestionAnswering"):
+            what = "extractive question answering"
+        elif getattr(config, "is_encoder_decoder", False) or name.endswith(("ForConditionalGeneration", "ForCausalLM", "Seq2SeqLM")):
+            what = "sequence-to-sequence / generation"
+        else:
+            what = "this kind of model"
+        raise ParameterError(
+            "model", f"{name} (model_type {model_type!r})",
+            "a sequence-classification model (AutoModelForSequenceClassification)",
+            hint=f"DynamicsCallback does not support {what}; record QA and summarization runs with "
+                 "nlpdiff.dynamics.train",
+        )
+    problem = getattr(config, "problem_type", None)
+    num_labels = getattr(config, "num_labels", 2)
+    if problem not in (None, "single_label_classification") or num_labels < 2:
+        raise ParameterError(
+            "model", f"{name} (problem_type {problem!r}, num_labels {num_labels})",
+            "single-label classification with num_labels >= 2 (regression and multi-label are not supported)",
+        )
+
+
+def _check_dataset(dataset) -> None:
+    try:
+        len(dataset)
+        dataset[0]
+    except (TypeError, NotImplementedError, IndexError, KeyError) as exc:
+        raise ParameterError(
+            "train_dataset", type(dataset).__name__, "a non-empty map-style dataset (len() and [i])",
+            hint="iterable datasets have no stable sample id",
+        ) from exc
+
+
+def _forward_args(model) -> set[str]:
+    params = inspect.signature(model.forward).parameters
+    if any(p.kind == p.VAR_KEYWORD for p in params.values()):
+        # forward(**kwargs): keep the usual encoder inputs
+        return {"input_ids", "attention_mask", "token_type_ids", "position_ids", "pixel_values"} | set(params)
+    return set(params)
+
+
+def _lengths(dataset) -> np.ndarray | None:
+    """Token count of each sample (``input_ids``), or None when the dataset has none."""
+    try:
+        column = dataset["input_ids"]
+        return np.fromiter((len(x) for x in column), dtype=np.int64, count=len(dataset))
+    except Exception:  # noqa: BLE001 - any dataset without a column accessor
+        try:
+            return np.fromiter((len(dataset[i]["input_ids"]) for i in range(len(dataset))), dtype=np.int64,
+                               count=len(dataset))
+        except Exception:  # noqa: BLE001
+            return None
+
+
+def _scalar_columns(dataset, n: int) -> dict[str, Any]:
+    """The scalar (str, int, float, bool) columns of a ``datasets.Dataset``; {} for other datasets."""
+    features = getattr(dataset, "features", None)
+    if not features:
+        return {}
+    out = {}
+    for name, feature in features.items():
+        dtype = getattr(feature, "dtype", None)
+        if type(feature).__name__ in ("Value", "ClassLabel") and dtype not in (None, "null", "binary"):
+            values = list(dataset[name])
+            if len(values) == n:
+                out[name] = values
+    return out
+
+
+def _autocast(args, device):
+    import contextlib
+
+    import torch
+
+    if device.type == "cuda" and getattr(args, "bf16", False):
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    if device.type == "cuda" and getattr(args, "fp16", False):
+        return torch.autocast("cuda", dtype=torch.float16)
+    return contextlib.nullcontext()
+
+
+def _heldout_name(key: str) -> str:
+    return "heldout_" + (key[len("eval_"):] if key.startswith("eval_") else key)
+
+
+def _number(v):
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.floating,)):
+        return float(v)
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+__all__ = ["DynamicsCallback"]
