@@ -12,6 +12,7 @@
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 from nlpdiff.workflow import load_plan
@@ -28,6 +29,12 @@ SITE_FILES = ["_config.yml", "_toc.yml", "book/intro.md", "book/methods.md", "bo
 
 def _alternation(names):
     return "|".join(sorted(names)) if names else "^$"
+
+
+def run_notebook(source, output, parameters):
+    """The nlpdiff runner as a command (so a cluster job runs it the same way)."""
+    subprocess.run(["nlpdiff", "run", str(source), "--parameters-json", json.dumps(parameters), "-o", str(output)],
+                   check=True)
 
 
 def page_path(page):
@@ -49,11 +56,11 @@ rule train_run:
         parameters=lambda w: PLAN.executed_parameters(RUNS[w.name]),
     wildcard_constraints:
         name=_alternation(RUNS),
+    threads: workflow.cores  # one training run at a time; each uses every core
     resources:
         gpu=1 if PROFILE == "gpu" else 0,
     run:
-        shell("nlpdiff run {input.notebook} --parameters-json {json} -o {output.notebook}".format(
-            input=input, output=output, json=json.dumps(json.dumps(params.parameters))))
+        run_notebook(input.notebook, output.notebook, params.parameters)
 
 
 rule analysis:
@@ -67,8 +74,7 @@ rule analysis:
     wildcard_constraints:
         name=_alternation(ANALYSES),
     run:
-        shell("nlpdiff run {input.notebook} --parameters-json {json} -o {output.notebook}".format(
-            input=input, output=output, json=json.dumps(json.dumps(params.parameters))))
+        run_notebook(input.notebook, output.notebook, params.parameters)
 
 
 rule page:

@@ -163,3 +163,16 @@ def test_interrupted_run_is_not_trusted(tiny_run, tmp_path):
     rundir.begin_run(copy)  # a new run starts in the folder, then dies before finishing
     with pytest.raises(rundir.RunDirError, match="run.json"):
         rundir.load_run(copy)
+
+
+@pytest.mark.parametrize("backbone, lr", [("finetune", 1e-4), ("probe", 1e-3), ("scratch", 0.05)])
+def test_runs_without_a_heldout_split(backbone, lr, tiny_data_dir, tmp_path):
+    """The human-rating sets have no held-out split: every backbone trains and records without one."""
+    params = TrainParams(task="rt_human_ratings", backbone=backbone, train_size=24, epochs=2, batch_size=8,
+                         learning_rate=lr, max_length=24, eval_split=None, data_dir=str(tiny_data_dir),
+                         output_dir=str(tmp_path / backbone))
+    run = train_classifier(params, progress=False)
+    assert run.metrics["heldout_split"] is None and run.metrics["heldout_size"] == 0
+    assert not any(k.startswith("heldout_") for k in run.metrics["final"])
+    assert {"rating_std", "mean_rating"} <= set(run.samples.columns)
+    assert len(run.scores) == 24

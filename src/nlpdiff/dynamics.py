@@ -296,7 +296,7 @@ def prepare_data(params: TrainParams):
         samples["label"] = train[spec.label_field]
         samples["original_label"] = train[spec.label_field]
         samples["is_corrupted"] = False
-    heldout = pd.DataFrame()
+    heldout = train.iloc[:0]  # no held-out split: an empty frame with the task's columns
     if eval_split is not None:
         heldout = tasks.load_split(spec, eval_split, data_dir=params.data_dir)
         if params.eval_size is not None:

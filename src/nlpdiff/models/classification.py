@@ -59,7 +59,8 @@ class ClassificationHeadBase(Head):
         field = self.spec.text_fields[0]
         self._load()
         self.train_enc = self._encode(list(samples[field]))
-        self.held_enc = self._encode(list(heldout[field]))
+        # no held-out split: nothing to encode (the loop then never calls evaluate)
+        self.held_enc = self._encode(list(heldout[field])) if len(heldout) else None
         self.train_labels = torch.tensor(samples["label"].to_numpy(), dtype=torch.long)
         self.held_labels = torch.tensor(heldout[self.spec.label_field].to_numpy().astype(np.int64), dtype=torch.long)
         return samples

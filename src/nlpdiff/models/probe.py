@@ -96,7 +96,7 @@ class ProbeClassificationHead(ClassificationHeadBase):
         splits = getattr(self.params, "splits", None)
         train_split, eval_split = splits() if splits else (self.spec.train_split, self.spec.eval_split)
         self.train_enc = self._encode_frame(samples, train_split, field)
-        self.held_enc = self._encode_frame(heldout, eval_split, field)
+        self.held_enc = self._encode_frame(heldout, eval_split, field) if len(heldout) else None
         self.train_labels = torch.tensor(samples["label"].to_numpy(), dtype=torch.long)
         self.held_labels = torch.tensor(heldout[self.spec.label_field].to_numpy().astype(np.int64), dtype=torch.long)
         return samples
