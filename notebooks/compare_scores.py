@@ -197,21 +197,34 @@ else:
 from nlpdiff import analysis, tasks
 
 imdb_runs = index[(index.task == "imdb") & (index.train_split == "test")]
-if len(imdb_runs):
-    run = rundir.load_run(imdb_runs.sort_values("seed").iloc[0]["path"])
+
+
+def imdb_label_errors(run_name, run):
     signals, _, _ = compare.human_signals(run)
     table = run.scores.merge(signals[["sample_id", "confirmed_error"]], on="sample_id")
-    published = tasks.load_imdb_cleanlab_pred_probs(run.params.get("data_dir"))
-    p_given = np.where(run.samples["label"].to_numpy() == 1,
-                       run.samples["id"].map(published.set_index("id")["p_pos"]).to_numpy(),
-                       run.samples["id"].map(published.set_index("id")["p_neg"]).to_numpy())
+    # the published probabilities are aligned with the test split's rows (ids repeat in IMDB test)
+    published = tasks.load_imdb_cleanlab_pred_probs(run.params.get("data_dir")).iloc[run.samples["row_idx"]]
+    p_given = np.where(run.samples["label"].to_numpy() == 1, published["p_pos"].to_numpy(),
+                       published["p_neg"].to_numpy())
     table["published_confident_learning"] = 1 - p_given
+    n_confirmed = int(table["confirmed_error"].sum())
+    if n_confirmed in (0, len(table)):
+        display(Markdown(f"Run `{run_name}` scored {len(table):,} reviews, {n_confirmed} of them confirmed errors: "
+                         "nothing to rank."))
+        return None
     det = analysis.detection_table(table.drop(columns=["confirmed_error"]), table["confirmed_error"],
                                    table["sample_id"])
-    display(Markdown(f"Run `{imdb_runs.iloc[0]['name']}`: {int(table['confirmed_error'].sum())} confirmed errors among "
-                     f"{len(table):,} reviews; chance average precision {det.attrs['chance_average_precision']:.4f}."))
+    display(Markdown(f"Run `{run_name}`: {n_confirmed} confirmed errors among {len(table):,} reviews; "
+                     f"chance average precision {det.attrs['chance_average_precision']:.4f}."))
     display(det.round(4))
+    return det
+
+
+if len(imdb_runs):
+    first = imdb_runs.sort_values("seed").iloc[0]
+    imdb_detection = imdb_label_errors(first["name"], rundir.load_run(first["path"]))
 else:
+    imdb_detection = None
     display(Markdown("No run scored the IMDB test set in this profile."))
 
 # %% [markdown]

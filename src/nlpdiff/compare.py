@@ -7,7 +7,9 @@ correlations come from :mod:`scipy.stats`; intervals are percentile bootstraps o
 from __future__ import annotations
 
 import itertools
+import warnings
 from collections.abc import Sequence
+from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
@@ -16,6 +18,16 @@ from scipy import stats
 from nlpdiff.errors import ParameterError
 
 METHODS = ("spearman", "kendall")
+
+
+@contextmanager
+def _quiet_resamples():
+    """A bootstrap resample can draw a constant column (few distinct values): its correlation is
+    undefined (NaN) and dropped by the nan-quantiles; silence scipy's and numpy's warnings for it."""
+    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+        warnings.simplefilter("ignore", stats.ConstantInputWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
 
 
 def score_columns(scores: pd.DataFrame) -> list[str]:
@@ -64,16 +76,18 @@ def correlation_table(scores: pd.DataFrame, columns: Sequence[str] | None = None
     alpha = (1 - ci) / 2
     full_s = _spearman_matrix(values)
     boot_s = np.empty((n_boot, len(cols), len(cols)))
-    for b in range(n_boot):
-        boot_s[b] = _spearman_matrix(values[rng.integers(0, n, n)])
+    with _quiet_resamples():
+        for b in range(n_boot):
+            boot_s[b] = _spearman_matrix(values[rng.integers(0, n, n)])
     sub = min(n, 2000)
     rows = []
     pairs = list(itertools.combinations(range(len(cols)), 2))
     kendall_boot = {p: np.empty(min(n_boot, 100)) for p in pairs}
-    for b in range(min(n_boot, 100)):
-        idx = rng.integers(0, n, sub)
-        for i, j in pairs:
-            kendall_boot[(i, j)][b] = stats.kendalltau(values[idx, i], values[idx, j]).statistic
+    with _quiet_resamples():
+        for b in range(min(n_boot, 100)):
+            idx = rng.integers(0, n, sub)
+            for i, j in pairs:
+                kendall_boot[(i, j)][b] = stats.kendalltau(values[idx, i], values[idx, j]).statistic
     for i, j in pairs:
         kb = kendall_boot[(i, j)]
         rows.append({
@@ -163,7 +177,8 @@ def human_agreement(scores: pd.DataFrame, signals: pd.DataFrame, signal_columns:
         for c in [*cols, *extra]:
             v = merged[c].to_numpy(float)
             rho = _rank_corr(v, s, "spearman")
-            bs = [stats.spearmanr(v[i], s[i]).statistic for i in boots]
+            with _quiet_resamples():
+                bs = [stats.spearmanr(v[i], s[i]).statistic for i in boots]
             row = {"score": c, "signal": sig, "spearman": rho,
                    "lo": float(np.nanquantile(bs, 0.025)), "hi": float(np.nanquantile(bs, 0.975)), "n": n}
             if length_column and c != length_column:
