@@ -116,3 +116,12 @@ def test_slurm_cluster_profile_resolves_gpu_dag():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "train_run" in result.stdout + result.stderr
+
+
+@pytest.mark.skipif(shutil.which("snakemake") is None, reason="snakemake is not installed")
+def test_study_command_dry_run(monkeypatch, capsys):
+    from nlpdiff.cli import main
+
+    monkeypatch.chdir(ROOT)
+    assert main(["study", "--profile", "smoke", "--cores", "1", "-n", "--", "--quiet", "rules"]) == 0
+    assert "snakemake --snakefile Snakefile --cores 1 -n --quiet rules --config profile=smoke" in capsys.readouterr().out

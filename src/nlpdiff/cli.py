@@ -58,10 +58,10 @@ def _cmd_study(args) -> int:
     from nlpdiff.workflow import load_plan
 
     plan = load_plan(args.profile)  # a bad profile fails here, with a clear message
-    cmd = ["snakemake", "--snakefile", "Snakefile", "--cores", str(args.cores), "--config", f"profile={args.profile}"]
+    cmd = ["snakemake", "--snakefile", "Snakefile", "--cores", str(args.cores)]
     if args.dry_run:
         cmd.append("-n")
-    cmd += args.snakemake_args
+    cmd += [*args.snakemake_args, "--config", f"profile={args.profile}"]  # --config takes the rest
     print("$", " ".join(cmd), flush=True)
     result = subprocess.run(cmd)
     if result.returncode != 0:
