@@ -49,7 +49,8 @@ class RunDirError(ValueError):
     """A run directory is missing, incomplete or breaks the contract."""
 
 
-def _atomic_write(path: Path, write) -> None:
+def atomic_write(path: Path, write) -> None:
+    """Call ``write(tmp)`` on a temporary path beside ``path``, then rename it to ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
@@ -64,7 +65,7 @@ def _atomic_write(path: Path, write) -> None:
 
 def write_parquet(df: pd.DataFrame, path: str | os.PathLike) -> None:
     """Write ``df`` to ``path`` as parquet, atomically."""
-    _atomic_write(Path(path), lambda tmp: df.to_parquet(tmp, index=False))
+    atomic_write(Path(path), lambda tmp: df.to_parquet(tmp, index=False))
 
 
 def write_json(obj: Any, path: str | os.PathLike) -> None:
@@ -72,13 +73,14 @@ def write_json(obj: Any, path: str | os.PathLike) -> None:
 
     def _write(tmp):
         with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(obj, fh, indent=2, default=_json_default)
+            json.dump(obj, fh, indent=2, default=json_default)
             fh.write("\n")
 
-    _atomic_write(Path(path), _write)
+    atomic_write(Path(path), _write)
 
 
-def _json_default(obj):
+def json_default(obj):
+    """JSON for numpy scalars and arrays, and paths."""
     import numpy as np
 
     if isinstance(obj, (np.integer,)):

@@ -19,13 +19,13 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from nlpdiff.errors import ParameterError
+from nlpdiff.rundir import atomic_write, json_default
 
 #: Environment variable that overrides the cache folder.
 CACHE_DIR_ENV = "NLPDIFF_CACHE_DIR"
@@ -49,23 +49,11 @@ def cache_key(key_parts: Any) -> str:
     """SHA-256 (hex) of the canonical JSON of ``key_parts`` (sorted keys, no whitespace)."""
     try:
         text = json.dumps({"cache_version": CACHE_VERSION, "parts": key_parts}, sort_keys=True,
-                          separators=(",", ":"), ensure_ascii=False, default=_json_default)
+                          separators=(",", ":"), ensure_ascii=False, default=json_default)
     except TypeError as exc:
         raise ParameterError("key_parts", type(key_parts).__name__, "JSON-serialisable key parts",
                              hint=str(exc)) from exc
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _json_default(obj):
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.floating):
-        return float(obj)
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
 def cache_path(key_parts: Any, folder: str | os.PathLike | None = None) -> Path:
@@ -89,16 +77,12 @@ def cached_features(key_parts: Any, compute: Callable[[], np.ndarray],
     array = np.ascontiguousarray(compute())
     if array.dtype == object:
         raise ParameterError("compute", array.dtype, "a function returning a numeric array")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem[:16]}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
+
+    def save(tmp):
+        with open(tmp, "wb") as fh:
             np.save(fh, array, allow_pickle=False)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+
+    atomic_write(path, save)
     return array
 
 
