@@ -251,7 +251,9 @@ def run_index(runs_dir) -> pd.DataFrame:
             "task": p["task"],
             "train_split": metrics.get("train_split") or p.get("train_split"),
             "backbone": p.get("backbone", "finetune"),
-            "model": info["resolved"].get("model_source", p.get("model")) if p.get("backbone") != "scratch" else "scratch",
+            # the name the run was asked for ("minilm", "smollm2", a hub id), not a local path
+            "model": "scratch" if p.get("backbone") == "scratch" else str(p.get("model")).rstrip("/").split("/")[-1]
+            if str(p.get("model")).startswith(("/", ".", "~")) else p.get("model"),
             "seed": p.get("seed"),
             "data_seed": p.get("data_seed", 0),
             "noise_rate": p.get("noise_rate", 0.0),
