@@ -39,7 +39,8 @@ learning_rate = 1e-4
 max_length = 192  # input tokens (encoder input; for a causal LM the whole prompt, dialogue left-truncated)
 max_target_length = 48  # summary tokens, end-of-sequence included
 generation_max_tokens = 40  # new tokens generated for each held-out summary (greedy)
-seed = 0
+seed = 0  # training seed
+data_seed = 0  # which dialogues are drawn
 device = "auto"
 data_dir = None  # None: $NLPDIFF_DATA_DIR, else the Hugging Face hub
 run_dir = "runs/summarization"  # the run directory this page writes and reads
@@ -58,7 +59,7 @@ pd.set_option("display.max_colwidth", 200)
 params = TrainParams(
     task=task, backbone=backbone, model=model, train_size=train_size, eval_size=eval_size, epochs=epochs,
     batch_size=batch_size, learning_rate=learning_rate, max_length=max_length,
-    max_target_length=max_target_length, generation_max_tokens=generation_max_tokens, seed=seed,
+    max_target_length=max_target_length, generation_max_tokens=generation_max_tokens, seed=seed, data_seed=data_seed,
     device=device, data_dir=data_dir, output_dir=run_dir,
 ).validate()  # bad parameters fail here, before any training
 
@@ -98,7 +99,7 @@ display(Markdown(
 curve = run.metrics_frame()
 shown = [c for c in ("heldout_rouge1", "heldout_rouge2", "heldout_rougeL", "heldout_loss", "train_loss",
                      "train_correct") if c in curve.columns]
-plots.learning_curve(curve, metrics=shown, columns=3)
+plots.learning_curve(curve, metrics=shown, columns=2)
 
 # %% [markdown]
 # ## Data map
