@@ -4,7 +4,6 @@ NLPDIFF_DATA_DIR is set), subsampling and label noise."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 import pandas as pd

@@ -74,6 +74,29 @@ def probe_mlp(dim: int, hidden: int, num_labels: int, dropout: float):
     )
 
 
+def _load_frozen_encoder(head, feature_batch_size: int) -> None:
+    """Set the probe options and the frozen encoder on ``head`` (shared by the probe heads).
+
+    Options from ``params.extra``: ``probe_hidden`` (256), ``probe_dropout`` (0.1),
+    ``probe_feature_batch_size`` (``feature_batch_size``). A model that does not load raises
+    :class:`ParameterError` naming ``model``.
+    """
+    from transformers import AutoModel
+
+    from nlpdiff.models.hub import resolve_model
+
+    head.hidden = _extra(head.params, "probe_hidden", 256, int, 1)
+    head.dropout = _extra(head.params, "probe_dropout", 0.1, float, 0.0)
+    head.feature_batch_size = _extra(head.params, "probe_feature_batch_size", feature_batch_size, int, 1)
+    head.source = resolve_model(head.params.model)
+    try:
+        head.encoder = AutoModel.from_pretrained(head.source)
+    except (OSError, ValueError) as exc:
+        raise ParameterError("model", head.params.model, "a loadable Hugging Face encoder",
+                             hint=str(exc).splitlines()[0]) from exc
+    head.encoder.to(head.device).eval().requires_grad_(False)
+
+
 @register_head
 class ProbeClassificationHead(ClassificationHeadBase):
     """Classification with an MLP on cached mean-pooled features of a frozen encoder (see module doc)."""
@@ -121,20 +144,9 @@ class ProbeClassificationHead(ClassificationHeadBase):
 
     def _load(self) -> None:
         import torch
-        from transformers import AutoModel, AutoTokenizer
+        from transformers import AutoTokenizer
 
-        from nlpdiff.models.hub import resolve_model
-
-        self.hidden = _extra(self.params, "probe_hidden", 256, int, 1)
-        self.dropout = _extra(self.params, "probe_dropout", 0.1, float, 0.0)
-        self.feature_batch_size = _extra(self.params, "probe_feature_batch_size", 64, int, 1)
-        self.source = resolve_model(self.params.model)
-        try:
-            self.encoder = AutoModel.from_pretrained(self.source)
-        except (OSError, ValueError) as exc:
-            raise ParameterError("model", self.params.model, "a loadable Hugging Face encoder",
-                                 hint=str(exc).splitlines()[0]) from exc
-        self.encoder.to(self.device).eval().requires_grad_(False)
+        _load_frozen_encoder(self, feature_batch_size=64)
         self.tokenizer = AutoTokenizer.from_pretrained(self.source)
         self.dim = int(self.encoder.config.hidden_size)
         torch.manual_seed(self.params.seed)  # the head's initialisation depends on the seed only
@@ -249,26 +261,15 @@ def _register_qa():
 
         def build(self, samples: pd.DataFrame, heldout: pd.DataFrame) -> pd.DataFrame:
             import torch
-            from transformers import AutoModel, AutoTokenizer
-
-            from nlpdiff.models.hub import resolve_model
+            from transformers import AutoTokenizer
 
             if self.params.vog:
                 raise ParameterError("vog", True, _VOG_REASON)
-            self.hidden = _extra(self.params, "probe_hidden", 256, int, 1)
-            self.dropout = _extra(self.params, "probe_dropout", 0.1, float, 0.0)
-            self.feature_batch_size = _extra(self.params, "probe_feature_batch_size", 32, int, 1)
-            self.source = resolve_model(self.params.model)
-            try:
-                self.encoder = AutoModel.from_pretrained(self.source)
-            except (OSError, ValueError) as exc:
-                raise ParameterError("model", self.params.model, "a loadable Hugging Face encoder",
-                                     hint=str(exc).splitlines()[0]) from exc
+            _load_frozen_encoder(self, feature_batch_size=32)
             limit = getattr(self.encoder.config, "max_position_embeddings", None)
             if limit and self.params.max_length > limit:
                 raise ParameterError("max_length", self.params.max_length,
                                      f"an integer <= {limit} (the model's max_position_embeddings)")
-            self.encoder.to(self.device).eval().requires_grad_(False)
             self.tokenizer = AutoTokenizer.from_pretrained(self.source)
             self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
             self.dim = int(self.encoder.config.hidden_size)
