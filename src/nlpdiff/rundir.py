@@ -185,9 +185,9 @@ def check_run_dir(path: str | os.PathLike) -> Path:
     missing = [name for name in RUN_FILES if not (path / name).exists()]
     if missing:
         raise RunDirError(f"run directory {str(path)!r} lacks {', '.join(missing)}")
-    for name, required in (("samples.parquet", SAMPLES_COLUMNS), ("dynamics.parquet", DYNAMICS_COLUMNS)):
-        import pyarrow.parquet as pq
+    import pyarrow.parquet as pq
 
+    for name, required in (("samples.parquet", SAMPLES_COLUMNS), ("dynamics.parquet", DYNAMICS_COLUMNS)):
         columns = set(pq.read_schema(path / name).names)
         absent = [c for c in required if c not in columns]
         if absent:

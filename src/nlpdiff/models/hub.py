@@ -68,6 +68,21 @@ def resolve_model(model: str | os.PathLike | None) -> str:
     return text
 
 
+def load_config(model, source: str, **kwargs):
+    """``AutoConfig`` of ``source`` (the resolved ``model``); a :class:`ParameterError` naming
+    ``model`` when it cannot be loaded (no such hub id offline, a folder without a usable config)."""
+    from transformers import AutoConfig
+
+    try:
+        return AutoConfig.from_pretrained(source, **kwargs)
+    except (OSError, ValueError) as exc:
+        lines = str(exc).strip().splitlines()
+        raise ParameterError(
+            "model", model, "a loadable Hugging Face model (hub id with internet, or a local folder)",
+            hint=lines[0] if lines else type(exc).__name__,
+        ) from exc
+
+
 @dataclass
 class LoadedModel:
     """A model, its tokenizer and where it came from."""
@@ -86,17 +101,11 @@ def load_classifier(model: str | None, num_labels: int, seed: int) -> LoadedMode
     sequence-classification head.
     """
     import torch
-    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
     source = resolve_model(model)
-    try:
-        config = AutoConfig.from_pretrained(source, num_labels=num_labels)
-    except (OSError, ValueError) as exc:
-        raise ParameterError(
-            "model", model, "a loadable Hugging Face model (hub id with internet, or a local folder)",
-            hint=str(exc).splitlines()[0],
-        ) from exc
+    config = load_config(model, source, num_labels=num_labels)
     torch.manual_seed(seed)
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # the "newly initialised head" notice is expected here

@@ -237,7 +237,7 @@ def token_features(encoder, inputs: dict[str, list[list[int]]], rows, pad_id: in
 
 def _register_qa():
     try:
-        from nlpdiff.models.qa import ExtractiveQAHead, _answers
+        from nlpdiff.models.qa import ExtractiveQAHead, check_max_length
     except ImportError:  # pragma: no cover - the QA module is optional for this backbone
         return None
 
@@ -266,10 +266,7 @@ def _register_qa():
             if self.params.vog:
                 raise ParameterError("vog", True, _VOG_REASON)
             _load_frozen_encoder(self, feature_batch_size=32)
-            limit = getattr(self.encoder.config, "max_position_embeddings", None)
-            if limit and self.params.max_length > limit:
-                raise ParameterError("max_length", self.params.max_length,
-                                     f"an integer <= {limit} (the model's max_position_embeddings)")
+            check_max_length(self.encoder.config, self.params.max_length)
             self.tokenizer = AutoTokenizer.from_pretrained(self.source)
             self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
             self.dim = int(self.encoder.config.hidden_size)
@@ -279,14 +276,7 @@ def _register_qa():
                 torch.nn.Linear(self.hidden, 2),
             ).to(self.device)
 
-            # as ExtractiveQAHead.build, with the encoder frozen
-            kept, self.skipped, self.train_feat = self._encode_train(samples)
-            self.train_gold = np.array([(g[0], g[1]) for g in self.train_feat_gold], dtype=np.int64).reshape(-1, 2)
-            self.train_feat = np.asarray(self.train_feat, dtype=np.int64)
-            self.train_contexts = [str(c) for c in kept["context"]]
-            self.train_golds = [_answers(a)[0] for a in kept[self.spec.label_field]]
-            self.train_answer = [(_answers(a)[0][0], _answers(a)[1][0]) for a in kept[self.spec.label_field]]
-            self._encode_heldout(heldout)
+            kept = self._encode_data(samples, heldout)  # as ExtractiveQAHead, with the encoder frozen
 
             self.cache_keys: list[str] = []
             self._stores: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}

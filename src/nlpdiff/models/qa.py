@@ -58,6 +58,13 @@ __all__ = [
 _NEG = -1e9
 
 
+def check_max_length(config, max_length: int) -> None:
+    """``max_length`` must fit the model's position embeddings: a :class:`ParameterError` otherwise."""
+    limit = getattr(config, "max_position_embeddings", None)
+    if limit and max_length > limit:
+        raise ParameterError("max_length", max_length, f"an integer <= {limit} (the model's max_position_embeddings)")
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
@@ -71,19 +78,13 @@ def load_qa_model(model: str | None, seed: int):
     (``AutoModelForQuestionAnswering``), or has no fast tokenizer (offsets are needed).
     """
     import torch
-    from transformers import AutoConfig, AutoModelForQuestionAnswering, AutoTokenizer
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
-    from nlpdiff.models.hub import LoadedModel, resolve_model
+    from nlpdiff.models.hub import LoadedModel, load_config, resolve_model
 
     source = resolve_model(model)
-    try:
-        config = AutoConfig.from_pretrained(source)
-    except (OSError, ValueError) as exc:
-        raise ParameterError(
-            "model", model, "a loadable Hugging Face model (hub id with internet, or a local folder)",
-            hint=_first_line(exc),
-        ) from exc
+    config = load_config(model, source)
     torch.manual_seed(seed)
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # the "newly initialised qa_outputs" notice is expected here
@@ -327,15 +328,15 @@ class ExtractiveQAHead(Head):
     # -- build ----------------------------------------------------------------------------------
     def build(self, samples: pd.DataFrame, heldout: pd.DataFrame) -> pd.DataFrame:
         loaded = load_qa_model(self.params.model, seed=self.params.seed)
-        limit = getattr(loaded.model.config, "max_position_embeddings", None)
-        if limit and self.params.max_length > limit:
-            raise ParameterError("max_length", self.params.max_length,
-                                 f"an integer <= {limit} (the model's max_position_embeddings)")
+        check_max_length(loaded.model.config, self.params.max_length)
         self.model = loaded.model.to(self.device)
         self.tokenizer = loaded.tokenizer
         self.source = loaded.source
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        return self._encode_data(samples, heldout)
 
+    def _encode_data(self, samples: pd.DataFrame, heldout: pd.DataFrame) -> pd.DataFrame:
+        """Windows, gold positions and answers of the training and held-out questions; the kept samples."""
         kept, self.skipped, self.train_feat = self._encode_train(samples)
         self.train_gold = np.array([(g[0], g[1]) for g in self.train_feat_gold], dtype=np.int64).reshape(-1, 2)
         self.train_feat = np.asarray(self.train_feat, dtype=np.int64)

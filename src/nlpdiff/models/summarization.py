@@ -292,10 +292,10 @@ def load_minilm_encoder_decoder(seed: int) -> LoadedSeqModel:
 def load_summarizer(model: str | None, seed: int) -> LoadedSeqModel:
     """Load the summarization model named by ``model`` (see the module docstring)."""
     import torch
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
     from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
 
-    from nlpdiff.models.hub import resolve_model
+    from nlpdiff.models.hub import load_config, resolve_model
 
     name = "minilm" if model is None else str(model)
     if name.lower() in MINILM_ALIASES:
@@ -304,13 +304,7 @@ def load_summarizer(model: str | None, seed: int) -> LoadedSeqModel:
         source = str(smollm2_path())
     else:
         source = resolve_model(name)
-    try:
-        config = AutoConfig.from_pretrained(source)
-    except (OSError, ValueError) as exc:
-        raise ParameterError(
-            "model", model, "a loadable Hugging Face model (hub id with internet, or a local folder)",
-            hint=str(exc).splitlines()[0],
-        ) from exc
+    config = load_config(model, source)
     archs = list(getattr(config, "architectures", None) or [])
     is_causal = (config.model_type in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES and not config.is_encoder_decoder and (
         getattr(config, "is_decoder", False) or not archs
