@@ -22,6 +22,17 @@ What it does, in order:
    ``.tar.gz`` per group under ``--out`` (at most 8 files come back from the machine).
 
 The results are summarised on the CPU by ``gpu/summarize.py``.
+
+What travels to the machine (64 MiB with the working tree; ignored here through .git/info/exclude):
+``.gpu_carry/minilm-fp16/`` (all-MiniLM-L6-v2 with fp16-rounded weights, config marked float32 so that
+it loads in fp32), ``.gpu_carry/data/{sst2,squad}/`` (copies of the parquet files read) and ``.whl/``
+(datasets 5.2.0, dill 0.4.1, multiprocess 0.70.19, which that machine lacks). The device command of the
+committed results (one call, 226 s of batch wall time, 268 s of device time with start-up)::
+
+    set -o pipefail; export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONUNBUFFERED=1
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
+        .whl/*.whl && export PYTHONPATH=/tmp/site:$PWD/src || exit 1
+    python3 gpu/run_batch.py --out $OUT --budget-s 420 2>&1 | tee $OUT/log.txt
 """
 
 from __future__ import annotations
