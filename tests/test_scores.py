@@ -560,3 +560,20 @@ def test_compute_scores_reads_parquet_and_train_only(tmp_path):
     out = compute_scores(train_only)
     assert list(out.columns) == ["sample_id", "action_train", "action_train_trapezoid"]
     assert "no 'eval' pass" in out.attrs["skipped"]["action"]
+
+
+def test_design_page_example_registers_a_working_score():
+    """The 'add a score' example of book/design.md runs as written."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "book" / "design.md").read_text(encoding="utf-8")
+    block = re.search(r"```python\n(@score\(.*?)```", text, re.S).group(1)
+    namespace = {"np": np, "Dynamics": Dynamics, "score": S.score}
+    exec(block, namespace)
+    try:
+        out = compute_scores(long_frame())
+        # minus the last margin: -(2.0, 1.0, -2.0)
+        assert out["final_margin"].tolist() == approx([-2.0, -1.0, 2.0])
+    finally:
+        S.unregister("final_margin")
