@@ -24,7 +24,8 @@ RUNS = {r.name: r for r in PLAN.runs}
 ANALYSES = {r.name: r for r in PLAN.analyses}
 PAGES = PLAN.pages()
 BOOK_INDEX = str(ROOT / "_build" / "html" / "index.html")
-SITE_FILES = ["_config.yml", "_toc.yml", "book/intro.md", "book/methods.md", "book/references.md"]
+SITE_FILES = ["_config.yml", "_toc.yml", "book/intro.md", "book/methods.md", "book/score_table.md", "book/design.md",
+              "book/references.md"]
 
 
 def _alternation(names):

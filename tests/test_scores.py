@@ -309,20 +309,121 @@ def test_compute_scores_sequence_and_binary_el2n():
     assert "el2n" in compute_scores(frame).attrs["skipped"]  # num_classes not given: no fallback
 
 
+#: The registry's order is the column order of every scores.parquet (the golden runs check it too).
+REGISTRY_ORDER = [
+    "action", "action_train", "action_trapezoid", "action_train_trapezoid", "early_action", "action_token_sum",
+    "mean_loss", "final_loss", "cartography_confidence", "cartography_variability", "cartography_correctness",
+    "forgetting_events", "aum", "el2n", "vog", "mean_entropy", "final_entropy", "learning_speed",
+    "confident_learning",
+]
+
+
 def test_score_table_and_registry():
     table = S.score_table()
-    assert list(table.columns) == ["name", "description", "reference", "orientation", "needs"]
-    assert table["name"].tolist() == list(S.SCORES)
+    assert list(table.columns) == ["name", "description", "reference", "orientation", "needs", "formula"]
+    assert table["name"].tolist() == list(S.SCORES) == REGISTRY_ORDER
     for spec in S.SCORES.values():
-        assert spec.description and spec.reference and spec.orientation and spec.needs
+        assert spec.description and spec.reference and spec.orientation and spec.needs and spec.formula
         assert "\n" not in spec.description
+        # every score says higher = harder, or that it is kept as is (and why)
+        assert "harder" in spec.orientation or "higher" in spec.orientation or "as is" in spec.orientation, spec.name
         doc = spec.func.__doc__ or ""
         assert "Reference" in doc and "Orientation" in doc, spec.name
-    expected = {"action", "action_train", "action_trapezoid", "action_train_trapezoid", "early_action",
-                "action_token_sum", "mean_loss", "final_loss", "cartography_confidence",
-                "cartography_variability", "cartography_correctness", "forgetting_events", "aum", "el2n",
-                "vog", "mean_entropy", "final_entropy", "learning_speed", "confident_learning"}
-    assert set(S.SCORES) == expected
+
+
+def test_registration_needs_are_checked_and_unregister():
+    fields = dict(description="d", reference="r", orientation="higher = harder")
+    with pytest.raises(ParameterError, match="name"):
+        S.register("action", S.action_score, needs=("eval.loss",), **fields)  # duplicate
+    with pytest.raises(ParameterError, match="needs"):
+        S.register("two_passes", S.action_score, needs=("eval.loss", "train.loss"), **fields)
+    with pytest.raises(ParameterError, match="needs"):
+        S.register("no_pass", S.action_score, needs=("loss",), **fields)
+    with pytest.raises(ParameterError, match="cites"):
+        S.register("bad_cite", S.action_score, needs=("eval.loss",), cites=("nobody2099",), **fields)
+    with pytest.raises(ParameterError, match="description"):
+        S.register("two_lines", S.action_score, needs=("eval.loss",), description="a\nb", reference="r",
+                   orientation="o")
+    assert "two_passes" not in S.SCORES and list(S.SCORES) == REGISTRY_ORDER
+    S.register("tmp_score", S.mean_loss_score, needs=("eval.loss",), **fields)
+    try:
+        assert list(S.SCORES)[-1] == "tmp_score"
+        assert compute_scores(long_frame())["tmp_score"].tolist() == approx([0.5, 1.25, 2.5])
+    finally:
+        S.unregister("tmp_score")
+    assert list(S.SCORES) == REGISTRY_ORDER
+
+
+def test_dynamics_keeps_every_numeric_column():
+    # a head's own column (QA's per-checkpoint token F1) and a text column
+    frame = long_frame(train=None)
+    frame["f1"] = np.where(frame["sample_id"] == 30, 0.0, 1.0) * (frame["checkpoint"] + 1) / 4
+    frame["note"] = "text"
+    d = Dynamics.from_frame(frame)
+    assert d.columns[:6] == ("loss", "gold_prob", "correct", "margin", "entropy", "el2n")
+    assert d.columns[6:] == ("f1",)  # kept; the text column is not a value column
+    assert d.f1.shape == (3, 4) and d.get("f1") is d.f1 and d.get("note") is None
+    assert d.f1[0].tolist() == approx([0.25, 0.5, 0.75, 1.0])
+    assert d.loss_sum is None  # a standard column that was not recorded
+    with pytest.raises(AttributeError, match="f2"):
+        d.f2
+    with pytest.raises(AttributeError, match="read-only"):
+        d.loss = None
+    # extra columns are validated like the standard ones
+    bad = frame.copy()
+    bad.loc[3, "f1"] = np.nan
+    with pytest.raises(ParameterError, match="dynamics.f1"):
+        Dynamics.from_frame(bad)
+    # the constructor takes extra columns as keywords; a pickled copy is equal
+    import pickle
+
+    built = Dynamics(IDS, np.arange(4), f1=d.f1, loss=d.loss)
+    assert built.columns == ("loss", "f1")
+    copy = pickle.loads(pickle.dumps(built))
+    assert copy.columns == built.columns and np.array_equal(copy.f1, built.f1)
+
+
+def test_a_registered_score_reads_a_head_column():
+    frame = long_frame()
+    frame["f1"] = frame["loss"] / 10  # recorded in both passes
+    S.register(
+        "f1_mean_test", lambda d: 1.0 - d.f1.mean(axis=1), needs=("eval.f1",),
+        description="One minus the mean F1.", reference="test", orientation="Lower F1 = harder.",
+    )
+    try:
+        out = compute_scores(frame)
+        # mean loss (0.5, 1.25, 2.5) / 10 -> 1 - (0.05, 0.125, 0.25)
+        assert out["f1_mean_test"].tolist() == approx([0.95, 0.875, 0.75])
+        assert list(out.columns)[-1] == "f1_mean_test"
+        # a run without the column skips it, with the reason
+        skipped = compute_scores(long_frame()).attrs["skipped"]
+        assert skipped["f1_mean_test"] == "no f1 recorded in the 'eval' pass"
+    finally:
+        S.unregister("f1_mean_test")
+
+
+def test_book_score_table_is_generated_from_the_registry():
+    """book/score_table.md (included by book/methods.md) is the registry's table, not typed by hand."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    committed = (root / S.SCORE_TABLE_PATH).read_text(encoding="utf-8")
+    assert committed == S.score_table_markdown(), (
+        "book/score_table.md differs from the registry: run `python -m nlpdiff.scores` (or `nlpdiff book`)"
+    )
+    assert "score_table.md" in (root / "book" / "methods.md").read_text(encoding="utf-8")
+    for spec in S.SCORES.values():
+        assert f"| `{spec.name}` |" in committed
+    # every cited key is a label of book/references.md
+    references = (root / "book" / "references.md").read_text(encoding="utf-8")
+    for key in S.CITATIONS:
+        assert f"(ref-{key})=" in references, key
+
+
+def test_write_score_table(tmp_path):
+    path = S.write_score_table(tmp_path)
+    assert path == tmp_path / "book" / "score_table.md"
+    assert path.read_text(encoding="utf-8") == S.score_table_markdown()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -459,3 +560,20 @@ def test_compute_scores_reads_parquet_and_train_only(tmp_path):
     out = compute_scores(train_only)
     assert list(out.columns) == ["sample_id", "action_train", "action_train_trapezoid"]
     assert "no 'eval' pass" in out.attrs["skipped"]["action"]
+
+
+def test_design_page_example_registers_a_working_score():
+    """The 'add a score' example of book/design.md runs as written."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "book" / "design.md").read_text(encoding="utf-8")
+    block = re.search(r"```python\n(@score\(.*?)```", text, re.S).group(1)
+    namespace = {"np": np, "Dynamics": Dynamics, "score": S.score}
+    exec(block, namespace)
+    try:
+        out = compute_scores(long_frame())
+        # minus the last margin: -(2.0, 1.0, -2.0)
+        assert out["final_margin"].tolist() == approx([-2.0, -1.0, 2.0])
+    finally:
+        S.unregister("final_margin")

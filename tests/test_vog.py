@@ -1,7 +1,7 @@
 """VoG: the online (Welford) accumulator against hand-worked numbers and a direct numpy computation,
 the loop's vog.parquet and VoG score, and the per-sample gradient of the finetune classification head.
 
-Definition (Agarwal et al. 2022, as REFERENCES.md adapts it to text): S_t(x) = d z_{t,y}(x) / d e(x),
+Definition (Agarwal et al. 2022, adapted to text as in book/references.md): S_t(x) = d z_{t,y}(x) / d e(x),
 the gradient of the gold logit w.r.t. the input word embeddings, reduced per token by the mean over
 the embedding dimension; VoG(x) = mean over real tokens of sqrt(population variance over checkpoints
 of S_t); the score is the class-normalised VoG.

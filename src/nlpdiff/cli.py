@@ -27,8 +27,14 @@ from nlpdiff.workflow import PROFILES
 
 
 def build_book(root: str | os.PathLike = ".") -> Path:
-    """Build the book with warnings as errors; return the path of its index.html."""
+    """Build the book with warnings as errors; return the path of its index.html.
+
+    First rewrites the Methods page's score table (``book/score_table.md``) from the score registry.
+    """
+    from nlpdiff.scores import write_score_table
+
     root = Path(root)
+    write_score_table(root)
     cmd = ["jupyter-book", "build", str(root), "-W", "-n", "--keep-going"]
     print("$", " ".join(cmd), flush=True)
     result = subprocess.run(cmd)

@@ -1,6 +1,6 @@
 """The run directory: the contract between the study's stages.
 
-Every training run writes one folder (see DESIGN.md):
+Every training run writes one folder (every file and column: the book page book/design.md):
 
 =====================  =================================================================
 ``run.json``           parameters, package versions, hardware, wall time of each phase

@@ -1,18 +1,30 @@
-"""Difficulty scores: pure functions from a run's recorded dynamics to one number per sample.
+r"""Difficulty scores: pure functions from a run's recorded dynamics to one number per sample.
 
-Convention, for every score: **higher = harder**. Each score function takes the wide container
-:class:`Dynamics` (one pass of ``dynamics.parquet`` pivoted to ``(N, T)`` arrays) plus its
-parameters, and returns a float64 array of shape ``(N,)`` aligned with ``Dynamics.sample_ids``.
+Convention, for every score: **higher = harder** (a score kept as is says why in its
+registration). Each score function takes the wide container :class:`Dynamics` (one pass of
+``dynamics.parquet`` pivoted to ``(N, T)`` arrays, with every numeric column a head recorded) plus
+its parameters, and returns a float64 array of shape ``(N,)`` aligned with ``Dynamics.sample_ids``.
 
-The registry :data:`SCORES` documents each score (formula in one line, reference, why higher is
-harder, which inputs it needs); :func:`compute_scores` computes every registered score whose inputs
-are present in a run directory's tables and skips the others; :func:`score_table` renders the
-registry for the book.
+A score is registered once, where it is defined, with the :func:`score` decorator (or a
+:func:`register` call for a second variant of the same function)::
 
-Notation (see ``REFERENCES.md``): N samples, checkpoints ``t = 0..T-1`` in time order, per-sample loss
-``L_t`` (cross-entropy; mean token NLL for sequences), gold-label probability ``p_t``, margin ``M_t``
-(gold logit minus the largest other logit), predictive entropy ``H_t``, correctness ``c_t`` (bool for
-classification, token-accuracy fraction for sequences).
+    @score("mean_loss", needs=("eval.loss",), formula=r"$\tfrac{1}{T}\sum_t L_t(x)$",
+           description="Mean loss over checkpoints, eval pass.", reference="Baseline",
+           orientation="Higher average loss = harder.")
+    def mean_loss_score(dyn): ...
+
+The registration states what the score needs (columns of one pass, or the VoG table, class
+labels, the number of classes, K-fold probabilities), its formula, its reference and its
+orientation. :data:`SCORES` holds them in registration order, which is the column order of
+``scores.parquet``; :func:`compute_scores` computes every registered score whose inputs are present
+and records why it skipped the others; :func:`score_table` and :func:`score_table_markdown` render
+the registry (the latter is the table of the book's Methods page, ``book/score_table.md``).
+
+Notation (as on the book's Methods page): N samples, checkpoints ``t = 0..T-1`` in time order,
+per-sample loss ``L_t`` (cross-entropy; mean token NLL for sequences), gold-label probability
+``p_t``, margin ``M_t`` (gold logit minus the largest other logit), predictive entropy ``H_t``,
+correctness ``c_t`` (bool for classification, token-accuracy fraction for sequences). The
+references are listed in full in ``book/references.md``.
 
 Every score is a per-sample function of that sample's own rows only (VoG's class normalisation and
 AUM's threshold cut-off are the documented exceptions), so the scores do not depend on the order of
@@ -24,8 +36,10 @@ from __future__ import annotations
 
 import math
 import os
+from pathlib import Path
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Sequence
+from types import MappingProxyType
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -38,8 +52,16 @@ __all__ = [
     "SCORES",
     "PASSES",
     "VALUE_COLUMNS",
+    "KEY_COLUMNS",
+    "SPECIAL_NEEDS",
+    "CITATIONS",
+    "register",
+    "score",
+    "unregister",
     "compute_scores",
     "score_table",
+    "score_table_markdown",
+    "write_score_table",
     # action score and loss baselines
     "action_score",
     "action_trapezoid_score",
@@ -70,7 +92,10 @@ __all__ = [
 #: The two passes the training engine records.
 PASSES = ("eval", "train")
 
-#: Per-(sample, checkpoint) value columns that :meth:`Dynamics.from_frame` pivots when present.
+#: The value columns every head records (:data:`nlpdiff.rundir.DYNAMICS_COLUMNS` and the common
+#: extras). They are attributes of :class:`Dynamics` that are ``None`` when not recorded; any
+#: other numeric column of ``dynamics.parquet`` (QA's ``f1``, or anything a head adds) is kept
+#: too, under its own name (see :meth:`Dynamics.get`).
 VALUE_COLUMNS = (
     "loss",
     "gold_prob",
@@ -82,6 +107,12 @@ VALUE_COLUMNS = (
     "n_tokens",
 )
 
+#: Columns of ``dynamics.parquet`` that index the rows rather than hold per-sample values.
+KEY_COLUMNS = ("sample_id", "checkpoint", "pass", "step", "epoch")
+
+#: Names accepted for the checkpoint-time arrays (the frame's column, or the attribute).
+_TIME_ALIASES = {"step": "steps", "steps": "steps", "epoch": "epochs", "epochs": "epochs"}
+
 #: Rows per block in the blocked reductions (bounds temporaries to a few MB per block).
 _BLOCK_ROWS = 1 << 15
 
@@ -90,12 +121,11 @@ _BLOCK_ROWS = 1 << 15
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, eq=False)
 class Dynamics:
     """One pass of a run's recorded dynamics, pivoted to wide ``(N, T)`` arrays.
 
     Rows are samples sorted by ``sample_id``; columns are checkpoints sorted in time. Every value
-    column is optional (``None`` when not recorded); a score that needs an absent column raises
+    column is optional; a score that needs an absent column raises
     :class:`~nlpdiff.errors.ParameterError`, and :func:`compute_scores` skips it.
 
     Attributes:
@@ -106,55 +136,84 @@ class Dynamics:
             per sample (the training pass: the step at which the sample was seen). ``None`` if not
             recorded.
         epochs: fraction of training epochs done at each checkpoint, ``(T,)`` (or ``(N, T)``).
-        loss, gold_prob, correct, margin, entropy, el2n, loss_sum, n_tokens: ``(N, T)`` arrays
-            (any float dtype; ``correct`` may also be bool).
+        values: every recorded value column, name -> ``(N, T)`` array (any float dtype; ``correct``
+            may also be bool).
+        loss, gold_prob, correct, margin, entropy, el2n, loss_sum, n_tokens: the standard columns
+            (:data:`VALUE_COLUMNS`) as attributes, ``None`` when not recorded. Any other column
+            is an attribute too (``dyn.f1``) and is read safely with ``dyn.get("f1")``.
 
-    Build it with :meth:`from_frame` from the long ``dynamics.parquet`` table, or directly from
-    arrays (the constructor checks shapes only; call :meth:`validate` to check finiteness).
+    Build it with :meth:`from_frame` from the long ``dynamics.parquet`` table (which keeps every
+    numeric column), or directly from arrays, ``Dynamics(ids, ckpts, loss=..., f1=...)`` (the
+    constructor checks shapes only; call :meth:`validate` to check finiteness). Read-only.
     """
 
-    sample_ids: np.ndarray
-    checkpoints: np.ndarray
-    pass_: str = "eval"
-    steps: np.ndarray | None = None
-    epochs: np.ndarray | None = None
-    loss: np.ndarray | None = None
-    gold_prob: np.ndarray | None = None
-    correct: np.ndarray | None = None
-    margin: np.ndarray | None = None
-    entropy: np.ndarray | None = None
-    el2n: np.ndarray | None = None
-    loss_sum: np.ndarray | None = None
-    n_tokens: np.ndarray | None = None
+    __slots__ = ("sample_ids", "checkpoints", "pass_", "steps", "epochs", "values")
 
-    def __post_init__(self) -> None:
-        sample_ids = np.asarray(self.sample_ids)
-        checkpoints = np.asarray(self.checkpoints)
-        object.__setattr__(self, "sample_ids", sample_ids)
-        object.__setattr__(self, "checkpoints", checkpoints)
-        if self.pass_ not in PASSES:
-            raise ParameterError("pass_", self.pass_, f"one of {PASSES}")
+    def __init__(
+        self,
+        sample_ids: Any,
+        checkpoints: Any,
+        pass_: str = "eval",
+        steps: Any = None,
+        epochs: Any = None,
+        values: Mapping[str, Any] | None = None,
+        **columns: Any,
+    ) -> None:
+        sample_ids = np.asarray(sample_ids)
+        checkpoints = np.asarray(checkpoints)
+        if pass_ not in PASSES:
+            raise ParameterError("pass_", pass_, f"one of {PASSES}")
         if sample_ids.ndim != 1:
             raise ParameterError("sample_ids", sample_ids.shape, "a 1-D array")
         if checkpoints.ndim != 1 or checkpoints.size == 0:
             raise ParameterError("checkpoints", checkpoints.shape, "a non-empty 1-D array")
         n, t = sample_ids.shape[0], checkpoints.shape[0]
-        for name in VALUE_COLUMNS:
-            value = getattr(self, name)
+        merged: dict[str, np.ndarray] = {}
+        for name, value in list((values or {}).items()) + list(columns.items()):
+            if not isinstance(name, str) or not name.isidentifier() or name in KEY_COLUMNS or name in self.__slots__:
+                raise ParameterError("Dynamics column", name, f"an identifier other than {KEY_COLUMNS + self.__slots__}")
             if value is None:
                 continue
             value = np.asarray(value)
-            object.__setattr__(self, name, value)
             if value.shape != (n, t):
                 raise ParameterError(name, f"array of shape {value.shape}", f"shape (N, T) = {(n, t)}")
-        for name in ("steps", "epochs"):
-            value = getattr(self, name)
-            if value is None:
-                continue
-            value = np.asarray(value)
+            merged[name] = value
+        times = {}
+        for name, value in (("steps", steps), ("epochs", epochs)):
+            if value is not None:
+                value = np.asarray(value)
+                if value.shape not in ((t,), (n, t)):
+                    raise ParameterError(name, f"array of shape {value.shape}", f"shape (T,) = {(t,)} or (N, T) = {(n, t)}")
+            times[name] = value
+        # standard columns first (in VALUE_COLUMNS order), then the others in the order given
+        ordered = {c: merged[c] for c in VALUE_COLUMNS if c in merged}
+        ordered.update((c, v) for c, v in merged.items() if c not in ordered)
+        for name, value in (("sample_ids", sample_ids), ("checkpoints", checkpoints), ("pass_", pass_),
+                            ("steps", times["steps"]), ("epochs", times["epochs"]),
+                            ("values", MappingProxyType(ordered))):
             object.__setattr__(self, name, value)
-            if value.shape not in ((t,), (n, t)):
-                raise ParameterError(name, f"array of shape {value.shape}", f"shape (T,) = {(t,)} or (N, T) = {(n, t)}")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"Dynamics is read-only (cannot set {name!r})")
+
+    def __getattr__(self, name: str) -> Any:
+        # only called when normal lookup fails: a value column by name
+        if name == "values" or name.startswith("__"):
+            raise AttributeError(name)
+        values = object.__getattribute__(self, "values")
+        if name in values:
+            return values[name]
+        if name in VALUE_COLUMNS:
+            return None
+        raise AttributeError(f"Dynamics of the {self.pass_!r} pass has no column {name!r} (recorded: "
+                             f"{', '.join(values) or 'none'})")
+
+    def __reduce__(self):
+        return (_rebuild_dynamics, (self.sample_ids, self.checkpoints, self.pass_, self.steps, self.epochs, dict(self.values)))
+
+    def __repr__(self) -> str:
+        return (f"Dynamics(pass_={self.pass_!r}, N={self.n_samples}, T={self.n_checkpoints}, "
+                f"columns={list(self.columns)})")
 
     # -- basic properties -----------------------------------------------------------------------
 
@@ -168,18 +227,25 @@ class Dynamics:
 
     @property
     def columns(self) -> tuple[str, ...]:
-        """The value columns present (not ``None``)."""
-        return tuple(name for name in VALUE_COLUMNS if getattr(self, name) is not None)
+        """The value columns recorded: the standard ones (:data:`VALUE_COLUMNS` order), then any other."""
+        return tuple(self.values)
 
     @property
     def checkpoint_steps(self) -> np.ndarray | None:
         """Alias of :attr:`steps` (``(T,)`` for the eval pass, possibly ``(N, T)`` for the train pass)."""
         return self.steps
 
+    def get(self, name: str, default: Any = None) -> Any:
+        """The ``(N, T)`` array of a value column (or ``steps``/``step``, ``epochs``/``epoch``); ``default`` if absent."""
+        if name in _TIME_ALIASES:
+            value = object.__getattribute__(self, _TIME_ALIASES[name])
+            return default if value is None else value
+        return self.values.get(name, default)
+
     def require(self, *names: str) -> None:
         """Raise :class:`ParameterError` unless every named column (or ``steps``) is present."""
         for name in names:
-            if getattr(self, name) is None:
+            if self.get(name) is None:
                 raise ParameterError(
                     f"dynamics.{name}",
                     None,
@@ -189,8 +255,7 @@ class Dynamics:
 
     def validate(self) -> "Dynamics":
         """Check that every present column is finite; the error names the sample and checkpoint."""
-        for name in VALUE_COLUMNS + ("steps", "epochs"):
-            value = getattr(self, name)
+        for name, value in list(self.values.items()) + [("steps", self.steps), ("epochs", self.epochs)]:
             if value is None or value.dtype == bool:
                 continue
             _check_finite(name, value, self.sample_ids, self.checkpoints, self.pass_)
@@ -203,13 +268,15 @@ class Dynamics:
         """Pivot the long ``dynamics.parquet`` table (one row per sample, checkpoint, pass) to wide arrays.
 
         Only the rows of ``pass_`` are used (a frame without a ``pass`` column is taken as all
-        ``"eval"``). Vectorised: ``np.unique`` + scatter, no loop over samples.
+        ``"eval"``). Every numeric or boolean column other than :data:`KEY_COLUMNS` becomes a
+        value column (the standard :data:`VALUE_COLUMNS` and whatever a head adds, such as QA's
+        ``f1``); text columns are ignored. Vectorised: ``np.unique`` + scatter, no loop over
+        samples.
 
-        A value column that is missing from the frame, or entirely null within the pass, is
-        treated as not recorded (``None``). Raises :class:`ParameterError` when the pass has no
-        rows, when a (sample, checkpoint) pair is missing or duplicated, or when a recorded column
-        holds NaN / inf at some (sample, checkpoint); the message names the sample_id, the
-        checkpoint and the pass.
+        A value column that is entirely null within the pass is treated as not recorded. Raises
+        :class:`ParameterError` when the pass has no rows, when a (sample, checkpoint) pair is
+        missing or duplicated, or when a recorded column holds NaN / inf at some (sample,
+        checkpoint); the message names the sample_id, the checkpoint and the pass.
         """
         if pass_ not in PASSES:
             raise ParameterError("pass_", pass_, f"one of {PASSES}")
@@ -261,18 +328,20 @@ class Dynamics:
         def pivot(col: str) -> np.ndarray | None:
             if col not in df.columns:
                 return None
-            series = df[col]
-            values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+            values = df[col].to_numpy(dtype=np.float64, na_value=np.nan)
             if np.isnan(values).all():
                 return None
             wide = np.empty(n * t, dtype=np.float64)
             wide[flat] = values
             return wide.reshape(n, t)
 
-        arrays = {col: pivot(col) for col in VALUE_COLUMNS}
-        for col, wide in arrays.items():
+        names = [c for c in df.columns if isinstance(c, str) and c not in KEY_COLUMNS and _is_value_column(df[c])]
+        arrays = {}
+        for col in names:
+            wide = pivot(col)
             if wide is not None:
                 _check_finite(col, wide, sample_ids, checkpoints, pass_)
+                arrays[col] = wide
         steps = pivot("step")
         epochs = pivot("epoch")
         for name, wide in (("step", steps), ("epoch", epochs)):
@@ -284,8 +353,25 @@ class Dynamics:
             pass_=pass_,
             steps=_collapse(steps),
             epochs=_collapse(epochs),
-            **arrays,
+            values=arrays,
         )
+
+
+def _rebuild_dynamics(sample_ids, checkpoints, pass_, steps, epochs, values) -> Dynamics:
+    return Dynamics(sample_ids, checkpoints, pass_, steps, epochs, values)
+
+
+def _is_value_column(series: pd.Series) -> bool:
+    """Numeric or boolean (also an object column of numbers/bools with nulls); not text, not dates."""
+    dtype = series.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return True
+    if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_complex_dtype(dtype):
+        return not pd.api.types.is_timedelta64_dtype(dtype)
+    if dtype == object:
+        kind = pd.api.types.infer_dtype(series, skipna=True)
+        return kind in ("boolean", "integer", "floating", "mixed-integer-float", "decimal", "empty")
+    return False
 
 
 def _item(x: Any) -> Any:
@@ -357,7 +443,7 @@ def _rowwise(func: Callable[..., np.ndarray], *arrays: np.ndarray | None) -> np.
 
 def _row_sum(dyn: Dynamics, column: str, cols: slice = slice(None)) -> np.ndarray:
     dyn.require(column)
-    values = getattr(dyn, column)
+    values = dyn.get(column)
     return _rowwise(lambda b: b[:, cols].sum(axis=1, dtype=np.float64), values)
 
 
@@ -370,7 +456,7 @@ def _column_at(dyn: Dynamics, column: str, checkpoint: int) -> np.ndarray:
     t = dyn.n_checkpoints
     if not isinstance(checkpoint, (int, np.integer)) or not -t <= checkpoint < t:
         raise ParameterError("checkpoint", checkpoint, f"an integer position in [-{t}, {t - 1}] (T = {t} checkpoints)")
-    return np.asarray(getattr(dyn, column)[:, checkpoint], dtype=np.float64)
+    return np.asarray(dyn.get(column)[:, checkpoint], dtype=np.float64)
 
 
 def _is_correct(block: np.ndarray, threshold: float) -> np.ndarray:
@@ -383,10 +469,274 @@ def _check_threshold(threshold: float) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# The registry: one registration per score
+# ---------------------------------------------------------------------------------------------
+
+#: Inputs a score can declare in ``needs`` besides ``"<pass>.<column>"`` (a column of one pass of
+#: ``dynamics.parquet``, e.g. ``"eval.loss"``, ``"train.step"``, ``"eval.f1"``).
+SPECIAL_NEEDS = {
+    "vog": "the per-sample VoG table (``vog.parquet``, written when a run is trained with ``vog=True``)",
+    "labels": "class labels (the VoG table's or ``samples.parquet``'s ``label`` column)",
+    "num_classes": "the number of classes (``compute_scores(num_classes=...)``)",
+    "kfold_pred_probs": "out-of-sample predicted probabilities from K trainings (never in compute_scores)",
+}
+
+#: Short citations of the works in ``book/references.md``, by the key of their label there
+#: (``(ref-<key>)=``); a score's ``cites`` use these keys and the book links them.
+CITATIONS = {
+    "arriaga2023": "Arriaga et al. 2023",
+    "angelov2025": "Angelov et al. 2025",
+    "swayamdipta2020": "Swayamdipta et al. 2020",
+    "agarwal2022": "Agarwal et al. 2022",
+    "pleiss2020": "Pleiss et al. 2020",
+    "toneva2019": "Toneva et al. 2019",
+    "paul2021": "Paul et al. 2021",
+    "northcutt2021cl": "Northcutt et al. 2021",
+    "chong2022": "Chong et al. 2022",
+}
+
+
+class _Unavailable(Exception):
+    """A score's inputs are absent from the run (compute_scores skips it)."""
+
+
+@dataclass(frozen=True, eq=False)
+class ScoreSpec:
+    """One registered score (made by :func:`register` or the :func:`score` decorator).
+
+    Attributes:
+        name: the column name in ``scores.parquet``.
+        func: the public function that computes it.
+        description: one line, for the notebooks' ``score_table()``.
+        formula: the formula in MyST/LaTeX math, for the book's table (notation of the Methods page).
+        reference: the reference in words (authors, venue; and what is this study's variant).
+        cites: keys of :data:`CITATIONS` (labels of ``book/references.md``) the book links to.
+        orientation: why higher = harder, or, when the score is registered as is, the reason.
+        needs: what the score reads: ``"<pass>.<column>"`` (a column of one pass of the dynamics)
+            and keys of :data:`SPECIAL_NEEDS`.
+        params: fixed keyword arguments passed to ``func`` (e.g. the pass-independent column).
+        min_checkpoints: fewer recorded checkpoints than this and the score is skipped.
+        compute: for a score whose inputs are not one pass of the dynamics: ``compute(ctx)``
+            returns ``(sample_ids, values)`` or raises ``_Unavailable(reason)``; ``None`` for the
+            default, ``func(Dynamics of the pass, **params)``.
+    """
+
+    name: str
+    func: Callable[..., np.ndarray]
+    description: str
+    reference: str
+    orientation: str
+    needs: tuple[str, ...]
+    formula: str = ""
+    cites: tuple[str, ...] = ()
+    params: Mapping[str, Any] = field(default_factory=dict)
+    min_checkpoints: int = 1
+    compute: Callable[["_Context"], tuple[np.ndarray, np.ndarray]] | None = field(default=None, repr=False)
+
+    @property
+    def dynamics_needs(self) -> list[tuple[str, str]]:
+        """The ``(pass, column)`` pairs among :attr:`needs`."""
+        out = []
+        for need in self.needs:
+            pass_, dot, column = need.partition(".")
+            if dot and pass_ in PASSES:
+                out.append((pass_, column))
+        return out
+
+    def run(self, ctx: "_Context") -> tuple[np.ndarray, np.ndarray]:
+        """Compute the score on one run's inputs; raise ``_Unavailable`` when they are absent."""
+        if self.compute is not None:
+            return self.compute(ctx)
+        pairs = self.dynamics_needs
+        pass_ = pairs[0][0]
+        d = ctx.dyn(pass_, *(c for _, c in pairs))
+        if d.n_checkpoints < self.min_checkpoints:
+            raise _Unavailable(f"fewer than {self.min_checkpoints} checkpoints")
+        return d.sample_ids, self.func(d, **self.params)
+
+
+#: The registry, in registration order (= the column order of ``scores.parquet``).
+SCORES: dict[str, ScoreSpec] = {}
+
+
+def register(
+    name: str,
+    func: Callable[..., np.ndarray],
+    *,
+    needs: Sequence[str],
+    description: str,
+    reference: str,
+    orientation: str,
+    formula: str = "",
+    cites: Sequence[str] = (),
+    params: Mapping[str, Any] | None = None,
+    min_checkpoints: int = 1,
+    compute: Callable[["_Context"], tuple[np.ndarray, np.ndarray]] | None = None,
+    replace: bool = False,
+) -> ScoreSpec:
+    """Register a difficulty score; :func:`compute_scores` then computes it on every run whose inputs it finds.
+
+    The default way to compute it is ``func(dyn, **params)`` with ``dyn`` the :class:`Dynamics` of
+    the one pass named in ``needs`` (every ``"<pass>.<column>"`` need must then name the same
+    pass); when a needed column is not recorded the score is skipped, with the reason in
+    ``compute_scores(...).attrs["skipped"]``. A score that needs anything else (the VoG table,
+    the number of classes, K trainings) passes ``compute``. See :class:`ScoreSpec` for the fields;
+    ``replace=True`` replaces a score of the same name (otherwise a duplicate name raises).
+
+    Example, a score on QA's per-checkpoint token F1 (recorded as the ``f1`` column)::
+
+        register("f1_deficit", lambda d: 1 - d.f1.mean(axis=1), needs=("eval.f1",),
+                 description="One minus the mean token F1 of the predicted span.",
+                 reference="this study", orientation="Lower F1 through training = harder.")
+    """
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ParameterError("name", name, "a score name that is a Python identifier")
+    if name in SCORES and not replace:
+        raise ParameterError("name", name, "a name not registered yet (or replace=True)")
+    if not callable(func):
+        raise ParameterError("func", func, "a callable")
+    needs = (needs,) if isinstance(needs, str) else tuple(needs)
+    if not needs:
+        raise ParameterError("needs", needs, "at least one input")
+    for text, value in (("description", description), ("reference", reference), ("orientation", orientation)):
+        if not isinstance(value, str) or not value.strip() or "\n" in value:
+            raise ParameterError(text, value, "a non-empty one-line string")
+    cites = (cites,) if isinstance(cites, str) else tuple(cites)
+    unknown = [c for c in cites if c not in CITATIONS]
+    if unknown:
+        raise ParameterError("cites", unknown, f"keys of nlpdiff.scores.CITATIONS: {', '.join(CITATIONS)}")
+    if not isinstance(min_checkpoints, int) or min_checkpoints < 1:
+        raise ParameterError("min_checkpoints", min_checkpoints, "an integer >= 1")
+    spec = ScoreSpec(name, func, description, reference, orientation, needs, formula, cites,
+                     MappingProxyType(dict(params or {})), min_checkpoints, compute)
+    if compute is None:
+        passes = {p for p, _ in spec.dynamics_needs}
+        others = [n for n in needs if n.partition(".")[0] not in PASSES]
+        if len(passes) != 1 or others:
+            raise ParameterError(
+                "needs", needs, "columns of one pass only, '<pass>.<column>' with pass in "
+                f"{PASSES} (a score that needs more passes compute=)",
+            )
+    else:
+        for need in needs:
+            head = need.partition(".")[0]
+            if head not in PASSES and need not in SPECIAL_NEEDS and " or " not in need:
+                raise ParameterError("needs", need, f"'<pass>.<column>' or one of {', '.join(SPECIAL_NEEDS)}")
+    SCORES[name] = spec
+    return spec
+
+
+def score(name: str, **fields: Any) -> Callable[[Callable[..., np.ndarray]], Callable[..., np.ndarray]]:
+    """Decorator form of :func:`register`: ``@score("action", needs=("eval.loss",), ...)`` over the function."""
+
+    def decorate(func: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
+        register(name, func, **fields)
+        return func
+
+    return decorate
+
+
+def unregister(name: str) -> ScoreSpec:
+    """Remove a registered score (for tests and experiments); returns its spec."""
+    if name not in SCORES:
+        raise ParameterError("name", name, f"a registered score: {', '.join(SCORES)}")
+    return SCORES.pop(name)
+
+
+class _Context:
+    """The inputs of one compute_scores call; builds each pass's Dynamics lazily."""
+
+    def __init__(self, dynamics_df: pd.DataFrame, samples: pd.DataFrame | None, vog: pd.DataFrame | None, num_classes: int | None):
+        self.df = dynamics_df
+        self.samples = samples
+        self.vog = vog
+        self.num_classes = num_classes
+        if "pass" in dynamics_df.columns:
+            self.passes = set(map(str, dynamics_df["pass"].unique()))
+        else:
+            self.passes = {"eval"} if len(dynamics_df) else set()
+        self._cache: dict[str, Dynamics] = {}
+        self.all_sample_ids = np.empty(0, dtype=np.int64)
+
+    def dyn(self, pass_: str, *columns: str) -> Dynamics:
+        if pass_ not in self.passes:
+            raise _Unavailable(f"no {pass_!r} pass recorded")
+        if pass_ not in self._cache:
+            self._cache[pass_] = Dynamics.from_frame(self.df, pass_)
+        d = self._cache[pass_]
+        missing = [_TIME_ALIASES.get(c, c) for c in columns if d.get(c) is None]
+        if missing:
+            raise _Unavailable(f"no {', '.join(missing)} recorded in the {pass_!r} pass")
+        return d
+
+    @property
+    def is_sequence(self) -> bool:
+        return any(c in self.df.columns and self.df[c].notna().any() for c in ("loss_sum", "n_tokens"))
+
+
+_ARRIAGA = "Arriaga, Palacio & Valdenegro-Toro, CVPR Workshops 2023"
+_CARTO = "Swayamdipta et al., EMNLP 2020"
+_ANGELOV = "Angelov, Tashu & Valdenegro-Toro, TrustNLP 2025"
+
+
+def _compute_el2n(ctx: _Context) -> tuple[np.ndarray, np.ndarray]:
+    d = ctx.dyn("eval")
+    if d.el2n is None and not (ctx.num_classes == 2 and d.gold_prob is not None):
+        raise _Unavailable("no el2n recorded in the 'eval' pass (and num_classes != 2, so no sqrt(2)(1 - p) fallback)")
+    return d.sample_ids, el2n_score(d, 0, ctx.num_classes)
+
+
+def _compute_vog(ctx: _Context) -> tuple[np.ndarray, np.ndarray]:
+    table = ctx.vog
+    if table is None:
+        raise _Unavailable("no VoG table given")
+    for col in ("sample_id", "vog"):
+        if col not in table.columns:
+            raise ParameterError("vog.columns", list(table.columns), f"a '{col}' column")
+    ids = table["sample_id"].to_numpy()
+    if pd.Series(ids).duplicated().any():
+        dup = _item(pd.Series(ids)[pd.Series(ids).duplicated()].iloc[0])
+        raise ParameterError("vog.sample_id", dup, "one row per sample_id", hint="duplicated")
+    wanted = ctx.all_sample_ids
+    pos = pd.Index(ids).get_indexer(wanted)
+    if (pos < 0).any():
+        missing = _item(wanted[np.flatnonzero(pos < 0)[0]])
+        raise ParameterError("vog.sample_id", missing, "a VoG row for every sample in the dynamics", hint=f"sample_id={missing} has none")
+    values = table["vog"].to_numpy(dtype=np.float64, na_value=np.nan)[pos]
+    if not np.isfinite(values).all():
+        i = int(np.flatnonzero(~np.isfinite(values))[0])
+        raise ParameterError("vog.vog", float(values[i]), "a finite VoG", hint=f"sample_id={_item(wanted[i])}")
+    labels = None
+    if not ctx.is_sequence:
+        if "label" in table.columns:
+            labels = table["label"].to_numpy()[pos]
+        elif ctx.samples is not None and {"sample_id", "label"} <= set(ctx.samples.columns):
+            lpos = pd.Index(ctx.samples["sample_id"].to_numpy()).get_indexer(wanted)
+            if (lpos >= 0).all():
+                labels = ctx.samples["label"].to_numpy()[lpos]
+        if labels is not None and pd.isna(labels).any():
+            labels = None
+    return wanted, vog_score(values, labels)
+
+
+def _cl_unavailable(ctx: _Context):
+    raise _Unavailable("confident learning needs out-of-sample pred_probs from K trainings (kfold_indices + confident_learning_score)")
+
+
+# ---------------------------------------------------------------------------------------------
 # Action score and loss baselines
 # ---------------------------------------------------------------------------------------------
 
 
+@score(
+    "action",
+    needs=("eval.loss",),
+    description="Action score: loss summed over checkpoints, eval pass (sum_t L_t).",
+    formula=r"$A(x) = \sum_{t=1}^{T} L_t(x)$, evaluation pass",
+    reference=_ARRIAGA,
+    cites=("arriaga2023",),
+    orientation="Loss that stays high through training accumulates more action: higher = harder.",
+)
 def action_score(dyn: Dynamics, column: str = "loss") -> np.ndarray:
     r"""Action score: the loss summed over checkpoints.
 
@@ -405,6 +755,28 @@ def action_score(dyn: Dynamics, column: str = "loss") -> np.ndarray:
     return _row_sum(dyn, column)
 
 
+register(
+    "action_train",
+    action_score,
+    needs=("train.loss",),
+    description="Action score from the training forward pass (dropout on, weights moving within the epoch).",
+    formula=r"$\sum_{t=1}^{T} L_t(x)$ over the training-pass losses",
+    reference=_ARRIAGA + " (training-pass variant)",
+    cites=("arriaga2023",),
+    orientation="More loss accumulated in training = harder.",
+)
+
+
+@score(
+    "action_trapezoid",
+    needs=("eval.loss", "eval.step"),
+    min_checkpoints=2,
+    description="Action integrated over optimiser steps (trapezoid rule), eval pass; for uneven checkpoints.",
+    formula=r"$\sum_{t=2}^{T} \tfrac{1}{2}\,(L_{t-1} + L_t)(s_t - s_{t-1})$ over the optimiser steps $s_t$ of the checkpoints",
+    reference=_ARRIAGA + " (per-step integral variant)",
+    cites=("arriaga2023",),
+    orientation="Larger area under the loss-vs-step curve = harder.",
+)
 def action_trapezoid_score(dyn: Dynamics, column: str = "loss") -> np.ndarray:
     r"""Action integrated over optimisation steps with the trapezoid rule.
 
@@ -424,7 +796,7 @@ def action_trapezoid_score(dyn: Dynamics, column: str = "loss") -> np.ndarray:
     if t < 2:
         raise ParameterError("dynamics.checkpoint", t, "at least 2 checkpoints to integrate over steps")
     steps = np.asarray(dyn.steps, dtype=np.float64)
-    values = getattr(dyn, column)
+    values = dyn.get(column)
     if steps.ndim == 1:
         if (np.diff(steps) < 0).any():
             raise ParameterError("dynamics.step", _short(steps), "steps non-decreasing with the checkpoint")
@@ -445,6 +817,19 @@ def action_trapezoid_score(dyn: Dynamics, column: str = "loss") -> np.ndarray:
     return _rowwise(block_trap, values, steps)
 
 
+register(
+    "action_train_trapezoid",
+    action_trapezoid_score,
+    needs=("train.loss", "train.step"),
+    min_checkpoints=2,
+    description="Action integrated over each sample's own training steps (trapezoid rule), training pass.",
+    formula=r"the trapezoid sum over each sample's own training steps $s_t(x)$, training pass",
+    reference=_ARRIAGA + " (per-step integral, training pass)",
+    cites=("arriaga2023",),
+    orientation="Larger area under the training-loss-vs-step curve = harder.",
+)
+
+
 def _early_k(dyn: Dynamics, k: int | None) -> int:
     t = dyn.n_checkpoints
     if k is None:
@@ -454,6 +839,15 @@ def _early_k(dyn: Dynamics, k: int | None) -> int:
     return int(k)
 
 
+@score(
+    "early_action",
+    needs=("eval.loss",),
+    description="Action over the first ceil(T/4) checkpoints only, eval pass.",
+    formula=r"$\sum_{t=1}^{k} L_t(x)$, $k = \lceil T/4 \rceil$",
+    reference=_ARRIAGA + " (early truncation variant)",
+    cites=("arriaga2023",),
+    orientation="Loss that is high early in training = learned late = harder.",
+)
 def early_action_score(dyn: Dynamics, k: int | None = None, column: str = "loss") -> np.ndarray:
     r"""Early action: the action score truncated to the first k checkpoints.
 
@@ -469,6 +863,15 @@ def early_action_score(dyn: Dynamics, k: int | None = None, column: str = "loss"
     return _row_sum(dyn, column, slice(0, k))
 
 
+@score(
+    "action_token_sum",
+    needs=("eval.loss_sum",),
+    description="Action on the summed token NLL (sequences), instead of the mean token NLL of 'action'.",
+    formula=r"$\sum_t \sum_i \ell_{t,i}(x)$ over the reference tokens $i$ (sequences)",
+    reference=_ARRIAGA + "; " + _ANGELOV,
+    cites=("arriaga2023", "angelov2025"),
+    orientation="More total surprisal over training = harder (grows with target length).",
+)
 def action_token_sum_score(dyn: Dynamics) -> np.ndarray:
     r"""Action score on the summed token NLL (sequences only).
 
@@ -484,17 +887,34 @@ def action_token_sum_score(dyn: Dynamics) -> np.ndarray:
     return _row_sum(dyn, "loss_sum")
 
 
+@score(
+    "mean_loss",
+    needs=("eval.loss",),
+    description="Mean loss over checkpoints, eval pass ((1/T) sum_t L_t).",
+    formula=r"$\tfrac{1}{T}\sum_t L_t(x)$",
+    reference="Baseline (same ranking as the action score for equal T)",
+    orientation="Higher average loss = harder.",
+)
 def mean_loss_score(dyn: Dynamics) -> np.ndarray:
     r"""Mean loss over checkpoints: ``(1/T) sum_t L_t(x)``.
 
-    Reference: the baseline the action score must beat (REFERENCES.md: same ranking as the plain
-    action score when every sample has the same T).
+    Reference: the baseline the action score must beat (same ranking as the plain action score
+    when every sample has the same T; Arriaga et al. 2023 sum the loss without normalisation).
 
     Orientation: higher average loss = harder.
     """
     return _row_mean(dyn, "loss")
 
 
+@score(
+    "final_loss",
+    needs=("eval.loss",),
+    description="Loss at the last checkpoint, eval pass.",
+    formula=r"$L_T(x)$",
+    reference="Baseline; Chong, Hong & Manning, EMNLP 2022",
+    cites=("chong2022",),
+    orientation="The trained model still has high loss = harder.",
+)
 def final_loss_score(dyn: Dynamics) -> np.ndarray:
     r"""Loss at the last checkpoint: ``L_{T-1}(x)``.
 
@@ -528,6 +948,15 @@ def cartography_stats(dyn: Dynamics) -> pd.DataFrame:
     )
 
 
+@score(
+    "cartography_confidence",
+    needs=("eval.gold_prob",),
+    description="One minus cartography confidence: 1 - mean_t p_t(gold), eval pass.",
+    formula=r"$1 - \tfrac{1}{T}\sum_t p_{t,y}(x)$",
+    reference=_CARTO,
+    cites=("swayamdipta2020",),
+    orientation="Low confidence = hard-to-learn region; 1 - confidence so higher = harder.",
+)
 def cartography_confidence_score(dyn: Dynamics) -> np.ndarray:
     r"""Cartography confidence, oriented as hardness: ``1 - (1/T) sum_t p_t(x)``.
 
@@ -540,6 +969,15 @@ def cartography_confidence_score(dyn: Dynamics) -> np.ndarray:
     return 1.0 - _row_mean(dyn, "gold_prob")
 
 
+@score(
+    "cartography_variability",
+    needs=("eval.gold_prob",),
+    description="Cartography variability: population std_t of p_t(gold), eval pass, as is.",
+    formula=r"$\mathrm{std}_t\, p_{t,y}(x)$ (population)",
+    reference=_CARTO,
+    cites=("swayamdipta2020",),
+    orientation="High variability = ambiguous region, registered as is (not monotone: never-learned samples vary little).",
+)
 def cartography_variability_score(dyn: Dynamics) -> np.ndarray:
     r"""Cartography variability, as is: ``sqrt((1/T) sum_t (p_t(x) - mean_t p_t(x))^2)``.
 
@@ -559,6 +997,15 @@ def cartography_variability_score(dyn: Dynamics) -> np.ndarray:
     return _rowwise(block_std, dyn.gold_prob)
 
 
+@score(
+    "cartography_correctness",
+    needs=("eval.correct",),
+    description="One minus cartography correctness: 1 - mean_t correct_t, eval pass.",
+    formula=r"$1 - \tfrac{1}{T}\sum_t c_t(x)$",
+    reference=_CARTO,
+    cites=("swayamdipta2020",),
+    orientation="Wrong at more checkpoints = harder.",
+)
 def cartography_correctness_score(dyn: Dynamics) -> np.ndarray:
     r"""Cartography correctness, oriented as hardness: ``1 - (1/T) sum_t c_t(x)``.
 
@@ -571,10 +1018,19 @@ def cartography_correctness_score(dyn: Dynamics) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------
-# Forgetting events and learning speed
+# Forgetting events
 # ---------------------------------------------------------------------------------------------
 
 
+@score(
+    "forgetting_events",
+    needs=("eval.correct",),
+    description="Count of correct -> incorrect transitions; never-correct samples get T.",
+    formula=r"$\#\{t : c_{t-1}(x) = 1, c_t(x) = 0\}$; never learned: $T$",
+    reference="Toneva et al., ICLR 2019",
+    cites=("toneva2019",),
+    orientation="More forgetting = harder; never learned = hardest (T > any possible count).",
+)
 def forgetting_events_score(dyn: Dynamics, threshold: float = 0.5) -> np.ndarray:
     r"""Forgetting events: number of transitions from correct to incorrect.
 
@@ -600,36 +1056,20 @@ def forgetting_events_score(dyn: Dynamics, threshold: float = 0.5) -> np.ndarray
     return _rowwise(block_forget, dyn.correct)
 
 
-def learning_speed_score(dyn: Dynamics, threshold: float = 0.5) -> np.ndarray:
-    r"""Learning speed: index of the first checkpoint from which the sample stays correct.
-
-    ``S(x) = min{t : c_u(x) for every u >= t}`` (checkpoint positions 0..T-1); a sample that is not
-    correct at the last checkpoint (never learned, or forgotten at the end) gets ``T``. For a
-    non-bool ``correct`` (token accuracy for sequences) correct means ``>= threshold`` (0.5).
-
-    Reference: the "iteration learned" of Toneva et al., ICLR 2019 (first epoch after which an
-    example stays learned); cf. learning-speed difficulty in curriculum work.
-
-    Orientation: learned later = harder; never learned = hardest (T).
-    """
-    dyn.require("correct")
-    _check_threshold(threshold)
-    t = dyn.n_checkpoints
-
-    def block_speed(b: np.ndarray) -> np.ndarray:
-        c_rev = _is_correct(b, threshold)[:, ::-1]
-        # length of the trailing run of correct checkpoints
-        trailing = np.where(c_rev.all(axis=1), t, np.argmin(c_rev, axis=1))
-        return t - trailing
-
-    return _rowwise(block_speed, dyn.correct)
-
-
 # ---------------------------------------------------------------------------------------------
 # Area under the margin
 # ---------------------------------------------------------------------------------------------
 
 
+@score(
+    "aum",
+    needs=("eval.margin",),
+    description="Minus the area under the margin: -mean_t (gold logit - largest other logit).",
+    formula=r"$-\tfrac{1}{T}\sum_t m_t(x)$",
+    reference="Pleiss et al., NeurIPS 2020",
+    cites=("pleiss2020",),
+    orientation="Low AUM = model prefers another class = likely mislabelled/hard; minus AUM so higher = harder.",
+)
 def aum_score(dyn: Dynamics) -> np.ndarray:
     r"""Area under the margin, oriented as hardness: ``-AUM(x) = -(1/T) sum_t M_t(x)``.
 
@@ -713,6 +1153,16 @@ def aum_flags(aum: np.ndarray, threshold_samples: np.ndarray, percentile: float 
 # ---------------------------------------------------------------------------------------------
 
 
+@score(
+    "el2n",
+    needs=("eval.el2n or (eval.gold_prob and num_classes == 2)",),
+    compute=_compute_el2n,
+    description="EL2N: ||softmax - onehot(label)||_2 at the first checkpoint, eval pass.",
+    formula=r"$\lVert p_1(x) - e_y \rVert_2$ at the first checkpoint",
+    reference="Paul, Ganguli & Dziugaite, NeurIPS 2021",
+    cites=("paul2021",),
+    orientation="Larger early error vector = harder.",
+)
 def el2n_score(dyn: Dynamics, checkpoint: int = 0, num_classes: int | None = None) -> np.ndarray:
     r"""EL2N: ``|| softmax(z_t(x)) - onehot(y) ||_2`` at an early checkpoint (position ``checkpoint``, default the first).
 
@@ -733,6 +1183,16 @@ def el2n_score(dyn: Dynamics, checkpoint: int = 0, num_classes: int | None = Non
     raise AssertionError  # pragma: no cover
 
 
+@score(
+    "vog",
+    needs=("vog", "labels"),
+    compute=_compute_vog,
+    description="Variance of gradients of the gold logit w.r.t. input embeddings, class-normalised.",
+    formula=r"mean over tokens of $\sqrt{\mathrm{Var}_t\, \bar g_t}$, $\bar g_t$ the gradient of the gold logit w.r.t. each input word embedding averaged over its dimensions; normalised within each class (raw without labels)",
+    reference="Agarwal, D'souza & Hooker, CVPR 2022",
+    cites=("agarwal2022",),
+    orientation="Gradients that keep changing across checkpoints = atypical/hard; higher = harder within its class.",
+)
 def vog_score(vog: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
     r"""Variance of gradients, class-normalised: ``(VoG(x) - mu_y) / sigma_y``.
 
@@ -772,6 +1232,15 @@ def vog_score(vog: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
     return out
 
 
+@score(
+    "mean_entropy",
+    needs=("eval.entropy",),
+    description="Mean predictive entropy over checkpoints (nats), eval pass.",
+    formula=r"$\tfrac{1}{T}\sum_t H_t(x)$",
+    reference=_ANGELOV + " (baseline)",
+    cites=("angelov2025",),
+    orientation="The model stays uncertain about the sample = harder.",
+)
 def mean_entropy_score(dyn: Dynamics) -> np.ndarray:
     r"""Mean predictive entropy over checkpoints: ``(1/T) sum_t H_t(x)``, ``H_t = -sum_j q_{t,j} log q_{t,j}`` (nats).
 
@@ -784,6 +1253,15 @@ def mean_entropy_score(dyn: Dynamics) -> np.ndarray:
     return _row_mean(dyn, "entropy")
 
 
+@score(
+    "final_entropy",
+    needs=("eval.entropy",),
+    description="Predictive entropy at the last checkpoint (nats), eval pass.",
+    formula=r"$H_T(x)$",
+    reference=_ANGELOV + " (baseline)",
+    cites=("angelov2025",),
+    orientation="The trained model is uncertain = harder.",
+)
 def final_entropy_score(dyn: Dynamics) -> np.ndarray:
     r"""Predictive entropy at the last checkpoint: ``H_{T-1}(x)``.
 
@@ -794,11 +1272,55 @@ def final_entropy_score(dyn: Dynamics) -> np.ndarray:
     return _column_at(dyn, "entropy", -1)
 
 
+@score(
+    "learning_speed",
+    needs=("eval.correct",),
+    description="First checkpoint from which the sample stays correct (>= 0.5 for token accuracy); T if never.",
+    formula=r"first checkpoint (counted from 0) from which $c_t(x)$ stays 1; never: $T$",
+    reference="Toneva et al., ICLR 2019 (iteration learned)",
+    cites=("toneva2019",),
+    orientation="Learned later = harder; not learned by the end = hardest (T).",
+)
+def learning_speed_score(dyn: Dynamics, threshold: float = 0.5) -> np.ndarray:
+    r"""Learning speed: index of the first checkpoint from which the sample stays correct.
+
+    ``S(x) = min{t : c_u(x) for every u >= t}`` (checkpoint positions 0..T-1); a sample that is not
+    correct at the last checkpoint (never learned, or forgotten at the end) gets ``T``. For a
+    non-bool ``correct`` (token accuracy for sequences) correct means ``>= threshold`` (0.5).
+
+    Reference: the "iteration learned" of Toneva et al., ICLR 2019 (first epoch after which an
+    example stays learned); cf. learning-speed difficulty in curriculum work.
+
+    Orientation: learned later = harder; never learned = hardest (T).
+    """
+    dyn.require("correct")
+    _check_threshold(threshold)
+    t = dyn.n_checkpoints
+
+    def block_speed(b: np.ndarray) -> np.ndarray:
+        c_rev = _is_correct(b, threshold)[:, ::-1]
+        # length of the trailing run of correct checkpoints
+        trailing = np.where(c_rev.all(axis=1), t, np.argmin(c_rev, axis=1))
+        return t - trailing
+
+    return _rowwise(block_speed, dyn.correct)
+
+
 # ---------------------------------------------------------------------------------------------
 # Confident learning (K-fold, orchestrated elsewhere)
 # ---------------------------------------------------------------------------------------------
 
 
+@score(
+    "confident_learning",
+    needs=("kfold_pred_probs", "labels"),
+    compute=_cl_unavailable,
+    description="1 - cleanlab label quality (self-confidence) from K-fold out-of-sample pred_probs.",
+    formula=r"$1 - p^{\text{oof}}_{y}(x)$ from $K$-fold out-of-fold probabilities, via `cleanlab`",
+    reference="Northcutt, Jiang & Chuang, JAIR 2021 (cleanlab)",
+    cites=("northcutt2021cl",),
+    orientation="Low probability of the given label out of sample = likely mislabelled = higher.",
+)
 def confident_learning_score(labels: np.ndarray, pred_probs: np.ndarray) -> np.ndarray:
     r"""Confident-learning label-issue score: ``1 - get_label_quality_scores(labels, pred_probs)``.
 
@@ -864,269 +1386,12 @@ def kfold_indices(n: int, k: int, seed: int, labels: np.ndarray | None = None) -
 
 
 # ---------------------------------------------------------------------------------------------
-# Registry
+# The registry as tables, and compute_scores
 # ---------------------------------------------------------------------------------------------
 
 
-class _Unavailable(Exception):
-    """A score's inputs are absent from the run (compute_scores skips it)."""
-
-
-@dataclass(frozen=True)
-class ScoreSpec:
-    """One registered score.
-
-    ``func`` is the public function (documentation); ``compute`` is how :func:`compute_scores`
-    calls it on a run (returns ``(sample_ids, values)``). ``needs`` lists the inputs as
-    ``"<pass>.<column>"``, ``"vog"`` (the VoG table), ``"num_classes"`` or ``"kfold_pred_probs"``.
-    """
-
-    name: str
-    func: Callable[..., np.ndarray]
-    description: str
-    reference: str
-    orientation: str
-    needs: tuple[str, ...]
-    compute: Callable[["_Context"], tuple[np.ndarray, np.ndarray]] | None = field(default=None, repr=False, compare=False)
-
-
-class _Context:
-    """The inputs of one compute_scores call; builds each pass's Dynamics lazily."""
-
-    def __init__(self, dynamics_df: pd.DataFrame, samples: pd.DataFrame | None, vog: pd.DataFrame | None, num_classes: int | None):
-        self.df = dynamics_df
-        self.samples = samples
-        self.vog = vog
-        self.num_classes = num_classes
-        if "pass" in dynamics_df.columns:
-            self.passes = set(map(str, dynamics_df["pass"].unique()))
-        else:
-            self.passes = {"eval"} if len(dynamics_df) else set()
-        self._cache: dict[str, Dynamics] = {}
-
-    def dyn(self, pass_: str, *columns: str) -> Dynamics:
-        if pass_ not in self.passes:
-            raise _Unavailable(f"no {pass_!r} pass recorded")
-        if pass_ not in self._cache:
-            self._cache[pass_] = Dynamics.from_frame(self.df, pass_)
-        d = self._cache[pass_]
-        missing = [c for c in columns if getattr(d, c) is None]
-        if missing:
-            raise _Unavailable(f"no {', '.join(missing)} recorded in the {pass_!r} pass")
-        return d
-
-    @property
-    def is_sequence(self) -> bool:
-        return any(c in self.df.columns and self.df[c].notna().any() for c in ("loss_sum", "n_tokens"))
-
-
-def _simple(func: Callable[..., np.ndarray], pass_: str, *columns: str, **kwargs: Any):
-    def compute(ctx: _Context) -> tuple[np.ndarray, np.ndarray]:
-        d = ctx.dyn(pass_, *columns)
-        return d.sample_ids, func(d, **kwargs)
-
-    return compute
-
-
-def _compute_trapezoid(pass_: str):
-    def compute(ctx: _Context) -> tuple[np.ndarray, np.ndarray]:
-        d = ctx.dyn(pass_, "loss", "steps")
-        if d.n_checkpoints < 2:
-            raise _Unavailable("fewer than 2 checkpoints")
-        return d.sample_ids, action_trapezoid_score(d)
-
-    return compute
-
-
-def _compute_el2n(ctx: _Context) -> tuple[np.ndarray, np.ndarray]:
-    d = ctx.dyn("eval")
-    if d.el2n is None and not (ctx.num_classes == 2 and d.gold_prob is not None):
-        raise _Unavailable("no el2n recorded in the 'eval' pass (and num_classes != 2, so no sqrt(2)(1 - p) fallback)")
-    return d.sample_ids, el2n_score(d, 0, ctx.num_classes)
-
-
-def _compute_vog(ctx: _Context) -> tuple[np.ndarray, np.ndarray]:
-    table = ctx.vog
-    if table is None:
-        raise _Unavailable("no VoG table given")
-    for col in ("sample_id", "vog"):
-        if col not in table.columns:
-            raise ParameterError("vog.columns", list(table.columns), f"a '{col}' column")
-    ids = table["sample_id"].to_numpy()
-    if pd.Series(ids).duplicated().any():
-        dup = _item(pd.Series(ids)[pd.Series(ids).duplicated()].iloc[0])
-        raise ParameterError("vog.sample_id", dup, "one row per sample_id", hint="duplicated")
-    wanted = ctx.all_sample_ids
-    pos = pd.Index(ids).get_indexer(wanted)
-    if (pos < 0).any():
-        missing = _item(wanted[np.flatnonzero(pos < 0)[0]])
-        raise ParameterError("vog.sample_id", missing, "a VoG row for every sample in the dynamics", hint=f"sample_id={missing} has none")
-    values = table["vog"].to_numpy(dtype=np.float64, na_value=np.nan)[pos]
-    if not np.isfinite(values).all():
-        i = int(np.flatnonzero(~np.isfinite(values))[0])
-        raise ParameterError("vog.vog", float(values[i]), "a finite VoG", hint=f"sample_id={_item(wanted[i])}")
-    labels = None
-    if not ctx.is_sequence:
-        if "label" in table.columns:
-            labels = table["label"].to_numpy()[pos]
-        elif ctx.samples is not None and {"sample_id", "label"} <= set(ctx.samples.columns):
-            lpos = pd.Index(ctx.samples["sample_id"].to_numpy()).get_indexer(wanted)
-            if (lpos >= 0).all():
-                labels = ctx.samples["label"].to_numpy()[lpos]
-        if labels is not None and pd.isna(labels).any():
-            labels = None
-    return wanted, vog_score(values, labels)
-
-
-def _cl_unavailable(ctx: _Context):
-    raise _Unavailable("confident learning needs out-of-sample pred_probs from K trainings (kfold_indices + confident_learning_score)")
-
-
-_ARRIAGA = "Arriaga, Palacio & Valdenegro-Toro, CVPR Workshops 2023"
-_CARTO = "Swayamdipta et al., EMNLP 2020"
-
-_SPECS = [
-    ScoreSpec(
-        "action", action_score,
-        "Action score: loss summed over checkpoints, eval pass (sum_t L_t).",
-        _ARRIAGA,
-        "Loss that stays high through training accumulates more action: higher = harder.",
-        ("eval.loss",), _simple(action_score, "eval", "loss"),
-    ),
-    ScoreSpec(
-        "action_train", action_score,
-        "Action score from the training forward pass (dropout on, weights moving within the epoch).",
-        _ARRIAGA + " (training-pass variant)",
-        "More loss accumulated in training = harder.",
-        ("train.loss",), _simple(action_score, "train", "loss"),
-    ),
-    ScoreSpec(
-        "action_trapezoid", action_trapezoid_score,
-        "Action integrated over optimiser steps (trapezoid rule), eval pass; for uneven checkpoints.",
-        _ARRIAGA + " (per-step integral variant)",
-        "Larger area under the loss-vs-step curve = harder.",
-        ("eval.loss", "eval.step"), _compute_trapezoid("eval"),
-    ),
-    ScoreSpec(
-        "action_train_trapezoid", action_trapezoid_score,
-        "Action integrated over each sample's own training steps (trapezoid rule), training pass.",
-        _ARRIAGA + " (per-step integral, training pass)",
-        "Larger area under the training-loss-vs-step curve = harder.",
-        ("train.loss", "train.step"), _compute_trapezoid("train"),
-    ),
-    ScoreSpec(
-        "early_action", early_action_score,
-        "Action over the first ceil(T/4) checkpoints only, eval pass.",
-        _ARRIAGA + " (early truncation variant)",
-        "Loss that is high early in training = learned late = harder.",
-        ("eval.loss",), _simple(early_action_score, "eval", "loss"),
-    ),
-    ScoreSpec(
-        "action_token_sum", action_token_sum_score,
-        "Action on the summed token NLL (sequences), instead of the mean token NLL of 'action'.",
-        _ARRIAGA + "; Angelov, Tashu & Valdenegro-Toro, TrustNLP 2025",
-        "More total surprisal over training = harder (grows with target length).",
-        ("eval.loss_sum",), _simple(action_token_sum_score, "eval", "loss_sum"),
-    ),
-    ScoreSpec(
-        "mean_loss", mean_loss_score,
-        "Mean loss over checkpoints, eval pass ((1/T) sum_t L_t).",
-        "Baseline (same ranking as the action score for equal T)",
-        "Higher average loss = harder.",
-        ("eval.loss",), _simple(mean_loss_score, "eval", "loss"),
-    ),
-    ScoreSpec(
-        "final_loss", final_loss_score,
-        "Loss at the last checkpoint, eval pass.",
-        "Baseline; Chong, Hong & Manning, EMNLP 2022",
-        "The trained model still has high loss = harder.",
-        ("eval.loss",), _simple(final_loss_score, "eval", "loss"),
-    ),
-    ScoreSpec(
-        "cartography_confidence", cartography_confidence_score,
-        "One minus cartography confidence: 1 - mean_t p_t(gold), eval pass.",
-        _CARTO,
-        "Low confidence = hard-to-learn region; 1 - confidence so higher = harder.",
-        ("eval.gold_prob",), _simple(cartography_confidence_score, "eval", "gold_prob"),
-    ),
-    ScoreSpec(
-        "cartography_variability", cartography_variability_score,
-        "Cartography variability: population std_t of p_t(gold), eval pass, as is.",
-        _CARTO,
-        "High variability = ambiguous region, registered as is (not monotone: never-learned samples vary little).",
-        ("eval.gold_prob",), _simple(cartography_variability_score, "eval", "gold_prob"),
-    ),
-    ScoreSpec(
-        "cartography_correctness", cartography_correctness_score,
-        "One minus cartography correctness: 1 - mean_t correct_t, eval pass.",
-        _CARTO,
-        "Wrong at more checkpoints = harder.",
-        ("eval.correct",), _simple(cartography_correctness_score, "eval", "correct"),
-    ),
-    ScoreSpec(
-        "forgetting_events", forgetting_events_score,
-        "Count of correct -> incorrect transitions; never-correct samples get T.",
-        "Toneva et al., ICLR 2019",
-        "More forgetting = harder; never learned = hardest (T > any possible count).",
-        ("eval.correct",), _simple(forgetting_events_score, "eval", "correct"),
-    ),
-    ScoreSpec(
-        "aum", aum_score,
-        "Minus the area under the margin: -mean_t (gold logit - largest other logit).",
-        "Pleiss et al., NeurIPS 2020",
-        "Low AUM = model prefers another class = likely mislabelled/hard; minus AUM so higher = harder.",
-        ("eval.margin",), _simple(aum_score, "eval", "margin"),
-    ),
-    ScoreSpec(
-        "el2n", el2n_score,
-        "EL2N: ||softmax - onehot(label)||_2 at the first checkpoint, eval pass.",
-        "Paul, Ganguli & Dziugaite, NeurIPS 2021",
-        "Larger early error vector = harder.",
-        ("eval.el2n | eval.gold_prob with num_classes == 2",), _compute_el2n,
-    ),
-    ScoreSpec(
-        "vog", vog_score,
-        "Variance of gradients of the gold logit w.r.t. input embeddings, class-normalised.",
-        "Agarwal, D'souza & Hooker, CVPR 2022",
-        "Gradients that keep changing across checkpoints = atypical/hard; higher = harder within its class.",
-        ("vog",), _compute_vog,
-    ),
-    ScoreSpec(
-        "mean_entropy", mean_entropy_score,
-        "Mean predictive entropy over checkpoints (nats), eval pass.",
-        "Angelov, Tashu & Valdenegro-Toro, TrustNLP 2025 (baseline)",
-        "The model stays uncertain about the sample = harder.",
-        ("eval.entropy",), _simple(mean_entropy_score, "eval", "entropy"),
-    ),
-    ScoreSpec(
-        "final_entropy", final_entropy_score,
-        "Predictive entropy at the last checkpoint (nats), eval pass.",
-        "Angelov, Tashu & Valdenegro-Toro, TrustNLP 2025 (baseline)",
-        "The trained model is uncertain = harder.",
-        ("eval.entropy",), _simple(final_entropy_score, "eval", "entropy"),
-    ),
-    ScoreSpec(
-        "learning_speed", learning_speed_score,
-        "First checkpoint from which the sample stays correct (>= 0.5 for token accuracy); T if never.",
-        "Toneva et al., ICLR 2019 (iteration learned)",
-        "Learned later = harder; not learned by the end = hardest (T).",
-        ("eval.correct",), _simple(learning_speed_score, "eval", "correct"),
-    ),
-    ScoreSpec(
-        "confident_learning", confident_learning_score,
-        "1 - cleanlab label quality (self-confidence) from K-fold out-of-sample pred_probs.",
-        "Northcutt, Jiang & Chuang, JAIR 2021 (cleanlab)",
-        "Low probability of the given label out of sample = likely mislabelled = higher.",
-        ("kfold_pred_probs",), _cl_unavailable,
-    ),
-]
-
-#: The registry that notebooks iterate over, in a stable order.
-SCORES: dict[str, ScoreSpec] = {spec.name: spec for spec in _SPECS}
-
-
 def score_table() -> pd.DataFrame:
-    """The registry as a table for the book: name, description, reference, orientation, needs."""
+    """The registry as a table: name, description, reference, orientation, needs, formula."""
     return pd.DataFrame(
         [
             {
@@ -1135,11 +1400,53 @@ def score_table() -> pd.DataFrame:
                 "reference": s.reference,
                 "orientation": s.orientation,
                 "needs": ", ".join(s.needs),
+                "formula": s.formula,
             }
             for s in SCORES.values()
         ],
-        columns=["name", "description", "reference", "orientation", "needs"],
+        columns=["name", "description", "reference", "orientation", "needs", "formula"],
     )
+
+
+#: Where the book's score table lives (included by ``book/methods.md``), relative to the book root.
+SCORE_TABLE_PATH = "book/score_table.md"
+
+
+def score_table_markdown() -> str:
+    """The registry as the MyST table that ``book/methods.md`` includes (``book/score_table.md``).
+
+    One row per registered score: its column name, formula (notation of the Methods page),
+    orientation, inputs and references (linked to ``book/references.md``). Generated, never
+    edited by hand: :func:`write_score_table` writes it, ``nlpdiff book`` runs that before
+    building, and a test fails when the committed file differs from the registry.
+    """
+
+    def cell(text: str) -> str:
+        return " ".join(str(text).split()).replace("|", "\\|")
+
+    lines = [
+        "<!-- Generated from the registry nlpdiff.scores.SCORES by nlpdiff.scores.write_score_table();",
+        "     do not edit by hand: `nlpdiff book` (or `python -m nlpdiff.scores`) rewrites it. -->",
+        "",
+        "| score | formula | orientation | needs | reference |",
+        "|---|---|---|---|---|",
+    ]
+    for s in SCORES.values():
+        refs = "; ".join(f"{{ref}}`{CITATIONS[c]} <ref-{c}>`" for c in s.cites)
+        reference = s.reference if not refs else f"{refs}: {s.reference}"
+        needs = ", ".join(f"`{n}`" for n in s.needs)
+        lines.append(f"| `{s.name}` | {cell(s.formula or s.description)} | {cell(s.orientation)} | {cell(needs)} | {cell(reference)} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_score_table(root: str | os.PathLike = ".") -> Path:
+    """Write :func:`score_table_markdown` to ``<root>/book/score_table.md`` (only if it changed); return the path."""
+    path = Path(root) / SCORE_TABLE_PATH
+    text = score_table_markdown()
+    if not path.exists() or path.read_text(encoding="utf-8") != text:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return path
 
 
 def _read_table(obj: Any, name: str) -> pd.DataFrame | None:
@@ -1197,14 +1504,14 @@ def compute_scores(
     # the output rows: the union of the samples of every recorded pass
     ids = [ctx.dyn(p).sample_ids for p in PASSES if p in ctx.passes]
     all_ids = np.unique(np.concatenate(ids)) if ids else np.empty(0, dtype=np.int64)
-    ctx.all_sample_ids = all_ids  # type: ignore[attr-defined]
+    ctx.all_sample_ids = all_ids
 
     out: dict[str, np.ndarray] = {"sample_id": all_ids}
     skipped: dict[str, str] = {}
     for name in selected:
         spec = SCORES[name]
         try:
-            sids, values = spec.compute(ctx)  # type: ignore[misc]
+            sids, values = spec.run(ctx)
         except _Unavailable as exc:
             skipped[name] = str(exc)
             continue
@@ -1218,3 +1525,9 @@ def compute_scores(
     result = pd.DataFrame(out)
     result.attrs["skipped"] = skipped
     return result
+
+
+if __name__ == "__main__":  # python -m nlpdiff.scores [ROOT]: rewrite the book's score table
+    import sys
+
+    print(write_score_table(sys.argv[1] if len(sys.argv) > 1 else "."))
