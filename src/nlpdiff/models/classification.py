@@ -137,7 +137,7 @@ class FinetuneClassificationHead(ClassificationHeadBase):
     def _load(self) -> None:
         from nlpdiff.models.hub import load_classifier
 
-        loaded = load_classifier(self.params.model, num_labels=self.spec.num_labels, seed=self.params.seed)
+        loaded = load_classifier(self.params.model, num_labels=self.spec.num_labels)
         self.model = loaded.model.to(self.device)
         self.tokenizer = loaded.tokenizer
         self.source = loaded.source

@@ -8,15 +8,17 @@ texts). Training then touches only a small MLP on those features,
 ``Linear(D, hidden) - GELU - Dropout - Linear(hidden, num_labels)``, so a run costs seconds on a CPU
 once the features exist: cheap enough for many seeds and noise rates.
 
-Options in ``params.extra``: ``probe_hidden`` (hidden width, default 256), ``probe_dropout``
-(default 0.1), ``probe_feature_batch_size`` (encoder batch size for feature extraction, default 64),
-``probe_cache_scope``: ``"texts"`` (default) caches the features of exactly the run's samples;
+Options (:class:`nlpdiff.config.ProbeOptions`): ``probe_hidden`` (hidden width, default 256),
+``probe_dropout`` (default 0.1), ``probe_feature_batch_size`` (encoder batch size for feature
+extraction, default 64; 32 for QA), ``probe_cache_scope``: ``"texts"`` (default) caches the features of exactly the run's samples;
 ``"split"`` computes and caches the features of the *whole* training and held-out splits once and
 picks the run's rows by ``row_idx``. The training subset is drawn with ``data_seed``: runs that
 differ only in ``seed`` or ``noise_rate`` share their texts and hit the cache with either scope, but
-every new ``data_seed`` (or training ``subset``, as the folds of confident learning) is a new text
-list, a new extraction with ``"texts"``, and a cache hit with ``"split"``, which costs one
-extraction of the full split up front.
+every new ``data_seed`` is a new text list, a new extraction with ``"texts"``, and a cache hit with
+``"split"``, which costs one extraction of the full split up front. The folds of confident learning
+train on subsets through a sampler (:class:`nlpdiff.samplers.SubsetSampler`) while the head is
+built on the full training set, so every fold hits the same cached features: K folds cost about K
+trainings of the small head.
 The loop's default ``learning_rate`` (5e-5) is meant for fine-tuning; the probe wants about 1e-3:
 pass it explicitly.
 
@@ -43,6 +45,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from nlpdiff.config import ProbeOptions
 from nlpdiff.errors import ParameterError
 from nlpdiff.models.base import register_head
 from nlpdiff.models.classification import ClassificationHeadBase
@@ -51,17 +54,6 @@ _VOG_REASON = (
     "backbone 'finetune' or 'scratch' for VoG; the 'probe' encoder is frozen and only its output "
     "features are cached, so gradients with respect to word embeddings are not available"
 )
-
-
-def _extra(params, name: str, default, kind: type, minimum: float):
-    value = params.extra.get(name, default)
-    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    if kind is int:
-        ok = ok and float(value).is_integer()
-    if not ok or value < minimum or (kind is float and not value < 1):
-        bound = f"an integer >= {minimum}" if kind is int else f"a number in [{minimum}, 1)"
-        raise ParameterError(f"extra.{name}", value, bound)
-    return kind(value)
 
 
 def probe_mlp(dim: int, hidden: int, num_labels: int, dropout: float):
@@ -74,21 +66,28 @@ def probe_mlp(dim: int, hidden: int, num_labels: int, dropout: float):
     )
 
 
-def _load_frozen_encoder(head, feature_batch_size: int) -> None:
-    """Set the probe options and the frozen encoder on ``head`` (shared by the probe heads).
+def _probe_options(head, feature_batch_size: int):
+    """Set the probe options, the encoder's source and its width on ``head``; return the encoder's config.
 
-    Options from ``params.extra``: ``probe_hidden`` (256), ``probe_dropout`` (0.1),
-    ``probe_feature_batch_size`` (``feature_batch_size``). A model that does not load raises
-    :class:`ParameterError` naming ``model``.
+    ``feature_batch_size`` is the default of ``probe_feature_batch_size``. Reads only the
+    configuration (no weights, no random numbers), so that the trainable head can be created first.
     """
+    from nlpdiff.models.hub import load_config, resolve_model
+
+    options = head.options
+    head.hidden, head.dropout = int(options.probe_hidden), float(options.probe_dropout)
+    head.feature_batch_size = int(options.probe_feature_batch_size or feature_batch_size)
+    head.source = resolve_model(head.params.model)
+    config = load_config(head.params.model, head.source)
+    head.dim = int(config.hidden_size)
+    return config
+
+
+def _load_frozen_encoder(head) -> None:
+    """Load the frozen encoder on ``head`` (after :func:`_probe_options`); a model that does not
+    load raises :class:`ParameterError` naming ``model``."""
     from transformers import AutoModel
 
-    from nlpdiff.models.hub import resolve_model
-
-    head.hidden = _extra(head.params, "probe_hidden", 256, int, 1)
-    head.dropout = _extra(head.params, "probe_dropout", 0.1, float, 0.0)
-    head.feature_batch_size = _extra(head.params, "probe_feature_batch_size", feature_batch_size, int, 1)
-    head.source = resolve_model(head.params.model)
     try:
         head.encoder = AutoModel.from_pretrained(head.source)
     except (OSError, ValueError) as exc:
@@ -104,15 +103,14 @@ class ProbeClassificationHead(ClassificationHeadBase):
     backbone = "probe"
     supports_vog = False
     vog_unsupported_reason = _VOG_REASON
+    options_class = ProbeOptions
 
     def build(self, samples: pd.DataFrame, heldout: pd.DataFrame) -> pd.DataFrame:
         import torch
 
         if self.params.vog:
             raise ParameterError("vog", True, _VOG_REASON)
-        self.scope = self.params.extra.get("probe_cache_scope", "texts")
-        if self.scope not in ("texts", "split"):
-            raise ParameterError("extra.probe_cache_scope", self.scope, "'texts' or 'split'")
+        self.scope = self.options.probe_cache_scope
         self.cache_keys: list[str] = []
         field = self.spec.text_fields[0]
         self._load()
@@ -143,14 +141,14 @@ class ProbeClassificationHead(ClassificationHeadBase):
         return enc
 
     def _load(self) -> None:
-        import torch
         from transformers import AutoTokenizer
 
-        _load_frozen_encoder(self, feature_batch_size=64)
-        self.tokenizer = AutoTokenizer.from_pretrained(self.source)
-        self.dim = int(self.encoder.config.hidden_size)
-        torch.manual_seed(self.params.seed)  # the head's initialisation depends on the seed only
+        _probe_options(self, feature_batch_size=64)
+        # first, before the encoder loads: the loop seeded right before build, so the head's
+        # initialisation depends on the seed only
         self.model = probe_mlp(self.dim, self.hidden, self.spec.num_labels, self.dropout).to(self.device)
+        _load_frozen_encoder(self)
+        self.tokenizer = AutoTokenizer.from_pretrained(self.source)
 
     def _encode(self, texts: list[str]) -> dict[str, Any]:
         import torch
@@ -256,6 +254,7 @@ def _register_qa():
 
         supports_vog = False
         vog_unsupported_reason = _VOG_REASON
+        options_class = ProbeOptions
 
         backbone = "probe"
 
@@ -265,16 +264,16 @@ def _register_qa():
 
             if self.params.vog:
                 raise ParameterError("vog", True, _VOG_REASON)
-            _load_frozen_encoder(self, feature_batch_size=32)
-            check_max_length(self.encoder.config, self.params.max_length)
-            self.tokenizer = AutoTokenizer.from_pretrained(self.source)
-            self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
-            self.dim = int(self.encoder.config.hidden_size)
-            torch.manual_seed(self.params.seed)
+            config = _probe_options(self, feature_batch_size=32)
+            check_max_length(config, self.params.max_length)
+            # first, before the encoder loads (the loop seeded right before build)
             self.model = torch.nn.Sequential(
                 torch.nn.Linear(self.dim, self.hidden), torch.nn.GELU(), torch.nn.Dropout(self.dropout),
                 torch.nn.Linear(self.hidden, 2),
             ).to(self.device)
+            _load_frozen_encoder(self)
+            self.tokenizer = AutoTokenizer.from_pretrained(self.source)
+            self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
 
             kept = self._encode_data(samples, heldout)  # as ExtractiveQAHead, with the encoder frozen
 
