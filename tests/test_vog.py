@@ -1,7 +1,7 @@
 """VoG: the online (Welford) accumulator against hand-worked numbers and a direct numpy computation,
 the loop's vog.parquet and VoG score, and the per-sample gradient of the finetune classification head.
 
-Definition (Agarwal et al. 2022, as REFERENCES.md adapts it to text): S_t(x) = d z_{t,y}(x) / d e(x),
+Definition (Agarwal et al. 2022, adapted to text): S_t(x) = d z_{t,y}(x) / d e(x),
 the gradient of the gold logit w.r.t. the input word embeddings, reduced per token by the mean over
 the embedding dimension; VoG(x) = mean over real tokens of sqrt(population variance over checkpoints
 of S_t); the score is the class-normalised VoG.
@@ -16,8 +16,10 @@ import pandas as pd
 import pytest
 import torch
 
-from nlpdiff import dynamics
-from nlpdiff.dynamics import TrainParams, VogAccumulator, train
+from nlpdiff import recording
+from nlpdiff.config import TrainParams
+from nlpdiff.dynamics import train
+from nlpdiff.recording import VogAccumulator
 from nlpdiff.errors import ParameterError
 
 PAD = 99.0  # garbage at padded positions: the mask must keep it out
@@ -128,7 +130,7 @@ class _StoringAccumulator(VogAccumulator):
 def vog_run(tiny_data_dir, tmp_path_factory):
     mp = pytest.MonkeyPatch()
     _StoringAccumulator.instances.clear()
-    mp.setattr(dynamics, "VogAccumulator", _StoringAccumulator)
+    mp.setattr(recording, "VogAccumulator", _StoringAccumulator)
     try:
         params = TrainParams(task="sst2", train_size=32, eval_size=20, epochs=3, batch_size=16, max_length=24,
                              eval_batch_size=16, vog=True, data_dir=str(tiny_data_dir),
