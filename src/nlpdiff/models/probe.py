@@ -29,7 +29,7 @@ exists, but it is a different quantity and would not be comparable with VoG of t
 backbones.) Asking for ``vog=True`` raises a :class:`~nlpdiff.errors.ParameterError` before any
 feature is computed.
 
-Extractive QA (:class:`ProbeQAHead`, registered when :mod:`nlpdiff.models.qa` is importable): the
+Extractive QA (:class:`ProbeQAHead`): the
 encoding, skipped questions, statistics and metrics of :class:`~nlpdiff.models.qa.ExtractiveQAHead`;
 the encoder's last hidden states of every window used (the answer-holding training window of each
 question, every held-out window) are cached as float16, keyed by the model and the windows' token
@@ -49,6 +49,7 @@ from nlpdiff.config import ProbeOptions
 from nlpdiff.errors import ParameterError
 from nlpdiff.models.base import register_head
 from nlpdiff.models.classification import ClassificationHeadBase
+from nlpdiff.models.qa import ExtractiveQAHead, check_max_length
 
 _VOG_REASON = (
     "backbone 'finetune' or 'scratch' for VoG; the 'probe' encoder is frozen and only its output "
@@ -233,116 +234,107 @@ def token_features(encoder, inputs: dict[str, list[list[int]]], rows, pad_id: in
     return flat, starts
 
 
-def _register_qa():
-    try:
-        from nlpdiff.models.qa import ExtractiveQAHead, check_max_length
-    except ImportError:  # pragma: no cover - the QA module is optional for this backbone
-        return None
+# -- extractive question answering on the frozen encoder --------------------------------------------
 
-    @register_head
-    class ProbeQAHead(ExtractiveQAHead):
-        """Extractive QA on a frozen encoder: cached token features and a light trainable span layer.
+@register_head
+class ProbeQAHead(ExtractiveQAHead):
+    """Extractive QA on a frozen encoder: cached token features and a light trainable span layer.
 
-        Encoding, skipped questions, statistics and held-out metrics are those of
-        :class:`~nlpdiff.models.qa.ExtractiveQAHead`. The encoder (``params.model``) runs once over
-        the training windows (the one answer-holding window per question) and every held-out window;
-        its last hidden states are cached (float16, :mod:`nlpdiff.models.cache`, keyed by model and
-        the windows' token ids, which fix ``max_length`` and ``doc_stride``). The trainable part is
-        ``Linear(D, hidden) - GELU - Dropout - Linear(hidden, 2)`` per token: start and end logits.
-        VoG is not available (frozen encoder, see the module docstring).
-        """
+    Encoding, skipped questions, statistics and held-out metrics are those of
+    :class:`~nlpdiff.models.qa.ExtractiveQAHead`. The encoder (``params.model``) runs once over
+    the training windows (the one answer-holding window per question) and every held-out window;
+    its last hidden states are cached (float16, :mod:`nlpdiff.models.cache`, keyed by model and
+    the windows' token ids, which fix ``max_length`` and ``doc_stride``). The trainable part is
+    ``Linear(D, hidden) - GELU - Dropout - Linear(hidden, 2)`` per token: start and end logits.
+    VoG is not available (frozen encoder, see the module docstring).
+    """
 
-        supports_vog = False
-        vog_unsupported_reason = _VOG_REASON
-        options_class = ProbeOptions
+    supports_vog = False
+    vog_unsupported_reason = _VOG_REASON
+    options_class = ProbeOptions
 
-        backbone = "probe"
+    backbone = "probe"
 
-        def build(self, samples: pd.DataFrame, heldout: pd.DataFrame) -> pd.DataFrame:
-            import torch
-            from transformers import AutoTokenizer
+    def build(self, samples: pd.DataFrame, heldout: pd.DataFrame) -> pd.DataFrame:
+        import torch
+        from transformers import AutoTokenizer
 
-            if self.params.vog:
-                raise ParameterError("vog", True, _VOG_REASON)
-            config = _probe_options(self, feature_batch_size=32)
-            check_max_length(config, self.params.max_length)
-            # first, before the encoder loads (the loop seeded right before build)
-            self.model = torch.nn.Sequential(
-                torch.nn.Linear(self.dim, self.hidden), torch.nn.GELU(), torch.nn.Dropout(self.dropout),
-                torch.nn.Linear(self.hidden, 2),
-            ).to(self.device)
-            _load_frozen_encoder(self)
-            self.tokenizer = AutoTokenizer.from_pretrained(self.source)
-            self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
-
-            kept = self._encode_data(samples, heldout)  # as ExtractiveQAHead, with the encoder frozen
-
-            self.cache_keys: list[str] = []
-            self._stores: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-            self._store(self.train_features, np.unique(self.train_feat), "probe token features (train)")
-            if self.held_features is not None:
-                self._store(self.held_features, np.arange(len(self.held_features)), "probe token features (held-out)")
-            return kept
-
-        def _store(self, feats, rows, desc) -> None:
-            from nlpdiff.models.cache import cache_key, cached_features, model_fingerprint
-
-            rows = np.asarray(rows, dtype=np.int64)
-            parts = {
-                "what": "token_features", "dtype": "float16",
-                "model": model_fingerprint(self.source, self.encoder.config),
-                "inputs": {name: [feats.input[name][f] for f in rows] for name in feats.input},
-            }
-            def compute():
-                return token_features(self.encoder, feats.input, rows, self.pad_id, self.feature_batch_size,
-                                      self.device, desc=desc)[0]
-
-            flat = cached_features(parts, compute)
-            lengths = np.array([len(feats.input["input_ids"][f]) for f in rows], dtype=np.int64)
-            starts = np.zeros(len(rows) + 1, dtype=np.int64)
-            np.cumsum(lengths, out=starts[1:])
-            if len(flat) != starts[-1]:  # pragma: no cover - the key fixes the token counts
-                raise ValueError("cached token features do not match the windows")
-            where = np.full(len(feats), -1, dtype=np.int64)
-            where[rows] = starts[:-1]
-            self._stores[id(feats)] = (flat, where, lengths)
-            self.cache_keys.append(cache_key(parts))
-
-        def _batch(self, feats, fidx):
-            import torch
-
-            out, ctx = super()._batch(feats, fidx)
-            flat, where, _ = self._stores[id(feats)]
-            width = out["input_ids"].shape[1]
-            x = np.zeros((len(fidx), width, flat.shape[1]), dtype=np.float32)
-            for r, f in enumerate(fidx):
-                n = feats.length(f)
-                x[r, :n] = flat[where[f]:where[f] + n]
-            out["_token_features"] = torch.from_numpy(x).to(self.device)
-            return out, ctx
-
-        def _logits(self, batch, embeds=None):
-            logits = self.model(batch["_token_features"]).float()
-            return logits[..., 0], logits[..., 1]
-
-        def gold_output(self, idx):
+        if self.params.vog:
             raise ParameterError("vog", True, _VOG_REASON)
+        config = _probe_options(self, feature_batch_size=32)
+        check_max_length(config, self.params.max_length)
+        # first, before the encoder loads (the loop seeded right before build)
+        self.model = torch.nn.Sequential(
+            torch.nn.Linear(self.dim, self.hidden), torch.nn.GELU(), torch.nn.Dropout(self.dropout),
+            torch.nn.Linear(self.hidden, 2),
+        ).to(self.device)
+        _load_frozen_encoder(self)
+        self.tokenizer = AutoTokenizer.from_pretrained(self.source)
+        self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
 
-        def describe(self) -> dict[str, Any]:
-            from nlpdiff.models.cache import cache_dir
+        kept = self._encode_data(samples, heldout)  # as ExtractiveQAHead, with the encoder frozen
 
-            return {
-                **super().describe(),
-                "encoder_class": type(self.encoder).__name__,
-                "encoder_parameters": sum(p.numel() for p in self.encoder.parameters()),
-                "feature_dim": self.dim,
-                "probe_hidden": self.hidden,
-                "probe_dropout": self.dropout,
-                "feature_cache_dir": str(cache_dir()),
-                "feature_cache_keys": list(self.cache_keys),
-            }
+        self.cache_keys: list[str] = []
+        self._stores: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._store(self.train_features, np.unique(self.train_feat), "probe token features (train)")
+        if self.held_features is not None:
+            self._store(self.held_features, np.arange(len(self.held_features)), "probe token features (held-out)")
+        return kept
 
-    return ProbeQAHead
+    def _store(self, feats, rows, desc) -> None:
+        from nlpdiff.models.cache import cache_key, cached_features, model_fingerprint
 
+        rows = np.asarray(rows, dtype=np.int64)
+        parts = {
+            "what": "token_features", "dtype": "float16",
+            "model": model_fingerprint(self.source, self.encoder.config),
+            "inputs": {name: [feats.input[name][f] for f in rows] for name in feats.input},
+        }
+        def compute():
+            return token_features(self.encoder, feats.input, rows, self.pad_id, self.feature_batch_size,
+                                  self.device, desc=desc)[0]
 
-ProbeQAHead = _register_qa()
+        flat = cached_features(parts, compute)
+        lengths = np.array([len(feats.input["input_ids"][f]) for f in rows], dtype=np.int64)
+        starts = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=starts[1:])
+        if len(flat) != starts[-1]:  # pragma: no cover - the key fixes the token counts
+            raise ValueError("cached token features do not match the windows")
+        where = np.full(len(feats), -1, dtype=np.int64)
+        where[rows] = starts[:-1]
+        self._stores[id(feats)] = (flat, where, lengths)
+        self.cache_keys.append(cache_key(parts))
+
+    def _batch(self, feats, fidx):
+        import torch
+
+        out, ctx = super()._batch(feats, fidx)
+        flat, where, _ = self._stores[id(feats)]
+        width = out["input_ids"].shape[1]
+        x = np.zeros((len(fidx), width, flat.shape[1]), dtype=np.float32)
+        for r, f in enumerate(fidx):
+            n = feats.length(f)
+            x[r, :n] = flat[where[f]:where[f] + n]
+        out["_token_features"] = torch.from_numpy(x).to(self.device)
+        return out, ctx
+
+    def _logits(self, batch, embeds=None):
+        logits = self.model(batch["_token_features"]).float()
+        return logits[..., 0], logits[..., 1]
+
+    def gold_output(self, idx):
+        raise ParameterError("vog", True, _VOG_REASON)
+
+    def describe(self) -> dict[str, Any]:
+        from nlpdiff.models.cache import cache_dir
+
+        return {
+            **super().describe(),
+            "encoder_class": type(self.encoder).__name__,
+            "encoder_parameters": sum(p.numel() for p in self.encoder.parameters()),
+            "feature_dim": self.dim,
+            "probe_hidden": self.hidden,
+            "probe_dropout": self.dropout,
+            "feature_cache_dir": str(cache_dir()),
+            "feature_cache_keys": list(self.cache_keys),
+        }
