@@ -314,12 +314,9 @@ def _check_model(model) -> None:
     name = type(model).__name__
     config = getattr(model, "config", None)
     model_type = getattr(config, "model_type", None)
-    try:
-        from transformers.models.auto.modeling_auto import MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES
+    from transformers.models.auto.modeling_auto import MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES
 
-        known = set(MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES.values())
-    except ImportError:  # pragma: no cover
-        known = set()
+    known = set(MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES.values())
     if name not in known and not name.endswith("ForSequenceClassification"):
         if name.endswith("ForQuestionAnswering"):
             what = "extractive question answering"

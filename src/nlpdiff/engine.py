@@ -195,8 +195,13 @@ def fit(state: State, sampler, optimizer, scheduler, handlers, clip_norm: float 
     return state
 
 
-def adamw(head, learning_rate: float, weight_decay: float):
-    """AdamW over the head's trainable parameters, without weight decay on biases and norm weights."""
+def adamw(head, learning_rate: float, weight_decay: float, fused: bool | None = None):
+    """AdamW over the head's trainable parameters, without weight decay on biases and norm weights.
+
+    ``fused``: torch's implementation choice (None: its default, the single-tensor path on a CPU;
+    True: the fused kernel, as ``transformers.Trainer`` uses). The study's runs use the default:
+    the fused path gives slightly different numbers.
+    """
     import torch
 
     trainable = head.parameters()
@@ -207,7 +212,7 @@ def adamw(head, learning_rate: float, weight_decay: float):
          "weight_decay": weight_decay},
         {"params": [p for p in trainable if names.get(id(p), "").endswith(no_decay)], "weight_decay": 0.0},
     ]
-    return torch.optim.AdamW([g for g in groups if g["params"]], lr=learning_rate)
+    return torch.optim.AdamW([g for g in groups if g["params"]], lr=learning_rate, fused=fused)
 
 
 def linear_warmup(optimizer, warmup_ratio: float, total_steps: int):
