@@ -150,16 +150,3 @@ def load_plan(profile: str, params_dir: str | os.PathLike = "params",
         build_book=bool(raw.get("build_book", True)),
         raw=raw,
     )
-
-
-def runs_by_task(runs_dir: str | os.PathLike) -> dict[str, list[Path]]:
-    """The complete run directories under ``runs_dir`` (``<name>/run``), grouped by task."""
-    import json
-
-    out: dict[str, list[Path]] = {}
-    for run_json in sorted(Path(runs_dir).glob("*/run/run.json")):
-        info = json.loads(run_json.read_text(encoding="utf-8"))
-        if info.get("status") != "complete":
-            continue
-        out.setdefault(info["params"]["task"], []).append(run_json.parent)
-    return out
