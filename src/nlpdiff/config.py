@@ -7,8 +7,8 @@ A run is described by two typed objects:
 * its ``options``: the options of the head that serves ``(task kind, backbone)``, one small
   dataclass per head family: :class:`QAOptions` (``doc_stride``, ``max_answer_length``),
   :class:`SummarizationOptions` (``max_target_length``, ``generation_max_tokens``),
-  :class:`ProbeOptions` (``probe_*``), :class:`ScratchOptions` (``scratch_*``), or
-  :class:`NoOptions`. A head names its class in ``Head.options_class``.
+  :class:`ProbeOptions` (``probe_*``), :class:`ScratchOptions` (``scratch_*``),
+  :class:`ProbeQAOptions` (both QA and probe options), or :class:`NoOptions`. A head names its class in ``Head.options_class``.
 
 Notebooks, the Snakefile and ``run.json`` speak in *flat* parameters (``task=sst2``,
 ``epochs=2``, ``doc_stride=64``, ``probe_hidden=128``): :func:`from_flat` turns such a dict into
@@ -129,6 +129,15 @@ class ScratchOptions(HeadOptions):
             value = getattr(self, name)
             if not _is_int(value) or value < low or (high is not None and value > high):
                 raise ParameterError(name, value, f"an integer >= {low}" + (f" and <= {high}" if high else ""))
+
+
+@dataclass
+class ProbeQAOptions(QAOptions, ProbeOptions):
+    """Extractive QA on the probe backbone: the options of both (windows and span length; the probe's)."""
+
+    def validate(self, params: "TrainParams") -> None:
+        QAOptions.validate(self, params)
+        ProbeOptions.validate(self, params)
 
 
 #: every option class, to map a flat key to its class in error messages
@@ -338,6 +347,6 @@ def pick_device(device: str):
 
 
 __all__ = [
-    "HeadOptions", "NoOptions", "OPTION_CLASSES", "ProbeOptions", "QAOptions", "ScratchOptions",
+    "HeadOptions", "NoOptions", "OPTION_CLASSES", "ProbeOptions", "ProbeQAOptions", "QAOptions", "ScratchOptions",
     "SummarizationOptions", "TrainParams", "from_flat", "pick_device", "positive_int", "seed_everything",
 ]

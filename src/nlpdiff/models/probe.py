@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nlpdiff.config import ProbeOptions
+from nlpdiff.config import ProbeOptions, ProbeQAOptions
 from nlpdiff.errors import ParameterError
 from nlpdiff.models.base import register_head
 from nlpdiff.models.classification import ClassificationHeadBase
@@ -251,7 +251,7 @@ class ProbeQAHead(ExtractiveQAHead):
 
     supports_vog = False
     vog_unsupported_reason = _VOG_REASON
-    options_class = ProbeOptions
+    options_class = ProbeQAOptions
 
     backbone = "probe"
 
