@@ -295,8 +295,10 @@ def from_flat(values: Mapping[str, Any]) -> TrainParams:
     head that serves the task and backbone (for example ``doc_stride`` for extractive QA): any
     other key raises a :class:`ParameterError` that names it. The result is validated.
 
-    >>> from_flat({"task": "sst2", "epochs": 2, "doc_stride": 64})  # doctest: +SKIP
-    ParameterError: doc_stride=64 is not allowed: expected a parameter of the loop or of the ...
+    For example ``from_flat({"task": "squad", "epochs": 2, "doc_stride": 64})`` gives a
+    :class:`TrainParams` whose ``options`` is ``QAOptions(doc_stride=64, max_answer_length=30)``,
+    while ``from_flat({"task": "sst2", "doc_stride": 64})`` raises a :class:`ParameterError` naming
+    ``doc_stride`` (an option of :class:`QAOptions`, not of the SST-2 classification head).
     """
     if not isinstance(values, Mapping):
         raise ParameterError("parameters", type(values).__name__, "a mapping of parameter names to values")
