@@ -53,8 +53,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 LR, WARMUP, DECAY, MAX_LENGTH, BATCH = 5e-5, 0.1, 0.01, 64, 32
 
 

@@ -78,7 +78,6 @@ def load_qa_model(model: str | None, seed: int | None = None):
     ``model`` when it cannot be loaded, has no question-answering head in transformers
     (``AutoModelForQuestionAnswering``), or has no fast tokenizer (offsets are needed).
     """
-    import torch
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer
     from transformers.utils import logging as hf_logging
 

@@ -267,7 +267,6 @@ def load_minilm_encoder_decoder(seed: int | None = None) -> LoadedSeqModel:
     LM-head transform are new (seeded). ``decoder_start_token_id`` = [CLS], ``eos`` = [SEP],
     ``pad`` = [PAD].
     """
-    import torch
     from transformers import AutoTokenizer, EncoderDecoderModel
     from transformers.utils import logging as hf_logging
 
