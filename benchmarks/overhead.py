@@ -6,7 +6,7 @@ sentences, and reads the wall time of each phase from its ``run.json``. Then, on
 batches, it times epochs of a *plain* loop (the head's forward, mean cross-entropy, backward,
 gradient clipping, AdamW and scheduler steps: the loop's body without the per-sample statistics
 and the recorder) interleaved with epochs of the loop's *recording* body (``head.forward`` with its
-per-sample statistics, written into a :class:`nlpdiff.dynamics.Recorder`, and ``loss.item()``).
+per-sample statistics, written into a :class:`nlpdiff.recording.Recorder`, and ``loss.item()``).
 
 Figures (per epoch; goals from the issue):
 
@@ -36,7 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
-from nlpdiff.dynamics import Recorder, TrainParams, train
+from nlpdiff.config import TrainParams
+from nlpdiff.dynamics import Recorder, train
 
 _POS = ("wonderful", "brilliant", "moving", "delightful", "superb", "charming", "funny", "gripping")
 _NEG = ("boring", "awful", "dull", "terrible", "tedious", "clumsy", "painful", "bland")
@@ -89,7 +90,7 @@ def timed_epochs(head, params: TrainParams, repeats: int, seed: int = 1, clock=t
             optimizer.step()
             scheduler.step()
 
-    def recording_epoch(batches):  # the body of nlpdiff.dynamics.train's training loop
+    def recording_epoch(batches):  # the body of nlpdiff.engine.fit with the TrainPass handler
         running = []
         for step, idx in enumerate(batches, start=1):
             losses, stats = head.forward(idx, True)

@@ -1,4 +1,4 @@
-"""Peak memory of the recorder: :class:`nlpdiff.dynamics.Recorder` for 100,000 samples x 20
+"""Peak memory of the recorder: :class:`nlpdiff.recording.Recorder` for 100,000 samples x 20
 checkpoints (eval pass, and a train pass of 20 epochs), filled with synthetic values, then
 ``frame()`` (the long dynamics table: 4,000,000 rows).
 
@@ -28,7 +28,7 @@ import tracemalloc
 import numpy as np
 import pandas as pd
 
-from nlpdiff.dynamics import STAT_COLUMNS, Recorder
+from nlpdiff.recording import STAT_COLUMNS, Recorder
 
 GIB = 2**30
 

@@ -31,16 +31,17 @@ DEFAULT_LR = {"minilm": 3e-4, "smollm2": 1e-4}
 def bench(model: str, args) -> dict:
     import torch
 
-    from nlpdiff.dynamics import TrainParams, train
+    from nlpdiff.config import from_flat
+    from nlpdiff.dynamics import train
 
     lr = args.learning_rate or DEFAULT_LR.get(model, 5e-5)
     with tempfile.TemporaryDirectory() as tmp:
-        params = TrainParams(
+        params = from_flat(dict(
             task="samsum", model=model, train_size=args.train_size, eval_size=args.eval_size, epochs=args.epochs,
             batch_size=args.batch_size, eval_batch_size=16, learning_rate=lr, max_length=args.max_length,
             max_target_length=args.max_target_length, generation_max_tokens=args.generation_max_tokens,
             seed=args.seed, device="cpu", data_dir=args.data_dir, output_dir=tmp,
-        )
+        ))
         t0 = time.perf_counter()
         run = train(params, progress=False)
         total = time.perf_counter() - t0

@@ -51,7 +51,7 @@ plots.enable_offline()
 pd.set_option("display.max_colwidth", 100)
 pd.set_option("display.precision", 3)
 
-index = compare.run_index(runs_dir)
+index = compare.run_index(runs_dir, kinds=("train",))
 if index.empty:
     raise FileNotFoundError(f"runs_dir={runs_dir!r} holds no complete run: run the workflow first")
 display(Markdown(f"**{len(index)} runs** of the `{profile}` profile, "

@@ -53,18 +53,19 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from nlpdiff import analysis, plots, scores
-from nlpdiff.dynamics import TrainParams, load_or_train
+from nlpdiff.config import from_flat
+from nlpdiff.dynamics import load_or_train
 from nlpdiff.models.qa import questions_markdown
 
 plots.enable_offline()
 pd.set_option("display.max_colwidth", 120)
 
-params = TrainParams(
+params = from_flat(dict(
     task=task, backbone=backbone, model=model, train_size=train_size, eval_size=eval_size, epochs=epochs,
     batch_size=batch_size, learning_rate=learning_rate, max_length=max_length, doc_stride=doc_stride,
     seed=seed, data_seed=data_seed, train_split=train_split, eval_split=eval_split, vog=vog,
     device=device, data_dir=data_dir, output_dir=run_dir,
-).validate()  # bad parameters fail here, before any training
+))  # bad parameters fail here, before any training
 
 # %% tags=["remove-stderr"]
 run = load_or_train(params)

@@ -41,7 +41,7 @@ from IPython.display import Markdown, display
 
 from nlpdiff import compare
 
-index = compare.run_index(runs_dir)
+index = compare.run_index(runs_dir, kinds=("train",))
 infos = {p.parent.parent.name: json.loads(p.read_text()) for p in sorted(Path(runs_dir).glob("*/run/run.json"))}
 display(Markdown(f"## Runs of the `{profile}` profile\n\n{len(index)} training runs, "
                  f"{index['wall_time_s'].sum() / 60:.1f} minutes of wall time in all."))

@@ -50,18 +50,19 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from nlpdiff import analysis, plots, scores
-from nlpdiff.dynamics import TrainParams, load_or_train
+from nlpdiff.config import from_flat
+from nlpdiff.dynamics import load_or_train
 from nlpdiff.models import summarization as summ
 
 plots.enable_offline()
 pd.set_option("display.max_colwidth", 200)
 
-params = TrainParams(
+params = from_flat(dict(
     task=task, backbone=backbone, model=model, train_size=train_size, eval_size=eval_size, epochs=epochs,
     batch_size=batch_size, learning_rate=learning_rate, max_length=max_length,
     max_target_length=max_target_length, generation_max_tokens=generation_max_tokens, seed=seed, data_seed=data_seed,
     device=device, data_dir=data_dir, output_dir=run_dir,
-).validate()  # bad parameters fail here, before any training
+))  # bad parameters fail here, before any training
 
 # %% tags=["remove-stderr"]
 run = load_or_train(params)
@@ -76,7 +77,7 @@ display(Markdown(
     f"{params.epochs} epochs, {res['n_checkpoints']} checkpoints, on {res['device']} "
     f"({info['hardware']['cpu_count']} CPU cores, accelerator: {info['hardware']['accelerator']}). "
     f"Inputs cut to {params.max_length} tokens (mean {run.samples['n_input_tokens'].mean():.0f}), "
-    f"summaries to {params.max_target_length} (mean {run.samples['n_target_tokens'].mean():.0f}). "
+    f"summaries to {params.options.max_target_length} (mean {run.samples['n_target_tokens'].mean():.0f}). "
     f"Training took {info['wall_time_s']['train']:.0f} s "
     f"({info['wall_time_s']['train'] / (res['n_train'] * params.epochs):.2f} s per dialogue and epoch), "
     f"the recording eval passes {info['wall_time_s']['eval_pass']:.0f} s, held-out generation and ROUGE "

@@ -13,7 +13,9 @@ import pandas as pd
 import pytest
 
 from nlpdiff import rundir
-from nlpdiff.dynamics import STAT_COLUMNS, TrainParams, train
+from nlpdiff.config import TrainParams, from_flat
+from nlpdiff.dynamics import STAT_COLUMNS, train
+from nlpdiff.samplers import SubsetSampler
 from nlpdiff.errors import ParameterError
 from nlpdiff.models import get_head
 from nlpdiff.models import cache as cache_lib
@@ -203,7 +205,7 @@ def test_scratch_gold_output_is_the_models_gold_logit(scratch_run):
 
 
 def test_scratch_same_seed_same_dynamics(scratch_run, tmp_path):
-    again = train(TrainParams(**{**scratch_run.params, "output_dir": str(tmp_path / "again")}), progress=False)
+    again = train(from_flat({**scratch_run.params, "output_dir": str(tmp_path / "again")}), progress=False)
     cols = ["sample_id", "checkpoint", "step", "pass", *STAT_COLUMNS]
     pd.testing.assert_frame_equal(again.dynamics[cols], scratch_run.dynamics[cols])
     pd.testing.assert_frame_equal(pd.read_parquet(again.path / "vog.parquet"),
@@ -211,11 +213,11 @@ def test_scratch_same_seed_same_dynamics(scratch_run, tmp_path):
 
 
 def test_scratch_bad_option(tiny_data_dir, tmp_path):
-    params = TrainParams(backbone="scratch", learning_rate=0.05, data_dir=str(tiny_data_dir),
-                         output_dir=str(tmp_path / "bad"), extra={"scratch_buckets": 0}, **TINY)
     with pytest.raises(ParameterError) as err:
-        train(params, progress=False)
-    assert err.value.param == "extra.scratch_buckets"
+        from_flat(dict(backbone="scratch", learning_rate=0.05, data_dir=str(tiny_data_dir),
+                       output_dir=str(tmp_path / "bad"), scratch_buckets=0, **TINY))
+    assert err.value.param == "scratch_buckets"
+    assert not (tmp_path / "bad").exists()
 
 
 def test_probe_end_to_end(tiny_data_dir, tmp_path, monkeypatch):
@@ -234,16 +236,16 @@ def test_probe_end_to_end(tiny_data_dir, tmp_path, monkeypatch):
     calls = []
     real = cache_lib.pooled_features
     monkeypatch.setattr(cache_lib, "pooled_features", lambda *a, **k: calls.append(1) or real(*a, **k))
-    again = train(TrainParams(**{**run.params, "output_dir": str(tmp_path / "again")}), progress=False)
+    again = train(from_flat({**run.params, "output_dir": str(tmp_path / "again")}), progress=False)
     assert calls == []
     pd.testing.assert_frame_equal(again.dynamics, run.dynamics)
 
 
 def test_probe_refuses_vog_before_computing_features(tiny_data_dir, tmp_path, monkeypatch):
     monkeypatch.setenv(cache_lib.CACHE_DIR_ENV, str(tmp_path / "features"))
-    params = TrainParams(backbone="probe", learning_rate=1e-3, vog=True, data_dir=str(tiny_data_dir),
-                         output_dir=str(tmp_path / "run"), **TINY)
     with pytest.raises(ParameterError, match="frozen") as err:
+        params = TrainParams(backbone="probe", learning_rate=1e-3, vog=True, data_dir=str(tiny_data_dir),
+                             output_dir=str(tmp_path / "run"), **TINY)
         train(params, progress=False)
     assert err.value.param == "vog"
     assert not (tmp_path / "features").exists()
@@ -258,8 +260,8 @@ def test_probe_split_scope_caches_the_split_once_for_every_data_seed(tiny_data_d
     folder = tmp_path / "features"
     monkeypatch.setenv(cache_lib.CACHE_DIR_ENV, str(folder))
     base = dict(TINY, train_size=100, epochs=2)
-    runs = [train(TrainParams(backbone="probe", learning_rate=1e-3, data_dir=str(tiny_data_dir), data_seed=seed,
-                              output_dir=str(tmp_path / f"s{seed}"), extra={"probe_cache_scope": "split"}, **base),
+    runs = [train(from_flat(dict(backbone="probe", learning_rate=1e-3, data_dir=str(tiny_data_dir), data_seed=seed,
+                                 output_dir=str(tmp_path / f"s{seed}"), probe_cache_scope="split", **base)),
                   progress=False) for seed in (0, 1)]
     assert len(list(folder.glob("*.npy"))) == 2  # the whole train split and the whole validation split
     assert runs[0].info["resolved"]["feature_cache_keys"] == runs[1].info["resolved"]["feature_cache_keys"]
@@ -269,13 +271,16 @@ def test_probe_split_scope_caches_the_split_once_for_every_data_seed(tiny_data_d
     feats, _ = cache_lib.encoder_features(head.encoder, head.tokenizer, head.source, list(runs[1].samples["sentence"]),
                                           max_length=64, progress=False, folder=tmp_path / "other")
     np.testing.assert_allclose(head.train_enc["features"].numpy(), feats, atol=1e-5)
-    # a training subset (as the folds of confident learning) reads its rows from the same cached split
-    fold = train(TrainParams(**{**runs[0].params, "output_dir": str(tmp_path / "fold")}), progress=False,
-                 subset=np.arange(0, 100, 3))
-    assert len(fold.samples) == 34 and len(list(folder.glob("*.npy"))) == 2
-    with pytest.raises(ParameterError):
-        train(TrainParams(backbone="probe", learning_rate=1e-3, data_dir=str(tiny_data_dir), output_dir=str(tmp_path / "x"),
-                          extra={"probe_cache_scope": "all"}, **base), progress=False)
+    # a training subset (as the folds of confident learning) trains on a sampler: same cached features
+    fold = train(from_flat({**runs[0].params, "output_dir": str(tmp_path / "fold")}), progress=False,
+                 sampler=SubsetSampler(100, np.arange(0, 100, 3), batch_size=base["batch_size"], seed=0))
+    assert len(fold.samples) == 100 and len(list(folder.glob("*.npy"))) == 2
+    trained = fold.dynamics[fold.dynamics["pass"] == "train"]["sample_id"].unique()
+    assert sorted(trained) == list(range(0, 100, 3)) and fold.info["resolved"]["subset_size"] == 34
+    with pytest.raises(ParameterError) as err:
+        from_flat(dict(backbone="probe", learning_rate=1e-3, data_dir=str(tiny_data_dir), output_dir=str(tmp_path / "x"),
+                       probe_cache_scope="all", **base))
+    assert err.value.param == "probe_cache_scope"
 
 
 def test_probe_qa_end_to_end(tiny_data_dir, tmp_path, monkeypatch):
@@ -283,9 +288,9 @@ def test_probe_qa_end_to_end(tiny_data_dir, tmp_path, monkeypatch):
     assert head_cls.__name__ == "ProbeQAHead"
     folder = tmp_path / "features"
     monkeypatch.setenv(cache_lib.CACHE_DIR_ENV, str(folder))
-    params = TrainParams(task="squad", backbone="probe", train_size=8, eval_size=6, epochs=3, max_length=96,
-                         doc_stride=32, learning_rate=3e-3, batch_size=4, data_dir=str(tiny_data_dir),
-                         output_dir=str(tmp_path / "run"))
+    params = from_flat(dict(task="squad", backbone="probe", train_size=8, eval_size=6, epochs=3, max_length=96,
+                            doc_stride=32, learning_rate=3e-3, batch_size=4, data_dir=str(tiny_data_dir),
+                            output_dir=str(tmp_path / "run")))
     run = train(params, progress=False)
     rundir.check_run_dir(run.path)
     n = len(run.samples)
@@ -298,8 +303,8 @@ def test_probe_qa_end_to_end(tiny_data_dir, tmp_path, monkeypatch):
     assert len(list(folder.glob("*.npy"))) == 2  # train windows, held-out windows
     calls = []
     monkeypatch.setattr("nlpdiff.models.probe.token_features", lambda *a, **k: calls.append(1))
-    again = train(TrainParams(**{**run.params, "output_dir": str(tmp_path / "again")}), progress=False)
+    again = train(from_flat({**run.params, "output_dir": str(tmp_path / "again")}), progress=False)
     assert calls == []
     pd.testing.assert_frame_equal(again.dynamics, run.dynamics)
     with pytest.raises(ParameterError, match="frozen"):
-        train(TrainParams(**{**run.params, "vog": True, "output_dir": str(tmp_path / "vog")}), progress=False)
+        train(from_flat({**run.params, "vog": True, "output_dir": str(tmp_path / "vog")}), progress=False)

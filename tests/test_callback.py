@@ -189,3 +189,31 @@ def test_exported_from_package():
     import nlpdiff
 
     assert nlpdiff.DynamicsCallback is DynamicsCallback
+
+
+@pytest.mark.slow
+def test_trainer_run_is_indexed_and_analysable_like_any_run(trainer_run, tiny_data_dir, tmp_path):
+    """A callback run and an nlpdiff run side by side: both in the index, both go through the same analyses."""
+    from nlpdiff import analysis, compare, plots
+    from nlpdiff.config import from_flat
+    from nlpdiff.dynamics import train
+
+    trainer, train_ds, callbacks = trainer_run
+    root = callbacks["auto"].output_dir.parent
+    own = train(from_flat(dict(train_size=32, eval_size=16, epochs=2, batch_size=16, max_length=24,
+                               learning_rate=1e-4, data_dir=str(tiny_data_dir), output_dir=str(root / "own" / "run"))),
+                progress=False)
+    index = compare.run_index(root).set_index("name")
+    assert index.loc["auto", "kind"] == "trainer_callback" and index.loc["given", "kind"] == "trainer_callback"
+    assert index.loc["own", "kind"] == "train"
+    assert index.loc["auto", "n_train"] == N_TRAIN and index.loc["auto", "checkpoints"] == EPOCHS
+    assert index.loc["auto", "heldout_metric"] == "heldout_accuracy"
+    assert list(compare.run_index(root, kinds=("train",))["name"]) == ["own"]
+    for path in (index.loc["auto", "path"], own.path):
+        run = rundir.load_run(path)
+        cols = compare.score_columns(run.scores)
+        assert "action" in cols
+        hardest, easiest = analysis.extremes(run.samples, run.scores, "action", k=3)
+        assert len(hardest) == len(easiest) == 3
+        assert len(analysis.cartography_map(run.dynamics, pass_="eval")) == len(run.samples)
+        plots.learning_curve(run.metrics_frame())

@@ -6,7 +6,8 @@ import pytest
 
 from nlpdiff import rundir
 from nlpdiff.detection import confident_learning, load_confident_learning
-from nlpdiff.dynamics import TrainParams, prepare_data
+from nlpdiff.config import TrainParams
+from nlpdiff.dynamics import prepare_data
 from nlpdiff.errors import ParameterError
 
 
@@ -30,7 +31,15 @@ def test_confident_learning_runs_k_folds(tiny_data_dir, tmp_path):
     assert np.allclose(scores["confident_learning"].to_numpy(), 1 - given)
     for i in range(2):
         run = rundir.load_run(tmp_path / "run_cl2" / "folds" / f"fold_{i}")
-        assert len(run.samples) == 20 and "parent_sample_id" in run.samples
+        # each fold trains on the other fold (a SubsetSampler) and records every sample
+        assert len(run.samples) == 40 and run.info["resolved"]["subset_size"] == 20
+        trained = run.dynamics[run.dynamics["pass"] == "train"]["sample_id"].unique()
+        assert sorted(trained) == sorted(pred.loc[pred["fold"] != i, "sample_id"])
+    # the confident-learning folder is a run of its own kind in the index (its folds are not listed)
+    from nlpdiff import compare
+
+    index = compare.run_index(tmp_path)
+    assert sorted(index["kind"]) == ["confident_learning"] and index["name"].tolist() == ["run_cl2"]
 
 
 def test_bad_k(tiny_data_dir, tmp_path):

@@ -11,7 +11,9 @@ import pytest
 import torch
 
 from nlpdiff import rundir
-from nlpdiff.dynamics import STAT_COLUMNS, TrainParams, classification_stats, load_or_train, train_classifier
+from nlpdiff.config import TrainParams, from_flat
+from nlpdiff.dynamics import STAT_COLUMNS, load_or_train, train
+from nlpdiff.models.classification import classification_stats
 from nlpdiff.errors import ParameterError
 
 
@@ -80,7 +82,7 @@ def test_data_dir_without_dataset(tmp_path):
 def test_train_size_larger_than_split_fails_before_training(tiny_data_dir, tmp_path):
     params = TrainParams(data_dir=str(tiny_data_dir), train_size=10_000, output_dir=str(tmp_path / "run"))
     with pytest.raises(ParameterError, match="10000"):
-        train_classifier(params, progress=False)
+        train(params, progress=False)
     assert not (tmp_path / "run" / "run.json").exists()
     assert not (tmp_path / "run" / "dynamics.parquet").exists()
 
@@ -92,7 +94,7 @@ TINY = dict(train_size=48, eval_size=20, epochs=2, batch_size=16, learning_rate=
 def tiny_run(tiny_data_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "tiny"
     params = TrainParams(data_dir=str(tiny_data_dir), output_dir=str(out), noise_rate=0.25, seed=3, **TINY)
-    return train_classifier(params, progress=False)
+    return train(params, progress=False)
 
 
 def test_run_directory_contract(tiny_run):
@@ -139,20 +141,57 @@ def test_run_directory_contract(tiny_run):
 
 
 def test_same_seed_same_dynamics(tiny_run, tiny_data_dir, tmp_path):
-    params = TrainParams(**{**tiny_run.params, "output_dir": str(tmp_path / "again")})
-    again = train_classifier(params, progress=False)
+    params = from_flat({**tiny_run.params, "output_dir": str(tmp_path / "again")})
+    again = train(params, progress=False)
     cols = ["sample_id", "checkpoint", "step", "pass", *STAT_COLUMNS]
     pd.testing.assert_frame_equal(again.dynamics[cols], tiny_run.dynamics[cols])
 
 
 def test_reuse_only_with_identical_parameters(tiny_run, monkeypatch):
-    params = TrainParams(**tiny_run.params)
+    params = from_flat(tiny_run.params)
     calls = []
     monkeypatch.setattr("nlpdiff.dynamics.train", lambda p, progress=True: calls.append(p))
     assert load_or_train(params).info["started_at"] == tiny_run.info["started_at"]
     assert calls == []
-    load_or_train(TrainParams(**{**tiny_run.params, "seed": 4}))
+    load_or_train(from_flat({**tiny_run.params, "seed": 4}))
     assert len(calls) == 1
+    # same parameters, other data: the data folder recorded in run.json differs
+    info = json.loads((tiny_run.path / "run.json").read_text())
+    assert info["data"]["data_dir"] == str(__import__("pathlib").Path(params.data_dir).resolve())
+    monkeypatch.setattr("nlpdiff.dynamics.data_source", lambda p: {**info["data"], "data_dir": "/elsewhere"})
+    load_or_train(params)
+    assert len(calls) == 2
+    monkeypatch.setattr("nlpdiff.dynamics.data_source", lambda p: {**info["data"], "task_source": "my.csv"})
+    load_or_train(params)
+    assert len(calls) == 3
+
+
+def test_from_flat_maps_head_options_and_names_unknown_keys(tiny_data_dir, tmp_path):
+    base = {"data_dir": str(tiny_data_dir), "output_dir": str(tmp_path / "run")}
+    probe = from_flat({**base, "backbone": "probe", "probe_hidden": 32})
+    assert probe.options.probe_hidden == 32 and probe.flat()["probe_hidden"] == 32
+    assert from_flat(probe.flat()) == probe
+    with pytest.raises(ParameterError) as err:
+        from_flat({**base, "backbone": "finetune", "doc_stride": 64})
+    assert err.value.param == "doc_stride" and "QAOptions" in str(err.value)
+    with pytest.raises(ParameterError) as err:
+        from_flat({**base, "no_such_option": 1})
+    assert err.value.param == "no_such_option"
+    with pytest.raises(ParameterError) as err:
+        from_flat({**base, "backbone": "probe", "probe_dropout": 1.5})
+    assert err.value.param == "probe_dropout"
+    assert not (tmp_path / "run").exists()
+
+
+def test_vog_with_one_checkpoint_fails_before_training(tiny_data_dir, tmp_path):
+    for backbone in ("scratch", "finetune"):
+        with pytest.raises(ParameterError) as err:
+            from_flat({"backbone": backbone, "vog": True, "epochs": 1, "data_dir": str(tiny_data_dir),
+                       "output_dir": str(tmp_path / backbone)})
+        assert err.value.param == "vog"
+    with pytest.raises(ParameterError) as err:
+        from_flat({"backbone": "probe", "vog": True, "data_dir": str(tiny_data_dir), "output_dir": str(tmp_path)})
+    assert err.value.param == "vog" and "frozen" in str(err.value)
 
 
 def test_interrupted_run_is_not_trusted(tiny_run, tmp_path):
@@ -171,7 +210,7 @@ def test_runs_without_a_heldout_split(backbone, lr, tiny_data_dir, tmp_path):
     params = TrainParams(task="rt_human_ratings", backbone=backbone, train_size=24, epochs=2, batch_size=8,
                          learning_rate=lr, max_length=24, eval_split=None, data_dir=str(tiny_data_dir),
                          output_dir=str(tmp_path / backbone))
-    run = train_classifier(params, progress=False)
+    run = train(params, progress=False)
     assert run.metrics["heldout_split"] is None and run.metrics["heldout_size"] == 0
     assert not any(k.startswith("heldout_") for k in run.metrics["final"])
     assert {"rating_std", "mean_rating"} <= set(run.samples.columns)

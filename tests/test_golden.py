@@ -21,9 +21,10 @@ HERE = Path(__file__).resolve().parent / "golden"
 
 def _run(case: str, out: Path):
     """Run one golden case with the current API; return the run directory."""
-    from nlpdiff.dynamics import TrainParams, train
+    from nlpdiff.config import from_flat
+    from nlpdiff.dynamics import train
 
-    train(TrainParams(**CASES[case], data_dir=str(HERE / "data"), output_dir=str(out)), progress=False)
+    train(from_flat({**CASES[case], "data_dir": str(HERE / "data"), "output_dir": str(out)}), progress=False)
     return out
 
 

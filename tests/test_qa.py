@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from nlpdiff import rundir, tasks
-from nlpdiff.dynamics import TrainParams, train
+from nlpdiff.config import QAOptions, TrainParams, from_flat
+from nlpdiff.dynamics import train
 from nlpdiff.errors import ParameterError
 from nlpdiff.models import get_head
 from nlpdiff.models.qa import (
@@ -127,7 +128,7 @@ def test_best_span_respects_context_order_and_length():
 
 
 def _head(tokenizer, tmp_path, **kw):
-    params = TrainParams(task="squad", max_length=48, doc_stride=16, output_dir=str(tmp_path), **kw)
+    params = TrainParams(task="squad", max_length=48, output_dir=str(tmp_path), options=QAOptions(doc_stride=16), **kw)
     head = ExtractiveQAHead(tasks.get_task("squad"), params, device=None)
     head.tokenizer = tokenizer
     return head
@@ -194,8 +195,8 @@ def qa_run(tiny_data_dir, tmp_path_factory):
 
     torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("qa") / "run"
-    params = TrainParams(task="squad", train_size=8, eval_size=6, epochs=2, max_length=96, doc_stride=32,
-                         batch_size=4, data_dir=str(tiny_data_dir), output_dir=str(out))
+    params = from_flat(dict(task="squad", train_size=8, eval_size=6, epochs=2, max_length=96, doc_stride=32,
+                         batch_size=4, data_dir=str(tiny_data_dir), output_dir=str(out)))
     return train(params, progress=False)
 
 
@@ -246,8 +247,8 @@ def test_offset_mismatch_in_a_run_is_skipped(tiny_data_dir, tmp_path):
         else:
             df = df.iloc[:2]
         df.to_parquet(bad / "squad" / f"{split}.parquet")
-    run = train(TrainParams(task="squad", train_size=4, eval_size=2, epochs=1, max_length=64, doc_stride=16,
-                            batch_size=4, data_dir=str(bad), output_dir=str(tmp_path / "run")), progress=False)
+    run = train(from_flat(dict(task="squad", train_size=4, eval_size=2, epochs=1, max_length=64, doc_stride=16,
+                            batch_size=4, data_dir=str(bad), output_dir=str(tmp_path / "run"))), progress=False)
     assert len(run.samples) == 3 and "train-0000" not in set(run.samples["id"])
     assert run.info["resolved"]["skipped"]["offset_mismatch"] == 1
     assert run.info["resolved"]["n_loaded"] == 4
@@ -277,5 +278,5 @@ def test_all_questions_skipped_is_a_clear_error(tiny_data_dir, tmp_path):
             df["answers"] = [{"text": ["nowhere"], "answer_start": [0]}] * 2
         df.to_parquet(bad / "squad" / f"{split}.parquet")
     with pytest.raises(ParameterError, match="offset_mismatch"):
-        train(TrainParams(task="squad", train_size=2, eval_size=2, epochs=1, max_length=64, doc_stride=16,
-                          data_dir=str(bad), output_dir=str(tmp_path / "run")), progress=False)
+        train(from_flat(dict(task="squad", train_size=2, eval_size=2, epochs=1, max_length=64, doc_stride=16,
+                          data_dir=str(bad), output_dir=str(tmp_path / "run"))), progress=False)

@@ -11,7 +11,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from nlpdiff import rundir  # noqa: E402
-from nlpdiff.dynamics import TrainParams, train  # noqa: E402
+from nlpdiff.config import from_flat  # noqa: E402
+from nlpdiff.dynamics import train  # noqa: E402
 from nlpdiff.errors import ParameterError  # noqa: E402
 from nlpdiff.models.summarization import (  # noqa: E402
     excerpt, load_generations, rouge_scores, sequence_losses, sequence_stats,
@@ -82,7 +83,7 @@ def _params(tiny_data_dir, tmp_path, **kw):
                 max_target_length=24, generation_max_tokens=8, batch_size=3, data_dir=str(tiny_data_dir),
                 output_dir=str(tmp_path / "run"))
     base.update(kw)
-    return TrainParams(**base)
+    return from_flat(base)
 
 
 def test_minilm_encoder_decoder_end_to_end(tiny_data_dir, tmp_path):

@@ -1,8 +1,10 @@
 """nlpdiff: can the action score measure the difficulty of samples in NLP tasks?
 
-The package behind the study: task loading (`nlpdiff.tasks`), models (`nlpdiff.models`), the
-training loop that records per-sample dynamics (`nlpdiff.dynamics`), difficulty scores computed
-from them (`nlpdiff.scores`), plots (`nlpdiff.plots`) and the notebook runner (`nlpdiff.runner`).
+The package behind the study: task loading (`nlpdiff.tasks`), a run's configuration
+(`nlpdiff.config`), models (`nlpdiff.models`), the training loop and its events (`nlpdiff.engine`,
+`nlpdiff.samplers`, `nlpdiff.recording`), composed by `nlpdiff.dynamics.train`, the run folder
+(`nlpdiff.rundir`), difficulty scores computed from the dynamics (`nlpdiff.scores`), plots
+(`nlpdiff.plots`) and the notebook runner (`nlpdiff.runner`).
 """
 
 from nlpdiff.errors import ParameterError

@@ -25,7 +25,11 @@ optimiser steps): a separate forward pass over the whole training set with the m
 (dropout off, no gradient), in the dataset's order (batched by length when the dataset has
 ``input_ids``), as in the action-score code of Arriaga et al. (2023). Per sample:
 :func:`nlpdiff.models.classification.classification_stats` (``loss``, ``gold_prob``,
-``correct``, ``margin``, ``entropy``, ``el2n``), into a :class:`nlpdiff.dynamics.Recorder`.
+``correct``, ``margin``, ``entropy``, ``el2n``). The callback is a thin adapter: it feeds the
+Trainer's checkpoints to the same :class:`nlpdiff.recording.EvalPass` handler and
+:class:`nlpdiff.recording.Recorder` as nlpdiff's own loop, and writes with the same
+:class:`nlpdiff.rundir.RunWriter` (``run.json`` kind ``"trainer_callback"``); the run is listed by
+:func:`nlpdiff.compare.run_index` with the other runs.
 ``sample_id`` is the position in the recorded dataset; the label is read from the collated batch's
 ``label_column``.
 
@@ -58,22 +62,19 @@ import math
 import os
 import time
 from collections.abc import Mapping
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from transformers import TrainerCallback
+
 from nlpdiff import rundir
-from nlpdiff.dynamics import STAT_COLUMNS, Recorder
+from nlpdiff.engine import State
 from nlpdiff.errors import ParameterError
 from nlpdiff.models.classification import classification_stats
-
-try:
-    from transformers import TrainerCallback
-except ImportError:  # pragma: no cover - transformers is a dependency
-    TrainerCallback = object  # type: ignore[assignment,misc]
+from nlpdiff.recording import STAT_COLUMNS, EvalPass, Recorder
 
 #: columns of a training batch that are never model inputs but may carry the label
 _LABEL_NAMES = ("labels", "label", "label_ids")
@@ -120,8 +121,6 @@ class DynamicsCallback(TrainerCallback):
     # -- Trainer events ------------------------------------------------------------------------
     def on_train_begin(self, args, state, control, model=None, train_dataloader=None, **kwargs):
         self._reset()
-        self._t0 = time.perf_counter()
-        self._started = datetime.now(timezone.utc)
         if getattr(args, "world_size", 1) > 1:
             raise ParameterError("world_size", args.world_size, "1: DynamicsCallback records single-process runs only")
         _check_model(model)
@@ -137,20 +136,26 @@ class DynamicsCallback(TrainerCallback):
             from transformers import default_data_collator
 
             collator = default_data_collator
-        self._dataset, self._collator = dataset, collator
-        self._n = len(dataset)
+        self._dataset, self._n = dataset, len(dataset)
         self._lengths = _lengths(dataset)
-        self._forward_args = _forward_args(model)
         self._num_labels = int(getattr(model.config, "num_labels", 0) or 0) or None
-        self._out = rundir.begin_run(self.output_dir)
+        # the same recorder and eval-pass handler as nlpdiff's own loop, on an adapter of the Trainer's model
+        self._head = _TrainerModel(model, dataset, collator, self.label_column, args)
+        self._recorder = Recorder(self._n, 0, 0, STAT_COLUMNS)
+        lengths = self._lengths if self._lengths is not None else np.zeros(self._n, dtype=np.int64)
+        self._eval_pass = EvalPass(self._recorder, lengths, self.eval_batch_size)
+        self._state = State(head=self._head, n_samples=self._n, epochs=0, plan=[], cuts=[], progress=False,
+                            timings={"eval_pass": 0.0})
+        self._writer = rundir.RunWriter(self.output_dir)
+        self._out = self._writer.begin()
 
     def on_epoch_end(self, args, state, control, model=None, **kwargs):
         if self.every == "epoch":
-            self._record(args, state, model)
+            self._record(state)
 
     def on_step_end(self, args, state, control, model=None, **kwargs):
         if self.every != "epoch" and state.global_step % self.every == 0:
-            self._record(args, state, model)
+            self._record(state)
 
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
         if metrics:
@@ -161,7 +166,7 @@ class DynamicsCallback(TrainerCallback):
     def on_train_end(self, args, state, control, model=None, **kwargs):
         if self._out is None:
             return
-        if not self._stats:
+        if not self._rows:
             raise ParameterError("every", self.every, "a schedule that reaches at least one checkpoint",
                                  hint=f"training ended at step {state.global_step} with none recorded")
         self._write(args, state, model)
@@ -169,78 +174,26 @@ class DynamicsCallback(TrainerCallback):
     # -- recording -----------------------------------------------------------------------------
     def _reset(self) -> None:
         self._out = None
-        self._stats: list[dict[str, np.ndarray]] = []
-        self._steps: list[int] = []
-        self._epochs: list[float] = []
-        self._labels: np.ndarray | None = None
+        self._rows: list[dict[str, Any]] = []
         self._evaluations: list[dict[str, Any]] = []
-        self._timings = {"eval_pass": 0.0}
 
-    def _batches(self):
-        import torch
-
-        order = np.arange(self._n) if self._lengths is None else np.argsort(self._lengths, kind="stable")
-        keep = self._forward_args | {self.label_column, *_LABEL_NAMES}
-        for start in range(0, self._n, self.eval_batch_size):
-            idx = order[start:start + self.eval_batch_size]
-            items = []
-            for i in idx:
-                item = self._dataset[int(i)]
-                if isinstance(item, Mapping):
-                    item = {k: v for k, v in item.items() if k in keep}
-                items.append(item)
-            batch = self._collator(items)
-            if not isinstance(batch, Mapping) or self.label_column not in batch:
-                keys = sorted(batch) if isinstance(batch, Mapping) else type(batch).__name__
-                raise ParameterError("label_column", self.label_column, f"a key of the collated batch ({keys})")
-            yield idx, {k: v for k, v in batch.items() if isinstance(v, torch.Tensor)}
-
-    def _record(self, args, state, model) -> None:
-        import torch
-
+    def _record(self, trainer_state) -> None:
+        """A checkpoint: the shared :class:`~nlpdiff.recording.EvalPass` handler, fed the Trainer's step and epoch."""
         if self._out is None:  # pragma: no cover - on_train_begin always runs first
             raise RuntimeError("DynamicsCallback: on_train_begin was not called")
-        if self._steps and self._steps[-1] == state.global_step:
+        if self._rows and self._rows[-1]["step"] == trainer_state.global_step:
             return  # already recorded at this step (every=N that divides an epoch end, ...)
+        st = self._state
+        st.step, st.checkpoint_epoch = int(trainer_state.global_step), float(trainer_state.epoch or 0.0)
+        st.checkpoint_row = {"checkpoint": st.checkpoint, "epoch": st.checkpoint_epoch, "step": st.step}
         t = time.perf_counter()
-        device = next(model.parameters()).device
-        stats = {c: np.full(self._n, np.nan, dtype=np.float32) for c in STAT_COLUMNS}
-        labels = np.full(self._n, -1, dtype=np.int64)
-        was_training = model.training
-        model.eval()
         try:
-            with torch.no_grad():
-                for idx, batch in self._batches():
-                    gold = batch.pop(self.label_column).to(device).long().view(-1)
-                    inputs = {k: v.to(device) for k, v in batch.items() if k in self._forward_args}
-                    with _autocast(args, device):
-                        logits = model(**inputs).logits
-                    if logits.dim() != 2 or logits.shape[0] != len(idx):
-                        raise ParameterError(
-                            "model", type(model).__name__,
-                            "a sequence-classification model whose logits have shape (batch, num_labels)",
-                            hint=f"got logits of shape {tuple(logits.shape)}",
-                        )
-                    s = classification_stats(logits, gold)
-                    for c in STAT_COLUMNS:
-                        stats[c][idx] = s[c]
-                    labels[idx] = gold.cpu().numpy()
-        finally:
-            model.train(was_training)
-        bad = ~np.isfinite(stats["loss"])
-        if bad.any():
-            raise FloatingPointError(
-                f"non-finite loss in the recording pass at step {state.global_step} "
-                f"for sample_id {int(np.flatnonzero(bad)[0])}"
-            )
-        if self._labels is None:
-            self._labels = labels
-        elif not np.array_equal(self._labels, labels):
-            raise ParameterError("train_dataset", "changed", "the same labels at every checkpoint")
-        self._stats.append(stats)
-        self._steps.append(int(state.global_step))
-        self._epochs.append(float(state.epoch or 0.0))
-        self._timings["eval_pass"] += time.perf_counter() - t
+            self._eval_pass.on_checkpoint(st)
+        except FloatingPointError as exc:
+            raise FloatingPointError(f"{exc} at step {trainer_state.global_step}") from None
+        st.timings["eval_pass"] += time.perf_counter() - t
+        self._rows.append(dict(st.checkpoint_row))
+        st.checkpoint += 1
 
     # -- writing -------------------------------------------------------------------------------
     def _samples(self) -> pd.DataFrame:
@@ -248,41 +201,26 @@ class DynamicsCallback(TrainerCallback):
         for name, values in _scalar_columns(self._dataset, self._n).items():
             if name not in ("sample_id", *_LABEL_NAMES, "original_label", "is_corrupted"):
                 samples[name] = values
-        samples["label"] = self._labels
-        samples["original_label"] = self._labels
+        samples["label"] = self._head.labels
+        samples["original_label"] = self._head.labels
         samples["is_corrupted"] = False
         if self._lengths is not None:
             samples["n_tokens"] = self._lengths
         return samples
 
     def _write(self, args, state, model) -> None:
-        from nlpdiff import scores as score_lib
-
+        timings = self._state.timings
         t = time.perf_counter()
-        n_checkpoints = len(self._stats)
-        recorder = Recorder(self._n, n_checkpoints, 0, STAT_COLUMNS)
-        for k, stats in enumerate(self._stats):
-            for c in STAT_COLUMNS:
-                recorder.eval[c][k] = stats[c]
-        recorder.checkpoint_step[:] = self._steps
-        recorder.checkpoint_epoch[:] = self._epochs
-        dynamics = recorder.frame()
-        samples = self._samples()
-        scores = score_lib.compute_scores(dynamics, samples=samples, num_classes=self._num_labels)
-        self._timings["scores"] = time.perf_counter() - t
-
-        t = time.perf_counter()
+        _, scores = self._writer.dynamics(self._samples(), self._recorder, num_classes=self._num_labels)
         rows = []
-        for k, stats in enumerate(self._stats):
-            row = {"checkpoint": k, "epoch": self._epochs[k], "step": self._steps[k],
-                   "train_loss": float(np.mean(stats["loss"])), "train_correct": float(np.mean(stats["correct"]))}
-            same_step = [e for e in self._evaluations if e["step"] == self._steps[k]]
+        for row in self._rows:
+            same_step = [e for e in self._evaluations if e["step"] == row["step"]]
             if same_step:
-                row.update({key: v for key, v in same_step[-1].items() if key.startswith("heldout_")})
+                row = {**row, **{key: v for key, v in same_step[-1].items() if key.startswith("heldout_")}}
             rows.append(row)
         metric = "heldout_accuracy" if any("heldout_accuracy" in r for r in rows) else (
             "heldout_loss" if any("heldout_loss" in r for r in rows) else "train_loss")
-        metrics = {
+        self._writer.json("metrics.json", {
             "task": None,
             "kind": "classification",
             "source": "transformers.Trainer (nlpdiff.DynamicsCallback)",
@@ -291,46 +229,81 @@ class DynamicsCallback(TrainerCallback):
             "checkpoints": rows,
             "final": rows[-1],
             "evaluations": self._evaluations,
-        }
-        rundir.write_parquet(samples, self._out / "samples.parquet")
-        rundir.write_parquet(dynamics, self._out / "dynamics.parquet")
-        rundir.write_parquet(scores, self._out / "scores.parquet")
-        rundir.write_json(metrics, self._out / "metrics.json")
-        self._timings["write"] = time.perf_counter() - t
-        self._timings["total"] = time.perf_counter() - self._t0
-        self._timings["train"] = self._timings["total"] - sum(
-            v for k, v in self._timings.items() if k in ("eval_pass", "scores", "write"))
-
-        n_params = sum(p.numel() for p in model.parameters())
-        info = {
-            "kind": "trainer_callback",
-            "params": {"output_dir": str(self.output_dir), "label_column": self.label_column,
-                       "eval_batch_size": self.eval_batch_size, "every": self.every,
-                       "train_dataset": "given" if self.train_dataset is not None else "trainer"},
-            "training_args": json.loads(args.to_json_string()),
-            "resolved": {
+        })
+        timings["write"] = time.perf_counter() - t
+        timings["train"] = time.perf_counter() - self._writer.t0 - timings["eval_pass"] - timings["write"]
+        self._writer.finish(
+            "trainer_callback",
+            {"output_dir": str(self.output_dir), "label_column": self.label_column,
+             "eval_batch_size": self.eval_batch_size, "every": self.every,
+             "train_dataset": "given" if self.train_dataset is not None else "trainer"},
+            timings=timings,
+            training_args=json.loads(args.to_json_string()),
+            resolved={
                 "model_class": type(model).__name__,
                 "model_type": getattr(model.config, "model_type", None),
                 "name_or_path": getattr(model.config, "name_or_path", None),
                 "num_labels": self._num_labels,
-                "n_parameters": n_params,
+                "n_parameters": sum(p.numel() for p in model.parameters()),
                 "n_trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
                 "device": str(next(model.parameters()).device),
                 "n_train": self._n,
-                "n_checkpoints": n_checkpoints,
+                "n_checkpoints": len(self._rows),
                 "global_step": int(state.global_step),
                 "max_steps": int(state.max_steps),
                 "skipped_scores": dict(scores.attrs.get("skipped", {})),
             },
-            "versions": rundir.package_versions(),
-            "hardware": rundir.hardware(),
-            "wall_time_s": {k: round(v, 3) for k, v in self._timings.items()},
-            "started_at": self._started.isoformat(timespec="seconds"),
-            "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "env": {k: os.environ[k] for k in ("NLPDIFF_DATA_DIR", "HF_HUB_OFFLINE") if k in os.environ},
-        }
-        rundir.finish_run(self._out, info)
+        )
         self.run = rundir.load_run(self._out)
+
+
+class _TrainerModel:
+    """The Trainer's model seen as a head by :class:`~nlpdiff.recording.EvalPass`: ``forward(idx, train=False)``
+    collates the samples at ``idx``, runs the model and returns the classification statistics of
+    its logits; it remembers each sample's label (which must not change between checkpoints)."""
+
+    def __init__(self, model, dataset, collator, label_column: str, args):
+        self.model, self.dataset, self.collator = model, dataset, collator
+        self.label_column, self.args = label_column, args
+        self.forward_args = _forward_args(model)
+        self.labels = np.full(len(dataset), -1, dtype=np.int64)
+        self._seen = np.zeros(len(dataset), dtype=bool)
+
+    def _batch(self, idx):
+        import torch
+
+        keep = self.forward_args | {self.label_column, *_LABEL_NAMES}
+        items = []
+        for i in idx:
+            item = self.dataset[int(i)]
+            if isinstance(item, Mapping):
+                item = {k: v for k, v in item.items() if k in keep}
+            items.append(item)
+        batch = self.collator(items)
+        if not isinstance(batch, Mapping) or self.label_column not in batch:
+            keys = sorted(batch) if isinstance(batch, Mapping) else type(batch).__name__
+            raise ParameterError("label_column", self.label_column, f"a key of the collated batch ({keys})")
+        return {k: v for k, v in batch.items() if isinstance(v, torch.Tensor)}
+
+    def forward(self, idx, train: bool = False):
+        device = next(self.model.parameters()).device
+        batch = self._batch(idx)
+        gold = batch.pop(self.label_column).to(device).long().view(-1)
+        inputs = {k: v.to(device) for k, v in batch.items() if k in self.forward_args}
+        with _autocast(self.args, device):
+            logits = self.model(**inputs).logits
+        if logits.dim() != 2 or logits.shape[0] != len(idx):
+            raise ParameterError(
+                "model", type(self.model).__name__,
+                "a sequence-classification model whose logits have shape (batch, num_labels)",
+                hint=f"got logits of shape {tuple(logits.shape)}",
+            )
+        labels = gold.cpu().numpy()
+        seen = self._seen[idx]
+        if seen.any() and not np.array_equal(self.labels[idx][seen], labels[seen]):
+            raise ParameterError("train_dataset", "changed", "the same labels at every checkpoint")
+        self.labels[idx], self._seen[idx] = labels, True
+        return None, classification_stats(logits, gold)
 
 
 # -- helpers ---------------------------------------------------------------------------------------
@@ -341,12 +314,9 @@ def _check_model(model) -> None:
     name = type(model).__name__
     config = getattr(model, "config", None)
     model_type = getattr(config, "model_type", None)
-    try:
-        from transformers.models.auto.modeling_auto import MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES
+    from transformers.models.auto.modeling_auto import MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES
 
-        known = set(MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES.values())
-    except ImportError:  # pragma: no cover
-        known = set()
+    known = set(MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES.values())
     if name not in known and not name.endswith("ForSequenceClassification"):
         if name.endswith("ForQuestionAnswering"):
             what = "extractive question answering"

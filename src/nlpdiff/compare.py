@@ -231,39 +231,60 @@ def squad_annotator_agreement(answers: pd.Series) -> np.ndarray:
 # --------------------------------------------------------------------------- runs and human signals
 
 
-def run_index(runs_dir) -> pd.DataFrame:
-    """One row per complete run directory under ``runs_dir`` (``<name>/run``): its parameters,
-    size, held-out quality and cost. Column ``path`` points at the run directory."""
+def run_index(runs_dir, kinds: Sequence[str] | None = None) -> pd.DataFrame:
+    """One row per complete run folder under ``runs_dir``, of every kind: its parameters, size,
+    held-out quality and cost. Column ``kind`` says what wrote it (``"train"``: :func:`nlpdiff.dynamics.train`;
+    ``"trainer_callback"``: a ``transformers.Trainer`` with :class:`nlpdiff.DynamicsCallback`;
+    ``"confident_learning"``: :func:`nlpdiff.detection.confident_learning`), column ``path`` points
+    at the folder. ``kinds`` keeps only those kinds. Runs nested inside another run's folder (the
+    folds of confident learning) are not listed. ``name`` is the folder's path relative to
+    ``runs_dir``, without a last ``run`` component (``<name>/run`` is the study's layout).
+    """
     import json
     from pathlib import Path
 
+    from nlpdiff import rundir
+
+    root = Path(runs_dir)
+    found = rundir.find_runs(root)
+    folders = [path for path, _ in found]
     rows = []
-    for run_json in sorted(Path(runs_dir).glob("*/run/run.json")):
-        info = json.loads(run_json.read_text(encoding="utf-8"))
-        if info.get("status") != "complete" or info.get("kind") != "train":
+    for path, info in found:
+        if any(other != path and other in path.parents for other in folders):
+            continue  # a run inside another run (a fold of confident learning)
+        kind = info.get("kind")
+        if kinds is not None and kind not in kinds:
             continue
-        p = info["params"]
-        metrics = json.loads((run_json.parent / "metrics.json").read_text(encoding="utf-8"))
+        p = info.get("params", {})
+        resolved = info.get("resolved", {})
+        metrics_path = path / "metrics.json"
+        metrics = json.loads(metrics_path.read_text(encoding="utf-8")) if metrics_path.exists() else {}
         final = metrics.get("final", {})
         metric = metrics.get("metric")
+        relative = path.relative_to(root)
+        name = relative.parent if relative.name == "run" else relative
+        model = p.get("model", resolved.get("name_or_path"))
+        if p.get("backbone") == "scratch":
+            model = "scratch"
+        elif str(model).startswith(("/", ".", "~")):  # the name asked for, not a local path
+            model = str(model).rstrip("/").split("/")[-1]
         rows.append({
-            "name": run_json.parent.parent.name,
-            "task": p["task"],
+            "name": relative.as_posix() if str(name) == "." else name.as_posix(),
+            "kind": kind,
+            "task": p.get("task", metrics.get("task")),
             "train_split": metrics.get("train_split") or p.get("train_split"),
-            "backbone": p.get("backbone", "finetune"),
-            # the name the run was asked for ("minilm", "smollm2", a hub id), not a local path
-            "model": "scratch" if p.get("backbone") == "scratch" else str(p.get("model")).rstrip("/").split("/")[-1]
-            if str(p.get("model")).startswith(("/", ".", "~")) else p.get("model"),
+            "backbone": p.get("backbone", "finetune" if kind == "train" else None),
+            "model": model,
             "seed": p.get("seed"),
             "data_seed": p.get("data_seed", 0),
             "noise_rate": p.get("noise_rate", 0.0),
-            "n_train": info["resolved"]["n_train"],
+            "n_train": resolved.get("n_train", info.get("n_train")),
             "epochs": p.get("epochs"),
-            "checkpoints": info["resolved"]["n_checkpoints"],
+            "checkpoints": resolved.get("n_checkpoints"),
             "heldout_metric": metric,
             "heldout_value": final.get(metric) if metric else None,
-            "wall_time_s": info["wall_time_s"]["total"],
-            "path": str(run_json.parent),
+            "wall_time_s": info.get("wall_time_s", {}).get("total"),
+            "path": str(path),
         })
     return pd.DataFrame(rows)
 

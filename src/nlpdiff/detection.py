@@ -14,24 +14,28 @@ fold. :func:`confident_learning` runs them and writes a folder:
 ``folds/fold_<i>/``            each fold's own complete run directory
 =============================  ===============================================================
 
-The sample ids are those of a run with the same :class:`~nlpdiff.dynamics.TrainParams` (same
-task, size, seed and noise), so the scores join that run's ``scores.parquet`` on ``sample_id``.
+Each fold trains on K-1 folds through a :class:`~nlpdiff.samplers.SubsetSampler`, with the head
+built on the whole training set, so a fold's run directory holds every sample (its eval-pass rows
+cover the held-out fold too; train-pass rows exist for the fold's training samples only) and the
+probe backbone extracts its frozen features once for all folds. The sample ids are those of a run
+with the same parameters (same task, size, seed and noise), so the scores join that run's
+``scores.parquet`` on ``sample_id``.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, replace
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from nlpdiff import rundir, tasks
-from nlpdiff.dynamics import TrainParams, prepare_data, train
+from nlpdiff.config import TrainParams
+from nlpdiff.dynamics import data_source, prepare_data, train
 from nlpdiff.errors import ParameterError
+from nlpdiff.samplers import SubsetSampler
 from nlpdiff.scores import confident_learning_score, kfold_indices
 
 
@@ -49,10 +53,8 @@ def confident_learning(params: TrainParams, k: int = 5, output_dir: str | None =
     spec = tasks.get_task(params.task)
     if spec.kind != "classification":
         raise ParameterError("task", params.task, "a classification task for confident learning")
-    out = Path(output_dir or f"{params.output_dir}_cl{k}")
-    rundir.begin_run(out)
-    started = datetime.now(timezone.utc)
-    t0 = time.perf_counter()
+    writer = rundir.RunWriter(output_dir or f"{params.output_dir}_cl{k}")
+    out = writer.begin()
     _, samples, _ = prepare_data(params)
     labels = samples["label"].to_numpy()
     if np.bincount(labels, minlength=spec.num_labels).min() < k:
@@ -61,13 +63,12 @@ def confident_learning(params: TrainParams, k: int = 5, output_dir: str | None =
     probs = np.full((len(samples), spec.num_labels), np.nan)
     fold_of = np.full(len(samples), -1, dtype=np.int64)
     fold_times = []
-    text_field = spec.text_fields[0]
     for i, (train_idx, held_idx) in enumerate(folds):
         t = time.perf_counter()
-        fold_params = replace(params, output_dir=str(out / "folds" / f"fold_{i}"))
-        run = train(fold_params, progress=progress, heldout=False, subset=train_idx)
-        probs[held_idx] = run.head.predict_proba(list(samples[text_field].iloc[held_idx]),
-                                                 batch_size=params.eval_batch_size)
+        fold_params = params.replace(output_dir=str(out / "folds" / f"fold_{i}"))
+        sampler = SubsetSampler(len(samples), train_idx, params.batch_size, params.seed)
+        run = train(fold_params, progress=progress, heldout=False, sampler=sampler)
+        probs[held_idx] = run.head.predict_proba_positions(held_idx, batch_size=params.eval_batch_size)
         fold_of[held_idx] = i
         fold_times.append(time.perf_counter() - t)
         del run
@@ -78,20 +79,11 @@ def confident_learning(params: TrainParams, k: int = 5, output_dir: str | None =
     pred = pd.DataFrame({"sample_id": samples["sample_id"].to_numpy(), "label": labels, "fold": fold_of})
     for c in range(spec.num_labels):
         pred[f"p_{c}"] = probs[:, c]
-    rundir.write_parquet(pred, out / "pred_probs.parquet")
-    rundir.write_parquet(scores, out / "scores.parquet")
-    rundir.finish_run(out, {
-        "kind": "confident_learning",
-        "params": asdict(params),
-        "k": int(k),
-        "n_train": int(len(samples)),
-        "n_trainings": int(k),
-        "versions": rundir.package_versions(),
-        "hardware": rundir.hardware(),
-        "wall_time_s": {"folds": [round(x, 3) for x in fold_times], "total": round(time.perf_counter() - t0, 3)},
-        "started_at": started.isoformat(timespec="seconds"),
-        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    })
+    writer.table("pred_probs", pred)
+    writer.table("scores", scores)
+    writer.finish("confident_learning", params.flat(), data=data_source(params),
+                  timings={"folds": [round(x, 3) for x in fold_times]},
+                  k=int(k), n_train=int(len(samples)), n_trainings=int(k))
     return scores
 
 

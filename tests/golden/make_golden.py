@@ -39,7 +39,8 @@ def main() -> None:
     import torch
 
     from conftest import write_tiny_data
-    from nlpdiff.dynamics import TrainParams, train
+    from nlpdiff.config import from_flat
+    from nlpdiff.dynamics import train
 
     torch.set_num_threads(1)
     data = HERE / "data"
@@ -51,7 +52,7 @@ def main() -> None:
             shutil.copytree(tiny / folder, data / folder)
         for case, options in CASES.items():
             out = Path(tmp) / case
-            train(TrainParams(**options, data_dir=str(data), output_dir=str(out)), progress=False)
+            train(from_flat({**options, "data_dir": str(data), "output_dir": str(out)}), progress=False)
             for name in ("dynamics", "scores"):
                 shutil.copy(out / f"{name}.parquet", HERE / f"{case}.{name}.parquet")
             print("wrote", case)

@@ -1,9 +1,15 @@
 """The interface between the training loop and a task's model: a *head*.
 
 A head owns one task's model (backbone and output layer), how its samples are encoded, and how a
-batch of samples turns into per-sample losses and statistics. The loop in
-:mod:`nlpdiff.dynamics` owns everything else (optimiser, shuffling, checkpoints, recording,
-timing, the run directory), so every task is trained and recorded the same way.
+batch of samples turns into per-sample losses and statistics. The loop (:mod:`nlpdiff.engine`,
+composed by :func:`nlpdiff.dynamics.train`) owns everything else (optimiser, sampling, checkpoints,
+recording, timing, the run directory), so every task is trained and recorded the same way.
+
+A head's own options (for example ``doc_stride`` for extractive QA) are a dataclass of
+:mod:`nlpdiff.config` named by :attr:`Head.options_class`; the head reads them as
+``self.options`` and the loop's parameters as ``self.params``. A head does not seed random
+generators: the loop seeds once, right before :meth:`Head.build`, so a head must create its new
+weights before anything else in ``build`` draws random numbers.
 
 A head is registered for a ``(task kind, backbone)`` pair with :func:`register_head` and found with
 :func:`get_head`.
@@ -17,12 +23,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from nlpdiff.config import HeadOptions, NoOptions
 from nlpdiff.errors import ParameterError
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-    from nlpdiff.dynamics import TrainParams
+    from nlpdiff.config import TrainParams
     from nlpdiff.tasks import TaskSpec
 
 #: Statistics every head records per sample and checkpoint.
@@ -55,10 +62,13 @@ class Head(ABC):
     #: whether :meth:`gold_output` exists (VoG); if not, the reason, for the error message
     supports_vog: ClassVar[bool] = True
     vog_unsupported_reason: ClassVar[str] = ""
+    #: the dataclass of this head's own options (see :mod:`nlpdiff.config`)
+    options_class: ClassVar[type[HeadOptions]] = NoOptions
 
     def __init__(self, spec: "TaskSpec", params: "TrainParams", device: "torch.device"):
         self.spec = spec
         self.params = params
+        self.options = params.options if params.options is not None else self.options_class()
         self.device = device
         self.model: "torch.nn.Module | None" = None
         self.skipped: dict[str, int] = {}

@@ -101,6 +101,26 @@ class ClassificationHeadBase(Head):
         self.model.train(was_training)
         return out
 
+    def predict_proba_positions(self, idx, batch_size: int = 128) -> np.ndarray:
+        """Softmax probabilities of the current model for the training samples at positions ``idx``.
+
+        Uses the encoding made by :meth:`build` (no re-encoding, no feature extraction): the
+        out-of-fold predictions of confident learning.
+        """
+        import torch
+
+        idx = np.asarray(idx, dtype=np.int64)
+        order = idx[np.argsort(self._enc_lengths(self.train_enc)[idx], kind="stable")]
+        out = np.empty((len(self.train_labels), self.spec.num_labels), dtype=np.float64)
+        was_training = self.model.training
+        self.model.eval()
+        with torch.no_grad():
+            for i in range(0, len(order), batch_size):
+                rows = order[i:i + batch_size]
+                out[rows] = torch.softmax(self._logits(self.train_enc, rows).float(), dim=-1).cpu().numpy()
+        self.model.train(was_training)
+        return out[idx]
+
     def evaluate(self) -> dict[str, float]:
         import torch
 
@@ -137,7 +157,7 @@ class FinetuneClassificationHead(ClassificationHeadBase):
     def _load(self) -> None:
         from nlpdiff.models.hub import load_classifier
 
-        loaded = load_classifier(self.params.model, num_labels=self.spec.num_labels, seed=self.params.seed)
+        loaded = load_classifier(self.params.model, num_labels=self.spec.num_labels)
         self.model = loaded.model.to(self.device)
         self.tokenizer = loaded.tokenizer
         self.source = loaded.source

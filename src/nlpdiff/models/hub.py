@@ -93,20 +93,23 @@ class LoadedModel:
     n_parameters: int
 
 
-def load_classifier(model: str | None, num_labels: int, seed: int) -> LoadedModel:
+def load_classifier(model: str | None, num_labels: int, seed: int | None = None) -> LoadedModel:
     """Load ``model`` with a freshly initialised sequence-classification head.
 
-    The head's initialisation is seeded so that the same ``seed`` gives the same run. Raises
+    The new head's weights come from torch's global generator: the training loop seeds it once
+    before the head builds; a standalone caller may pass ``seed`` to seed it here. Raises
     :class:`ParameterError` when the model cannot be loaded or is not a model with a
     sequence-classification head.
     """
-    import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from nlpdiff.config import seed_everything
     from transformers.utils import logging as hf_logging
 
     source = resolve_model(model)
     config = load_config(model, source, num_labels=num_labels)
-    torch.manual_seed(seed)
+    if seed is not None:
+        seed_everything(seed)
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # the "newly initialised head" notice is expected here
     try:

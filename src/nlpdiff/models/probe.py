@@ -8,15 +8,17 @@ texts). Training then touches only a small MLP on those features,
 ``Linear(D, hidden) - GELU - Dropout - Linear(hidden, num_labels)``, so a run costs seconds on a CPU
 once the features exist: cheap enough for many seeds and noise rates.
 
-Options in ``params.extra``: ``probe_hidden`` (hidden width, default 256), ``probe_dropout``
-(default 0.1), ``probe_feature_batch_size`` (encoder batch size for feature extraction, default 64),
-``probe_cache_scope``: ``"texts"`` (default) caches the features of exactly the run's samples;
+Options (:class:`nlpdiff.config.ProbeOptions`): ``probe_hidden`` (hidden width, default 256),
+``probe_dropout`` (default 0.1), ``probe_feature_batch_size`` (encoder batch size for feature
+extraction, default 64; 32 for QA), ``probe_cache_scope``: ``"texts"`` (default) caches the features of exactly the run's samples;
 ``"split"`` computes and caches the features of the *whole* training and held-out splits once and
 picks the run's rows by ``row_idx``. The training subset is drawn with ``data_seed``: runs that
 differ only in ``seed`` or ``noise_rate`` share their texts and hit the cache with either scope, but
-every new ``data_seed`` (or training ``subset``, as the folds of confident learning) is a new text
-list, a new extraction with ``"texts"``, and a cache hit with ``"split"``, which costs one
-extraction of the full split up front.
+every new ``data_seed`` is a new text list, a new extraction with ``"texts"``, and a cache hit with
+``"split"``, which costs one extraction of the full split up front. The folds of confident learning
+train on subsets through a sampler (:class:`nlpdiff.samplers.SubsetSampler`) while the head is
+built on the full training set, so every fold hits the same cached features: K folds cost about K
+trainings of the small head.
 The loop's default ``learning_rate`` (5e-5) is meant for fine-tuning; the probe wants about 1e-3:
 pass it explicitly.
 
@@ -27,7 +29,7 @@ exists, but it is a different quantity and would not be comparable with VoG of t
 backbones.) Asking for ``vog=True`` raises a :class:`~nlpdiff.errors.ParameterError` before any
 feature is computed.
 
-Extractive QA (:class:`ProbeQAHead`, registered when :mod:`nlpdiff.models.qa` is importable): the
+Extractive QA (:class:`ProbeQAHead`): the
 encoding, skipped questions, statistics and metrics of :class:`~nlpdiff.models.qa.ExtractiveQAHead`;
 the encoder's last hidden states of every window used (the answer-holding training window of each
 question, every held-out window) are cached as float16, keyed by the model and the windows' token
@@ -43,25 +45,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from nlpdiff.config import ProbeOptions, ProbeQAOptions
 from nlpdiff.errors import ParameterError
 from nlpdiff.models.base import register_head
 from nlpdiff.models.classification import ClassificationHeadBase
+from nlpdiff.models.qa import ExtractiveQAHead, check_max_length
 
 _VOG_REASON = (
     "backbone 'finetune' or 'scratch' for VoG; the 'probe' encoder is frozen and only its output "
     "features are cached, so gradients with respect to word embeddings are not available"
 )
-
-
-def _extra(params, name: str, default, kind: type, minimum: float):
-    value = params.extra.get(name, default)
-    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    if kind is int:
-        ok = ok and float(value).is_integer()
-    if not ok or value < minimum or (kind is float and not value < 1):
-        bound = f"an integer >= {minimum}" if kind is int else f"a number in [{minimum}, 1)"
-        raise ParameterError(f"extra.{name}", value, bound)
-    return kind(value)
 
 
 def probe_mlp(dim: int, hidden: int, num_labels: int, dropout: float):
@@ -74,21 +67,28 @@ def probe_mlp(dim: int, hidden: int, num_labels: int, dropout: float):
     )
 
 
-def _load_frozen_encoder(head, feature_batch_size: int) -> None:
-    """Set the probe options and the frozen encoder on ``head`` (shared by the probe heads).
+def _probe_options(head, feature_batch_size: int):
+    """Set the probe options, the encoder's source and its width on ``head``; return the encoder's config.
 
-    Options from ``params.extra``: ``probe_hidden`` (256), ``probe_dropout`` (0.1),
-    ``probe_feature_batch_size`` (``feature_batch_size``). A model that does not load raises
-    :class:`ParameterError` naming ``model``.
+    ``feature_batch_size`` is the default of ``probe_feature_batch_size``. Reads only the
+    configuration (no weights, no random numbers), so that the trainable head can be created first.
     """
+    from nlpdiff.models.hub import load_config, resolve_model
+
+    options = head.options
+    head.hidden, head.dropout = int(options.probe_hidden), float(options.probe_dropout)
+    head.feature_batch_size = int(options.probe_feature_batch_size or feature_batch_size)
+    head.source = resolve_model(head.params.model)
+    config = load_config(head.params.model, head.source)
+    head.dim = int(config.hidden_size)
+    return config
+
+
+def _load_frozen_encoder(head) -> None:
+    """Load the frozen encoder on ``head`` (after :func:`_probe_options`); a model that does not
+    load raises :class:`ParameterError` naming ``model``."""
     from transformers import AutoModel
 
-    from nlpdiff.models.hub import resolve_model
-
-    head.hidden = _extra(head.params, "probe_hidden", 256, int, 1)
-    head.dropout = _extra(head.params, "probe_dropout", 0.1, float, 0.0)
-    head.feature_batch_size = _extra(head.params, "probe_feature_batch_size", feature_batch_size, int, 1)
-    head.source = resolve_model(head.params.model)
     try:
         head.encoder = AutoModel.from_pretrained(head.source)
     except (OSError, ValueError) as exc:
@@ -104,15 +104,14 @@ class ProbeClassificationHead(ClassificationHeadBase):
     backbone = "probe"
     supports_vog = False
     vog_unsupported_reason = _VOG_REASON
+    options_class = ProbeOptions
 
     def build(self, samples: pd.DataFrame, heldout: pd.DataFrame) -> pd.DataFrame:
         import torch
 
         if self.params.vog:
             raise ParameterError("vog", True, _VOG_REASON)
-        self.scope = self.params.extra.get("probe_cache_scope", "texts")
-        if self.scope not in ("texts", "split"):
-            raise ParameterError("extra.probe_cache_scope", self.scope, "'texts' or 'split'")
+        self.scope = self.options.probe_cache_scope
         self.cache_keys: list[str] = []
         field = self.spec.text_fields[0]
         self._load()
@@ -143,14 +142,14 @@ class ProbeClassificationHead(ClassificationHeadBase):
         return enc
 
     def _load(self) -> None:
-        import torch
         from transformers import AutoTokenizer
 
-        _load_frozen_encoder(self, feature_batch_size=64)
-        self.tokenizer = AutoTokenizer.from_pretrained(self.source)
-        self.dim = int(self.encoder.config.hidden_size)
-        torch.manual_seed(self.params.seed)  # the head's initialisation depends on the seed only
+        _probe_options(self, feature_batch_size=64)
+        # first, before the encoder loads: the loop seeded right before build, so the head's
+        # initialisation depends on the seed only
         self.model = probe_mlp(self.dim, self.hidden, self.spec.num_labels, self.dropout).to(self.device)
+        _load_frozen_encoder(self)
+        self.tokenizer = AutoTokenizer.from_pretrained(self.source)
 
     def _encode(self, texts: list[str]) -> dict[str, Any]:
         import torch
@@ -235,115 +234,107 @@ def token_features(encoder, inputs: dict[str, list[list[int]]], rows, pad_id: in
     return flat, starts
 
 
-def _register_qa():
-    try:
-        from nlpdiff.models.qa import ExtractiveQAHead, check_max_length
-    except ImportError:  # pragma: no cover - the QA module is optional for this backbone
-        return None
+# -- extractive question answering on the frozen encoder --------------------------------------------
 
-    @register_head
-    class ProbeQAHead(ExtractiveQAHead):
-        """Extractive QA on a frozen encoder: cached token features and a light trainable span layer.
+@register_head
+class ProbeQAHead(ExtractiveQAHead):
+    """Extractive QA on a frozen encoder: cached token features and a light trainable span layer.
 
-        Encoding, skipped questions, statistics and held-out metrics are those of
-        :class:`~nlpdiff.models.qa.ExtractiveQAHead`. The encoder (``params.model``) runs once over
-        the training windows (the one answer-holding window per question) and every held-out window;
-        its last hidden states are cached (float16, :mod:`nlpdiff.models.cache`, keyed by model and
-        the windows' token ids, which fix ``max_length`` and ``doc_stride``). The trainable part is
-        ``Linear(D, hidden) - GELU - Dropout - Linear(hidden, 2)`` per token: start and end logits.
-        VoG is not available (frozen encoder, see the module docstring).
-        """
+    Encoding, skipped questions, statistics and held-out metrics are those of
+    :class:`~nlpdiff.models.qa.ExtractiveQAHead`. The encoder (``params.model``) runs once over
+    the training windows (the one answer-holding window per question) and every held-out window;
+    its last hidden states are cached (float16, :mod:`nlpdiff.models.cache`, keyed by model and
+    the windows' token ids, which fix ``max_length`` and ``doc_stride``). The trainable part is
+    ``Linear(D, hidden) - GELU - Dropout - Linear(hidden, 2)`` per token: start and end logits.
+    VoG is not available (frozen encoder, see the module docstring).
+    """
 
-        supports_vog = False
-        vog_unsupported_reason = _VOG_REASON
+    supports_vog = False
+    vog_unsupported_reason = _VOG_REASON
+    options_class = ProbeQAOptions
 
-        backbone = "probe"
+    backbone = "probe"
 
-        def build(self, samples: pd.DataFrame, heldout: pd.DataFrame) -> pd.DataFrame:
-            import torch
-            from transformers import AutoTokenizer
+    def build(self, samples: pd.DataFrame, heldout: pd.DataFrame) -> pd.DataFrame:
+        import torch
+        from transformers import AutoTokenizer
 
-            if self.params.vog:
-                raise ParameterError("vog", True, _VOG_REASON)
-            _load_frozen_encoder(self, feature_batch_size=32)
-            check_max_length(self.encoder.config, self.params.max_length)
-            self.tokenizer = AutoTokenizer.from_pretrained(self.source)
-            self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
-            self.dim = int(self.encoder.config.hidden_size)
-            torch.manual_seed(self.params.seed)
-            self.model = torch.nn.Sequential(
-                torch.nn.Linear(self.dim, self.hidden), torch.nn.GELU(), torch.nn.Dropout(self.dropout),
-                torch.nn.Linear(self.hidden, 2),
-            ).to(self.device)
-
-            kept = self._encode_data(samples, heldout)  # as ExtractiveQAHead, with the encoder frozen
-
-            self.cache_keys: list[str] = []
-            self._stores: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-            self._store(self.train_features, np.unique(self.train_feat), "probe token features (train)")
-            if self.held_features is not None:
-                self._store(self.held_features, np.arange(len(self.held_features)), "probe token features (held-out)")
-            return kept
-
-        def _store(self, feats, rows, desc) -> None:
-            from nlpdiff.models.cache import cache_key, cached_features, model_fingerprint
-
-            rows = np.asarray(rows, dtype=np.int64)
-            parts = {
-                "what": "token_features", "dtype": "float16",
-                "model": model_fingerprint(self.source, self.encoder.config),
-                "inputs": {name: [feats.input[name][f] for f in rows] for name in feats.input},
-            }
-            def compute():
-                return token_features(self.encoder, feats.input, rows, self.pad_id, self.feature_batch_size,
-                                      self.device, desc=desc)[0]
-
-            flat = cached_features(parts, compute)
-            lengths = np.array([len(feats.input["input_ids"][f]) for f in rows], dtype=np.int64)
-            starts = np.zeros(len(rows) + 1, dtype=np.int64)
-            np.cumsum(lengths, out=starts[1:])
-            if len(flat) != starts[-1]:  # pragma: no cover - the key fixes the token counts
-                raise ValueError("cached token features do not match the windows")
-            where = np.full(len(feats), -1, dtype=np.int64)
-            where[rows] = starts[:-1]
-            self._stores[id(feats)] = (flat, where, lengths)
-            self.cache_keys.append(cache_key(parts))
-
-        def _batch(self, feats, fidx):
-            import torch
-
-            out, ctx = super()._batch(feats, fidx)
-            flat, where, _ = self._stores[id(feats)]
-            width = out["input_ids"].shape[1]
-            x = np.zeros((len(fidx), width, flat.shape[1]), dtype=np.float32)
-            for r, f in enumerate(fidx):
-                n = feats.length(f)
-                x[r, :n] = flat[where[f]:where[f] + n]
-            out["_token_features"] = torch.from_numpy(x).to(self.device)
-            return out, ctx
-
-        def _logits(self, batch, embeds=None):
-            logits = self.model(batch["_token_features"]).float()
-            return logits[..., 0], logits[..., 1]
-
-        def gold_output(self, idx):
+        if self.params.vog:
             raise ParameterError("vog", True, _VOG_REASON)
+        config = _probe_options(self, feature_batch_size=32)
+        check_max_length(config, self.params.max_length)
+        # first, before the encoder loads (the loop seeded right before build)
+        self.model = torch.nn.Sequential(
+            torch.nn.Linear(self.dim, self.hidden), torch.nn.GELU(), torch.nn.Dropout(self.dropout),
+            torch.nn.Linear(self.hidden, 2),
+        ).to(self.device)
+        _load_frozen_encoder(self)
+        self.tokenizer = AutoTokenizer.from_pretrained(self.source)
+        self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
 
-        def describe(self) -> dict[str, Any]:
-            from nlpdiff.models.cache import cache_dir
+        kept = self._encode_data(samples, heldout)  # as ExtractiveQAHead, with the encoder frozen
 
-            return {
-                **super().describe(),
-                "encoder_class": type(self.encoder).__name__,
-                "encoder_parameters": sum(p.numel() for p in self.encoder.parameters()),
-                "feature_dim": self.dim,
-                "probe_hidden": self.hidden,
-                "probe_dropout": self.dropout,
-                "feature_cache_dir": str(cache_dir()),
-                "feature_cache_keys": list(self.cache_keys),
-            }
+        self.cache_keys: list[str] = []
+        self._stores: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._store(self.train_features, np.unique(self.train_feat), "probe token features (train)")
+        if self.held_features is not None:
+            self._store(self.held_features, np.arange(len(self.held_features)), "probe token features (held-out)")
+        return kept
 
-    return ProbeQAHead
+    def _store(self, feats, rows, desc) -> None:
+        from nlpdiff.models.cache import cache_key, cached_features, model_fingerprint
 
+        rows = np.asarray(rows, dtype=np.int64)
+        parts = {
+            "what": "token_features", "dtype": "float16",
+            "model": model_fingerprint(self.source, self.encoder.config),
+            "inputs": {name: [feats.input[name][f] for f in rows] for name in feats.input},
+        }
+        def compute():
+            return token_features(self.encoder, feats.input, rows, self.pad_id, self.feature_batch_size,
+                                  self.device, desc=desc)[0]
 
-ProbeQAHead = _register_qa()
+        flat = cached_features(parts, compute)
+        lengths = np.array([len(feats.input["input_ids"][f]) for f in rows], dtype=np.int64)
+        starts = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=starts[1:])
+        if len(flat) != starts[-1]:  # pragma: no cover - the key fixes the token counts
+            raise ValueError("cached token features do not match the windows")
+        where = np.full(len(feats), -1, dtype=np.int64)
+        where[rows] = starts[:-1]
+        self._stores[id(feats)] = (flat, where, lengths)
+        self.cache_keys.append(cache_key(parts))
+
+    def _batch(self, feats, fidx):
+        import torch
+
+        out, ctx = super()._batch(feats, fidx)
+        flat, where, _ = self._stores[id(feats)]
+        width = out["input_ids"].shape[1]
+        x = np.zeros((len(fidx), width, flat.shape[1]), dtype=np.float32)
+        for r, f in enumerate(fidx):
+            n = feats.length(f)
+            x[r, :n] = flat[where[f]:where[f] + n]
+        out["_token_features"] = torch.from_numpy(x).to(self.device)
+        return out, ctx
+
+    def _logits(self, batch, embeds=None):
+        logits = self.model(batch["_token_features"]).float()
+        return logits[..., 0], logits[..., 1]
+
+    def gold_output(self, idx):
+        raise ParameterError("vog", True, _VOG_REASON)
+
+    def describe(self) -> dict[str, Any]:
+        from nlpdiff.models.cache import cache_dir
+
+        return {
+            **super().describe(),
+            "encoder_class": type(self.encoder).__name__,
+            "encoder_parameters": sum(p.numel() for p in self.encoder.parameters()),
+            "feature_dim": self.dim,
+            "probe_hidden": self.hidden,
+            "probe_dropout": self.dropout,
+            "feature_cache_dir": str(cache_dir()),
+            "feature_cache_keys": list(self.cache_keys),
+        }

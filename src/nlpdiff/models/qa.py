@@ -2,7 +2,7 @@
 
 Encoding. Each question is tokenized with its context as a pair (question first; a fast tokenizer,
 ``return_offsets_mapping``, ``truncation="only_second"``, ``max_length = params.max_length``,
-``stride = params.doc_stride``, ``return_overflowing_tokens``): a context longer than a window is
+``stride = options.doc_stride``, ``return_overflowing_tokens``): a context longer than a window is
 split into several *features* that overlap by ``doc_stride`` tokens, each mapped back to its
 question. Questions longer than ``max_length - doc_stride - (special tokens) - 1`` tokens are cut
 (at a token boundary) so that the windows exist; :meth:`ExtractiveQAHead.describe` counts them.
@@ -45,6 +45,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from nlpdiff.config import QAOptions
 from nlpdiff.errors import ParameterError
 from nlpdiff.models.base import Head, register_head
 from nlpdiff.squad_metric import exact_match, f1, squad_scores
@@ -70,22 +71,23 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def load_qa_model(model: str | None, seed: int):
+def load_qa_model(model: str | None, seed: int | None = None):
     """Load ``model`` with a (seeded, freshly initialised) extractive-QA head and its fast tokenizer.
 
     Returns a :class:`nlpdiff.models.hub.LoadedModel`. Raises :class:`ParameterError` naming
     ``model`` when it cannot be loaded, has no question-answering head in transformers
     (``AutoModelForQuestionAnswering``), or has no fast tokenizer (offsets are needed).
     """
-    import torch
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
+    from nlpdiff.config import seed_everything
     from nlpdiff.models.hub import LoadedModel, load_config, resolve_model
 
     source = resolve_model(model)
     config = load_config(model, source)
-    torch.manual_seed(seed)
+    if seed is not None:  # a standalone caller; the training loop seeds once before the head builds
+        seed_everything(seed)
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # the "newly initialised qa_outputs" notice is expected here
     try:
@@ -323,11 +325,12 @@ class ExtractiveQAHead(Head):
     kind = "extractive_qa"
     backbone = "finetune"
     extra_stats = ("f1",)
+    options_class = QAOptions
     heldout_metric = "f1"
 
     # -- build ----------------------------------------------------------------------------------
     def build(self, samples: pd.DataFrame, heldout: pd.DataFrame) -> pd.DataFrame:
-        loaded = load_qa_model(self.params.model, seed=self.params.seed)
+        loaded = load_qa_model(self.params.model)
         check_max_length(loaded.model.config, self.params.max_length)
         self.model = loaded.model.to(self.device)
         self.tokenizer = loaded.tokenizer
@@ -368,7 +371,7 @@ class ExtractiveQAHead(Head):
             self.train_feat_gold = []
             return sub, skipped, []
         feats = encode_features(self.tokenizer, list(sub["question"]), list(sub["context"]), p.max_length,
-                                p.doc_stride)
+                                self.options.doc_stride)
         first: dict[int, tuple[int, int, int]] = {}
         for f in range(len(feats)):
             q = int(feats.question[f])
@@ -394,7 +397,7 @@ class ExtractiveQAHead(Head):
         self.held_contexts = [str(c) for c in heldout["context"]]
         self.held_golds = [_answers(a)[0] for a in heldout[self.spec.label_field]]
         feats = encode_features(self.tokenizer, list(heldout["question"]), self.held_contexts, p.max_length,
-                                p.doc_stride)
+                                self.options.doc_stride)
         self.held_features = feats
         # the gold span of the first answer on the first feature holding it (for the held-out loss)
         gold = np.full((len(feats), 2), -1, dtype=np.int64)
@@ -451,7 +454,7 @@ class ExtractiveQAHead(Head):
         loss, gold_prob, margin, entropy = qa_stats(start_logits, end_logits, batch["attention_mask"],
                                                     gold[:, 0], gold[:, 1])
         with torch.no_grad():
-            _, s, e = best_spans(start_logits.detach(), end_logits.detach(), ctx_mask, self.params.max_answer_length)
+            _, s, e = best_spans(start_logits.detach(), end_logits.detach(), ctx_mask, self.options.max_answer_length)
         s, e = s.cpu().numpy(), e.cpu().numpy()
         correct = np.empty(len(idx), dtype=np.float32)
         f1s = np.empty(len(idx), dtype=np.float32)
@@ -485,7 +488,7 @@ class ExtractiveQAHead(Head):
                 fidx = order[i:i + bs]
                 batch, ctx_mask = self._batch(feats, fidx)
                 start_logits, end_logits = self._logits(batch)
-                score, s, e = best_spans(start_logits, end_logits, ctx_mask, self.params.max_answer_length)
+                score, s, e = best_spans(start_logits, end_logits, ctx_mask, self.options.max_answer_length)
                 score, s, e = score.float().cpu().numpy(), s.cpu().numpy(), e.cpu().numpy()
                 for r, f in enumerate(fidx):
                     q = int(feats.question[f])

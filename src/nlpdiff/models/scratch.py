@@ -15,8 +15,8 @@ classes. Here:
   num_labels)``; with ``scratch_hidden`` > 0 a ``Linear(dim, hidden) - Tanh`` sits in between.
   No pretrained weight: ``params.model`` is ignored and ``"scratch"`` is recorded as the model.
 
-Options in ``params.extra`` (defaults): ``scratch_buckets`` (2**18), ``scratch_dim`` (64),
-``scratch_ngrams`` (2), ``scratch_hidden`` (0). The loop's AdamW uses dense gradients, so one step
+Options (:class:`nlpdiff.config.ScratchOptions`, defaults): ``scratch_buckets`` (2**18),
+``scratch_dim`` (64), ``scratch_ngrams`` (2), ``scratch_hidden`` (0). The loop's AdamW uses dense gradients, so one step
 costs in proportion to ``buckets * dim``; the defaults keep a step at a few milliseconds. The loop's
 default ``learning_rate`` (5e-5) is meant for fine-tuning: this model wants about 1e-2 to 5e-2,
 passed explicitly.
@@ -41,13 +41,12 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from nlpdiff.errors import ParameterError
+from nlpdiff.config import ScratchOptions
 from nlpdiff.models.base import register_head
 from nlpdiff.models.classification import ClassificationHeadBase
 
 TOKEN_PATTERN = re.compile(r"\w+(?:'\w+)*|[^\w\s]")
 EMPTY_TOKEN = "<empty>"
-DEFAULTS = {"scratch_buckets": 2**18, "scratch_dim": 64, "scratch_ngrams": 2, "scratch_hidden": 0}
 
 
 def tokenize(text: str, max_words: int | None = None) -> list[str]:
@@ -122,32 +121,20 @@ def NgramBag(buckets: int, dim: int, num_labels: int, hidden: int = 0):
     return _module()(buckets, dim, num_labels, hidden)
 
 
-def _int_extra(params, name: str, minimum: int, maximum: int | None = None) -> int:
-    value = params.extra.get(name, DEFAULTS[name])
-    ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= minimum
-    if maximum is not None:
-        ok = ok and value <= maximum
-    if not ok:
-        allowed = f"an integer >= {minimum}" + (f" and <= {maximum}" if maximum is not None else "")
-        raise ParameterError(f"extra.{name}", value, allowed)
-    return int(value)
-
-
 @register_head
 class ScratchClassificationHead(ClassificationHeadBase):
     """Classification with a hashed n-gram bag trained from scratch (see module doc)."""
 
     backbone = "scratch"
+    options_class = ScratchOptions
 
     def _load(self) -> None:
         import torch
 
-        self.buckets = _int_extra(self.params, "scratch_buckets", 1, 2**32)
-        self.dim = _int_extra(self.params, "scratch_dim", 1)
-        self.n = _int_extra(self.params, "scratch_ngrams", 1, 5)
-        self.hidden = _int_extra(self.params, "scratch_hidden", 0)
+        options = self.options
+        self.buckets, self.dim = int(options.scratch_buckets), int(options.scratch_dim)
+        self.n, self.hidden = int(options.scratch_ngrams), int(options.scratch_hidden)
         self._memo: dict[str, int] = {}
-        torch.manual_seed(self.params.seed)
         self.model = NgramBag(self.buckets, self.dim, self.spec.num_labels, self.hidden).to(self.device)
         weight = self.model.embedding.weight
         self._sparse_opt = torch.optim.SparseAdam([weight], lr=self.params.learning_rate)

@@ -59,6 +59,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from nlpdiff.config import SummarizationOptions, seed_everything
 from nlpdiff.errors import ParameterError
 from nlpdiff.models.base import Head, register_head
 
@@ -259,21 +260,21 @@ def _eos_id(model, tokenizer) -> int:
     return int(eos)
 
 
-def load_minilm_encoder_decoder(seed: int) -> LoadedSeqModel:
+def load_minilm_encoder_decoder(seed: int | None = None) -> LoadedSeqModel:
     """The packaged all-MiniLM-L6-v2 warm-started as a BERT2BERT encoder-decoder.
 
     Encoder and decoder are both initialised from MiniLM; the decoder's cross-attention and its
     LM-head transform are new (seeded). ``decoder_start_token_id`` = [CLS], ``eos`` = [SEP],
     ``pad`` = [PAD].
     """
-    import torch
     from transformers import AutoTokenizer, EncoderDecoderModel
     from transformers.utils import logging as hf_logging
 
     from nlpdiff.models.hub import packaged_minilm_path
 
     path = str(packaged_minilm_path())
-    torch.manual_seed(seed)
+    if seed is not None:  # a standalone caller; the training loop seeds once before the head builds
+        seed_everything(seed)
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # "newly initialised cross-attention" is expected
     try:
@@ -289,7 +290,7 @@ def load_minilm_encoder_decoder(seed: int) -> LoadedSeqModel:
     return LoadedSeqModel(model, tokenizer, path, True, "MiniLM-L6 BERT2BERT (warm-started)")
 
 
-def load_summarizer(model: str | None, seed: int) -> LoadedSeqModel:
+def load_summarizer(model: str | None, seed: int | None = None) -> LoadedSeqModel:
     """Load the summarization model named by ``model`` (see the module docstring)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
@@ -315,7 +316,8 @@ def load_summarizer(model: str | None, seed: int) -> LoadedSeqModel:
             "an encoder-decoder (seq2seq) or a decoder-only causal language model, or 'minilm' / 'smollm2'",
             hint=f"{config.model_type} with architectures {archs or '?'} is neither",
         )
-    torch.manual_seed(seed)
+    if seed is not None:
+        seed_everything(seed)
     auto = AutoModelForSeq2SeqLM if config.is_encoder_decoder else AutoModelForCausalLM
     try:
         net = auto.from_pretrained(source, dtype=torch.float32)
@@ -349,10 +351,11 @@ class FinetuneSummarizationHead(Head):
     kind = "summarization"
     backbone = "finetune"
     extra_stats = ("loss_sum", "n_tokens")
+    options_class = SummarizationOptions
     heldout_metric = "rougeL"
 
     def build(self, samples: pd.DataFrame, heldout: pd.DataFrame) -> pd.DataFrame:
-        loaded = load_summarizer(self.params.model, self.params.seed)
+        loaded = load_summarizer(self.params.model)
         self.model = loaded.model.to(self.device)
         self.tokenizer = loaded.tokenizer
         self.source = loaded.source
@@ -392,7 +395,7 @@ class FinetuneSummarizationHead(Head):
         docs = [str(d).replace("\r\n", "\n") for d in docs]
         tgt_ids = tok([(" " if not self.is_seq2seq else "") + str(r).strip() for r in refs],
                       add_special_tokens=False)["input_ids"] if refs else []
-        tgt = [list(t[: p.max_target_length - 1]) + [self.eos_id] for t in tgt_ids]
+        tgt = [list(t[: self.options.max_target_length - 1]) + [self.eos_id] for t in tgt_ids]
         if self.is_seq2seq:
             src = tok(docs, truncation=True, max_length=p.max_length)["input_ids"] if docs else []
             return [list(s) for s in src], tgt
@@ -490,7 +493,7 @@ class FinetuneSummarizationHead(Head):
             else:  # left padding for decoder-only generation
                 input_ids[r, n - len(s):] = torch.tensor(s)
                 attn[r, n - len(s):] = 1
-        kwargs = dict(max_new_tokens=self.params.generation_max_tokens, do_sample=False, num_beams=1,
+        kwargs = dict(max_new_tokens=self.options.generation_max_tokens, do_sample=False, num_beams=1,
                       pad_token_id=self.pad_id, eos_token_id=self.eos_id)
         if self.is_seq2seq:
             kwargs["decoder_start_token_id"] = self.model.config.decoder_start_token_id

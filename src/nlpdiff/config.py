@@ -1,0 +1,354 @@
+"""Configuration of a training run: the loop's parameters, and each head's own options.
+
+A run is described by two typed objects:
+
+* :class:`TrainParams`: what the training loop needs for every task (task, backbone, sizes,
+  epochs, batch sizes, optimiser, seeds, splits, label noise, checkpoints, VoG, device, folders);
+* its ``options``: the options of the head that serves ``(task kind, backbone)``, one small
+  dataclass per head family: :class:`QAOptions` (``doc_stride``, ``max_answer_length``),
+  :class:`SummarizationOptions` (``max_target_length``, ``generation_max_tokens``),
+  :class:`ProbeOptions` (``probe_*``), :class:`ScratchOptions` (``scratch_*``),
+  :class:`ProbeQAOptions` (both QA and probe options), or :class:`NoOptions`. A head names its class in ``Head.options_class``.
+
+Notebooks, the Snakefile and ``run.json`` speak in *flat* parameters (``task=sst2``,
+``epochs=2``, ``doc_stride=64``, ``probe_hidden=128``): :func:`from_flat` turns such a dict into
+the typed configuration (and names any unknown key), :meth:`TrainParams.flat` turns it back.
+:meth:`TrainParams.validate` checks every option, including the head's and the backbone/VoG
+combination, before any data is loaded or any weight trained.
+
+This module imports nothing from :mod:`nlpdiff.models` at import time (heads import it), so the
+package has no import cycle.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import asdict, dataclass, fields
+from typing import Any, ClassVar, Mapping
+
+import numpy as np
+
+from nlpdiff import tasks
+from nlpdiff.errors import ParameterError
+
+
+def _is_number(x) -> bool:
+    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _is_int(x) -> bool:
+    return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
+
+
+def positive_int(name: str, value, also: str = "") -> None:
+    """Raise :class:`ParameterError` unless ``value`` is an integer >= 1."""
+    if not _is_int(value) or value < 1:
+        raise ParameterError(name, value, f"an integer >= 1{' ' + also if also else ''}")
+
+
+# -- each head's own options ------------------------------------------------------------------------
+
+@dataclass
+class HeadOptions:
+    """Base of the options of one head family. Field names are unique across all option classes,
+    so that a flat parameter dict maps to exactly one of them."""
+
+    def validate(self, params: "TrainParams") -> None:
+        """Check the options (``params`` is the run's loop configuration); raise :class:`ParameterError`."""
+
+
+@dataclass
+class NoOptions(HeadOptions):
+    """A head with no options of its own (fine-tuned classification)."""
+
+
+@dataclass
+class QAOptions(HeadOptions):
+    """Extractive question answering: window stride over long contexts and the longest answer span."""
+
+    doc_stride: int = 64
+    max_answer_length: int = 30
+
+    def validate(self, params: "TrainParams") -> None:
+        positive_int("doc_stride", self.doc_stride)
+        positive_int("max_answer_length", self.max_answer_length)
+        if self.doc_stride >= params.max_length:
+            raise ParameterError("doc_stride", self.doc_stride, f"an integer < max_length ({params.max_length})")
+
+
+@dataclass
+class SummarizationOptions(HeadOptions):
+    """Summarization: the reference summary's token budget and the generation length at evaluation."""
+
+    max_target_length: int = 64
+    generation_max_tokens: int = 48
+
+    def validate(self, params: "TrainParams") -> None:
+        positive_int("max_target_length", self.max_target_length)
+        positive_int("generation_max_tokens", self.generation_max_tokens)
+
+
+@dataclass
+class ProbeOptions(HeadOptions):
+    """Probe backbone (frozen encoder, cached features, small MLP).
+
+    ``probe_hidden``: hidden width; ``probe_dropout`` in [0, 1); ``probe_feature_batch_size``:
+    encoder batch size for feature extraction (None: 64 for classification, 32 for QA);
+    ``probe_cache_scope``: ``"texts"`` (cache the run's own texts) or ``"split"`` (cache the whole
+    split once, then pick the run's rows: cheaper across data seeds).
+    """
+
+    probe_hidden: int = 256
+    probe_dropout: float = 0.1
+    probe_feature_batch_size: int | None = None
+    probe_cache_scope: str = "texts"
+
+    def validate(self, params: "TrainParams") -> None:
+        positive_int("probe_hidden", self.probe_hidden)
+        if not _is_number(self.probe_dropout) or not 0 <= self.probe_dropout < 1:
+            raise ParameterError("probe_dropout", self.probe_dropout, "a number in [0, 1)")
+        if self.probe_feature_batch_size is not None:
+            positive_int("probe_feature_batch_size", self.probe_feature_batch_size, also="or None")
+        if self.probe_cache_scope not in ("texts", "split"):
+            raise ParameterError("probe_cache_scope", self.probe_cache_scope, "'texts' or 'split'")
+
+
+@dataclass
+class ScratchOptions(HeadOptions):
+    """Scratch backbone (hashed n-gram bag): hash buckets, embedding width, n-gram order, hidden width (0: none)."""
+
+    scratch_buckets: int = 2**18
+    scratch_dim: int = 64
+    scratch_ngrams: int = 2
+    scratch_hidden: int = 0
+
+    def validate(self, params: "TrainParams") -> None:
+        for name, low, high in (("scratch_buckets", 1, 2**32), ("scratch_dim", 1, None),
+                                ("scratch_ngrams", 1, 5), ("scratch_hidden", 0, None)):
+            value = getattr(self, name)
+            if not _is_int(value) or value < low or (high is not None and value > high):
+                raise ParameterError(name, value, f"an integer >= {low}" + (f" and <= {high}" if high else ""))
+
+
+@dataclass
+class ProbeQAOptions(QAOptions, ProbeOptions):
+    """Extractive QA on the probe backbone: the options of both (windows and span length; the probe's)."""
+
+    def validate(self, params: "TrainParams") -> None:
+        QAOptions.validate(self, params)
+        ProbeOptions.validate(self, params)
+
+
+#: every option class, to map a flat key to its class in error messages
+OPTION_CLASSES: tuple[type[HeadOptions], ...] = (QAOptions, SummarizationOptions, ProbeOptions, ScratchOptions)
+
+
+# -- the loop's parameters --------------------------------------------------------------------------
+
+@dataclass
+class TrainParams:
+    """Parameters of the training loop, for every task; the head's own options are in ``options``.
+
+    ``seed`` drives the model (initialisation, shuffling, dropout); ``data_seed`` drives which
+    samples are drawn and which labels are corrupted, so runs with different ``seed`` and the same
+    ``data_seed`` score the same samples. ``train_split`` (default: the task's) and ``eval_split``
+    (``"default"``: the task's; ``None``: no held-out evaluation) choose the splits.
+    ``options`` is None until :meth:`validate` fills in the head's defaults.
+    """
+
+    task: str = "sst2"
+    backbone: str = "finetune"
+    model: str | None = "minilm"
+    train_size: int | None = 2000
+    eval_size: int | None = None
+    epochs: int = 3
+    batch_size: int = 32
+    eval_batch_size: int = 128
+    learning_rate: float = 5e-5
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    max_length: int = 64
+    seed: int = 0
+    data_seed: int = 0
+    train_split: str | None = None
+    eval_split: str | None = "default"
+    noise_rate: float = 0.0
+    noise_type: str = "uniform"
+    checkpoints_per_epoch: int = 1
+    vog: bool = False
+    device: str = "auto"
+    data_dir: str | None = None
+    output_dir: str = "runs/sentiment"
+    options: HeadOptions | None = None
+
+    #: names of the loop's own fields (everything but ``options``)
+    LOOP_FIELDS: ClassVar[tuple[str, ...]] = ()
+
+    def head_class(self):
+        """The head class that serves this run's task kind and backbone (or a :class:`ParameterError`)."""
+        from nlpdiff.models import get_head
+
+        return get_head(tasks.get_task(self.task).kind, self.backbone)
+
+    def validate(self) -> "TrainParams":
+        """Check every parameter and the head's options; raise :class:`ParameterError` on the first bad one.
+
+        Fills ``options`` with the head's defaults when it is None. Returns ``self``.
+        """
+        spec = tasks.get_task(self.task)
+        if self.train_split is None and spec.train_split is None:
+            trainable = sorted(n for n, t in tasks.TASKS.items() if t.train_split is not None)
+            raise ParameterError("task", self.task, f"a task with a training split: one of {trainable}",
+                                 hint="or name one with train_split")
+        for name in ("train_split", "eval_split"):
+            value = getattr(self, name)
+            if value not in (None, "default") and value not in spec.splits:
+                raise ParameterError(name, value, f"one of the splits of {spec.name}: {list(spec.splits)}")
+        head_class = self.head_class()
+        if not isinstance(self.vog, bool):
+            raise ParameterError("vog", self.vog, "True or False")
+        if self.vog and not head_class.supports_vog:
+            raise ParameterError("vog", True, f"False for the {self.backbone} backbone",
+                                 hint=head_class.vog_unsupported_reason or None)
+        for name in ("epochs", "batch_size", "eval_batch_size", "max_length", "checkpoints_per_epoch"):
+            positive_int(name, getattr(self, name))
+        if self.vog and self.epochs * self.checkpoints_per_epoch < 2:
+            raise ParameterError("vog", True, "False, or at least 2 checkpoints (epochs x checkpoints_per_epoch)",
+                                 hint="VoG is a variance over checkpoints")
+        if self.train_size is not None:
+            positive_int("train_size", self.train_size, also="or None for the whole split")
+        if self.eval_size is not None:
+            positive_int("eval_size", self.eval_size, also="or None for the whole split")
+        if not _is_number(self.learning_rate) or not self.learning_rate > 0:
+            raise ParameterError("learning_rate", self.learning_rate, "a number > 0")
+        if not _is_number(self.weight_decay) or self.weight_decay < 0:
+            raise ParameterError("weight_decay", self.weight_decay, "a number >= 0")
+        if not _is_number(self.warmup_ratio) or not 0 <= self.warmup_ratio < 1:
+            raise ParameterError("warmup_ratio", self.warmup_ratio, "a number in [0, 1)")
+        for name in ("seed", "data_seed"):
+            value = getattr(self, name)
+            if not _is_int(value) or value < 0:
+                raise ParameterError(name, value, "an integer >= 0")
+        if not _is_number(self.noise_rate) or not 0 <= self.noise_rate < 1:
+            raise ParameterError("noise_rate", self.noise_rate, "a number in [0, 1)")
+        if self.noise_rate > 0 and spec.kind != "classification":
+            raise ParameterError("noise_rate", self.noise_rate,
+                                 f"0 for a {spec.kind} task (label noise is for classification)")
+        if self.noise_type not in tasks.NOISE_KINDS:
+            raise ParameterError("noise_type", self.noise_type, f"one of {list(tasks.NOISE_KINDS)}")
+        if self.device not in ("auto", "cpu") and not str(self.device).startswith(("cuda", "mps")):
+            raise ParameterError("device", self.device, "'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
+        if not self.output_dir:
+            raise ParameterError("output_dir", self.output_dir, "a folder path for the run directory")
+        # the head's own options
+        wanted = head_class.options_class
+        if self.options is None:
+            self.options = wanted()
+        if type(self.options) is not wanted:
+            raise ParameterError("options", type(self.options).__name__,
+                                 f"{wanted.__name__} for the {spec.kind} head on the {self.backbone} backbone")
+        self.options.validate(self)
+        # Data folder and model are checked here too, so that nothing trains on a bad path.
+        data_dir = tasks.resolve_data_dir(self.data_dir)
+        if data_dir is not None:
+            for split in self.splits():
+                if split is not None:
+                    tasks.split_path(spec, split, data_dir)
+        if self.backbone != "scratch":
+            from nlpdiff.models.hub import resolve_model
+
+            resolve_model(self.model)
+        return self
+
+    def splits(self) -> tuple[str, str | None]:
+        """The (training, held-out) splits this run uses."""
+        spec = tasks.get_task(self.task)
+        train_split = self.train_split or spec.train_split
+        eval_split = spec.eval_split if self.eval_split == "default" else self.eval_split
+        if eval_split == train_split:
+            eval_split = None
+        return train_split, eval_split
+
+    def flat(self) -> dict[str, Any]:
+        """The loop's fields and the head's options in one flat, JSON-able dict (``run.json``'s ``params``).
+
+        :func:`from_flat` reads it back. Call after :meth:`validate` (which fills the options).
+        """
+        out = {name: getattr(self, name) for name in TrainParams.LOOP_FIELDS}
+        if self.options is not None:
+            out.update(asdict(self.options))
+        return out
+
+    def replace(self, **changes) -> "TrainParams":
+        """A copy with some loop fields (or head options, by their flat names) changed."""
+        return from_flat({**self.flat(), **changes})
+
+
+TrainParams.LOOP_FIELDS = tuple(f.name for f in fields(TrainParams) if f.name != "options")
+
+
+def from_flat(values: Mapping[str, Any]) -> TrainParams:
+    """The typed configuration of a flat parameter dict (notebook parameters, ``-p`` options, ``run.json``).
+
+    Keys that are fields of :class:`TrainParams` go to the loop; the others must be options of the
+    head that serves the task and backbone (for example ``doc_stride`` for extractive QA): any
+    other key raises a :class:`ParameterError` that names it. The result is validated.
+
+    For example ``from_flat({"task": "squad", "epochs": 2, "doc_stride": 64})`` gives a
+    :class:`TrainParams` whose ``options`` is ``QAOptions(doc_stride=64, max_answer_length=30)``,
+    while ``from_flat({"task": "sst2", "doc_stride": 64})`` raises a :class:`ParameterError` naming
+    ``doc_stride`` (an option of :class:`QAOptions`, not of the SST-2 classification head).
+    """
+    if not isinstance(values, Mapping):
+        raise ParameterError("parameters", type(values).__name__, "a mapping of parameter names to values")
+    loop = {k: v for k, v in values.items() if k in TrainParams.LOOP_FIELDS}
+    rest = {k: v for k, v in values.items() if k not in TrainParams.LOOP_FIELDS}
+    params = TrainParams(**loop)
+    head_class = params.head_class()
+    wanted = head_class.options_class
+    names = {f.name for f in fields(wanted)}
+    for key in rest:
+        if key not in names:
+            owner = [c.__name__ for c in OPTION_CLASSES if key in {f.name for f in fields(c)}]
+            allowed = f"a loop parameter ({', '.join(TrainParams.LOOP_FIELDS)})"
+            if names:
+                allowed += f" or an option of this head ({', '.join(sorted(names))})"
+            hint = (f"{key} is an option of {owner[0]}, not of the {head_class.__name__}" if owner
+                    else "unknown parameter")
+            raise ParameterError(key, values[key], allowed, hint=hint)
+    params.options = wanted(**rest)
+    return params.validate()
+
+
+# -- seeds and devices -----------------------------------------------------------------------------
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, numpy's and torch's global random generators: called once per run.
+
+    The training loop calls it right before the head builds its model, so that the model's new
+    weights, then dropout, follow from ``seed`` alone. The shuffling order has its own generator
+    (see :class:`nlpdiff.samplers.ShuffledSampler`).
+    """
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def pick_device(device: str):
+    """The torch device of ``device`` (``"auto"``: CUDA when available, else the CPU)."""
+    import torch
+
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise ParameterError("device", device, "'cpu' or 'auto' on this machine (no CUDA device is available)")
+    return torch.device(device)
+
+
+__all__ = [
+    "HeadOptions", "NoOptions", "OPTION_CLASSES", "ProbeOptions", "ProbeQAOptions", "QAOptions", "ScratchOptions",
+    "SummarizationOptions", "TrainParams", "from_flat", "pick_device", "positive_int", "seed_everything",
+]

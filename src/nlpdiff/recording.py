@@ -1,0 +1,261 @@
+"""What a run records, as handlers of the training loop (:mod:`nlpdiff.engine`).
+
+Per training sample and checkpoint, the statistics every difficulty score needs:
+
+* ``pass == "eval"`` (:class:`EvalPass`): a separate forward pass over the whole training set in
+  eval mode (dropout off, weights frozen) at the checkpoint, as in the action-score code of
+  Arriaga et al. (2023);
+* ``pass == "train"`` (:class:`TrainPass`): the same statistics taken from the sample's own
+  training forward pass (dropout on, weights moving within the epoch), as dataset cartography logs
+  them (Swayamdipta et al. 2020). For these rows ``step`` is the optimiser step at which the sample
+  was trained and ``checkpoint`` is the checkpoint that closes the epoch in which it was trained.
+
+Statistics: ``loss``, ``gold_prob``, ``correct``, ``margin``, ``entropy`` and the head's extras.
+:class:`VogPass` accumulates, online (Welford), the mean and variance over checkpoints of the
+gradient of the gold output with respect to the input word embeddings, reduced per token (mean over
+the embedding dimension): each sample's un-normalised VoG (Agarwal et al. 2022).
+:class:`HeldoutEvaluation` measures held-out quality at each checkpoint. All of them fill a
+:class:`Recorder` (preallocated arrays) or the checkpoint's metrics row; the run writer
+(:class:`nlpdiff.rundir.RunWriter`) turns them into files.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+import numpy as np
+import pandas as pd
+
+from nlpdiff.engine import Handler, State, progress_bar
+from nlpdiff.errors import ParameterError
+
+#: Statistics of classification runs (other heads record BASE_STATS and their own extras).
+STAT_COLUMNS = ("loss", "gold_prob", "correct", "margin", "entropy", "el2n")
+
+
+class Recorder:
+    """Preallocated arrays of every statistic: eval pass (checkpoints x samples), train pass
+    (epochs x samples); the train rows' checkpoint is the one that closes their epoch.
+
+    :meth:`add_checkpoint` grows the eval arrays when a recorder made for an unknown number of
+    checkpoints (``n_checkpoints=0``, as in :class:`nlpdiff.callback.DynamicsCallback`) needs more.
+    """
+
+    def __init__(self, n_samples: int, n_checkpoints: int, n_epochs: int, columns: tuple[str, ...]):
+        self.n = n_samples
+        self.columns = columns
+        self.eval = {c: np.full((n_checkpoints, n_samples), np.nan, dtype=np.float32) for c in columns}
+        self.train = {c: np.full((n_epochs, n_samples), np.nan, dtype=np.float32) for c in columns}
+        self.train_step = np.full((n_epochs, n_samples), -1, dtype=np.int64)
+        self.checkpoint_step = np.zeros(n_checkpoints, dtype=np.int64)
+        self.checkpoint_epoch = np.zeros(n_checkpoints, dtype=np.float64)
+        self.epoch_checkpoint = np.zeros(n_epochs, dtype=np.int64)
+        self.n_recorded = 0
+
+    def add_checkpoint(self, k: int, step: int, epoch: float, stats: dict[str, np.ndarray]) -> None:
+        """Store the eval-pass statistics of checkpoint ``k`` (growing the arrays if needed)."""
+        if k >= len(self.checkpoint_step):
+            grow = max(k + 1, 2 * len(self.checkpoint_step))
+            for c in self.columns:
+                extra = np.full((grow - self.eval[c].shape[0], self.n), np.nan, dtype=np.float32)
+                self.eval[c] = np.concatenate([self.eval[c], extra])
+            self.checkpoint_step = np.concatenate([self.checkpoint_step,
+                                                   np.zeros(grow - len(self.checkpoint_step), np.int64)])
+            self.checkpoint_epoch = np.concatenate([self.checkpoint_epoch,
+                                                    np.zeros(grow - len(self.checkpoint_epoch), np.float64)])
+        for c in self.columns:
+            self.eval[c][k] = stats[c]
+        self.checkpoint_step[k] = step
+        self.checkpoint_epoch[k] = epoch
+        self.n_recorded = max(self.n_recorded, k + 1)
+
+    def frame(self) -> pd.DataFrame:
+        """The long-format dynamics table of the run-directory contract."""
+        ids = np.arange(self.n, dtype=np.int64)
+        parts = []
+        for pass_name, stats in (("eval", self.eval), ("train", self.train)):
+            t_idx, s_idx = np.nonzero(np.isfinite(stats["loss"]))
+            if pass_name == "eval":
+                checkpoint = t_idx
+                steps = self.checkpoint_step[t_idx]
+            else:
+                checkpoint = self.epoch_checkpoint[t_idx]
+                steps = self.train_step[t_idx, s_idx]
+            part = pd.DataFrame({
+                "sample_id": ids[s_idx],
+                "checkpoint": checkpoint.astype(np.int64),
+                "epoch": self.checkpoint_epoch[checkpoint],
+                "step": steps,
+                "pass": pass_name,
+            })
+            for c in self.columns:
+                part[c] = stats[c][t_idx, s_idx]
+            parts.append(part)
+        frame = pd.concat(parts, ignore_index=True)
+        if set(np.unique(frame["correct"])) <= {0.0, 1.0}:
+            frame["correct"] = frame["correct"].astype(bool)
+        return frame.sort_values(["pass", "checkpoint", "sample_id"], kind="stable", ignore_index=True)
+
+
+class VogAccumulator:
+    """Welford mean and variance over checkpoints of each sample's per-token input gradient.
+
+    Keeps two float32 arrays of shape (samples, max tokens) and a count: never the raw gradients.
+    ``vog()`` = mean over a sample's real tokens of sqrt(population variance over checkpoints).
+    """
+
+    def __init__(self, n_samples: int, max_tokens: int):
+        self.count = 0
+        self.mean = np.zeros((n_samples, max_tokens), dtype=np.float32)
+        self.m2 = np.zeros((n_samples, max_tokens), dtype=np.float32)
+        self.n_tokens = np.zeros(n_samples, dtype=np.int64)
+
+    def update(self, idx: np.ndarray, grads: np.ndarray, mask: np.ndarray, count: int) -> None:
+        """Add checkpoint number ``count`` (1-based) for samples ``idx`` (grads (B, L), mask (B, L))."""
+        length = min(grads.shape[1], self.mean.shape[1])
+        grads, mask = grads[:, :length], mask[:, :length]
+        grads = np.where(mask, grads, 0.0).astype(np.float32)
+        mean = self.mean[idx, :length]
+        delta = grads - mean
+        mean = mean + delta / count
+        self.m2[idx, :length] += delta * (grads - mean)
+        self.mean[idx, :length] = mean
+        self.n_tokens[idx] = mask.sum(axis=1)
+
+    def vog(self) -> np.ndarray:
+        if self.count < 2:
+            raise ParameterError("vog", True, "at least 2 checkpoints to measure a variance over them")
+        std = np.sqrt(np.maximum(self.m2 / self.count, 0.0))
+        positions = np.arange(std.shape[1])[None, :]
+        real = positions < self.n_tokens[:, None]
+        return (std * real).sum(axis=1) / np.maximum(self.n_tokens, 1)
+
+
+def length_batches(lengths: np.ndarray, batch_size: int) -> list[np.ndarray]:
+    """Positions sorted by length (stable), cut into batches: the recording passes' order."""
+    order = np.argsort(lengths, kind="stable")
+    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def eval_pass(batches: Iterable[np.ndarray], forward: Callable, n: int, columns: tuple[str, ...],
+              desc: str = "record", progress: bool = False) -> dict[str, np.ndarray]:
+    """Statistics of every sample from ``forward(idx) -> (losses, stats)`` over ``batches``, without gradient.
+
+    The caller puts the model in eval mode. A non-finite loss raises :class:`FloatingPointError`
+    naming the first such sample.
+    """
+    import torch
+
+    stats = {c: np.full(n, np.nan, dtype=np.float32) for c in columns}
+    with torch.no_grad():
+        for idx in progress_bar(batches, desc=desc, disable=not progress, leave=False):
+            _, s = forward(idx)
+            for c in columns:
+                stats[c][idx] = s[c]
+    bad = ~np.isfinite(stats["loss"])
+    if bad.any():
+        raise FloatingPointError(f"non-finite loss in the recording pass ({desc}) for sample_id "
+                                 f"{int(np.flatnonzero(bad)[0])}")
+    return stats
+
+
+class TrainPass(Handler):
+    """Keeps each trained sample's statistics from its own training forward pass (``pass == "train"``)."""
+
+    def __init__(self, recorder: Recorder):
+        self.recorder = recorder
+
+    def on_batch_end(self, state: State) -> None:
+        for c in self.recorder.columns:
+            self.recorder.train[c][state.epoch, state.batch] = state.batch_stats[c]
+        self.recorder.train_step[state.epoch, state.batch] = state.step
+
+    def on_epoch_end(self, state: State) -> None:
+        self.recorder.epoch_checkpoint[state.epoch] = state.checkpoint - 1
+
+
+class EvalPass(Handler):
+    """At each checkpoint, a forward pass over every training sample in eval mode (``pass == "eval"``).
+
+    Samples are batched by length (``lengths``) in batches of ``batch_size``. Adds the mean loss and
+    accuracy on the training set to the checkpoint's metrics row (``train_loss``, ``train_correct``).
+    """
+
+    timing_key = "eval_pass"
+
+    def __init__(self, recorder: Recorder, lengths: np.ndarray, batch_size: int):
+        self.recorder = recorder
+        self.batches = length_batches(lengths, batch_size)
+
+    def on_checkpoint(self, state: State) -> None:
+        model = state.head.model
+        model.eval()
+        try:
+            stats = eval_pass(self.batches, lambda idx: state.forward(idx, False), self.recorder.n,
+                              self.recorder.columns, desc=f"record checkpoint {state.checkpoint}",
+                              progress=state.progress)
+        finally:
+            model.train()
+        self.recorder.add_checkpoint(state.checkpoint, state.step, state.checkpoint_epoch, stats)
+        state.checkpoint_row.update(train_loss=float(np.mean(stats["loss"])),
+                                    train_correct=float(np.mean(stats["correct"])))
+
+
+class VogPass(Handler):
+    """At each checkpoint, the gradient of the gold output with respect to the input embeddings (VoG)."""
+
+    timing_key = "vog"
+
+    def __init__(self, lengths: np.ndarray, batch_size: int):
+        self.accumulator = VogAccumulator(len(lengths), int(lengths.max()))
+        self.batches = length_batches(lengths, batch_size)
+
+    def on_fit_start(self, state: State) -> None:
+        if state.n_checkpoints < 2:
+            raise ParameterError("vog", True, "False, or a run with at least 2 checkpoints",
+                                 hint=f"this run has {state.n_checkpoints}")
+
+    def on_checkpoint(self, state: State) -> None:
+        import torch
+
+        head, vog = state.head, self.accumulator
+        head.model.eval()
+        vog.count += 1
+        for idx in progress_bar(self.batches, desc=f"VoG checkpoint {state.checkpoint}",
+                                disable=not state.progress, leave=False):
+            gold, embeds, mask = head.gold_output(idx)
+            (grad,) = torch.autograd.grad(gold.float().sum(), embeds)
+            vog.update(idx, grad.float().mean(dim=-1).cpu().numpy(), mask.bool().cpu().numpy(), vog.count)
+        head.model.zero_grad(set_to_none=True)
+        head.model.train()
+
+
+class HeldoutEvaluation(Handler):
+    """At each checkpoint, the head's held-out quality (``heldout_<metric>`` in the metrics row)."""
+
+    timing_key = "heldout"
+
+    def on_checkpoint(self, state: State) -> None:
+        import torch
+
+        state.head.model.eval()
+        with torch.no_grad():
+            quality = state.head.evaluate()
+        state.head.model.train()
+        state.checkpoint_row.update({f"heldout_{k}": v for k, v in quality.items()})
+
+
+class MetricsRows(Handler):
+    """Collects each checkpoint's metrics row (after the handlers that fill it)."""
+
+    def __init__(self):
+        self.rows: list[dict] = []
+
+    def on_checkpoint(self, state: State) -> None:
+        self.rows.append(dict(state.checkpoint_row))
+
+
+__all__ = [
+    "EvalPass", "HeldoutEvaluation", "MetricsRows", "Recorder", "STAT_COLUMNS", "TrainPass", "VogAccumulator",
+    "VogPass", "eval_pass", "length_batches",
+]

@@ -1,0 +1,114 @@
+"""What the training loop trains on at each step: one replaceable *sampler* object.
+
+A sampler decides the order, the subset and the pacing of the training samples. The loop
+(:func:`nlpdiff.engine.fit`) asks it, for each epoch, how many batches there will be and then for
+the batches themselves; it never shuffles or subsets on its own.
+
+The protocol (:class:`Sampler`) has two methods:
+
+* ``num_batches(epoch) -> int``: how many optimiser steps epoch ``epoch`` (0-based) has. The loop
+  asks for every epoch before training, to size the learning-rate schedule and the recording
+  arrays and to place the checkpoints (``checkpoints_per_epoch`` cut points spread over *that*
+  epoch's batches, so a sampler whose epochs have different lengths still gets its checkpoints);
+* ``batches(epoch) -> iterable of int arrays``: the batches of epoch ``epoch``, each an array of
+  sample *positions* (0 .. n-1 into the training samples), exactly ``num_batches(epoch)`` of them.
+  A sample may appear in no batch of an epoch (a subset, or a curriculum that has not reached
+  it yet); its training-pass row for that epoch is then simply absent.
+
+Samplers here:
+
+* :class:`ShuffledSampler`: every sample once per epoch, in a fresh random order drawn from its
+  own generator seeded with the run's ``seed`` (the study's default);
+* :class:`SubsetSampler`: a fixed subset of positions, shuffled the same way (the K folds of
+  confident learning, data cleaning).
+
+A curriculum schedule is a sampler too: order the positions by a difficulty score and yield, at
+epoch ``e``, batches drawn from the easiest fraction ``pace(e)`` (its ``num_batches`` then grows
+with ``e``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Iterable, Protocol, runtime_checkable
+
+import numpy as np
+
+from nlpdiff.errors import ParameterError
+
+
+@runtime_checkable
+class Sampler(Protocol):
+    """The sampler protocol (see the module docstring)."""
+
+    def num_batches(self, epoch: int) -> int:
+        """Number of batches (optimiser steps) in epoch ``epoch``."""
+
+    def batches(self, epoch: int) -> Iterable[np.ndarray]:
+        """The batches of epoch ``epoch``: arrays of sample positions."""
+
+
+class ShuffledSampler:
+    """Every sample once per epoch, reshuffled each epoch, in batches of ``batch_size``.
+
+    The order of epoch ``e`` is the ``e``-th ``torch.randperm(n)`` of one generator seeded with
+    ``seed`` (so epochs must be asked for in order, as the loop does); the last batch of an epoch
+    may be smaller.
+    """
+
+    def __init__(self, n: int, batch_size: int, seed: int):
+        if n < 1:
+            raise ParameterError("train_size", n, "at least one training sample")
+        self.n, self.batch_size, self.seed = int(n), int(batch_size), int(seed)
+        self._generator = None
+        self._next_epoch = 0
+
+    def positions(self) -> np.ndarray:
+        """The positions this sampler draws from."""
+        return np.arange(self.n)
+
+    def num_batches(self, epoch: int) -> int:
+        return math.ceil(len(self.positions()) / self.batch_size)
+
+    def _order(self, epoch: int) -> np.ndarray:
+        import torch
+
+        if self._generator is None:
+            self._generator = torch.Generator().manual_seed(self.seed)
+        if epoch != self._next_epoch:
+            raise ValueError(f"{type(self).__name__}: epoch {epoch} asked for, expected epoch {self._next_epoch}")
+        self._next_epoch += 1
+        positions = self.positions()
+        return positions[torch.randperm(len(positions), generator=self._generator).numpy()]
+
+    def batches(self, epoch: int) -> list[np.ndarray]:
+        order = self._order(epoch)
+        return [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+
+
+class SubsetSampler(ShuffledSampler):
+    """Only the samples at ``positions`` (each once per epoch), shuffled each epoch as :class:`ShuffledSampler`."""
+
+    def __init__(self, n: int, positions, batch_size: int, seed: int):
+        positions = np.asarray(positions, dtype=np.int64)
+        if positions.ndim != 1 or len(positions) == 0 or positions.min() < 0 or positions.max() >= n:
+            raise ParameterError("subset", f"{len(positions)} positions", f"distinct positions in [0, {n})")
+        if len(np.unique(positions)) != len(positions):
+            raise ParameterError("subset", "repeated positions", "distinct positions")
+        super().__init__(n, batch_size, seed)
+        self._positions = positions
+
+    def positions(self) -> np.ndarray:
+        return self._positions
+
+
+def checkpoint_cuts(num_batches: int, per_epoch: int) -> list[int]:
+    """The batch numbers (1-based) of an epoch after which a checkpoint is recorded.
+
+    ``per_epoch`` cut points spread evenly over the epoch's ``num_batches``; the last batch is
+    always one. With fewer batches than ``per_epoch``, fewer (distinct) checkpoints.
+    """
+    return sorted({max(1, round(num_batches * (i + 1) / per_epoch)) for i in range(per_epoch)})
+
+
+__all__ = ["Sampler", "ShuffledSampler", "SubsetSampler", "checkpoint_cuts"]
