@@ -216,11 +216,12 @@ def run_job(job: dict, args) -> None:
 
     if args.loader == "pyarrow":
         use_pyarrow_loader()
-    from nlpdiff.dynamics import TrainParams, train
+    from nlpdiff.config import from_flat
+    from nlpdiff.dynamics import train
 
     work = Path(args.work) / job["name"]
-    params = TrainParams(**{**job["params"], "model": args.model, "data_dir": args.data_dir,
-                            "device": args.device, "output_dir": str(work / "run")})
+    params = from_flat({**job["params"], "model": args.model, "data_dir": args.data_dir,
+                        "device": args.device, "output_dir": str(work / "run")})
     t0 = time.perf_counter()
     run = train(params, progress=False)
     wall = time.perf_counter() - t0
