@@ -61,13 +61,12 @@ def confident_learning(params: TrainParams, k: int = 5, output_dir: str | None =
     probs = np.full((len(samples), spec.num_labels), np.nan)
     fold_of = np.full(len(samples), -1, dtype=np.int64)
     fold_times = []
-    text_field = spec.text_fields[0]
     for i, (train_idx, held_idx) in enumerate(folds):
         t = time.perf_counter()
         fold_params = replace(params, output_dir=str(out / "folds" / f"fold_{i}"))
         run = train(fold_params, progress=progress, heldout=False, subset=train_idx)
-        probs[held_idx] = run.head.predict_proba(list(samples[text_field].iloc[held_idx]),
-                                                 batch_size=params.eval_batch_size)
+        texts, pairs = run.head.inputs(samples.iloc[held_idx])
+        probs[held_idx] = run.head.predict_proba(texts, batch_size=params.eval_batch_size, text_pairs=pairs)
         fold_of[held_idx] = i
         fold_times.append(time.perf_counter() - t)
         del run

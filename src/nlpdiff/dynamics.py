@@ -137,11 +137,7 @@ class TrainParams:
         if not self.output_dir:
             raise ParameterError("output_dir", self.output_dir, "a folder path for the run directory")
         # Data folder and model are checked here too, so that nothing trains on a bad path.
-        data_dir = tasks.resolve_data_dir(self.data_dir)
-        if data_dir is not None:
-            for split in self.splits():
-                if split is not None:
-                    tasks.split_path(spec, split, data_dir)
+        tasks.check_task_data(spec, self.splits(), self.data_dir)
         if self.backbone != "scratch":
             from nlpdiff.models.hub import resolve_model
 
@@ -150,12 +146,7 @@ class TrainParams:
 
     def splits(self) -> tuple[str, str | None]:
         """The (training, held-out) splits this run uses."""
-        spec = tasks.get_task(self.task)
-        train_split = self.train_split or spec.train_split
-        eval_split = spec.eval_split if self.eval_split == "default" else self.eval_split
-        if eval_split == train_split:
-            eval_split = None
-        return train_split, eval_split
+        return tasks.resolve_splits(self.task, self.train_split, self.eval_split)
 
 
 def _is_number(x) -> bool:
@@ -269,40 +260,13 @@ def _progress(iterable, **kwargs):
 
 
 def prepare_data(params: TrainParams):
-    """Load, subsample and (for classification, optionally) corrupt the training data.
-
-    Returns ``(spec, samples, heldout)``. ``samples`` has ``sample_id``, the task's fields and,
-    for classification, ``label`` (used in training), ``original_label`` and ``is_corrupted``; for
-    the other kinds ``is_corrupted`` is False and ``label``/``original_label`` are the task's target
-    (answers or summary).
-    """
-    spec = tasks.get_task(params.task)
-    train_split, eval_split = params.splits()
-    train = tasks.load_split(spec, train_split, data_dir=params.data_dir)
-    stratify = spec.label_field if spec.kind == "classification" else None
-    train = tasks.subsample(train, params.train_size, seed=params.data_seed, stratify=stratify, param="train_size")
-    train = train.reset_index(drop=True)
-    samples = train.copy()
-    samples.insert(0, "sample_id", np.arange(len(train), dtype=np.int64))
-    if spec.kind == "classification":
-        labels = train[spec.label_field].to_numpy().astype(np.int64)
-        noise = tasks.inject_noise(
-            labels, params.noise_rate, kind=params.noise_type, num_classes=spec.num_labels, seed=params.data_seed + 1
-        )
-        samples["original_label"] = noise.original_labels
-        samples["label"] = noise.labels
-        samples["is_corrupted"] = noise.corrupted
-    else:
-        samples["label"] = train[spec.label_field]
-        samples["original_label"] = train[spec.label_field]
-        samples["is_corrupted"] = False
-    heldout = train.iloc[:0]  # no held-out split: an empty frame with the task's columns
-    if eval_split is not None:
-        heldout = tasks.load_split(spec, eval_split, data_dir=params.data_dir)
-        if params.eval_size is not None:
-            heldout = tasks.subsample(heldout, params.eval_size, seed=params.data_seed, stratify=stratify,
-                                      param="eval_size")
-    return spec, samples, heldout.reset_index(drop=True)
+    """``(spec, samples, heldout)`` of a run: :func:`nlpdiff.tasks.prepare_training_data` with the
+    run's parameters (see there for the columns and the input checks)."""
+    return tasks.prepare_training_data(
+        params.task, params.train_split, params.eval_split, train_size=params.train_size,
+        eval_size=params.eval_size, data_seed=params.data_seed, noise_rate=params.noise_rate,
+        noise_type=params.noise_type, data_dir=params.data_dir, batch_size=params.batch_size,
+    )
 
 
 def train(params: TrainParams, progress: bool = True, heldout: bool = True,
