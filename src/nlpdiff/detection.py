@@ -66,7 +66,7 @@ def confident_learning(params: TrainParams, k: int = 5, output_dir: str | None =
         fold_params = replace(params, output_dir=str(out / "folds" / f"fold_{i}"))
         run = train(fold_params, progress=progress, heldout=False, subset=train_idx)
         texts, pairs = run.head.inputs(samples.iloc[held_idx])
-        probs[held_idx] = run.head.predict_proba(texts, batch_size=params.eval_batch_size, text_pairs=pairs)
+        probs[held_idx] = run.head.predict_proba(texts, pairs, batch_size=params.eval_batch_size)
         fold_of[held_idx] = i
         fold_times.append(time.perf_counter() - t)
         del run

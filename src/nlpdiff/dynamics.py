@@ -137,7 +137,8 @@ class TrainParams:
         if not self.output_dir:
             raise ParameterError("output_dir", self.output_dir, "a folder path for the run directory")
         # Data folder and model are checked here too, so that nothing trains on a bad path.
-        tasks.check_task_data(spec, self.splits(), self.data_dir)
+        tasks.check_task_data(spec, self.splits(), self.data_dir, train_size=self.train_size,
+                              batch_size=self.batch_size)
         if self.backbone != "scratch":
             from nlpdiff.models.hub import resolve_model
 

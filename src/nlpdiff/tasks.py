@@ -1117,11 +1117,11 @@ def _label_ids(values: pd.Series, label_names: Sequence[Any] | None, column: str
 def _heldout_ids(values: pd.Series, names: tuple[str, ...], label_names: Sequence[Any] | None,
                  integer_labels: bool, column: str) -> np.ndarray:
     """Class ids of given held-out labels, with the classes found in the training data."""
-    if label_names is not None or not integer_labels:
-        return _label_ids(values, names if label_names is None else label_names, column, "the held-out data")[0]
+    if label_names is not None:
+        return _label_ids(values, label_names, column, "the held-out data")[0]
     _label_ids(values, None, column, "the held-out data")  # the same checks (missing, types)
-    lookup = {int(n): i for i, n in enumerate(names)}
-    raw = values.astype(np.int64).tolist()
+    lookup = {(int(n) if integer_labels else n): i for i, n in enumerate(names)}
+    raw = values.astype(np.int64).tolist() if integer_labels else values.tolist()
     unknown = sorted({v for v in raw if v not in lookup})
     if unknown:
         raise ParameterError("label", column, f"held-out labels among those of the data: {list(names)}",
@@ -1344,14 +1344,18 @@ def resolve_splits(task: str | TaskSpec, train_split: str | None = None,
 
 
 def check_task_data(task: str | TaskSpec, splits: Iterable[str | None],
-                    data_dir: str | os.PathLike | None = None) -> None:
+                    data_dir: str | os.PathLike | None = None, train_size: int | None = None,
+                    batch_size: int | None = None) -> None:
     """Check, without loading anything, that every split in ``splits`` can be read.
 
-    A user's task (in memory) must have the splits; a registry task read from a local data dir
-    (the ``data_dir`` argument, else ``$NLPDIFF_DATA_DIR``) must have the files. From the hub
-    nothing is checked here (the download reports its own errors).
+    A user's task (in memory) must have the splits, and its training split (the first of
+    ``splits``) at least ``train_size`` rows and, for the run's sample, at least ``batch_size``
+    rows. A registry task read from a local data dir (the ``data_dir`` argument, else
+    ``$NLPDIFF_DATA_DIR``) must have the files. From the hub nothing is checked here (the
+    download reports its own errors); :func:`prepare_training_data` checks the rest.
     """
     spec = get_task(task)
+    splits = list(splits)
     for split in splits:
         if split is None:
             continue
@@ -1359,6 +1363,15 @@ def check_task_data(task: str | TaskSpec, splits: Iterable[str | None],
             _check_split(spec, split, local=True)
         elif resolve_data_dir(data_dir) is not None:
             split_path(spec, split, data_dir)
+    if spec.data is not None and splits and splits[0] is not None:
+        rows = len(spec.data[splits[0]])
+        if isinstance(train_size, (int, np.integer)) and not isinstance(train_size, bool) and train_size > rows:
+            raise ParameterError("train_size", train_size, f"at most {rows} (the rows of the {splits[0]!r} split "
+                                 f"of task {spec.name!r}), or None for every row")
+        n = min(train_size, rows) if isinstance(train_size, (int, np.integer)) else rows
+        if batch_size is not None and n < batch_size:
+            raise ParameterError("batch_size", batch_size, f"at most the number of training rows ({n})",
+                                 hint="lower batch_size or give more rows")
 
 
 class PreparedData(tuple):

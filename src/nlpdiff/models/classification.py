@@ -95,8 +95,8 @@ class ClassificationHeadBase(Head):
         losses = torch.nn.functional.cross_entropy(logits, labels, reduction="none")
         return losses, classification_stats(logits, labels)
 
-    def predict_proba(self, texts: list[str], batch_size: int = 128,
-                      text_pairs: list[str] | None = None) -> np.ndarray:
+    def predict_proba(self, texts: list[str], text_pairs: list[str] | None = None,
+                      batch_size: int = 128) -> np.ndarray:
         """Softmax probabilities of the current model for ``texts`` (with ``text_pairs`` for a pair
         task; see :meth:`inputs`), in eval mode with no gradient."""
         import torch
