@@ -31,7 +31,7 @@
 
 # %% tags=["parameters"]
 task = "sst2"  # a classification task of nlpdiff.tasks (ignored when data_file is given)
-data_file = None  # a CSV of your own labelled texts, e.g. "reviews.csv" (then train_size=None scores every row)
+data_file = None  # a CSV of your own labelled texts, e.g. "reviews.csv" (with train_size None: every row)
 text_column = "text"  # data_file: the column of texts
 text_pair_column = None  # data_file: the column of second texts of text pairs, or None
 label_column = "label"  # data_file: the column of labels (strings or integers)

@@ -176,6 +176,7 @@ def test_from_csv(tmp_path):
 # ------------------------------------------------------------------------------ registration
 
 
+@pytest.mark.slow
 def test_register_task_and_train_by_name(tmp_path):
     spec = tasks.register_task(tasks.from_frame(reviews(60), text="review", label="stars", name="reviews"))
     assert tasks.get_task("reviews") is spec and "reviews" not in tasks.TASKS
@@ -211,6 +212,7 @@ def nli(tiny_data_dir):
 PAIR = dict(task="tiny_nli", train_size=None, eval_size=None, epochs=3, batch_size=16, max_length=32)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backbone, lr", [("finetune", 1e-4), ("probe", 3e-3), ("scratch", 0.05)])
 def test_pair_task_trains_with_every_backbone(nli, tmp_path, monkeypatch, backbone, lr):
     monkeypatch.setenv(cache_lib.CACHE_DIR_ENV, str(tmp_path / "features"))
