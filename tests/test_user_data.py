@@ -259,3 +259,30 @@ def test_scratch_pair_ngrams_are_prefixed():
     pair = head._encode(["not good"], ["not good"])
     assert pair["n_grams"][0] == 2 * one["n_grams"][0] and pair["n_words"][0] == 4
     assert set(head._memo) == {"not", "good", "not good", *(PAIR_PREFIX + g for g in ("not", "good", "not good"))}
+
+
+# ----------------------------------------------------- a new dataset is one registry entry
+
+
+def test_a_new_registry_entry_gets_tiny_data_and_trains(tmp_path):
+    """What a new single-text classification dataset declares is enough: the tiny data is written
+    from its roles, label names and splits, and it trains (here: four classes, its own column names)."""
+    import random
+
+    from conftest import tiny_rows_of, write_task
+
+    spec = tasks.TaskSpec(
+        name="toy_topics", kind="classification", roles={"text": "headline", "label": "topic"},
+        label_names=("world", "sports", "business", "science"), hub_id="example/toy_topics",
+        splits=("train", "test"), train_split="train", eval_split="test", columns=("idx", "headline", "topic"),
+        local_rows=(("train", 120000), ("test", 7600)),
+    )
+    write_task(tmp_path, spec, random.Random(0))
+    df = tasks.load_split(spec, "train", data_dir=tmp_path)
+    assert list(df.columns) == ["row_idx", "idx", "headline", "topic"] and len(df) == tiny_rows_of(spec, "train")
+    assert df["topic"].value_counts().to_dict() == {0: 30, 1: 30, 2: 30, 3: 30}
+    tasks.register_task(spec)
+    run = train(TrainParams(task="toy_topics", backbone="scratch", train_size=None, epochs=4, batch_size=16,
+                            learning_rate=0.05, data_dir=str(tmp_path), output_dir=str(tmp_path / "run")),
+                progress=False)
+    assert run.metrics["final"]["heldout_accuracy"] > 0.8

@@ -61,10 +61,10 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
@@ -193,6 +193,14 @@ class TaskSpec:
         if self.data is not None:
             object.__setattr__(self, "data", MappingProxyType(dict(self.data)))
 
+    def __reduce__(self):
+        """Pickle and copy through the constructor (the read-only mappings are rebuilt)."""
+        kwargs = {f.name: getattr(self, f.name) for f in fields(self)}
+        kwargs["roles"] = dict(self.roles)
+        if self.data is not None:
+            kwargs["data"] = dict(self.data)
+        return (_spec_from_kwargs, (kwargs,))
+
     # -- roles -------------------------------------------------------------------------------------
     def column(self, role: str) -> str:
         """The column holding ``role`` (e.g. ``spec.column("text")``); a clear error if the task has none."""
@@ -259,6 +267,10 @@ class TaskSpec:
     def source(self) -> dict[str, Any]:
         """Where the data comes from, as a JSON-able dict (see :func:`data_source`)."""
         return data_source(self)
+
+
+def _spec_from_kwargs(kwargs: dict[str, Any]) -> TaskSpec:
+    return TaskSpec(**kwargs)
 
 
 def data_source(spec: TaskSpec, data_dir: str | os.PathLike | None = None) -> dict[str, Any]:
@@ -1374,17 +1386,12 @@ def check_task_data(task: str | TaskSpec, splits: Iterable[str | None],
                                  hint="lower batch_size or give more rows")
 
 
-class PreparedData(tuple):
-    """``(spec, samples, heldout)`` of :func:`prepare_training_data` (unpacks as a tuple)."""
+class PreparedData(NamedTuple):
+    """``(spec, samples, heldout)`` of :func:`prepare_training_data`."""
 
-    __slots__ = ()
-
-    def __new__(cls, spec: TaskSpec, samples: pd.DataFrame, heldout: pd.DataFrame):
-        return super().__new__(cls, (spec, samples, heldout))
-
-    spec = property(lambda self: self[0])
-    samples = property(lambda self: self[1])
-    heldout = property(lambda self: self[2])
+    spec: TaskSpec
+    samples: pd.DataFrame
+    heldout: pd.DataFrame
 
 
 def prepare_training_data(
