@@ -286,3 +286,20 @@ def test_a_new_registry_entry_gets_tiny_data_and_trains(tmp_path):
                             learning_rate=0.05, data_dir=str(tmp_path), output_dir=str(tmp_path / "run")),
                 progress=False)
     assert run.metrics["final"]["heldout_accuracy"] > 0.8
+
+
+@pytest.mark.slow
+def test_confident_learning_on_a_pair_task(nli, tmp_path):
+    """The K-fold predictions read both texts of a pair and every class."""
+    from nlpdiff.detection import confident_learning, load_confident_learning
+
+    params = TrainParams(**{**PAIR, "epochs": 4}, backbone="scratch", learning_rate=0.05, noise_rate=0.1,
+                         data_dir=str(nli), output_dir=str(tmp_path / "run"))
+    scores = confident_learning(params, k=2, progress=False)
+    _, pred, _ = load_confident_learning(tmp_path / "run_cl2")
+    probs = pred[["p_0", "p_1", "p_2"]].to_numpy()
+    assert np.allclose(probs.sum(axis=1), 1) and len(scores) == TINY_ROWS[("tiny_nli", "train")]
+    _, samples, _ = prepare_data(params)
+    given = probs[np.arange(len(probs)), pred["label"].to_numpy()]
+    # the corrupted pairs are the least likely under the folds' models
+    assert given[samples["is_corrupted"].to_numpy()].mean() < given[~samples["is_corrupted"].to_numpy()].mean()
