@@ -1259,6 +1259,8 @@ def from_frame(
     if held is not None and len(held):
         data_splits["heldout"] = held
     source = dict(_source) if _source is not None else {**container, "sha256": _frame_sha256(frame)}
+    if heldout is not None and "heldout_path" not in source:
+        source["heldout_sha256"] = _frame_sha256(held)
     source.update({
         "rows": int(len(frame)),
         "roles": dict(roles),
