@@ -15,8 +15,8 @@
 # # Sentiment analysis: the action score on SST-2
 #
 # *This page is one execution of `notebooks/sentiment.py`; the same notebook scores any
-# classification task of `nlpdiff.tasks` (IMDB, the VADER human-rated sentences) with any
-# backbone (`finetune`, `probe`, `scratch`).*
+# classification task of `nlpdiff.tasks` (IMDB, the VADER human-rated sentences), or a CSV file of
+# your own labelled texts (`data_file`), with any backbone (`finetune`, `probe`, `scratch`).*
 #
 # We fine-tune a sentence classifier on a subsample of the Stanford Sentiment Treebank (SST-2,
 # binary, GLUE version) and record, at every checkpoint, every training sentence's loss, gold-label
@@ -30,7 +30,13 @@
 # cell(s) and in the run's `run.json`.
 
 # %% tags=["parameters"]
-task = "sst2"  # a classification task of nlpdiff.tasks
+task = "sst2"  # a classification task of nlpdiff.tasks (ignored when data_file is given)
+data_file = None  # a CSV of your own labelled texts, e.g. "reviews.csv" (with train_size None: every row)
+text_column = "text"  # data_file: the column of texts
+text_pair_column = None  # data_file: the column of second texts of text pairs, or None
+label_column = "label"  # data_file: the column of labels (strings or integers)
+label_names = None  # data_file: class names in id order, or None (the sorted distinct labels)
+heldout_fraction = 0.2  # data_file: share of rows held out for evaluation (stratified, seed data_seed)
 backbone = "finetune"  # "finetune", "probe" (frozen features + MLP) or "scratch" (n-gram bag)
 model = "minilm"  # hub id, local folder, or "minilm" (all-MiniLM-L6-v2 shipped on PyPI)
 train_size = 2000  # training sentences (stratified subsample of the train split)
@@ -62,13 +68,20 @@ from nlpdiff.dynamics import load_or_train
 plots.enable_offline()
 pd.set_option("display.max_colwidth", 120)
 
+if data_file is not None:  # your own data: checked here (columns, empty texts, labels) before any training
+    spec = tasks.register_task(tasks.from_csv(
+        data_file, text=text_column, text_pair=text_pair_column, label=label_column, label_names=label_names,
+        heldout_fraction=heldout_fraction, seed=data_seed,
+    ), replace=True)
+    task = spec.name
+
 params = from_flat(dict(
     task=task, backbone=backbone, model=model, train_size=train_size, eval_size=eval_size, epochs=epochs,
     batch_size=batch_size, learning_rate=learning_rate, max_length=max_length, seed=seed, data_seed=data_seed,
     train_split=train_split, eval_split=eval_split, noise_rate=noise_rate, noise_type=noise_type,
     checkpoints_per_epoch=checkpoints_per_epoch, vog=vog, device=device, data_dir=data_dir, output_dir=run_dir,
 ))  # bad parameters fail here, before any training
-text = tasks.get_task(task).text_fields[0]
+text = tasks.get_task(task).column("text")
 
 # %% tags=["remove-stderr"]
 run = load_or_train(params)

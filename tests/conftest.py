@@ -1,31 +1,26 @@
-"""Shared test fixtures: tiny datasets in the Hugging Face hub schemas.
+"""Shared test fixtures: tiny datasets in the Hugging Face hub schemas, written from the registry.
 
 ``tiny_data_dir`` (session scope) writes a data dir laid out like ``../shared/data`` — one folder per
-task of :data:`nlpdiff.tasks.TASKS`, ``<folder>/<split>.parquet`` — so that any test can call
+task of :data:`nlpdiff.tasks.TASKS` (and the test-only pair task :data:`TINY_NLI`),
+``<folder>/<split>.parquet`` — so that any test can call
 ``load_split(task, split, data_dir=tiny_data_dir)`` on a fresh machine with no network and no
-``/work/shared``. Row counts are in :data:`TINY_ROWS` (also the ``tiny_rows`` fixture):
+``/work/shared``.
 
-=====================  ==============================  =============================================
-folder                 splits (rows)                   columns
-=====================  ==============================  =============================================
-sst2                   train 200, validation 60,       idx (int32), sentence, label (0 neg, 1 pos),
-                       test 40                         balanced; learnable word-list sentences
-imdb                   train 40, test 40               text, label, id (``test/neg/3_2``)
-imdb_label_errors      test 6                          id, given_label, guessed_label, votes_*;
-                       (+ cleanlab_cv_pred_probs 40)   (id, p_neg, p_pos) for each imdb test row
-squad                  train 8, validation 6           id, title, context, question,
-                                                       answers {text: [...], answer_start: [...]}
-                                                       (validation: 2-3 answers; offsets correct)
-samsum                 train 12, validation 6, test 6  id, dialogue, summary
-cnn_dailymail          validation 6                    article, highlights, id
-xsum                   test 6                          document, summary, id (int64)
-rt_human_ratings       train 80                        id, text, label (1 if mean_rating > 0),
-tweets_human_ratings   train 40                        mean_rating, rating_std, ratings (list)
-=====================  ==============================  =============================================
+The data is made from each task's declarations (:func:`write_task`): its kind, roles, label names,
+splits and columns. A classification task gets balanced labels over all its classes and texts whose
+words reveal the class (sentiment words for negative/positive tasks, class cue words otherwise; for
+a pair task the cue words sit in the second text), so that even a bag-of-words model learns them;
+QA gets questions on a few facts with correct answer offsets (validation: several annotators);
+summarization gets short dialogues and their summaries. Columns without a role are filled by name
+(``idx``: positions; ``id``: ``<split>-<i>``; anything else: short strings). Only tasks whose columns
+mean something of their own have a writer of their own (:data:`SPECIAL_WRITERS`: IMDB with the label
+errors that join it on ``id``, the human-rating tasks). Adding a dataset to the registry therefore
+needs no change here.
 
-Sentiment sentences come from small positive/negative word lists (``POSITIVE_WORDS``,
-``NEGATIVE_WORDS``) so that even a bag-of-words model learns them. Everything is deterministic.
-Do not modify the files in tests: the directory is shared by the whole session.
+Row counts are in :data:`TINY_ROWS` (also the ``tiny_rows`` fixture): the explicit counts below,
+else the defaults of :data:`DEFAULT_ROWS` by kind and split role. Everything is deterministic; the
+tasks are written in registry order from one seeded generator. Do not modify the files in tests:
+the directory is shared by the whole session.
 """
 
 from __future__ import annotations
@@ -36,6 +31,24 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+
+from nlpdiff.tasks import TASKS, TaskSpec
+
+#: A test-only sentence-pair, three-class task in SNLI's schema (premise, hypothesis, label 0
+#: entailment / 1 neutral / 2 contradiction). Not a study task: tests register it with
+#: ``nlpdiff.tasks.register_task`` and read it from ``tiny_data_dir``.
+TINY_NLI = TaskSpec(
+    name="tiny_nli",
+    kind="classification",
+    roles={"text": "premise", "text_pair": "hypothesis", "label": "label"},
+    label_names=("entailment", "neutral", "contradiction"),
+    splits=("train", "validation"),
+    train_split="train",
+    eval_split="validation",
+    description="Tiny learnable sentence pairs in SNLI's schema (tests only).",
+    columns=("premise", "hypothesis", "label"),
+    local_rows=(("train", 120), ("validation", 40)),
+)
 
 POSITIVE_WORDS = (
     "wonderful", "brilliant", "moving", "delightful", "superb", "charming", "funny",
@@ -56,8 +69,13 @@ _TEMPLATES = (
     "i found {s} {a} .",
 )
 
-#: (folder, split) -> number of rows written by ``tiny_data_dir``.
-TINY_ROWS = {
+#: Rows of a split by kind and split role, for a task with no explicit count below.
+DEFAULT_ROWS = {
+    "classification": {"train": 120, "eval": 40},
+    "extractive_qa": {"train": 8, "eval": 6},
+    "summarization": {"train": 12, "eval": 6},
+}
+_EXPLICIT_ROWS = {
     ("sst2", "train"): 200,
     ("sst2", "validation"): 60,
     ("sst2", "test"): 40,
@@ -65,15 +83,24 @@ TINY_ROWS = {
     ("imdb", "test"): 40,
     ("imdb_label_errors", "test"): 6,
     ("imdb_label_errors", "cleanlab_cv_pred_probs"): 40,
-    ("squad", "train"): 8,
-    ("squad", "validation"): 6,
-    ("samsum", "train"): 12,
-    ("samsum", "validation"): 6,
-    ("samsum", "test"): 6,
-    ("cnn_dailymail", "validation"): 6,
-    ("xsum", "test"): 6,
     ("rt_human_ratings", "train"): 80,
     ("tweets_human_ratings", "train"): 40,
+}
+
+
+def tiny_rows_of(spec: TaskSpec, split: str) -> int:
+    """Rows that ``tiny_data_dir`` writes for a task's split."""
+    if (spec.folder, split) in _EXPLICIT_ROWS:
+        return _EXPLICIT_ROWS[(spec.folder, split)]
+    return DEFAULT_ROWS[spec.kind]["train" if split == "train" else "eval"]
+
+
+#: Every task written by ``tiny_data_dir``, in writing order: the registry, then the test tasks.
+TINY_TASKS = (*TASKS.values(), TINY_NLI)
+#: (folder, split) -> number of rows written by ``tiny_data_dir``.
+TINY_ROWS = {
+    **{(spec.folder, split): tiny_rows_of(spec, split) for spec in TINY_TASKS for split in spec.splits},
+    ("imdb_label_errors", "cleanlab_cv_pred_probs"): _EXPLICIT_ROWS[("imdb_label_errors", "cleanlab_cv_pred_probs")],
 }
 
 
@@ -84,11 +111,37 @@ def sentiment_sentence(rng: random.Random, label: int) -> str:
     return rng.choice(_TEMPLATES).format(s=rng.choice(_SUBJECTS), a=a, b=b)
 
 
-def balanced_labels(n: int, rng: random.Random) -> list[int]:
-    """n labels, half 0 and half 1 (one more 0 when n is odd), shuffled."""
-    labels = [i % 2 for i in range(n)]
+def balanced_labels(n: int, rng: random.Random, k: int = 2) -> list[int]:
+    """n labels over k classes in equal shares (the first classes get one more when k does not
+    divide n), shuffled."""
+    labels = [i % k for i in range(n)]
     rng.shuffle(labels)
     return labels
+
+
+#: Cue words of the classes of a task that is not negative/positive (class c: _CUES[c]).
+_CUES = (
+    ("alpha", "amber", "apple", "anchor"), ("bravo", "brass", "birch", "bell"),
+    ("charlie", "cedar", "cobalt", "cloud"), ("delta", "denim", "dune", "drum"),
+    ("echo", "ember", "elm", "easel"), ("foxtrot", "fern", "flint", "flute"),
+    ("golf", "garnet", "grove", "gong"), ("hotel", "hazel", "harbor", "harp"),
+)
+_ACTIVITIES = ("reading a book", "riding a bike", "playing chess", "cooking dinner", "walking a dog",
+               "painting a wall", "singing a song", "fixing a car")
+
+
+def class_text(rng: random.Random, spec: TaskSpec, label: int) -> str:
+    """A text whose words reveal class ``label`` of ``spec``: sentiment words for a
+    negative/positive task, else the class's cue words."""
+    if spec.label_names == ("negative", "positive"):
+        return sentiment_sentence(rng, label)
+    a, b = rng.sample(_CUES[label % len(_CUES)], 2)
+    return f"{rng.choice(_SUBJECTS)} is {a} and {b} ."
+
+
+def premise_text(rng: random.Random) -> str:
+    """A first text of a pair that says nothing about the class."""
+    return f"{rng.choice(_PEOPLE)} is {rng.choice(_ACTIVITIES)} in the {rng.choice(_PLACES)} ."
 
 
 def _write(path: Path, columns: dict, schema: pa.Schema) -> None:
@@ -99,20 +152,54 @@ def _write(path: Path, columns: dict, schema: pa.Schema) -> None:
 _S = pa.string()
 
 
-def _sst2(root: Path, rng: random.Random) -> None:
-    schema = pa.schema([("idx", pa.int32()), ("sentence", _S), ("label", pa.int64())])
-    for split in ("train", "validation", "test"):
-        n = TINY_ROWS[("sst2", split)]
-        labels = balanced_labels(n, rng)
-        _write(
-            root / "sst2" / f"{split}.parquet",
-            {"idx": list(range(n)), "sentence": [sentiment_sentence(rng, y) for y in labels],
-             "label": labels},
-            schema,
-        )
+def _column_types(spec: TaskSpec) -> dict[str, pa.DataType]:
+    """Arrow type of each column of a task: its roles' by kind, ``idx`` int32, the rest strings."""
+    types = {c: pa.string() for c in (*spec.columns, *spec.roles.values())}
+    if "idx" in types:
+        types["idx"] = pa.int32()
+    if spec.kind == "classification":
+        types[spec.column("label")] = pa.int64()
+    if spec.kind == "extractive_qa":
+        types[spec.column("answers")] = pa.struct([("text", pa.list_(pa.string())),
+                                                   ("answer_start", pa.list_(pa.int64()))])
+    return types
 
 
-def _imdb(root: Path, rng: random.Random) -> None:
+def _extra_value(column: str, split: str, i: int):
+    """The value of a column without a role, by its name."""
+    if column == "idx":
+        return i
+    if column == "id":
+        return f"{split}-{i:04d}"
+    return f"{column} {i}"
+
+
+def _write_roles(root: Path, spec: TaskSpec, split: str, rows: list[dict]) -> None:
+    """Write rows (role -> value) of a split, with every column of the task."""
+    types = _column_types(spec)
+    by_column = {column: role for role, column in spec.roles.items()}
+    columns = {c: [row[by_column[c]] if c in by_column else _extra_value(c, split, i) for i, row in enumerate(rows)]
+               for c in types}
+    _write(root / spec.folder / f"{split}.parquet", columns, pa.schema(list(types.items())))
+
+
+def _classification(root: Path, rng: random.Random, spec: TaskSpec) -> None:
+    for split in spec.splits:
+        labels = balanced_labels(tiny_rows_of(spec, split), rng, spec.num_labels)
+        rows = []
+        for y in labels:
+            row = {"label": y}
+            if spec.has_role("text_pair"):  # the cue words are in the second text
+                row["text"] = premise_text(rng)
+                row["text_pair"] = class_text(rng, spec, y)
+            else:
+                row["text"] = class_text(rng, spec, y)
+            rows.append(row)
+        _write_roles(root, spec, split, rows)
+
+
+def _imdb(root: Path, rng: random.Random, spec: TaskSpec) -> None:
+    """IMDB, and the label errors of its test split (joined on ``id``) with cleanlab's probabilities."""
     schema = pa.schema([("text", _S), ("label", pa.int64()), ("id", _S)])
     test_ids = []
     for split in ("train", "test"):
@@ -163,27 +250,20 @@ _FACTS = (
 )
 
 
-def _squad(root: Path, rng: random.Random) -> None:
-    answers_type = pa.struct([("text", pa.list_(pa.string())),
-                              ("answer_start", pa.list_(pa.int64()))])
-    schema = pa.schema([("id", _S), ("title", _S), ("context", _S), ("question", _S),
-                        ("answers", answers_type)])
-    for split in ("train", "validation"):
-        n = TINY_ROWS[("squad", split)]
-        cols = {k: [] for k in ("id", "title", "context", "question", "answers")}
-        for i in range(n):
-            title, _, context, question, answer = _FACTS[i % len(_FACTS)]
+def _extractive_qa(root: Path, rng: random.Random, spec: TaskSpec) -> None:
+    for split in spec.splits:
+        rows = []
+        for i in range(tiny_rows_of(spec, split)):
+            _, _, context, question, answer = _FACTS[i % len(_FACTS)]
             start = context.index(answer)
-            repeat = 1 if split == "train" else 2 + i % 2  # several annotators on validation
-            cols["id"].append(f"{split}-{i:04d}")
-            cols["title"].append(title)
-            cols["context"].append(context)
-            cols["question"].append(question)
-            cols["answers"].append({"text": [answer] * repeat, "answer_start": [start] * repeat})
-        _write(root / "squad" / f"{split}.parquet", cols, schema)
+            repeat = 1 if split == "train" else 2 + i % 2  # several annotators on held-out splits
+            rows.append({"question": question, "context": context,
+                         "answers": {"text": [answer] * repeat, "answer_start": [start] * repeat}})
+        _write_roles(root, spec, split, rows)
 
 
 _PEOPLE = ("Anna", "Ben", "Chloe", "Dan", "Eve", "Finn")
+_PLACES = ("park", "kitchen", "garden", "garage", "library", "street")
 _PLANS = ("the cinema", "lunch", "the gym", "the beach", "the library", "a concert")
 
 
@@ -196,33 +276,18 @@ def _dialogue(rng: random.Random) -> tuple[str, str]:
     return dialogue, f"{b} will join {a} at {plan} at {hour} pm."
 
 
-def _summaries(root: Path, rng: random.Random) -> None:
-    schema = pa.schema([("id", _S), ("dialogue", _S), ("summary", _S)])
-    for split in ("train", "validation", "test"):
-        n = TINY_ROWS[("samsum", split)]
-        pairs = [_dialogue(rng) for _ in range(n)]
-        _write(root / "samsum" / f"{split}.parquet",
-               {"id": [f"1373{i:04d}" for i in range(n)], "dialogue": [p[0] for p in pairs],
-                "summary": [p[1] for p in pairs]}, schema)
-    n = TINY_ROWS[("cnn_dailymail", "validation")]
-    pairs = [_dialogue(rng) for _ in range(n)]
-    _write(root / "cnn_dailymail" / "validation.parquet",
-           {"article": ["(CNN) -- " + p[0].replace("\r\n", " ") for p in pairs],
-            "highlights": [p[1] for p in pairs], "id": [f"{i:040x}" for i in range(n)]},
-           pa.schema([("article", _S), ("highlights", _S), ("id", _S)]))
-    n = TINY_ROWS[("xsum", "test")]
-    pairs = [_dialogue(rng) for _ in range(n)]
-    _write(root / "xsum" / "test.parquet",
-           {"document": [p[0].replace("\r\n", " ") for p in pairs],
-            "summary": [p[1] for p in pairs], "id": [38264402 + i for i in range(n)]},
-           pa.schema([("document", _S), ("summary", _S), ("id", pa.int64())]))
+def _summarization(root: Path, rng: random.Random, spec: TaskSpec) -> None:
+    for split in spec.splits:
+        pairs = [_dialogue(rng) for _ in range(tiny_rows_of(spec, split))]
+        _write_roles(root, spec, split, [{"document": d, "summary": r} for d, r in pairs])
 
 
-def _ratings(root: Path, rng: random.Random) -> None:
+def _ratings(root: Path, rng: random.Random, spec: TaskSpec) -> None:
+    """A human-ratings task: the label follows the mean of 15-25 raters' scores (-4..4)."""
     schema = pa.schema([("id", pa.int64()), ("text", _S), ("label", pa.int64()),
                         ("mean_rating", pa.float64()), ("rating_std", pa.float64()),
                         ("ratings", pa.list_(pa.int64()))])
-    for folder in ("rt_human_ratings", "tweets_human_ratings"):
+    for folder in (spec.folder,):
         n = TINY_ROWS[(folder, "train")]
         cols = {k: [] for k in schema.names}
         for i, y in enumerate(balanced_labels(n, rng)):
@@ -241,14 +306,26 @@ def _ratings(root: Path, rng: random.Random) -> None:
         _write(root / folder / "train.parquet", cols, schema)
 
 
+#: Writers by kind, for a task whose columns are its roles (plus ``idx``/``id``-like columns).
+KIND_WRITERS = {"classification": _classification, "extractive_qa": _extractive_qa,
+                "summarization": _summarization}
+#: Tasks with columns that mean something of their own (None: written by another task's writer).
+SPECIAL_WRITERS = {"imdb": _imdb, "imdb_label_errors": None, "rt_human_ratings": _ratings,
+                   "tweets_human_ratings": _ratings}
+
+
+def write_task(root: Path, spec: TaskSpec, rng: random.Random) -> None:
+    """Write the tiny splits of one task under ``root/<folder>``."""
+    writer = SPECIAL_WRITERS[spec.name] if spec.name in SPECIAL_WRITERS else KIND_WRITERS[spec.kind]
+    if writer is not None:
+        writer(root, rng, spec)
+
+
 def write_tiny_data(root: Path, seed: int = 0) -> Path:
     """Write every tiny dataset under ``root`` (see the module docstring) and return ``root``."""
     rng = random.Random(seed)
-    _sst2(root, rng)
-    _imdb(root, rng)
-    _squad(root, rng)
-    _summaries(root, rng)
-    _ratings(root, rng)
+    for spec in TINY_TASKS:
+        write_task(root, spec, rng)
     return root
 
 

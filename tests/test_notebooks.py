@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 
 from nlpdiff import rundir
@@ -71,6 +72,32 @@ def test_cli_run_exits_non_zero_on_a_failed_notebook(tiny_data_dir, tmp_path, ca
                      "-p", "run_dir", str(tmp_path / "run"), "-o", str(tmp_path / "s.ipynb")])
     assert code == 1
     assert "noise_rate=1.5" in capsys.readouterr().err
+
+
+def test_cli_scores_a_users_csv(tmp_path, capsys, monkeypatch):
+    """``nlpdiff run sentiment -p data_file my.csv -p text_column ... -p label_column ...``: a CSV with
+    string labels is checked, mapped and scored; a relative path works from the caller's folder."""
+    words = {"good": "great lovely fine", "bad": "awful poor dull", "meh": "average plain so-so"}
+    labels = [("good", "bad", "meh")[i % 3] for i in range(60)]
+    pd.DataFrame({"review": [f"item {i} was {words[y]}" for i, y in enumerate(labels)], "stars": labels}).to_csv(
+        tmp_path / "my.csv", index=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("NLPDIFF_DATA_DIR", raising=False)
+    common = ["-p", "text_column", "review", "-p", "label_column", "stars", "-p", "train_size", "null",
+              "-p", "backbone", "scratch", "-p", "learning_rate", "0.05", "-p", "batch_size", "8",
+              "-p", "epochs", "3", "-p", "run_dir", str(tmp_path / "run")]
+    code = cli_main(["run", str(SENTIMENT), "-p", "data_file", "my.csv", *common, "-o", str(tmp_path / "p.ipynb")])
+    assert code == 0, capsys.readouterr().err
+    text = _assert_clean_page(tmp_path / "p.ipynb")
+    assert "Held-out accuracy" in text
+    run = rundir.load_run(tmp_path / "run")
+    assert len(run.samples) == 48 and set(run.samples["label"]) == {0, 1, 2}  # 12 rows held out
+    assert run.params["task"] == "my"
+    # a bad input: one clear line, nothing trained
+    code = cli_main(["run", str(SENTIMENT), "-p", "data_file", "nothing.csv", *common[:-3],
+                     "-p", "run_dir", str(tmp_path / "bad"), "-o", str(tmp_path / "bad.ipynb")])
+    assert code == 2 and "data_file='nothing.csv'" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
 
 
 def test_cli_unknown_notebook_and_profile(tmp_path, capsys, monkeypatch):

@@ -42,37 +42,64 @@ def assert_param_error(excinfo, param, value):
 # ----------------------------------------------------------------------------------- registry
 
 
-def test_registry_has_every_dataset():
-    assert set(TASKS) == {
-        "sst2", "imdb", "imdb_label_errors", "squad", "samsum", "cnn_dailymail", "xsum",
-        "rt_human_ratings", "tweets_human_ratings",
-    }
+def test_registry_is_consistent():
+    """Every registry entry declares roles, label names, splits and columns that fit together."""
+    assert TASKS, "the registry is empty"
     for name, spec in TASKS.items():
         assert isinstance(spec, TaskSpec) and spec.name == name
         assert spec.kind in tasks.KINDS
         assert spec.train_split in spec.splits + (None,)
         assert spec.eval_split in spec.splits + (None,)
         assert dict(spec.local_rows).keys() == set(spec.splits)
-        assert spec.label_field in spec.columns
-        assert set(spec.text_fields) <= set(spec.columns)
+        assert set(spec.roles.values()) <= set(spec.columns), name
+        inputs, target, _ = tasks.ROLES[spec.kind]
+        assert spec.target_role == target and target in spec.roles
+        assert set(spec.roles) <= set(inputs) | {target}
+        if spec.train_split is not None:  # a trainable task has every required input role
+            assert set(inputs) - set(tasks.ROLES[spec.kind][2]) <= set(spec.roles), name
+        assert spec.label_field == spec.roles[target]
+        assert spec.text_fields == tuple(spec.roles[r] for r in spec.input_roles)
         if spec.kind == "classification":
-            assert spec.num_labels == 2 and spec.label_names == ("negative", "positive")
+            assert len(spec.label_names) >= 2 and spec.num_labels == len(spec.label_names)
+            assert len(set(spec.label_names)) == spec.num_labels
         else:
             assert spec.num_labels is None and spec.label_names is None
+        if spec.prompt is not None:
+            assert spec.kind == "summarization" and spec.prompt.count("{document}") == 1
+        assert spec.hub_id is not None or spec.obtain, f"{name}: no hub id and no word on where to get it"
+        assert spec.source["kind"] in ("hub", "local")
+    with pytest.raises(Exception):
+        TASKS["sst2"].name = "x"  # frozen
+
+
+def test_study_registry_details():
+    """Facts of the study's datasets that the pages rely on."""
     assert TASKS["sst2"].hub_id == "stanfordnlp/sst2"
     assert (TASKS["imdb"].hub_id, TASKS["imdb"].hub_config) == ("stanfordnlp/imdb", "plain_text")
     assert TASKS["cnn_dailymail"].hub_config == "3.0.0"
-    for name in ("imdb_label_errors", "rt_human_ratings", "tweets_human_ratings"):
-        assert TASKS[name].hub_id is None and TASKS[name].obtain
     assert (TASKS["sst2"].train_split, TASKS["sst2"].eval_split) == ("train", "validation")
-    assert (TASKS["imdb"].train_split, TASKS["imdb"].eval_split) == ("train", "test")
-    assert (TASKS["squad"].text_fields, TASKS["squad"].label_field) == (
-        ("question", "context"), "answers")
-    assert (TASKS["samsum"].text_fields, TASKS["samsum"].label_field) == (("dialogue",), "summary")
-    assert (TASKS["rt_human_ratings"].train_split, TASKS["rt_human_ratings"].eval_split) == (
-        "train", None)
-    with pytest.raises(Exception):
-        TASKS["sst2"].name = "x"  # frozen
+    assert (TASKS["squad"].column("question"), TASKS["squad"].column("answers")) == ("question", "answers")
+    assert TASKS["samsum"].roles == {"document": "dialogue", "summary": "summary"}
+    # the dialogue prompt of the causal summarizer, unchanged since the first runs
+    assert TASKS["samsum"].prompt_parts() == ("Summarize the dialogue.\n", "\nSummary:")
+    assert TASKS["rt_human_ratings"].eval_split is None
+
+
+def test_task_spec_checks_roles():
+    with pytest.raises(ParameterError, match="roles"):
+        TaskSpec(name="x", kind="classification", roles={"text": "a", "answers": "b", "label": "c"},
+                 label_names=("a", "b"))
+    with pytest.raises(ParameterError, match="'label' role"):
+        TaskSpec(name="x", kind="classification", roles={"text": "a"}, label_names=("a", "b"))
+    with pytest.raises(ParameterError, match="label_names"):
+        TaskSpec(name="x", kind="classification", roles={"text": "a", "label": "y"}, label_names=("only",))
+    with pytest.raises(ParameterError, match="prompt"):
+        TaskSpec(name="x", kind="summarization", roles={"document": "d", "summary": "s"}, prompt="no slot")
+    spec = TaskSpec(name="x", kind="classification", roles={"text": "p", "text_pair": "h", "label": "y"},
+                    label_names=("e", "n", "c"))
+    assert spec.num_labels == 3 and spec.is_pair and spec.text_fields == ("p", "h") and spec.folder == "x"
+    with pytest.raises(ParameterError, match="role"):
+        spec.column("document")
 
 
 def test_get_task():
@@ -169,7 +196,9 @@ def test_loading_errors(tiny_data_dir, tmp_path):
     assert_param_error(e, "data_dir", str(tmp_path))
     assert "sst2/train.parquet" in str(e.value)
     # local-only tasks need a data dir
-    for name in ("imdb_label_errors", "rt_human_ratings", "tweets_human_ratings"):
+    local_only = [name for name, spec in TASKS.items() if spec.hub_id is None]
+    assert local_only
+    for name in local_only:
         spec = TASKS[name]
         with pytest.raises(ParameterError) as e:
             load_split(name, spec.splits[0])
@@ -208,44 +237,18 @@ def test_hub_path_uses_hub_id(monkeypatch):
     assert calls[-1] == ("abisee/cnn_dailymail", "3.0.0", "train")
 
 
-_RATINGS = ["id", "text", "label", "mean_rating", "rating_std", "ratings"]
-#: task -> ({split: rows}, columns), as documented in ../shared/data/README.md
-README_DATA = {
-    "sst2": ({"train": 67349, "validation": 872, "test": 1821}, ["idx", "sentence", "label"]),
-    "imdb": ({"train": 25000, "test": 25000}, ["text", "label", "id"]),
-    "imdb_label_errors": ({"test": 1310}, ["id", "given_label", "guessed_label", "votes_given",
-                                           "votes_guessed", "votes_neutral", "votes_off_topic"]),
-    "squad": ({"train": 11877, "validation": 10570},
-              ["id", "title", "context", "question", "answers"]),
-    "samsum": ({"train": 14731, "validation": 818, "test": 819}, ["id", "dialogue", "summary"]),
-    "cnn_dailymail": ({"validation": 1000}, ["article", "highlights", "id"]),
-    "xsum": ({"test": 1000}, ["document", "summary", "id"]),
-    "rt_human_ratings": ({"train": 10605}, _RATINGS),
-    "tweets_human_ratings": ({"train": 4200}, _RATINGS),
-}
-
-
-def test_readme_table_matches_registry():
-    assert set(README_DATA) == set(TASKS)
-    for name, (rows, columns) in README_DATA.items():
-        spec = TASKS[name]
-        assert spec.splits == tuple(rows)
-        assert dict(spec.local_rows) == rows
-        assert set(spec.columns) <= set(columns)
-
-
 @pytest.mark.skipif(not REAL_DATA, reason="set NLPDIFF_DATA_DIR to the real data (../shared/data)")
 @pytest.mark.parametrize("name", sorted(TASKS))
 def test_real_data(name):
-    rows, columns = README_DATA[name]
-    for split, n in rows.items():
+    """The real local copies have the rows and columns that the registry declares."""
+    spec = TASKS[name]
+    for split, n in spec.local_rows:
         df = load_split(name, split, data_dir=REAL_DATA)
         assert len(df) == n, (name, split)
-        assert list(df.columns) == ["row_idx", *columns], (name, split)
+        assert df.columns[0] == "row_idx" and set(spec.columns) <= set(df.columns), (name, split)
         assert df["row_idx"].tolist() == list(range(n))
-        spec = TASKS[name]
         if spec.kind == "classification":
-            assert set(df[spec.label_field].unique()) == {0, 1}
+            assert set(df[spec.label_field].unique()) == set(range(spec.num_labels))
             assert df[spec.label_field].dtype == np.int64
 
 

@@ -1,7 +1,10 @@
 """The ``nlpdiff`` command.
 
 ``nlpdiff run NOTEBOOK -p NAME VALUE ... -o OUT.ipynb``
-    execute one notebook source with papermill (see :mod:`nlpdiff.runner`).
+    execute one notebook source with papermill (see :mod:`nlpdiff.runner`). The sentiment notebook
+    scores a CSV of your own: ``nlpdiff run sentiment -p data_file my.csv -p text_column review
+    -p label_column stars -p train_size null -p run_dir runs/my_data`` (the path is made absolute
+    and checked before the notebook starts).
 ``nlpdiff study --profile cpu``
     run the study's workflow for a parameter profile (``params/<profile>.yaml``): Snakemake runs
     every training run's notebook, then the analyses, then builds the book (``snakemake --cores
@@ -52,6 +55,11 @@ def _cmd_run(args) -> int:
     if not isinstance(params, dict):
         raise ParameterError("--parameters-json", args.parameters_json, "a JSON object of notebook parameters")
     params.update({name: parse_parameter(value) for name, value in args.parameter})
+    if isinstance(params.get("data_file"), str):  # the notebook's kernel may run in another folder
+        data_file = Path(params["data_file"]).expanduser()
+        if not data_file.is_file():
+            raise ParameterError("data_file", params["data_file"], "an existing CSV file")
+        params["data_file"] = str(data_file.resolve())
     source = find_notebook(args.notebook)
     output = Path(args.output or Path("book/results") / f"{source.stem}.ipynb")
     t = time.perf_counter()

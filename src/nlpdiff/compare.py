@@ -304,28 +304,31 @@ def human_signals(run) -> tuple[pd.DataFrame, list[str], str | None]:
 
     Other runs have no human signal: an empty frame.
     """
+    from nlpdiff import tasks
+
     s = run.samples
     task = run.params["task"]
     out = pd.DataFrame({"sample_id": s["sample_id"]})
+    if task not in tasks.TASKS:  # a user's task: no human signal recorded
+        return out.iloc[:0], [], None
+    spec = tasks.get_task(task)
     if task in ("rt_human_ratings", "tweets_human_ratings"):
         out["rater_disagreement"] = s["rating_std"].to_numpy(float)
         out["weak_polarity"] = -np.abs(s["mean_rating"].to_numpy(float))
-        out["length_words"] = s["text"].str.split().str.len()
+        out["length_words"] = s[spec.column("text")].str.split().str.len()
         return out, ["rater_disagreement", "weak_polarity"], "length_words"
     if task == "squad" and run.metrics.get("train_split") == "validation":
         out["annotator_disagreement"] = 1 - squad_annotator_agreement(s["answers"])
-        out["length_words"] = s["context"].str.split().str.len()
+        out["length_words"] = s[spec.column("context")].str.split().str.len()
         out = out[np.isfinite(out["annotator_disagreement"])]
         return out, ["annotator_disagreement"], "length_words"
     if task == "imdb" and run.metrics.get("train_split") == "test":
-        from nlpdiff import tasks
-
         errors = tasks.load_split("imdb_label_errors", "test", data_dir=run.params.get("data_dir"))
         votes = errors.set_index("id")
         total = votes[["votes_given", "votes_guessed", "votes_neutral", "votes_off_topic"]].sum(axis=1)
         share = (votes["votes_guessed"] / total.replace(0, np.nan)).fillna(0.0)
         out["crowd_error_votes"] = s["id"].map(share).fillna(0.0).to_numpy(float)
         out["confirmed_error"] = s["id"].map(votes["votes_guessed"] >= 3).fillna(False).astype(bool).to_numpy()
-        out["length_words"] = s["text"].str.split().str.len()
+        out["length_words"] = s[spec.column("text")].str.split().str.len()
         return out, ["crowd_error_votes"], "length_words"
     return out.iloc[:0], [], None

@@ -250,11 +250,8 @@ class TrainParams:
                                  f"{wanted.__name__} for the {spec.kind} head on the {self.backbone} backbone")
         self.options.validate(self)
         # Data folder and model are checked here too, so that nothing trains on a bad path.
-        data_dir = tasks.resolve_data_dir(self.data_dir)
-        if data_dir is not None:
-            for split in self.splits():
-                if split is not None:
-                    tasks.split_path(spec, split, data_dir)
+        tasks.check_task_data(spec, self.splits(), self.data_dir, train_size=self.train_size,
+                              batch_size=self.batch_size)
         if self.backbone != "scratch":
             from nlpdiff.models.hub import resolve_model
 
@@ -263,12 +260,7 @@ class TrainParams:
 
     def splits(self) -> tuple[str, str | None]:
         """The (training, held-out) splits this run uses."""
-        spec = tasks.get_task(self.task)
-        train_split = self.train_split or spec.train_split
-        eval_split = spec.eval_split if self.eval_split == "default" else self.eval_split
-        if eval_split == train_split:
-            eval_split = None
-        return train_split, eval_split
+        return tasks.resolve_splits(self.task, self.train_split, self.eval_split)
 
     def flat(self) -> dict[str, Any]:
         """The loop's fields and the head's options in one flat, JSON-able dict (``run.json``'s ``params``).

@@ -38,40 +38,13 @@ from nlpdiff.samplers import Sampler, ShuffledSampler
 
 
 def prepare_data(params: TrainParams):
-    """Load, subsample and (for classification, optionally) corrupt the training data.
-
-    Returns ``(spec, samples, heldout)``. ``samples`` has ``sample_id``, the task's fields and,
-    for classification, ``label`` (used in training), ``original_label`` and ``is_corrupted``; for
-    the other kinds ``is_corrupted`` is False and ``label``/``original_label`` are the task's target
-    (answers or summary).
-    """
-    spec = tasks.get_task(params.task)
-    train_split, eval_split = params.splits()
-    train = tasks.load_split(spec, train_split, data_dir=params.data_dir)
-    stratify = spec.label_field if spec.kind == "classification" else None
-    train = tasks.subsample(train, params.train_size, seed=params.data_seed, stratify=stratify, param="train_size")
-    train = train.reset_index(drop=True)
-    samples = train.copy()
-    samples.insert(0, "sample_id", np.arange(len(train), dtype=np.int64))
-    if spec.kind == "classification":
-        labels = train[spec.label_field].to_numpy().astype(np.int64)
-        noise = tasks.inject_noise(
-            labels, params.noise_rate, kind=params.noise_type, num_classes=spec.num_labels, seed=params.data_seed + 1
-        )
-        samples["original_label"] = noise.original_labels
-        samples["label"] = noise.labels
-        samples["is_corrupted"] = noise.corrupted
-    else:
-        samples["label"] = train[spec.label_field]
-        samples["original_label"] = train[spec.label_field]
-        samples["is_corrupted"] = False
-    heldout = train.iloc[:0]  # no held-out split: an empty frame with the task's columns
-    if eval_split is not None:
-        heldout = tasks.load_split(spec, eval_split, data_dir=params.data_dir)
-        if params.eval_size is not None:
-            heldout = tasks.subsample(heldout, params.eval_size, seed=params.data_seed, stratify=stratify,
-                                      param="eval_size")
-    return spec, samples, heldout.reset_index(drop=True)
+    """``(spec, samples, heldout)`` of a run: :func:`nlpdiff.tasks.prepare_training_data` with the
+    run's parameters (see there for the columns and the input checks)."""
+    return tasks.prepare_training_data(
+        params.task, params.train_split, params.eval_split, train_size=params.train_size,
+        eval_size=params.eval_size, data_seed=params.data_seed, noise_rate=params.noise_rate,
+        noise_type=params.noise_type, data_dir=params.data_dir, batch_size=params.batch_size,
+    )
 
 
 def train(params: TrainParams, progress: bool = True, heldout: bool = True,
@@ -139,9 +112,8 @@ def data_source(params: TrainParams) -> dict[str, Any]:
     from other data (another ``NLPDIFF_DATA_DIR``, another user file) is not reused.
     """
     data_dir = tasks.resolve_data_dir(params.data_dir)
-    source = getattr(tasks.get_task(params.task), "source", None)
     return {"data_dir": str(Path(data_dir).resolve()) if data_dir is not None else "hub",
-            "task_source": None if source is None else str(source)}
+            "task_source": tasks.data_source(tasks.get_task(params.task), params.data_dir)}
 
 
 class WriteTrainingRun(Handler):

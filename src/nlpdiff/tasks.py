@@ -1,6 +1,18 @@
-"""Tasks: a registry of the study's datasets, their loading, subsampling and label noise.
+"""Tasks: the study's datasets described by column roles, their loading, and users' own data.
 
-Every dataset of the study is one :class:`TaskSpec` in :data:`TASKS`. A task loads either
+Every dataset is one :class:`TaskSpec`. A spec says what each column *is* — its **roles** — and
+the models read roles, never literal column names:
+
+================  ==========================================  =========================================
+kind              roles (required, *optional*)                 other declarations
+================  ==========================================  =========================================
+classification    ``text``, *``text_pair``*, ``label``        ``label_names`` (any number of classes;
+                                                              ``num_labels`` is their count)
+extractive_qa     ``question``, ``context``, ``answers``
+summarization     ``document``, ``summary``                   ``prompt`` for causal language models
+================  ==========================================  =========================================
+
+The study's datasets are registered in :data:`TASKS`. A task loads either
 
 * from the Hugging Face hub, by its hub id and config (``datasets.load_dataset(hub_id, config,
   split=...)``), the default on a machine with internet, or
@@ -13,24 +25,46 @@ same checks of columns and labels. Every frame returned by :func:`load_split` ca
 ``row_idx``: the row's position in its split (0-based), kept by :func:`subsample`, so that any sample
 can be traced back to its source row.
 
-:func:`subsample` draws deterministic (seeded) subsets, stratified by a label column when asked so
-that class proportions are kept. :func:`inject_noise` corrupts an exact number of classification
-labels (uniform or class-conditional noise) and returns which samples it corrupted
-(:class:`NoiseResult`).
+**Users' own data.** :func:`from_frame` (a DataFrame or a ``datasets.Dataset``) and :func:`from_csv`
+turn labelled texts into a classification :class:`TaskSpec` that holds its data in memory; string
+labels become ids (the mapping is ``spec.label_names``), a stratified held-out split is carved
+from the data when none is given, and every input problem (missing column, empty text, missing
+label, one class only) raises :class:`~nlpdiff.errors.ParameterError` at once. After
+:func:`register_task` the task is trained and scored by name like a built-in one::
+
+    from nlpdiff import tasks
+    from nlpdiff.dynamics import TrainParams, train
+    spec = tasks.register_task(tasks.from_csv("reviews.csv", text="review", label="stars"))
+    run = train(TrainParams(task=spec.name, output_dir="runs/reviews"))
+
+Every spec carries a ``source``: a small JSON-able dict saying where its data comes from
+(``{"kind": "hub" | "local" | "csv" | "frame" | "dataset", ...}``), recorded with each run.
+
+:func:`prepare_training_data` draws the training samples of a run: deterministic (seeded) subsets
+by :func:`subsample`, stratified by label for classification so that class proportions are kept,
+and, on request, corrupted labels by :func:`inject_noise` (uniform or class-conditional noise),
+recording which samples it corrupted.
 
 Local copies (``../shared/data``) differ from the hub in a few places, recorded per task in
 :attr:`TaskSpec.description`: SST-2's local ``test`` split carries gold labels (the hub's are -1),
 the local SQuAD ``train`` split is an 11,877-question subset, and the local CNN/DailyMail and XSum
 copies are 1,000-row subsets of one split each. Three tasks (``imdb_label_errors``,
 ``rt_human_ratings``, ``tweets_human_ratings``) have no hub copy and need a data dir.
+
+**Adding a dataset.** A single-text (or text-pair) classification dataset needs one new entry in
+``_SPECS`` below: its roles, label names, splits, columns and row counts. The tests iterate over
+:data:`TASKS` and write tiny test data from these declarations.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from types import MappingProxyType
+from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
@@ -39,19 +73,30 @@ from nlpdiff.errors import ParameterError
 
 __all__ = [
     "DATA_DIR_ENV",
+    "DEFAULT_HELDOUT_FRACTION",
     "KINDS",
     "NOISE_KINDS",
+    "ROLES",
     "ROW_INDEX",
     "TASKS",
     "NoiseResult",
+    "PreparedData",
     "TaskSpec",
+    "check_task_data",
+    "from_csv",
+    "from_frame",
     "get_task",
     "inject_noise",
+    "is_empty_text",
     "load_imdb_cleanlab_pred_probs",
     "load_split",
+    "prepare_training_data",
+    "register_task",
+    "registered_tasks",
     "resolve_data_dir",
     "split_path",
     "subsample",
+    "unregister_task",
 ]
 
 #: Environment variable naming the folder of local parquet copies (``<folder>/<split>.parquet``).
@@ -62,67 +107,186 @@ ROW_INDEX = "row_idx"
 KINDS = ("classification", "extractive_qa", "summarization")
 #: The kinds of label noise that :func:`inject_noise` knows.
 NOISE_KINDS = ("uniform", "class_conditional")
+#: kind -> (input roles in model input order, target role, optional roles).
+ROLES: Mapping[str, tuple[tuple[str, ...], str, tuple[str, ...]]] = MappingProxyType({
+    "classification": (("text", "text_pair"), "label", ("text_pair",)),
+    "extractive_qa": (("question", "context"), "answers", ()),
+    "summarization": (("document",), "summary", ()),
+})
+#: Fraction of a user's data held out for evaluation when no held-out data is given (stratified).
+DEFAULT_HELDOUT_FRACTION = 0.2
 
 SENTIMENT_LABELS = ("negative", "positive")
 
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """One dataset of the study and how to read it.
+    """One dataset and how to read it.
 
     Attributes:
         name: registry key (``"sst2"``).
-        hub_id: Hugging Face hub id, or None when the data exists only as a local file.
-        hub_config: hub config name, or None.
-        folder: sub-folder of the data dir holding ``<split>.parquet``.
         kind: one of :data:`KINDS`.
+        roles: role -> column, e.g. ``{"text": "sentence", "label": "label"}`` (see :data:`ROLES`).
+        label_names: class names by label id (classification), else None. Any number >= 2.
+        prompt: for summarization with a causal language model, the text around the document, with
+            ``{document}`` where the (left-truncated) document goes; None for the other kinds.
+        hub_id: Hugging Face hub id, or None when the data exists only as a local file or in memory.
+        hub_config: hub config name, or None.
+        folder: sub-folder of the data dir holding ``<split>.parquet`` (default: ``name``).
         splits: the splits of the local copies (and the ones the study uses).
-        text_fields: input text column(s), in model input order.
-        label_field: label column (classification) or target column (``answers``, ``summary``).
-        label_names: class names by label id, or None (not classification).
-        num_labels: number of classes, or None.
         train_split: split to train on, or None.
         eval_split: held-out split, or None.
         description, license, citation: provenance.
-        columns: every column that a loaded split must have.
+        columns: every column that a loaded split must have (the hub schema).
         local_rows: documented row count of each local split, as ``((split, rows), ...)``.
         hub_splits: splits that exist on the hub (a superset of ``splits`` for some tasks).
         obtain: for local-only tasks, where to get the files.
+        data_source: for data given by a user (:func:`from_frame`, :func:`from_csv`), where it came
+            from; None for the registry's tasks (see :attr:`source`).
+        data: for data given by a user, split -> frame (held in memory); None otherwise.
     """
 
     name: str
-    hub_id: str | None
-    hub_config: str | None
-    folder: str
     kind: str
-    splits: tuple[str, ...]
-    text_fields: tuple[str, ...]
-    label_field: str
-    label_names: tuple[str, ...] | None
-    num_labels: int | None
-    train_split: str | None
-    eval_split: str | None
+    roles: Mapping[str, str] = field(default_factory=dict, hash=False)
+    label_names: tuple[str, ...] | None = None
+    prompt: str | None = None
+    hub_id: str | None = None
+    hub_config: str | None = None
+    folder: str = ""
+    splits: tuple[str, ...] = ()
+    train_split: str | None = None
+    eval_split: str | None = None
     description: str = ""
     license: str = ""
     citation: str = ""
     columns: tuple[str, ...] = ()
     local_rows: tuple[tuple[str, int], ...] = ()
-    hub_splits: tuple[str, ...] = field(default=())
+    hub_splits: tuple[str, ...] = ()
     obtain: str = ""
+    data_source: Mapping[str, Any] | None = field(default=None, hash=False, compare=False)
+    data: Mapping[str, pd.DataFrame] | None = field(default=None, hash=False, compare=False, repr=False)
 
-    def rows(self, split: str) -> int | None:
-        """Documented number of rows of a local split (None when unknown)."""
-        return dict(self.local_rows).get(split)
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ParameterError("kind", self.kind, "one of " + ", ".join(map(repr, KINDS)))
+        inputs, target, optional = ROLES[self.kind]
+        unknown = sorted(set(self.roles) - set(inputs) - {target})
+        if unknown:
+            raise ParameterError("roles", dict(self.roles),
+                                 f"roles of a {self.kind} task: {', '.join(inputs + (target,))}",
+                                 hint=f"unknown: {unknown}")
+        if target not in self.roles:
+            raise ParameterError("roles", dict(self.roles), f"a {target!r} role for a {self.kind} task")
+        if self.kind == "classification":
+            if self.label_names is None or len(self.label_names) < 2:
+                raise ParameterError("label_names", self.label_names, "at least two class names")
+            object.__setattr__(self, "label_names", tuple(str(n) for n in self.label_names))
+        elif self.label_names is not None:
+            raise ParameterError("label_names", self.label_names, f"None for a {self.kind} task")
+        if self.prompt is not None and (self.kind != "summarization" or self.prompt.count("{document}") != 1):
+            raise ParameterError("prompt", self.prompt,
+                                 "None, or (summarization) a text with '{document}' once")
+        object.__setattr__(self, "roles", MappingProxyType(dict(self.roles)))
+        if not self.folder:
+            object.__setattr__(self, "folder", self.name)
+        if self.data is not None:
+            object.__setattr__(self, "data", MappingProxyType(dict(self.data)))
+
+    def __reduce__(self):
+        """Pickle and copy through the constructor (the read-only mappings are rebuilt)."""
+        kwargs = {f.name: getattr(self, f.name) for f in fields(self)}
+        kwargs["roles"] = dict(self.roles)
+        if self.data is not None:
+            kwargs["data"] = dict(self.data)
+        return (_spec_from_kwargs, (kwargs,))
+
+    # -- roles -------------------------------------------------------------------------------------
+    def column(self, role: str) -> str:
+        """The column holding ``role`` (e.g. ``spec.column("text")``); a clear error if the task has none."""
+        if role not in self.roles:
+            raise ParameterError("role", role, f"a role of task {self.name!r}: {', '.join(self.roles)}")
+        return self.roles[role]
+
+    def has_role(self, role: str) -> bool:
+        return role in self.roles
+
+    @property
+    def input_roles(self) -> tuple[str, ...]:
+        """The task's input roles in model input order (``("text", "text_pair")`` for a pair task)."""
+        return tuple(r for r in ROLES[self.kind][0] if r in self.roles)
+
+    @property
+    def target_role(self) -> str:
+        """``label``, ``answers`` or ``summary``."""
+        return ROLES[self.kind][1]
+
+    @property
+    def text_fields(self) -> tuple[str, ...]:
+        """The input columns in model input order (the columns of :attr:`input_roles`)."""
+        return tuple(self.roles[r] for r in self.input_roles)
+
+    @property
+    def label_field(self) -> str:
+        """The target column: class label, answers or reference summary."""
+        return self.roles[self.target_role]
+
+    @property
+    def is_pair(self) -> bool:
+        """True for a text-pair classification task (a ``text_pair`` role)."""
+        return "text_pair" in self.roles
+
+    @property
+    def num_labels(self) -> int | None:
+        """Number of classes (classification), else None."""
+        return len(self.label_names) if self.label_names is not None else None
 
     @property
     def is_classification(self) -> bool:
         return self.kind == "classification"
 
+    def prompt_parts(self) -> tuple[str, str]:
+        """``(prefix, suffix)`` of :attr:`prompt` around the document (``("", "")`` without a prompt)."""
+        if self.prompt is None:
+            return "", ""
+        prefix, suffix = self.prompt.split("{document}")
+        return prefix, suffix
+
+    # -- data ----------------------------------------------------------------------------------------
+    def rows(self, split: str) -> int | None:
+        """Documented number of rows of a local split (None when unknown)."""
+        return dict(self.local_rows).get(split)
+
     def available_splits(self, local: bool) -> tuple[str, ...]:
         """Splits that can be loaded from a local folder (``local=True``) or from the hub."""
-        if local or not self.hub_splits:
+        if local or not self.hub_splits or self.data is not None:
             return self.splits
         return tuple(dict.fromkeys(self.splits + self.hub_splits))
+
+    @property
+    def source(self) -> dict[str, Any]:
+        """Where the data comes from, as a JSON-able dict (see :func:`data_source`)."""
+        return data_source(self)
+
+
+def _spec_from_kwargs(kwargs: dict[str, Any]) -> TaskSpec:
+    return TaskSpec(**kwargs)
+
+
+def data_source(spec: TaskSpec, data_dir: str | os.PathLike | None = None) -> dict[str, Any]:
+    """Where ``spec``'s data is read from, as a small JSON-able dict.
+
+    Users' data: the dict recorded by :func:`from_frame` / :func:`from_csv` (``kind`` ``"csv"``,
+    ``"frame"`` or ``"dataset"``, with a SHA-256 of the content). Registry tasks: ``{"kind":
+    "local", "path": <data_dir>/<folder>}`` when a data dir applies (the ``data_dir`` argument, else
+    ``$NLPDIFF_DATA_DIR``), else ``{"kind": "hub", "hub_id": ..., "hub_config": ...}``.
+    """
+    if spec.data_source is not None:
+        return dict(spec.data_source)
+    root = resolve_data_dir(data_dir)
+    if root is not None:
+        return {"kind": "local", "path": str((root / spec.folder).resolve())}
+    return {"kind": "hub", "hub_id": spec.hub_id, "hub_config": spec.hub_config}
 
 
 _SST_CITATION = (
@@ -135,19 +299,19 @@ _VADER_CITATION = (
     "Media Text, ICWSM 2014."
 )
 _RATINGS_COLUMNS = ("id", "text", "label", "mean_rating", "rating_std", "ratings")
+#: The causal-LM prompt of dialogue summarization (SAMSum).
+DIALOGUE_PROMPT = "Summarize the dialogue.\n{document}\nSummary:"
+#: The causal-LM prompt of news summarization.
+ARTICLE_PROMPT = "Summarize the article.\n{document}\nSummary:"
 
 _SPECS = (
     TaskSpec(
         name="sst2",
-        hub_id="stanfordnlp/sst2",
-        hub_config=None,
-        folder="sst2",
         kind="classification",
-        splits=("train", "validation", "test"),
-        text_fields=("sentence",),
-        label_field="label",
+        roles={"text": "sentence", "label": "label"},
         label_names=SENTIMENT_LABELS,
-        num_labels=2,
+        hub_id="stanfordnlp/sst2",
+        splits=("train", "validation", "test"),
         train_split="train",
         eval_split="validation",
         description=(
@@ -161,15 +325,12 @@ _SPECS = (
     ),
     TaskSpec(
         name="imdb",
+        kind="classification",
+        roles={"text": "text", "label": "label"},
+        label_names=SENTIMENT_LABELS,
         hub_id="stanfordnlp/imdb",
         hub_config="plain_text",
-        folder="imdb",
-        kind="classification",
         splits=("train", "test"),
-        text_fields=("text",),
-        label_field="label",
-        label_names=SENTIMENT_LABELS,
-        num_labels=2,
         train_split="train",
         eval_split="test",
         description=(
@@ -184,16 +345,10 @@ _SPECS = (
     ),
     TaskSpec(
         name="imdb_label_errors",
-        hub_id=None,
-        hub_config=None,
-        folder="imdb_label_errors",
         kind="classification",
-        splits=("test",),
-        text_fields=(),
-        label_field="given_label",
+        roles={"label": "given_label"},  # no text: join to `imdb` test on `id`
         label_names=SENTIMENT_LABELS,
-        num_labels=2,
-        train_split=None,
+        splits=("test",),
         eval_split="test",
         description=(
             "Crowd-verified candidate label errors of the IMDB test split (5 workers each; "
@@ -221,15 +376,11 @@ _SPECS = (
     ),
     TaskSpec(
         name="squad",
+        kind="extractive_qa",
+        roles={"question": "question", "context": "context", "answers": "answers"},
         hub_id="rajpurkar/squad",
         hub_config="plain_text",
-        folder="squad",
-        kind="extractive_qa",
         splits=("train", "validation"),
-        text_fields=("question", "context"),
-        label_field="answers",
-        label_names=None,
-        num_labels=None,
         train_split="train",
         eval_split="validation",
         description=(
@@ -247,15 +398,11 @@ _SPECS = (
     ),
     TaskSpec(
         name="samsum",
-        hub_id="knkarthick/samsum",
-        hub_config=None,
-        folder="samsum",
         kind="summarization",
+        roles={"document": "dialogue", "summary": "summary"},
+        prompt=DIALOGUE_PROMPT,
+        hub_id="knkarthick/samsum",
         splits=("train", "validation", "test"),
-        text_fields=("dialogue",),
-        label_field="summary",
-        label_names=None,
-        num_labels=None,
         train_split="train",
         eval_split="validation",
         description="SAMSum dialogue summarization (local train lacks one empty dialogue).",
@@ -269,16 +416,12 @@ _SPECS = (
     ),
     TaskSpec(
         name="cnn_dailymail",
+        kind="summarization",
+        roles={"document": "article", "summary": "highlights"},
+        prompt=ARTICLE_PROMPT,
         hub_id="abisee/cnn_dailymail",
         hub_config="3.0.0",
-        folder="cnn_dailymail",
-        kind="summarization",
         splits=("validation",),
-        text_fields=("article",),
-        label_field="highlights",
-        label_names=None,
-        num_labels=None,
-        train_split=None,
         eval_split="validation",
         description=(
             "CNN/DailyMail news summarization. The local copy is the first 1,000 rows of the "
@@ -295,16 +438,11 @@ _SPECS = (
     ),
     TaskSpec(
         name="xsum",
-        hub_id="EdinburghNLP/xsum",
-        hub_config=None,
-        folder="xsum",
         kind="summarization",
+        roles={"document": "document", "summary": "summary"},
+        prompt=ARTICLE_PROMPT,
+        hub_id="EdinburghNLP/xsum",
         splits=("test",),
-        text_fields=("document",),
-        label_field="summary",
-        label_names=None,
-        num_labels=None,
-        train_split=None,
         eval_split="test",
         description=(
             "XSum extreme summarization. The local copy is a 1,000-row sample of the test split; "
@@ -320,17 +458,11 @@ _SPECS = (
     ),
     TaskSpec(
         name="rt_human_ratings",
-        hub_id=None,
-        hub_config=None,
-        folder="rt_human_ratings",
         kind="classification",
-        splits=("train",),
-        text_fields=("text",),
-        label_field="label",
+        roles={"text": "text", "label": "label"},
         label_names=SENTIMENT_LABELS,
-        num_labels=2,
+        splits=("train",),
         train_split="train",
-        eval_split=None,
         description=(
             "VADER ground truth for Rotten Tomatoes sentences (the source of SST): label = 1 if "
             "mean_rating > 0; `rating_std` over 15-99 raters is a human-disagreement signal; "
@@ -349,17 +481,11 @@ _SPECS = (
     ),
     TaskSpec(
         name="tweets_human_ratings",
-        hub_id=None,
-        hub_config=None,
-        folder="tweets_human_ratings",
         kind="classification",
-        splits=("train",),
-        text_fields=("text",),
-        label_field="label",
+        roles={"text": "text", "label": "label"},
         label_names=SENTIMENT_LABELS,
-        num_labels=2,
+        splits=("train",),
         train_split="train",
-        eval_split=None,
         description=(
             "VADER ground truth for tweets: label = 1 if mean_rating > 0; `rating_std` is a "
             "human-disagreement signal; 4 rows have mean_rating == 0. Local only: build the parquet "
@@ -377,17 +503,56 @@ _SPECS = (
     ),
 )
 
-#: The registry: task name -> :class:`TaskSpec`.
+#: The registry of the study's datasets: task name -> :class:`TaskSpec`.
 TASKS: dict[str, TaskSpec] = {spec.name: spec for spec in _SPECS}
+#: Tasks registered at run time by :func:`register_task` (users' own data).
+_REGISTERED: dict[str, TaskSpec] = {}
 
 
 def get_task(name: str | TaskSpec) -> TaskSpec:
-    """The :class:`TaskSpec` registered under ``name`` (a TaskSpec is returned as is)."""
+    """The :class:`TaskSpec` registered under ``name`` (a TaskSpec is returned as is).
+
+    Looks in the study's registry (:data:`TASKS`), then among the tasks added by
+    :func:`register_task`.
+    """
     if isinstance(name, TaskSpec):
         return name
-    if not isinstance(name, str) or name not in TASKS:
-        raise ParameterError("task", name, "one of " + ", ".join(repr(k) for k in TASKS))
-    return TASKS[name]
+    if isinstance(name, str) and name in TASKS:
+        return TASKS[name]
+    if isinstance(name, str) and name in _REGISTERED:
+        return _REGISTERED[name]
+    known = list(TASKS) + list(_REGISTERED)
+    raise ParameterError("task", name, "one of " + ", ".join(repr(k) for k in known),
+                         hint="or a task of your own data registered with nlpdiff.tasks.register_task")
+
+
+def register_task(spec: TaskSpec, replace: bool = False) -> TaskSpec:
+    """Make ``spec`` known by its name, so that ``TrainParams(task=spec.name)`` trains on it.
+
+    A study task's name cannot be taken. Registering a second, different spec under a name already
+    registered raises :class:`ParameterError` unless ``replace=True`` (the same spec again is fine).
+    Returns ``spec``.
+    """
+    if not isinstance(spec, TaskSpec):
+        raise ParameterError("spec", type(spec).__name__, "a TaskSpec (from nlpdiff.tasks.from_frame or from_csv)")
+    if spec.name in TASKS:
+        raise ParameterError("name", spec.name, f"a name that is not a study task ({', '.join(TASKS)})")
+    old = _REGISTERED.get(spec.name)
+    if old is not None and not replace and not (old == spec and old.data_source == spec.data_source):
+        raise ParameterError("name", spec.name, "a name not registered yet, or replace=True",
+                             hint=f"{spec.name!r} already holds data from {old.data_source}")
+    _REGISTERED[spec.name] = spec
+    return spec
+
+
+def unregister_task(name: str) -> None:
+    """Forget a task added by :func:`register_task` (no error if it is not registered)."""
+    _REGISTERED.pop(name, None)
+
+
+def registered_tasks() -> dict[str, TaskSpec]:
+    """The tasks added by :func:`register_task`, by name."""
+    return dict(_REGISTERED)
 
 
 # --------------------------------------------------------------------------------------- loading
@@ -439,6 +604,8 @@ def split_path(
     :func:`resolve_data_dir`; with no data dir at all a :class:`ParameterError` names ``data_dir``.
     """
     spec = get_task(task)
+    if spec.data is not None:
+        raise ParameterError("task", spec.name, "a task read from files (this one holds its data in memory)")
     root = resolve_data_dir(data_dir)
     if root is None:
         raise ParameterError(
@@ -486,7 +653,7 @@ def _to_frame(dataset: Any) -> pd.DataFrame:
 def _validate_frame(df: pd.DataFrame, spec: TaskSpec, split: str, source: str) -> pd.DataFrame:
     """The checks every loaded split passes, from the hub or from a local folder."""
     where = f"task {spec.name!r}, split {split!r}, loaded from {source}"
-    required = list(dict.fromkeys(spec.text_fields + (spec.label_field,)))
+    required = list(dict.fromkeys(spec.roles.values()))
     missing = [c for c in required if c not in df.columns]
     if missing:
         raise ValueError(
@@ -525,12 +692,16 @@ def load_split(
 ) -> pd.DataFrame:
     """One split of a task as a DataFrame in the hub schema, plus ``row_idx`` (position in split).
 
-    Reads ``<data_dir>/<folder>/<split>.parquet`` when a data dir is given or ``NLPDIFF_DATA_DIR``
+    A task of a user's data (:func:`from_frame`) returns its split from memory. Otherwise reads
+    ``<data_dir>/<folder>/<split>.parquet`` when a data dir is given or ``NLPDIFF_DATA_DIR``
     is set (see :func:`resolve_data_dir`), else the hub id. Both go through ``datasets`` and the same
     conversion and checks. Classification labels are int64 (``-1`` = unlabelled, hub SST-2 test).
     List and struct cells (SQuAD ``answers``, rating lists) are plain Python lists and dicts.
     """
     spec = get_task(task)
+    if spec.data is not None:  # a user's data, held in memory (from_frame, from_csv)
+        _check_split(spec, split, local=True)
+        return spec.data[split].copy()
     root = resolve_data_dir(data_dir)
     _check_split(spec, split, local=root is not None)
     if root is None:
@@ -837,3 +1008,459 @@ def _short(value: Any, limit: int = 60) -> Any:
     """A value short enough for an error message."""
     text = repr(value)
     return value if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# ------------------------------------------------------------------------------ users' own data
+
+
+def is_empty_text(value: Any) -> bool:
+    """True for a cell that cannot be a text: missing (None, NaN, ``pd.NA``) or only whitespace."""
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return True
+    return isinstance(value, str) and not value.strip()
+
+
+def _rows_hint(rows: np.ndarray, what: str) -> str:
+    shown = ", ".join(str(int(r)) for r in rows[:5]) + (", ..." if len(rows) > 5 else "")
+    return f"{len(rows)} {what}, at row(s) {shown} (0-based positions in the data)"
+
+
+def _as_frame(data: Any, param: str) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """A DataFrame copy of ``data`` and what identifies the container (``kind`` and, for a
+    ``datasets.Dataset``, its fingerprint and features)."""
+    if isinstance(data, pd.DataFrame):
+        return data.reset_index(drop=True).copy(), {"kind": "frame"}
+    try:
+        import datasets
+    except ImportError:  # pragma: no cover - datasets is a dependency
+        datasets = None
+    if datasets is not None and isinstance(data, datasets.Dataset):
+        info = {"kind": "dataset", "fingerprint": getattr(data, "_fingerprint", None)}
+        return _to_frame(data), info
+    raise ParameterError(param, type(data).__name__, "a pandas DataFrame or a datasets.Dataset",
+                         hint="for a CSV file use nlpdiff.tasks.from_csv")
+
+
+def _frame_sha256(df: pd.DataFrame) -> str:
+    """SHA-256 of a frame's columns and values (row order included)."""
+    digest = hashlib.sha256(repr(list(map(str, df.columns))).encode())
+    digest.update(pd.util.hash_pandas_object(df.astype(str), index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _check_columns(df: pd.DataFrame, columns: Mapping[str, Any], where: str) -> None:
+    for param, column in columns.items():
+        if column is None:
+            continue
+        if column not in df.columns:
+            raise ParameterError(param, column, f"a column of {where}: " + ", ".join(map(repr, map(str, df.columns))))
+    if ROW_INDEX in df.columns:
+        raise ParameterError("data", f"a column named {ROW_INDEX!r}", f"data without a {ROW_INDEX!r} column",
+                             hint=f"nlpdiff adds {ROW_INDEX!r} (each row's position); rename yours")
+
+
+def _check_texts(df: pd.DataFrame, column: str, param: str, where: str) -> None:
+    values = df[column]
+    empty = np.flatnonzero([is_empty_text(v) for v in values])
+    if len(empty):
+        raise ParameterError(param, column, f"a column of {where} with a non-empty text in every row",
+                             hint=_rows_hint(empty, "empty cells (missing — NaN/None/an empty CSV cell — "
+                                                    "or only whitespace)"))
+    not_text = np.flatnonzero([not isinstance(v, str) for v in values])
+    if len(not_text):
+        kind = type(values.iloc[not_text[0]]).__name__
+        raise ParameterError(param, column, f"a column of {where} holding texts (str)",
+                             hint=_rows_hint(not_text, f"cells that are not text (e.g. {kind})"))
+
+
+def _is_integer_like(values: pd.Series) -> bool:
+    if pd.api.types.is_bool_dtype(values):
+        return False
+    if pd.api.types.is_integer_dtype(values):
+        return True
+    if pd.api.types.is_float_dtype(values):
+        return bool(np.all(values.to_numpy() == np.round(values.to_numpy())))
+    return all(isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in values)
+
+
+def _label_ids(values: pd.Series, label_names: Sequence[Any] | None, column: str,
+               where: str) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Class ids (int64) of ``values`` and the class names by id.
+
+    Without ``label_names`` the classes are the sorted distinct values (numbers sorted as numbers,
+    strings as strings) and their names are the values as text. With ``label_names``, string labels
+    are looked up in it and integer labels must be ids ``0..len(label_names)-1``.
+    """
+    missing = np.flatnonzero(values.isna().to_numpy())
+    if len(missing):
+        raise ParameterError("label", column, f"a column of {where} with a label in every row",
+                             hint=_rows_hint(missing, "missing labels"))
+    integer = _is_integer_like(values)
+    if not integer and not all(isinstance(v, str) for v in values):
+        kinds = sorted({type(v).__name__ for v in values})
+        raise ParameterError("label", column, f"a column of {where} of integer or string labels",
+                             hint=f"found values of type(s) {kinds}")
+    if integer:
+        values = values.astype(np.int64)
+    if label_names is None:
+        classes = np.array(sorted(pd.unique(values)), dtype=object)
+        names = tuple(str(c) for c in classes)
+        lookup = {c: i for i, c in enumerate(classes.tolist())}
+        ids = np.array([lookup[v] for v in values.tolist()], dtype=np.int64)
+        return ids, names
+    names = tuple(str(n) for n in label_names)
+    if len(names) < 2 or len(set(names)) != len(names):
+        raise ParameterError("label_names", list(label_names), "at least two distinct class names")
+    if integer:
+        ids = values.to_numpy().astype(np.int64)
+        bad = sorted(set(ids[(ids < 0) | (ids >= len(names))].tolist()))
+        if bad:
+            raise ParameterError("label", column, f"integer labels in 0..{len(names) - 1} (ids of label_names "
+                                 f"{list(names)})", hint=f"found {bad[:10]}")
+        return ids, names
+    lookup = {n: i for i, n in enumerate(names)}
+    unknown = sorted({v for v in values if v not in lookup})
+    if unknown:
+        raise ParameterError("label", column, f"labels among label_names {list(names)}",
+                             hint=f"found {unknown[:10]}")
+    return np.array([lookup[v] for v in values], dtype=np.int64), names
+
+
+def _heldout_ids(values: pd.Series, names: tuple[str, ...], label_names: Sequence[Any] | None,
+                 integer_labels: bool, column: str) -> np.ndarray:
+    """Class ids of given held-out labels, with the classes found in the training data."""
+    if label_names is not None:
+        return _label_ids(values, label_names, column, "the held-out data")[0]
+    _label_ids(values, None, column, "the held-out data")  # the same checks (missing, types)
+    lookup = {(int(n) if integer_labels else n): i for i, n in enumerate(names)}
+    raw = values.astype(np.int64).tolist() if integer_labels else values.tolist()
+    unknown = sorted({v for v in raw if v not in lookup})
+    if unknown:
+        raise ParameterError("label", column, f"held-out labels among those of the data: {list(names)}",
+                             hint=f"found {unknown[:10]}")
+    return np.array([lookup[v] for v in raw], dtype=np.int64)
+
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def from_frame(
+    data: Any,
+    text: str,
+    label: str,
+    text_pair: str | None = None,
+    name: str = "my_data",
+    label_names: Sequence[Any] | None = None,
+    heldout: Any = None,
+    heldout_fraction: float = DEFAULT_HELDOUT_FRACTION,
+    seed: int = 0,
+    description: str = "",
+    _source: Mapping[str, Any] | None = None,
+) -> TaskSpec:
+    """A classification task of your own labelled texts (a DataFrame or a ``datasets.Dataset``).
+
+    Every input problem raises :class:`~nlpdiff.errors.ParameterError` here, before anything
+    trains: a column that does not exist; an empty text (a missing cell — None, NaN, an empty CSV
+    cell — or one of only whitespace) or a cell that is not a string; a missing label; a single
+    class; a held-out split that leaves a class out of training.
+
+    Args:
+        data: the rows, one sample each.
+        text: the column of texts.
+        label: the column of labels: strings (``"pos"``, ``"4 stars"``) or integers.
+        text_pair: optionally, the column of second texts of a text pair (e.g. the hypothesis of a
+            premise/hypothesis pair); the two are encoded together.
+        name: the task's name (letters, digits, ``_ . -``), used by :func:`register_task`.
+        label_names: class names by id. Without it, the classes are the sorted distinct labels
+            (numbers as numbers, strings as strings). With it, string labels are looked up in it and
+            integer labels are taken as ids ``0..len(label_names)-1``.
+        heldout: held-out rows (a DataFrame or Dataset with the same columns), or None to carve them
+            from ``data``.
+        heldout_fraction: without ``heldout``, the fraction of rows held out for evaluation, drawn
+            stratified by label with ``seed`` (default :data:`DEFAULT_HELDOUT_FRACTION`, 0.2; 0 for
+            no held-out evaluation). Every class keeps at least one training row.
+        seed: seed of the held-out draw (an integer >= 0).
+        description: free text recorded in the spec.
+
+    Returns:
+        A :class:`TaskSpec` holding its splits in memory: ``train`` and, unless
+        ``heldout_fraction=0``, ``heldout``. Each row keeps ``row_idx``, its position in ``data`` (or
+        in ``heldout`` for given held-out rows), and the label column holds the class ids; the
+        mapping is ``spec.label_names``. ``spec.source`` records where the data came from and a
+        SHA-256 of its content.
+    """
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ParameterError("name", name, "a name of letters, digits, '_', '.' or '-' (starting with a letter or digit)")
+    seed = _check_seed(seed)
+    frame, container = _as_frame(data, "data")
+    roles = {"text": text, "label": label}
+    if text_pair is not None:
+        roles["text_pair"] = text_pair
+    for param, value in (("text", text), ("label", label), ("text_pair", text_pair)):
+        if value is not None and not isinstance(value, str):
+            raise ParameterError(param, value, "a column name (str)")
+    if text_pair is not None and text_pair == text:
+        raise ParameterError("text_pair", text_pair, f"a column other than text ({text!r})")
+    if label in (text, text_pair):
+        raise ParameterError("label", label, "a column other than the text column(s)")
+    _check_columns(frame, {"text": text, "text_pair": text_pair, "label": label}, "the data")
+    if len(frame) == 0:
+        raise ParameterError("data", "0 rows", "at least one row per class")
+    for role in ("text", "text_pair"):
+        if role in roles:
+            _check_texts(frame, roles[role], role, "the data")
+    if label_names is None and container["kind"] == "dataset":
+        feature = data.features.get(label)
+        if getattr(feature, "names", None):  # a ClassLabel: its names are the classes
+            label_names = list(feature.names)
+    integer_labels = _is_integer_like(frame[label].dropna())
+    ids, names = _label_ids(frame[label], label_names, label, "the data")
+    present = np.unique(ids)
+    if len(present) < 2:
+        raise ParameterError("label", label, "a column with at least two classes",
+                             hint=f"every row has the label {names[int(present[0])]!r}")
+    frame[label] = ids
+    frame.insert(0, ROW_INDEX, np.arange(len(frame), dtype=np.int64))
+
+    if heldout is not None:
+        held, _ = _as_frame(heldout, "heldout")
+        _check_columns(held, {"text": text, "text_pair": text_pair, "label": label}, "the held-out data")
+        for role in ("text", "text_pair"):
+            if role in roles:
+                _check_texts(held, roles[role], role, "the held-out data")
+        held_ids = _heldout_ids(held[label], names, label_names, integer_labels, label) if len(held) else \
+            np.zeros(0, dtype=np.int64)
+        held[label] = held_ids
+        held.insert(0, ROW_INDEX, np.arange(len(held), dtype=np.int64))
+        train = frame
+        fraction = None
+    else:
+        if (isinstance(heldout_fraction, (bool, np.bool_)) or not isinstance(heldout_fraction, (int, float, np.number))
+                or not 0 <= heldout_fraction < 1):
+            raise ParameterError("heldout_fraction", heldout_fraction, "a number in [0, 1)")
+        fraction = float(heldout_fraction)
+        n_held = int(np.floor(fraction * len(frame) + 0.5))
+        if fraction > 0 and n_held == 0:
+            n_held = 1
+        if n_held:
+            chosen = subsample(frame, n_held, seed=seed, stratify=label, param="heldout_fraction")[ROW_INDEX]
+            is_held = np.zeros(len(frame), dtype=bool)
+            is_held[chosen.to_numpy()] = True
+            held, train = frame[is_held].reset_index(drop=True), frame[~is_held].reset_index(drop=True)
+        else:
+            held, train = None, frame
+    train_classes = set(np.unique(train[label]).tolist())
+    left = [names[i] for i in present.tolist() if i not in train_classes]
+    if left:  # only a carved held-out split can take a class's every row
+        raise ParameterError("heldout_fraction", heldout_fraction,
+                             "a fraction that leaves every class some training rows",
+                             hint=f"no training row left of class(es) {left}")
+    data_splits = {"train": train}
+    if held is not None and len(held):
+        data_splits["heldout"] = held
+    source = dict(_source) if _source is not None else {**container, "sha256": _frame_sha256(frame)}
+    if heldout is not None and "heldout_path" not in source:
+        source["heldout_sha256"] = _frame_sha256(held)
+    source.update({
+        "rows": int(len(frame)),
+        "roles": dict(roles),
+        "label_names": list(names),
+        "heldout": "given" if heldout is not None else {"fraction": fraction, "seed": seed, "stratified_by": label},
+    })
+    return TaskSpec(
+        name=name,
+        kind="classification",
+        roles=roles,
+        label_names=names,
+        splits=tuple(data_splits),
+        train_split="train",
+        eval_split="heldout" if "heldout" in data_splits else None,
+        description=description or f"Your data ({source['kind']}): {len(frame):,} rows, {len(names)} classes.",
+        columns=tuple(str(c) for c in frame.columns if c != ROW_INDEX),
+        local_rows=tuple((s, len(f)) for s, f in data_splits.items()),
+        data_source=source,
+        data=data_splits,
+    )
+
+
+_INTEGER = re.compile(r"^\s*[+-]?\d+\s*$")
+
+
+def from_csv(
+    path: str | os.PathLike,
+    text: str,
+    label: str,
+    text_pair: str | None = None,
+    name: str | None = None,
+    label_names: Sequence[Any] | None = None,
+    heldout: str | os.PathLike | pd.DataFrame | None = None,
+    heldout_fraction: float = DEFAULT_HELDOUT_FRACTION,
+    seed: int = 0,
+    **read_csv: Any,
+) -> TaskSpec:
+    """A classification task of a CSV file of labelled texts (see :func:`from_frame`).
+
+    The file is read with :func:`pandas.read_csv` with every column as text and only an empty
+    cell counting as missing (``"NA"`` or ``"None"`` stay texts); a label column whose every value
+    is an integer (``1`` .. ``5`` stars) is read as integers, so its classes sort as numbers.
+    ``read_csv`` passes further options (``sep=";"``, ``encoding=...``). ``name`` defaults to the
+    file's stem. ``heldout`` may be a second CSV file. ``spec.source`` records the file's absolute
+    path and SHA-256.
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise ParameterError("path", path, "the path of a CSV file")
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise ParameterError("path", str(path), "an existing CSV file", hint=f"{file.resolve()} does not exist")
+    if name is None:
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", file.stem).strip("_.-") or "my_data"
+
+    def read(f: Path, param: str) -> pd.DataFrame:
+        options = {"dtype": str, "keep_default_na": False, "na_values": [""], **read_csv}
+        try:
+            df = pd.read_csv(f, **options)
+        except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+            raise ParameterError(param, str(f), "a readable CSV file",
+                                 hint=str(exc).strip().splitlines()[0]) from exc
+        if label in df.columns:
+            col = df[label]
+            if len(col.dropna()) and all(_INTEGER.match(v) for v in col.dropna()) and not col.isna().any():
+                df[label] = col.astype(np.int64)
+        return df
+
+    frame = read(file, "path")
+    held = heldout
+    if isinstance(heldout, (str, os.PathLike)):
+        held_file = Path(heldout).expanduser()
+        if not held_file.is_file():
+            raise ParameterError("heldout", str(heldout), "an existing CSV file or None")
+        held = read(held_file, "heldout")
+    source = {"kind": "csv", "path": str(file.resolve()),
+              "sha256": hashlib.sha256(file.read_bytes()).hexdigest()}
+    if isinstance(heldout, (str, os.PathLike)):
+        source["heldout_path"] = str(Path(heldout).expanduser().resolve())
+    return from_frame(frame, text=text, label=label, text_pair=text_pair, name=name, label_names=label_names,
+                      heldout=held, heldout_fraction=heldout_fraction, seed=seed, _source=source)
+
+
+# ------------------------------------------------------------------------ a run's training data
+
+
+def resolve_splits(task: str | TaskSpec, train_split: str | None = None,
+                   eval_split: str | None = "default") -> tuple[str, str | None]:
+    """The (training, held-out) splits of a run: ``train_split=None`` means the task's training
+    split, ``eval_split="default"`` the task's held-out split; a held-out split equal to the
+    training split means none."""
+    spec = get_task(task)
+    train = train_split or spec.train_split
+    held = spec.eval_split if eval_split == "default" else eval_split
+    return train, (None if held == train else held)
+
+
+def check_task_data(task: str | TaskSpec, splits: Iterable[str | None],
+                    data_dir: str | os.PathLike | None = None, train_size: int | None = None,
+                    batch_size: int | None = None) -> None:
+    """Check, without loading anything, that every split in ``splits`` can be read.
+
+    A user's task (in memory) must have the splits, and its training split (the first of
+    ``splits``) at least ``train_size`` rows and, for the run's sample, at least ``batch_size``
+    rows. A registry task read from a local data dir (the ``data_dir`` argument, else
+    ``$NLPDIFF_DATA_DIR``) must have the files. From the hub nothing is checked here (the
+    download reports its own errors); :func:`prepare_training_data` checks the rest.
+    """
+    spec = get_task(task)
+    splits = list(splits)
+    for split in splits:
+        if split is None:
+            continue
+        if spec.data is not None:
+            _check_split(spec, split, local=True)
+        elif resolve_data_dir(data_dir) is not None:
+            split_path(spec, split, data_dir)
+    if spec.data is not None and splits and splits[0] is not None:
+        rows = len(spec.data[splits[0]])
+        if isinstance(train_size, (int, np.integer)) and not isinstance(train_size, bool) and train_size > rows:
+            raise ParameterError("train_size", train_size, f"at most {rows} (the rows of the {splits[0]!r} split "
+                                 f"of task {spec.name!r}), or None for every row")
+        n = min(train_size, rows) if isinstance(train_size, (int, np.integer)) else rows
+        if batch_size is not None and n < batch_size:
+            raise ParameterError("batch_size", batch_size, f"at most the number of training rows ({n})",
+                                 hint="lower batch_size or give more rows")
+
+
+class PreparedData(NamedTuple):
+    """``(spec, samples, heldout)`` of :func:`prepare_training_data`."""
+
+    spec: TaskSpec
+    samples: pd.DataFrame
+    heldout: pd.DataFrame
+
+
+def prepare_training_data(
+    task: str | TaskSpec,
+    train_split: str | None = None,
+    eval_split: str | None = "default",
+    train_size: int | str | None = None,
+    eval_size: int | str | None = None,
+    data_seed: int = 0,
+    noise_rate: float = 0.0,
+    noise_type: str = "uniform",
+    data_dir: str | os.PathLike | None = None,
+    batch_size: int | None = None,
+) -> PreparedData:
+    """Load, subsample and (for classification, optionally) corrupt the training data of a run.
+
+    The training split (``train_split``, default the task's) is subsampled to ``train_size`` rows
+    with ``data_seed`` (stratified by label for classification); the held-out split (``eval_split``:
+    ``"default"`` the task's, None none) to ``eval_size``. With ``noise_rate`` > 0 the labels of
+    ``round(noise_rate * n)`` training samples are corrupted (:func:`inject_noise`, seed
+    ``data_seed + 1``).
+
+    For classification it also checks, before anything trains, that every training text is
+    non-empty, that the training samples hold at least two classes and, when ``batch_size`` is
+    given, at least ``batch_size`` rows.
+
+    Returns:
+        ``(spec, samples, heldout)``. ``samples`` has ``sample_id``, the task's columns and, for
+        classification, ``label`` (the id used in training), ``original_label`` and
+        ``is_corrupted``; for the other kinds ``is_corrupted`` is False and ``label`` /
+        ``original_label`` are the task's target (answers or summary). ``heldout`` is an empty frame
+        with the task's columns when there is no held-out split.
+    """
+    spec = get_task(task)
+    train_split, eval_split = resolve_splits(spec, train_split, eval_split)
+    if train_split is None:
+        raise ParameterError("train_split", None, f"a split of task {spec.name!r} to train on: {list(spec.splits)}",
+                             hint=f"task {spec.name!r} has no training split of its own")
+    classification = spec.kind == "classification"
+    train = load_split(spec, train_split, data_dir=data_dir)
+    stratify = spec.label_field if classification else None
+    train = subsample(train, train_size, seed=data_seed, stratify=stratify, param="train_size").reset_index(drop=True)
+    if classification:
+        for role in spec.input_roles:
+            _check_texts(train, spec.column(role), role, f"the {train_split!r} split of task {spec.name!r}")
+        present = np.unique(train[spec.label_field].to_numpy())
+        if len(present) < 2:
+            raise ParameterError("train_size", train_size, "a training sample with at least two classes",
+                                 hint=f"every sampled row has label {spec.label_names[int(present[0])]!r}")
+        if batch_size is not None and len(train) < batch_size:
+            raise ParameterError("batch_size", batch_size, f"at most the number of training rows ({len(train)})",
+                                 hint="lower batch_size or train on more rows")
+    samples = train.copy()
+    samples.insert(0, "sample_id", np.arange(len(train), dtype=np.int64))
+    if classification:
+        labels = train[spec.label_field].to_numpy().astype(np.int64)
+        noise = inject_noise(labels, noise_rate, kind=noise_type, num_classes=spec.num_labels, seed=data_seed + 1)
+        samples["original_label"] = noise.original_labels
+        samples["label"] = noise.labels
+        samples["is_corrupted"] = noise.corrupted
+    else:
+        samples["label"] = train[spec.label_field]
+        samples["original_label"] = train[spec.label_field]
+        samples["is_corrupted"] = False
+    heldout = train.iloc[:0]  # no held-out split: an empty frame with the task's columns
+    if eval_split is not None:
+        heldout = load_split(spec, eval_split, data_dir=data_dir)
+        if eval_size is not None:
+            heldout = subsample(heldout, eval_size, seed=data_seed, stratify=stratify, param="eval_size")
+    return PreparedData(spec, samples, heldout.reset_index(drop=True))

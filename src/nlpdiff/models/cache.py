@@ -5,7 +5,7 @@ and kept as one ``.npy`` file per *key*. The key is the SHA-256 of a canonical J
 ``key_parts``: for pooled encoder features (:func:`encoder_features`) that is the resolved model
 path or hub id together with a fingerprint of its configuration (and tokenizer files, and the size
 of its weight files), the tokenizer settings (``max_length``, truncation, pooling), and the exact
-list of texts in order. Change any of them and the features are recomputed.
+list of texts in order (and, for text pairs, the list of second texts). Change any of them and the features are recomputed.
 
 Folder: ``$NLPDIFF_CACHE_DIR`` if set, else ``~/.cache/nlpdiff/features``. Files are written
 atomically (a temporary file in the same folder, then :func:`os.replace`), so an interrupted
@@ -120,8 +120,12 @@ def _progress(iterable, enabled: bool, **kwargs):
 
 
 def pooled_features(model, tokenizer, texts: Sequence[str], max_length: int, batch_size: int = 64,
-                    device: Any = "cpu", progress: bool = True, desc: str = "features") -> np.ndarray:
+                    device: Any = "cpu", progress: bool = True, desc: str = "features",
+                    text_pairs: Sequence[str] | None = None) -> np.ndarray:
     """Mean-pooled last hidden states over real tokens (attention mask), float32 ``(len(texts), D)``.
+
+    With ``text_pairs``, row i pools the pair ``(texts[i], text_pairs[i])`` encoded jointly, as the
+    tokenizer joins two segments (truncated longest-first to ``max_length`` tokens in all).
 
     As sentence-transformers pools all-MiniLM-L6-v2 (before its final L2 normalisation). Texts are
     processed in batches sorted by length (less padding), in eval mode with no gradient; the rows
@@ -130,20 +134,23 @@ def pooled_features(model, tokenizer, texts: Sequence[str], max_length: int, bat
     import torch
 
     texts = list(texts)
+    pairs = list(text_pairs) if text_pairs is not None else None
     n = len(texts)
+    if pairs is not None and len(pairs) != n:
+        raise ParameterError("text_pairs", f"{len(pairs)} texts", f"as many second texts as texts ({n})")
     dim = model.config.hidden_size
     out = np.empty((n, dim), dtype=np.float32)
     if n == 0:
         return out
-    lengths = np.array([len(ids) for ids in tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]])
+    lengths = np.array([len(ids) for ids in tokenizer(texts, pairs, truncation=True, max_length=max_length)["input_ids"]])
     order = np.argsort(-lengths, kind="stable")  # longest first: the peak memory shows at once
     batches = [order[i:i + batch_size] for i in range(0, n, batch_size)]
     was_training = model.training
     model.eval()
     with torch.no_grad():
         for idx in _progress(batches, progress, desc=desc, leave=False):
-            batch = tokenizer([texts[i] for i in idx], padding=True, truncation=True, max_length=max_length,
-                              return_tensors="pt")
+            batch = tokenizer([texts[i] for i in idx], [pairs[i] for i in idx] if pairs is not None else None,
+                              padding=True, truncation=True, max_length=max_length, return_tensors="pt")
             batch = {k: v.to(device) for k, v in batch.items()}
             hidden = model(**batch).last_hidden_state.float()
             mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
@@ -155,12 +162,17 @@ def pooled_features(model, tokenizer, texts: Sequence[str], max_length: int, bat
 
 def encoder_features(model, tokenizer, source: str, texts: Sequence[str], max_length: int,
                      batch_size: int = 64, device: Any = "cpu", progress: bool = True,
-                     folder: str | os.PathLike | None = None, desc: str = "features") -> tuple[np.ndarray, str]:
-    """Cached :func:`pooled_features` of ``texts``; returns ``(features, cache key)``.
+                     folder: str | os.PathLike | None = None, desc: str = "features",
+                     text_pairs: Sequence[str] | None = None) -> tuple[np.ndarray, str]:
+    """Cached :func:`pooled_features` of ``texts`` (or of the pairs ``(texts[i], text_pairs[i])``);
+    returns ``(features, cache key)``.
 
     ``source`` is the resolved model path or hub id (:func:`nlpdiff.models.hub.resolve_model`).
+    The second texts of pairs are part of the key (``"text_pairs"``), so a pair never reuses the
+    features of its first text alone; single texts keep the key they always had.
     """
     texts = [str(t) for t in texts]
+    pairs = [str(t) for t in text_pairs] if text_pairs is not None else None
     key_parts = {
         "what": "pooled_features",
         "pooling": "mean",
@@ -170,9 +182,11 @@ def encoder_features(model, tokenizer, source: str, texts: Sequence[str], max_le
                       "padding": "longest"},
         "texts": texts,
     }
+    if pairs is not None:
+        key_parts["text_pairs"] = pairs
 
     def compute():
         return pooled_features(model, tokenizer, texts, max_length, batch_size=batch_size, device=device,
-                               progress=progress, desc=desc)
+                               progress=progress, desc=desc, text_pairs=pairs)
 
     return cached_features(key_parts, compute, folder=folder), cache_key(key_parts)

@@ -1,6 +1,8 @@
 """Sequence classification with a fine-tuned Hugging Face encoder (backbone ``finetune``).
 
-A sample is a sentence (or a text); its loss is the cross-entropy of the label used in training.
+A sample is a text (the task's ``text`` role) or a text pair (``text`` and ``text_pair``, encoded
+together as the tokenizer joins two segments: ``[CLS] text [SEP] text_pair [SEP]`` for BERT-like
+models); its loss is the cross-entropy of the label used in training, over any number of classes.
 Statistics per sample: ``loss`` = -log p_y, ``gold_prob`` = p_y, ``correct`` = 1[argmax = y],
 ``margin`` = z_y - max_{j != y} z_j (logits), ``entropy`` = -sum_j p_j log p_j (nats), ``el2n`` =
 ||p - e_y||_2 (Paul et al. 2021).
@@ -45,8 +47,9 @@ def classification_stats(logits, labels) -> dict[str, np.ndarray]:
 class ClassificationHeadBase(Head):
     """What every classification head shares: labels, statistics, held-out accuracy, VoG target.
 
-    Subclasses implement :meth:`_load`, :meth:`_encode` (texts -> encoded list), :meth:`_logits`
-    (positions of an encoded list -> logits) and :meth:`_embeds_logits` (for VoG).
+    Subclasses implement :meth:`_load`, :meth:`_encode` (texts and, for a pair task, second texts
+    -> encoded list), :meth:`_logits` (positions of an encoded list -> logits) and
+    :meth:`gold_output` (for VoG). The data is read by role (:meth:`inputs`), never by column name.
     """
 
     kind = "classification"
@@ -56,20 +59,28 @@ class ClassificationHeadBase(Head):
     def build(self, samples: pd.DataFrame, heldout: pd.DataFrame) -> pd.DataFrame:
         import torch
 
-        field = self.spec.text_fields[0]
         self._load()
-        self.train_enc = self._encode(list(samples[field]))
+        self.train_enc = self._encode(*self.inputs(samples))
         # no held-out split: nothing to encode (the loop then never calls evaluate)
-        self.held_enc = self._encode(list(heldout[field])) if len(heldout) else None
+        self.held_enc = self._encode(*self.inputs(heldout)) if len(heldout) else None
         self.train_labels = torch.tensor(samples["label"].to_numpy(), dtype=torch.long)
-        self.held_labels = torch.tensor(heldout[self.spec.label_field].to_numpy().astype(np.int64), dtype=torch.long)
+        self.held_labels = torch.tensor(heldout[self.spec.column("label")].to_numpy().astype(np.int64),
+                                        dtype=torch.long)
         return samples
+
+    def inputs(self, frame: pd.DataFrame) -> tuple[list[str], list[str] | None]:
+        """``(texts, text_pairs)`` of a frame's rows, by the task's roles (``text_pairs`` is None
+        unless the task has a ``text_pair`` role)."""
+        texts = [str(t) for t in frame[self.spec.column("text")]]
+        if not self.spec.has_role("text_pair"):
+            return texts, None
+        return texts, [str(t) for t in frame[self.spec.column("text_pair")]]
 
     # -- to implement -------------------------------------------------------------------------
     def _load(self) -> None:
         raise NotImplementedError
 
-    def _encode(self, texts: list[str]) -> Any:
+    def _encode(self, texts: list[str], text_pairs: list[str] | None = None) -> Any:
         raise NotImplementedError
 
     def _logits(self, enc: Any, idx: np.ndarray):
@@ -84,11 +95,17 @@ class ClassificationHeadBase(Head):
         losses = torch.nn.functional.cross_entropy(logits, labels, reduction="none")
         return losses, classification_stats(logits, labels)
 
-    def predict_proba(self, texts: list[str], batch_size: int = 128) -> np.ndarray:
-        """Softmax probabilities of the current model for ``texts`` (eval mode, no gradient)."""
+    def predict_proba(self, texts: list[str], text_pairs: list[str] | None = None,
+                      batch_size: int = 128) -> np.ndarray:
+        """Softmax probabilities of the current model for ``texts`` (with ``text_pairs`` for a pair
+        task; see :meth:`inputs`), in eval mode with no gradient."""
         import torch
 
-        enc = self._encode(texts)
+        if self.spec.has_role("text_pair") and text_pairs is None:
+            from nlpdiff.errors import ParameterError
+
+            raise ParameterError("text_pairs", None, f"the second texts of task {self.spec.name!r} (a pair task)")
+        enc = self._encode(texts, text_pairs)
         n = len(texts)
         order = np.argsort(self._enc_lengths(enc), kind="stable")
         out = np.empty((n, self.spec.num_labels), dtype=np.float64)
@@ -162,8 +179,9 @@ class FinetuneClassificationHead(ClassificationHeadBase):
         self.tokenizer = loaded.tokenizer
         self.source = loaded.source
 
-    def _encode(self, texts):
-        return self.tokenizer(texts, truncation=True, max_length=self.params.max_length)
+    def _encode(self, texts, text_pairs=None):
+        # a pair is truncated longest-first to max_length tokens in all
+        return self.tokenizer(texts, text_pairs, truncation=True, max_length=self.params.max_length)
 
     def _batch(self, enc, idx):
         feats = [{k: enc[k][i] for k in enc.keys()} for i in idx]

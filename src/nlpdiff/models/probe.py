@@ -113,30 +113,32 @@ class ProbeClassificationHead(ClassificationHeadBase):
             raise ParameterError("vog", True, _VOG_REASON)
         self.scope = self.options.probe_cache_scope
         self.cache_keys: list[str] = []
-        field = self.spec.text_fields[0]
         self._load()
         splits = getattr(self.params, "splits", None)
         train_split, eval_split = splits() if splits else (self.spec.train_split, self.spec.eval_split)
-        self.train_enc = self._encode_frame(samples, train_split, field)
-        self.held_enc = self._encode_frame(heldout, eval_split, field) if len(heldout) else None
+        self.train_enc = self._encode_frame(samples, train_split)
+        self.held_enc = self._encode_frame(heldout, eval_split) if len(heldout) else None
         self.train_labels = torch.tensor(samples["label"].to_numpy(), dtype=torch.long)
-        self.held_labels = torch.tensor(heldout[self.spec.label_field].to_numpy().astype(np.int64), dtype=torch.long)
+        self.held_labels = torch.tensor(heldout[self.spec.column("label")].to_numpy().astype(np.int64),
+                                        dtype=torch.long)
         return samples
 
-    def _encode_frame(self, frame: pd.DataFrame, split: str | None, field: str) -> dict[str, Any]:
-        """Features of ``frame[field]``; with scope ``"split"``, rows of the cached features of the whole split."""
+    def _encode_frame(self, frame: pd.DataFrame, split: str | None) -> dict[str, Any]:
+        """Features of the frame's inputs (:meth:`inputs`); with scope ``"split"``, rows of the cached
+        features of the whole split."""
         import torch
 
         from nlpdiff import tasks
 
-        texts = list(frame[field]) if len(frame) else []
+        texts, pairs = self.inputs(frame)
         if self.scope != "split" or split is None or not len(frame) or tasks.ROW_INDEX not in frame.columns:
-            return self._encode(texts)
+            return self._encode(texts, pairs)
         full = tasks.load_split(self.spec, split, data_dir=self.params.data_dir)
         rows = frame[tasks.ROW_INDEX].to_numpy().astype(np.int64)
-        if list(full[field].iloc[rows]) != texts:  # pragma: no cover - row_idx is kept by subsample
+        full_texts, full_pairs = self.inputs(full)
+        if [full_texts[r] for r in rows] != texts:  # pragma: no cover - row_idx is kept by subsample
             raise ValueError(f"{split}: the row_idx of the samples does not match the texts of the split")
-        enc = self._encode(list(full[field]))
+        enc = self._encode(full_texts, full_pairs)
         enc["features"] = enc["features"][torch.as_tensor(rows, device=self.device)]
         enc["n_tokens"] = enc["n_tokens"][rows]
         return enc
@@ -151,7 +153,7 @@ class ProbeClassificationHead(ClassificationHeadBase):
         _load_frozen_encoder(self)
         self.tokenizer = AutoTokenizer.from_pretrained(self.source)
 
-    def _encode(self, texts: list[str]) -> dict[str, Any]:
+    def _encode(self, texts: list[str], text_pairs: list[str] | None = None) -> dict[str, Any]:
         import torch
 
         from nlpdiff.models.cache import encoder_features
@@ -159,10 +161,11 @@ class ProbeClassificationHead(ClassificationHeadBase):
         feats, key = encoder_features(
             self.encoder, self.tokenizer, self.source, texts, self.params.max_length,
             batch_size=self.feature_batch_size, device=self.device, desc="probe features",
+            text_pairs=text_pairs,
         )
         if hasattr(self, "cache_keys"):
             self.cache_keys.append(key)
-        enc = self.tokenizer(list(texts), truncation=True, max_length=self.params.max_length)
+        enc = self.tokenizer(list(texts), text_pairs, truncation=True, max_length=self.params.max_length)
         n_tokens = np.array([len(ids) for ids in enc["input_ids"]], dtype=np.int64)
         return {"features": torch.from_numpy(feats).to(self.device), "n_tokens": n_tokens}
 

@@ -343,17 +343,19 @@ class ExtractiveQAHead(Head):
         kept, self.skipped, self.train_feat = self._encode_train(samples)
         self.train_gold = np.array([(g[0], g[1]) for g in self.train_feat_gold], dtype=np.int64).reshape(-1, 2)
         self.train_feat = np.asarray(self.train_feat, dtype=np.int64)
-        self.train_contexts = [str(c) for c in kept["context"]]
-        self.train_golds = [_answers(a)[0] for a in kept[self.spec.label_field]]
-        self.train_answer = [(_answers(a)[0][0], _answers(a)[1][0]) for a in kept[self.spec.label_field]]
+        context, answers = self.spec.column("context"), self.spec.column("answers")
+        self.train_contexts = [str(c) for c in kept[context]]
+        self.train_golds = [_answers(a)[0] for a in kept[answers]]
+        self.train_answer = [(_answers(a)[0][0], _answers(a)[1][0]) for a in kept[answers]]
         self._encode_heldout(heldout)
         return kept
 
     def _encode_train(self, samples: pd.DataFrame):
         p = self.params
         skipped = {"offset_mismatch": 0, "answer_truncated": 0, "no_answer": 0}
+        question_col, context_col = self.spec.column("question"), self.spec.column("context")
         ok_rows, spans = [], []
-        for i, (context, value) in enumerate(zip(samples["context"], samples[self.spec.label_field])):
+        for i, (context, value) in enumerate(zip(samples[context_col], samples[self.spec.column("answers")])):
             texts, starts = _answers(value)
             if not texts or not starts:
                 skipped["no_answer"] += 1
@@ -370,7 +372,7 @@ class ExtractiveQAHead(Head):
             self.n_question_cut = 0
             self.train_feat_gold = []
             return sub, skipped, []
-        feats = encode_features(self.tokenizer, list(sub["question"]), list(sub["context"]), p.max_length,
+        feats = encode_features(self.tokenizer, list(sub[question_col]), list(sub[context_col]), p.max_length,
                                 self.options.doc_stride)
         first: dict[int, tuple[int, int, int]] = {}
         for f in range(len(feats)):
@@ -394,9 +396,10 @@ class ExtractiveQAHead(Head):
             return
         p = self.params
         self.held_ids = [str(x) for x in (heldout["id"] if "id" in heldout else range(len(heldout)))]
-        self.held_contexts = [str(c) for c in heldout["context"]]
-        self.held_golds = [_answers(a)[0] for a in heldout[self.spec.label_field]]
-        feats = encode_features(self.tokenizer, list(heldout["question"]), self.held_contexts, p.max_length,
+        answers = self.spec.column("answers")
+        self.held_contexts = [str(c) for c in heldout[self.spec.column("context")]]
+        self.held_golds = [_answers(a)[0] for a in heldout[answers]]
+        feats = encode_features(self.tokenizer, list(heldout[self.spec.column("question")]), self.held_contexts, p.max_length,
                                 self.options.doc_stride)
         self.held_features = feats
         # the gold span of the first answer on the first feature holding it (for the held-out loss)
@@ -404,7 +407,7 @@ class ExtractiveQAHead(Head):
         seen: set[int] = set()
         for f in range(len(feats)):
             q = int(feats.question[f])
-            texts, starts = _answers(heldout[self.spec.label_field].iloc[q])
+            texts, starts = _answers(heldout[answers].iloc[q])
             if q in seen or not texts:
                 continue
             ctx = self.held_contexts[q]

@@ -11,6 +11,12 @@ classes. Here:
   trigrams), each hashed into one of ``scratch_buckets`` buckets with CRC-32 of its UTF-8 bytes
   (:func:`ngram_ids`): stable across processes and machines, unlike Python's salted ``hash()``;
   an empty text gets one reserved ``<empty>`` n-gram;
+* text pairs (a task with a ``text_pair`` role, e.g. premise and hypothesis): the bag holds the
+  n-grams of both segments, each tokenised and cut to ``max_length`` words on its own, and every
+  n-gram of the second segment is prefixed with ``PAIR_PREFIX`` (``"2|"``), so that ``not`` in the
+  hypothesis and ``not`` in the premise are two features. The first segment's n-grams are those of
+  a single text. No n-gram spans the two segments. A bag cannot relate the segments (it sees no
+  overlap between them), so on inference tasks it learns what the second segment alone reveals;
 * model (:class:`NgramBag`): ``EmbeddingBag(buckets, dim, mode="mean")`` then ``Linear(dim,
   num_labels)``; with ``scratch_hidden`` > 0 a ``Linear(dim, hidden) - Tanh`` sits in between.
   No pretrained weight: ``params.model`` is ignored and ``"scratch"`` is recorded as the model.
@@ -47,6 +53,8 @@ from nlpdiff.models.classification import ClassificationHeadBase
 
 TOKEN_PATTERN = re.compile(r"\w+(?:'\w+)*|[^\w\s]")
 EMPTY_TOKEN = "<empty>"
+#: Prefix of the n-grams of the second segment of a text pair.
+PAIR_PREFIX = "2|"
 
 
 def tokenize(text: str, max_words: int | None = None) -> list[str]:
@@ -173,12 +181,19 @@ class ScratchClassificationHead(ClassificationHeadBase):
         self._sparse_steps += 1
         weight.grad = None
 
-    def _encode(self, texts: Iterable[str]) -> dict[str, Any]:
+    def _encode(self, texts: Iterable[str], text_pairs: Iterable[str] | None = None) -> dict[str, Any]:
         rows, n_words = [], []
-        for text in texts:
+        texts = list(texts)
+        pairs = list(text_pairs) if text_pairs is not None else [None] * len(texts)
+        for text, pair in zip(texts, pairs):
             words = tokenize(text, self.params.max_length)
+            grams = ngrams(words, self.n)
+            if pair is not None:
+                second = tokenize(pair, self.params.max_length)
+                words = words + second
+                grams = [g for g in grams if g != EMPTY_TOKEN] + [PAIR_PREFIX + g for g in ngrams(second, self.n)]
             n_words.append(len(words))
-            rows.append(_gram_ids(ngrams(words, self.n), self.buckets, self._memo))
+            rows.append(_gram_ids(grams, self.buckets, self._memo))
         lengths = np.array([len(r) for r in rows], dtype=np.int64)
         starts = np.zeros(len(rows) + 1, dtype=np.int64)
         np.cumsum(lengths, out=starts[1:])

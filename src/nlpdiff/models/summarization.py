@@ -28,7 +28,8 @@ Two model families are supported:
   encoder input (right-truncated to ``max_length`` tokens), the summary the decoder target
   (``max_target_length`` tokens including the end-of-sequence token).
 * decoder-only causal LMs (GPT-2, Llama, SmolLM2, ...): the input is ``prompt + summary`` where the
-  prompt is ``"Summarize the dialogue.\\n" + document + "\\nSummary:"``; the document is
+  prompt is the task's ``prompt`` (``TaskSpec.prompt``; SAMSum: ``"Summarize the dialogue.\\n" +
+  document + "\\nSummary:"``) around the document; the document is
   left-truncated (its beginning dropped) so that the prompt fits ``max_length`` tokens; the loss
   covers the summary tokens only.
 
@@ -66,9 +67,6 @@ from nlpdiff.models.base import Head, register_head
 #: Aliases of the ``model`` parameter for summarization.
 MINILM_ALIASES = ("minilm", "minilm-encdec", "default")
 SMOLLM2_ALIASES = ("smollm2", "smollm2-135m", "smollm2-135m-instruct")
-#: The causal-LM prompt around the (left-truncated) document.
-PROMPT_PREFIX = "Summarize the dialogue.\n"
-PROMPT_SUFFIX = "\nSummary:"
 ROUGE_TYPES = ("rouge1", "rouge2", "rougeL")
 #: File of the run directory holding the held-out generations of the last evaluation.
 GENERATIONS_FILE = "generations.parquet"
@@ -363,7 +361,7 @@ class FinetuneSummarizationHead(Head):
         self.note = loaded.note
         self.eos_id = _eos_id(self.model, self.tokenizer)
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.eos_id
-        doc, ref = self.spec.text_fields[0], self.spec.label_field
+        doc, ref = self.spec.column("document"), self.spec.column("summary")
         field = "label" if "label" in samples.columns else ref
         keep = self._keep(samples[doc], samples[field], prefix="")
         samples = samples[keep].reset_index(drop=True)
@@ -400,8 +398,9 @@ class FinetuneSummarizationHead(Head):
             src = tok(docs, truncation=True, max_length=p.max_length)["input_ids"] if docs else []
             return [list(s) for s in src], tgt
         bos = [tok.bos_token_id] if tok.bos_token_id is not None else []
-        pre = bos + tok(PROMPT_PREFIX, add_special_tokens=False)["input_ids"]
-        suf = tok(PROMPT_SUFFIX, add_special_tokens=False)["input_ids"]
+        prefix, suffix = self.spec.prompt_parts()  # the task's prompt around the document
+        pre = bos + (tok(prefix, add_special_tokens=False)["input_ids"] if prefix else [])
+        suf = tok(suffix, add_special_tokens=False)["input_ids"] if suffix else []
         budget = p.max_length - len(pre) - len(suf)
         if budget < 1:
             raise ParameterError("max_length", p.max_length,
@@ -520,7 +519,7 @@ class FinetuneSummarizationHead(Head):
                 loss[idx] = sequence_stats(logits, labels)["loss"]
                 for j, text in zip(idx, self.generate(self.held_src, idx)):
                     gens[j] = text
-        doc, ref = self.spec.text_fields[0], self.spec.label_field
+        doc, ref = self.spec.column("document"), self.spec.column("summary")
         refs = [str(r) for r in self.heldout[ref]]
         rouge = rouge_scores(gens, refs)
         self.last_generations = pd.DataFrame({
