@@ -457,6 +457,30 @@ _SPECS = (
         hub_splits=("train", "validation", "test"),
     ),
     TaskSpec(
+        name="snli",
+        kind="classification",
+        roles={"text": "premise", "text_pair": "hypothesis", "label": "label"},
+        label_names=("entailment", "neutral", "contradiction"),
+        hub_id="stanfordnlp/snli",
+        splits=("validation",),
+        eval_split="validation",
+        description=(
+            "SNLI 1.0 natural language inference (premise/hypothesis pairs, 3 classes). The local copy "
+            "is the dev split's 9,831 pairs with a gold label (the hub's -1 rows dropped); no training "
+            "split is available offline, so a run trains on it (`train_split=\"validation\"`), with "
+            "a held-out part carved from it or given. It is the pool that ChaosNLI re-annotated "
+            "(1,507 of ChaosNLI's 1,514 SNLI pairs are in it). The hub also has train and test."
+        ),
+        license="CC BY-SA 4.0",
+        citation=(
+            "Bowman, Angeli, Potts and Manning, A large annotated corpus for learning natural "
+            "language inference, EMNLP 2015."
+        ),
+        columns=("premise", "hypothesis", "label"),
+        local_rows=(("validation", 9831),),
+        hub_splits=("train", "validation", "test"),
+    ),
+    TaskSpec(
         name="rt_human_ratings",
         kind="classification",
         roles={"text": "text", "label": "label"},
