@@ -14,6 +14,12 @@ Every file is written atomically (to a temporary name in the same folder, then `
 ``run.json`` is written last and carries ``"status": "complete"``; when a run starts it first
 removes any earlier ``run.json`` from its folder, so a folder whose run was interrupted has no
 ``run.json`` and :func:`load_run` refuses it instead of mixing old and new files.
+
+:class:`RunWriter` is the one place that writes a run folder and assembles its ``run.json``
+(kind, parameters, what was resolved, package versions, hardware, wall times, data source), for
+training runs (:func:`nlpdiff.dynamics.train`), runs recorded inside a ``transformers.Trainer``
+(:class:`nlpdiff.callback.DynamicsCallback`) and multi-run artefacts (confident learning,
+:mod:`nlpdiff.detection`). :func:`find_runs` finds every complete run folder of any kind.
 """
 
 from __future__ import annotations
@@ -23,7 +29,9 @@ import os
 import platform
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -117,15 +125,11 @@ def hardware() -> dict[str, Any]:
         info["memory_gib"] = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
     except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
         info["memory_gib"] = None
-    try:
-        import torch
+    import torch
 
-        info["torch_threads"] = torch.get_num_threads()
-        info["cuda"] = torch.cuda.is_available()
-        info["accelerator"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-    except ImportError:  # pragma: no cover
-        info["cuda"] = False
-        info["accelerator"] = None
+    info["torch_threads"] = torch.get_num_threads()
+    info["cuda"] = torch.cuda.is_available()
+    info["accelerator"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
     return info
 
 
@@ -206,3 +210,99 @@ def load_run(path: str | os.PathLike) -> Run:
         scores=pd.read_parquet(path / "scores.parquet"),
         metrics=json.loads((path / "metrics.json").read_text(encoding="utf-8")),
     )
+
+
+class RunWriter:
+    """Writes one run folder: :meth:`begin` (drop any earlier ``run.json``), the tables, then
+    :meth:`finish` (``run.json`` last). The one place where ``run.json`` is assembled.
+
+    ``run.json`` holds: ``kind`` (``"train"``, ``"callback"``, ``"confident_learning"``, ...),
+    ``params`` (a flat JSON-able dict: what the run was asked for, compared by reuse checks),
+    ``resolved`` (what it found: model, sizes, device, ...), ``data`` (where the data came from),
+    ``versions``, ``hardware``, ``wall_time_s`` (with ``total`` from :meth:`begin`), ``started_at``,
+    ``finished_at``, ``env`` and anything passed as ``extra``.
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.started: datetime | None = None
+        self.t0: float | None = None
+
+    def begin(self) -> Path:
+        """Create the folder and drop any earlier ``run.json`` (see :func:`begin_run`); start the clock."""
+        self.started = datetime.now(timezone.utc)
+        self.t0 = time.perf_counter()
+        return begin_run(self.path)
+
+    def table(self, name: str, df: pd.DataFrame) -> None:
+        """Write ``<name>.parquet`` atomically."""
+        write_parquet(df, self.path / f"{name}.parquet")
+
+    def remove(self, name: str) -> None:
+        """Remove a file an earlier run in this folder may have left (e.g. ``vog.parquet``)."""
+        if (self.path / name).exists():
+            (self.path / name).unlink()
+
+    def json(self, name: str, obj: Any) -> None:
+        """Write ``<name>`` as JSON atomically."""
+        write_json(obj, self.path / name)
+
+    def dynamics(self, samples: pd.DataFrame, recorder, vog: pd.DataFrame | None = None,
+                 num_classes: int | None = None, class_labels: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Write ``samples``, ``dynamics`` (from ``recorder.frame()``), ``scores`` and ``vog`` (or remove a
+        stale one); return ``(dynamics, scores)``. ``class_labels``: the samples' ``label`` is a class
+        (used by VoG's class normalisation)."""
+        from nlpdiff import scores as score_lib
+
+        dynamics = recorder.frame()
+        scores = score_lib.compute_scores(dynamics, samples=samples if class_labels else None, vog=vog,
+                                          num_classes=num_classes)
+        self.table("samples", samples)
+        self.table("dynamics", dynamics)
+        self.table("scores", scores)
+        if vog is not None:
+            self.table("vog", vog)
+        else:
+            self.remove("vog.parquet")
+        return dynamics, scores
+
+    def finish(self, kind: str, params: dict[str, Any], resolved: dict[str, Any] | None = None,
+               timings: dict[str, float] | None = None, data: dict[str, Any] | None = None,
+               **extra: Any) -> dict[str, Any]:
+        """Write ``run.json`` (last, ``"status": "complete"``) and return it."""
+        timings = dict(timings or {})
+        if self.t0 is not None:
+            timings["total"] = time.perf_counter() - self.t0
+        info = {
+            "kind": kind,
+            "params": params,
+            **({"resolved": resolved} if resolved is not None else {}),
+            **({"data": data} if data is not None else {}),
+            **extra,
+            "versions": package_versions(),
+            "hardware": hardware(),
+            "wall_time_s": {k: (round(v, 3) if isinstance(v, float) else v) for k, v in timings.items()},
+            "started_at": (self.started or datetime.now(timezone.utc)).isoformat(timespec="seconds"),
+            "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "env": {k: os.environ[k] for k in ("NLPDIFF_DATA_DIR", "HF_HUB_OFFLINE") if k in os.environ},
+        }
+        finish_run(self.path, info)
+        info["status"] = "complete"
+        return info
+
+
+def find_runs(root: str | os.PathLike) -> list[tuple[Path, dict[str, Any]]]:
+    """Every complete run folder under ``root`` (any depth, any kind), with its ``run.json``, sorted by path.
+
+    Folders nested in another run (the folds of confident learning) are included; callers that
+    want top-level runs only filter on ``kind`` or path.
+    """
+    out = []
+    for run_json in sorted(Path(root).rglob("run.json")):
+        try:
+            info = json.loads(run_json.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(info, dict) and info.get("status") == "complete":
+            out.append((run_json.parent, info))
+    return out
