@@ -16,8 +16,10 @@ import pandas as pd
 import pytest
 import torch
 
-from nlpdiff import dynamics
-from nlpdiff.dynamics import TrainParams, VogAccumulator, train
+from nlpdiff import recording
+from nlpdiff.config import TrainParams
+from nlpdiff.dynamics import train
+from nlpdiff.recording import VogAccumulator
 from nlpdiff.errors import ParameterError
 
 PAD = 99.0  # garbage at padded positions: the mask must keep it out
@@ -128,7 +130,7 @@ class _StoringAccumulator(VogAccumulator):
 def vog_run(tiny_data_dir, tmp_path_factory):
     mp = pytest.MonkeyPatch()
     _StoringAccumulator.instances.clear()
-    mp.setattr(dynamics, "VogAccumulator", _StoringAccumulator)
+    mp.setattr(recording, "VogAccumulator", _StoringAccumulator)
     try:
         params = TrainParams(task="sst2", train_size=32, eval_size=20, epochs=3, batch_size=16, max_length=24,
                              eval_batch_size=16, vog=True, data_dir=str(tiny_data_dir),

@@ -125,15 +125,11 @@ def hardware() -> dict[str, Any]:
         info["memory_gib"] = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
     except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
         info["memory_gib"] = None
-    try:
-        import torch
+    import torch
 
-        info["torch_threads"] = torch.get_num_threads()
-        info["cuda"] = torch.cuda.is_available()
-        info["accelerator"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-    except ImportError:  # pragma: no cover
-        info["cuda"] = False
-        info["accelerator"] = None
+    info["torch_threads"] = torch.get_num_threads()
+    info["cuda"] = torch.cuda.is_available()
+    info["accelerator"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
     return info
 
 
