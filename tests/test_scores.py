@@ -577,3 +577,26 @@ def test_design_page_example_registers_a_working_score():
         assert out["final_margin"].tolist() == approx([-2.0, -1.0, 2.0])
     finally:
         S.unregister("final_margin")
+
+
+def test_train_pass_with_gaps_skips_only_the_training_pass_scores():
+    """A curriculum sampler leaves samples out of early epochs: no training-pass row there.
+
+    The eval-pass scores are computed as usual; the training-pass scores are skipped with a reason.
+    """
+    rng = np.random.default_rng(0)
+    rows = []
+    for pass_ in ("eval", "train"):
+        for ck in range(3):
+            for sid in range(4):
+                if pass_ == "train" and ck == 0 and sid == 3:  # sample 3 not yet in the curriculum
+                    continue
+                loss = float(rng.uniform(0.1, 2.0))
+                rows.append({"sample_id": sid, "checkpoint": ck, "epoch": float(ck + 1), "step": ck + 1,
+                             "pass": pass_, "loss": loss, "gold_prob": float(np.exp(-loss)),
+                             "correct": loss < 0.69, "margin": 0.7 - loss, "entropy": 0.5})
+    out = compute_scores(pd.DataFrame(rows))
+    assert list(out["sample_id"]) == [0, 1, 2, 3]
+    assert "action" in out.columns and out["action"].notna().all()
+    assert "action_train" not in out.columns
+    assert "'train' pass lacks rows" in out.attrs["skipped"]["action_train"]

@@ -67,6 +67,8 @@ def _copy_project(dest: Path) -> None:
     for folder in ("params", "notebooks"):
         shutil.copytree(ROOT / folder, dest / folder)
     shutil.copytree(ROOT / "book", dest / "book", ignore=shutil.ignore_patterns("_build", "results"))
+    # pages rendered from committed summaries (site files of every profile)
+    shutil.copy2(ROOT / "book" / "results" / "gpu_runs.ipynb", dest / "book" / "results" / "gpu_runs.ipynb")
 
 
 @pytest.mark.slow

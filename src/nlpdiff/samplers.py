@@ -13,7 +13,11 @@ The protocol (:class:`Sampler`) has two methods:
 * ``batches(epoch) -> iterable of int arrays``: the batches of epoch ``epoch``, each an array of
   sample *positions* (0 .. n-1 into the training samples), exactly ``num_batches(epoch)`` of them.
   A sample may appear in no batch of an epoch (a subset, or a curriculum that has not reached
-  it yet); its training-pass row for that epoch is then simply absent.
+  it yet); its training-pass row for that epoch is then absent. The eval pass still records every
+  sample at every checkpoint, so the eval-pass scores are unaffected; the training-pass scores
+  (``action_train`` and the like) need one row per sample and epoch and are skipped, with the
+  reason in ``run.json`` (``resolved.skipped_scores``), when a sample misses an epoch it was not
+  left out of entirely.
 
 Samplers here:
 

@@ -662,8 +662,18 @@ class _Context:
         if pass_ not in self.passes:
             raise _Unavailable(f"no {pass_!r} pass recorded")
         if pass_ not in self._cache:
-            self._cache[pass_] = Dynamics.from_frame(self.df, pass_)
+            try:
+                self._cache[pass_] = Dynamics.from_frame(self.df, pass_)
+            except ParameterError as exc:
+                # A sampler that leaves samples out of some epochs (a curriculum, a pacing schedule)
+                # records no training-pass row for them there: the training-pass scores, which need
+                # one row per sample and epoch, are then skipped; the eval-pass scores are not affected.
+                if pass_ != "train" or exc.param != "dynamics.checkpoint" or exc.value != "missing":
+                    raise
+                self._cache[pass_] = _Unavailable(f"the 'train' pass lacks rows: {exc}")
         d = self._cache[pass_]
+        if isinstance(d, _Unavailable):
+            raise d
         missing = [_TIME_ALIASES.get(c, c) for c in columns if d.get(c) is None]
         if missing:
             raise _Unavailable(f"no {', '.join(missing)} recorded in the {pass_!r} pass")
@@ -1502,7 +1512,8 @@ def compute_scores(
 
     ctx = _Context(df, samples_df, vog_df, num_classes)
     # the output rows: the union of the samples of every recorded pass
-    ids = [ctx.dyn(p).sample_ids for p in PASSES if p in ctx.passes]
+    ids = [np.unique(df.loc[df["pass"] == p, "sample_id"].to_numpy()) if "pass" in df.columns
+           else np.unique(df["sample_id"].to_numpy()) for p in PASSES if p in ctx.passes]
     all_ids = np.unique(np.concatenate(ids)) if ids else np.empty(0, dtype=np.int64)
     ctx.all_sample_ids = all_ids
 
