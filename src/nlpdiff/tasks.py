@@ -33,9 +33,10 @@ label, one class only) raises :class:`~nlpdiff.errors.ParameterError` at once. A
 :func:`register_task` the task is trained and scored by name like a built-in one::
 
     from nlpdiff import tasks
-    from nlpdiff.dynamics import TrainParams, train
+    from nlpdiff.config import from_flat
+    from nlpdiff.dynamics import train
     spec = tasks.register_task(tasks.from_csv("reviews.csv", text="review", label="stars"))
-    run = train(TrainParams(task=spec.name, output_dir="runs/reviews"))
+    run = train(from_flat({"task": spec.name, "train_size": None, "output_dir": "runs/reviews"}))
 
 Every spec carries a ``source``: a small JSON-able dict saying where its data comes from
 (``{"kind": "hub" | "local" | "csv" | "frame" | "dataset", ...}``), recorded with each run.
