@@ -194,7 +194,9 @@ def chaosnli_rows(run_dir: Path, data_dir: Path, n_boot: int = N_BOOT, seed: int
     average precision at ranking first the pairs whose original gold label differs from the majority
     of the 100 crowd labels (``label != chaos_label``), with their chance levels, and the Spearman
     correlation of the score with the entropy of the 100 labels; 95 % percentile bootstrap intervals
-    over pairs (``n_boot`` resamples, the same resamples for every score).
+    over pairs (``n_boot`` resamples, the same resamples for every score), and paired intervals of each
+    score's difference from the action score (``*_minus_action_lo/hi``: an interval that excludes 0
+    says the two differ on these pairs).
     """
     from scipy.stats import spearmanr
     from sklearn.metrics import average_precision_score
@@ -213,8 +215,9 @@ def chaosnli_rows(run_dir: Path, data_dir: Path, n_boot: int = N_BOOT, seed: int
     ent = df["entropy"].to_numpy(dtype=float)
     rng = np.random.default_rng(seed)
     boot = [rng.integers(0, len(df), len(df)) for _ in range(n_boot)]
-    rows = []
-    for name in [c for c in scores.columns if c != "sample_id"]:
+    rows, boot_of = [], {}
+    names = [c for c in scores.columns if c != "sample_id"]
+    for name in ["action"] + [n for n in names if n != "action"]:
         s = df[name].to_numpy(dtype=float)
         if not np.all(np.isfinite(s)):
             continue
@@ -227,8 +230,12 @@ def chaosnli_rows(run_dir: Path, data_dir: Path, n_boot: int = N_BOOT, seed: int
         row = {"score": name, "n_pairs": len(df), "n_gold_differs": int(y.sum()),
                "roc_auc": _auroc(y, s), "average_precision": float(average_precision_score(y, s)),
                "spearman_entropy": float(spearmanr(s, ent).statistic)}
+        boot_of[name] = {"roc_auc": np.array(b_auc), "spearman_entropy": np.array(b_rho)}
         for m, b in (("roc_auc", b_auc), ("average_precision", b_ap), ("spearman_entropy", b_rho)):
             row[f"{m}_lo"], row[f"{m}_hi"] = (float(v) for v in np.nanpercentile(b, [2.5, 97.5]))
+        for m in ("roc_auc", "spearman_entropy"):
+            d = boot_of[name][m] - boot_of["action"][m]
+            row[f"{m}_minus_action_lo"], row[f"{m}_minus_action_hi"] = (float(v) for v in np.nanpercentile(d, [2.5, 97.5]))
         row["chance_roc_auc"] = 0.5
         row["chance_average_precision"] = float(y.mean())
         row["run"] = run_dir.name
