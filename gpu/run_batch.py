@@ -33,6 +33,14 @@ committed results (one call, 226 s of batch wall time, 268 s of device time with
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
         .whl/*.whl && export PYTHONPATH=/tmp/site:$PWD/src || exit 1
     python3 gpu/run_batch.py --out $OUT --budget-s 420 2>&1 | tee $OUT/log.txt
+
+The SNLI jobs (task ``snli_chaos``, built from frames by ``gpu/snli_chaos.py``) ran in a second call that
+carried ``.gpu_carry/minilm-fp16``, ``.gpu_carry/data/snli``, ``.gpu_carry/data/chaosnli_snli`` and ``.whl``
+(about 60 MiB with the working tree), same first two lines, then (13 runs, 187 s of batch wall time,
+228 s of device time with start-up)::
+
+    python3 gpu/run_batch.py --out $OUT --budget-s 280 --skip-bench --groups snli_chaos snli_detection \
+        2>&1 | tee $OUT/log.txt
 """
 
 from __future__ import annotations
