@@ -33,6 +33,14 @@ committed results (one call, 226 s of batch wall time, 268 s of device time with
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
         .whl/*.whl && export PYTHONPATH=/tmp/site:$PWD/src || exit 1
     python3 gpu/run_batch.py --out $OUT --budget-s 420 2>&1 | tee $OUT/log.txt
+
+The SNLI jobs (task ``snli_chaos``, built from frames by ``gpu/snli_chaos.py``) ran in a second call that
+carried ``.gpu_carry/minilm-fp16``, ``.gpu_carry/data/snli``, ``.gpu_carry/data/chaosnli_snli`` and ``.whl``
+(about 60 MiB with the working tree), same first two lines, then (13 runs, 187 s of batch wall time,
+228 s of device time with start-up)::
+
+    python3 gpu/run_batch.py --out $OUT --budget-s 280 --skip-bench --groups snli_chaos snli_detection \
+        2>&1 | tee $OUT/log.txt
 """
 
 from __future__ import annotations
@@ -55,9 +63,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 #: columns of samples.parquet too long to bring back (SQuAD contexts); ids and labels stay
-DROP_SAMPLE_COLUMNS = ("context",)
+DROP_SAMPLE_COLUMNS = ("context", "premise", "hypothesis")
 #: groups whose eval-pass dynamics (slim columns) come back, in a separate <group>_dynamics tar
-DYNAMICS_GROUPS = ("detection",)
+DYNAMICS_GROUPS = ("detection", "snli_detection")
 DYNAMICS_COLUMNS = ["sample_id", "checkpoint", "epoch", "loss", "gold_prob", "correct", "margin"]
 #: one file that comes back must stay under 16 MiB
 MAX_TAR_BYTES = 15.5 * 2**20
@@ -97,7 +105,8 @@ def check_loader(data_dir: str) -> dict:
 
         from nlpdiff import tasks
 
-        df = tasks.load_split("sst2", "validation", data_dir=data_dir)
+        check = next((t for t in ("sst2", "snli") if (Path(data_dir) / t).is_dir()), "sst2")
+        df = tasks.load_split(check, "validation", data_dir=data_dir)
         info.update(loader="datasets", datasets_version=datasets.__version__, check_rows=len(df))
     except Exception as exc:  # noqa: BLE001 - any failure means: use the fallback
         info.update(loader="pyarrow", datasets_error=f"{type(exc).__name__}: {exc}"[:500])
@@ -194,7 +203,8 @@ def expand_jobs(config: dict, tiny: bool) -> list[dict]:
             g = entry["grid"]
             for seed in g["seeds"]:
                 for cell in g["cells"]:
-                    tag = f"sst2_n{int(round(cell['noise_rate'] * 100)):02d}_{cell['noise_type']}_s{seed}"
+                    prefix = g.get("prefix", g["params"].get("task", "sst2"))
+                    tag = f"{prefix}_n{int(round(cell['noise_rate'] * 100)):02d}_{cell['noise_type']}_s{seed}"
                     params = {**defaults, **g["params"], **cell, "seed": seed, "data_seed": seed}
                     jobs.append({"name": tag, "group": g["group"], "est_s": g["est_s"], "params": params})
         else:
@@ -219,6 +229,11 @@ def run_job(job: dict, args) -> None:
     from nlpdiff.config import from_flat
     from nlpdiff.dynamics import train
 
+    if job["params"].get("task") == "snli_chaos":  # a task built from frames (SNLI dev, ChaosNLI-aware split)
+        sys.path.insert(0, str(ROOT / "gpu"))
+        import snli_chaos
+
+        snli_chaos.register(args.data_dir)
     work = Path(args.work) / job["name"]
     params = from_flat({**job["params"], "model": args.model, "data_dir": args.data_dir,
                         "device": args.device, "output_dir": str(work / "run")})
@@ -233,7 +248,7 @@ def run_job(job: dict, args) -> None:
         info["gpu"] = torch.cuda.get_device_name(0)
         info["max_memory_allocated_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
     samples = pd.read_parquet(work / "run" / "samples.parquet")
-    if "is_corrupted" in samples and job["params"].get("task") == "sst2":
+    if "is_corrupted" in samples and samples["is_corrupted"].any():
         dyn = pd.read_parquet(work / "run" / "dynamics.parquet", columns=["sample_id", "checkpoint", "pass", "correct"])
         dyn = dyn[dyn["pass"] == "eval"].merge(samples[["sample_id", "is_corrupted"]], on="sample_id")
         mem = (dyn.groupby(["checkpoint", "is_corrupted"])["correct"].mean().unstack()
@@ -281,6 +296,8 @@ def driver(args) -> int:
     t_start = time.perf_counter()
     config = yaml.safe_load(Path(args.config).read_text())
     jobs = expand_jobs(config, args.tiny)
+    if args.groups:
+        jobs = [j for j in jobs if j["group"] in args.groups]
     if args.only:
         jobs = [j for j in jobs if j["name"] in args.only]
     out = Path(args.out)
@@ -421,6 +438,7 @@ def main(argv=None) -> int:
     p.add_argument("--workers", type=int, default=5)
     p.add_argument("--tiny", action="store_true", help="tiny sizes, for the CPU dry run")
     p.add_argument("--skip-bench", action="store_true")
+    p.add_argument("--groups", nargs="*", help="run only the jobs of these groups (e.g. the SNLI ones)")
     p.add_argument("--only", nargs="*", help="run only these jobs (names), e.g. to retry what failed")
     p.add_argument("--job-json", help=argparse.SUPPRESS)
     p.add_argument("--loader", default="datasets", help=argparse.SUPPRESS)
