@@ -83,3 +83,19 @@ display(Markdown("Started " + min(i["started_at"] for i in infos.values()) + ", 
 params = pd.DataFrame({name: info["params"] for name, info in infos.items()}).T
 varying = params.loc[:, params.astype(str).nunique() > 1]
 display(varying)
+
+# %% [markdown]
+# ## Runs made on other hardware
+#
+# The page "Full-data fine-tuned runs on a GPU" reads results computed on a lent GPU machine in
+# separate batches (`gpu/run_batch.py`), committed as compact run folders and summaries under
+# `results/gpu/`. Their `run.json` files record where they ran:
+
+# %%
+from nlpdiff import rundir
+
+gpu_runs = rundir.hardware_table("results/gpu")
+display(gpu_runs.groupby(["accelerator", "cpu_count", "memory_gib", "python", "torch", "transformers"], dropna=False)
+        .agg(runs=("run", "size"), first_finished=("finished_at", "min"), last_finished=("finished_at", "max"),
+             total_wall_time_s=("wall_time_s", "sum")).reset_index())
+display(gpu_runs[["run", "task", "device", "wall_time_s", "finished_at"]].sort_values("run").reset_index(drop=True))

@@ -81,3 +81,27 @@ def test_squad_annotator_agreement():
     assert agree[0] == pytest.approx(1.0)  # all normalise to "cat"
     assert np.isnan(agree[1])
     assert agree[2] == pytest.approx(0.0)
+
+
+def test_hardware_table_reads_run_json_only(tmp_path):
+    import json
+
+    from nlpdiff import rundir
+
+    def write(folder, status, accelerator):
+        folder.mkdir(parents=True)
+        (folder / "run.json").write_text(json.dumps({
+            "kind": "train", "status": status, "params": {"task": "sst2", "backbone": "finetune"},
+            "resolved": {"device": "cuda" if accelerator else "cpu"},
+            "hardware": {"accelerator": accelerator, "cpu_count": 16 if accelerator else 2, "memory_gib": 125.9},
+            "versions": {"python": "3.12.3", "torch": "2.11.0", "transformers": "5.17.0"},
+            "wall_time_s": {"total": 54.9}, "finished_at": "2026-11-28T19:30:12+00:00"}))
+
+    write(tmp_path / "gpu" / "a", "complete", "NVIDIA H200")
+    write(tmp_path / "cpu" / "b", "complete", None)
+    write(tmp_path / "cpu" / "interrupted", "running", None)  # not complete: not listed
+    table = rundir.hardware_table(tmp_path)
+    assert list(table["run"]) == ["cpu/b", "gpu/a"]
+    assert table.set_index("run").loc["gpu/a", "accelerator"] == "NVIDIA H200"
+    assert table.set_index("run").loc["cpu/b", "device"] == "cpu"
+    assert table["wall_time_s"].tolist() == [54.9, 54.9]

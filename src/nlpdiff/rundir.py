@@ -306,3 +306,29 @@ def find_runs(root: str | os.PathLike) -> list[tuple[Path, dict[str, Any]]]:
         if isinstance(info, dict) and info.get("status") == "complete":
             out.append((run_json.parent, info))
     return out
+
+
+def hardware_table(root: str | os.PathLike) -> pd.DataFrame:
+    """Where and with what every complete run under ``root`` ran: one row per run, from ``run.json`` only.
+
+    Columns: ``run`` (folder relative to ``root``), ``kind``, ``task``, ``backbone``, ``device``,
+    ``accelerator`` (GPU name, or None on a CPU), ``cpu_count``, ``memory_gib``, ``python``,
+    ``torch``, ``transformers``, ``wall_time_s`` (the run's total) and ``finished_at``. Works on
+    compact result folders that keep only ``run.json`` and summaries (for example the committed
+    results of runs made on a GPU machine), since nothing but ``run.json`` is read.
+    """
+    rows = []
+    root = Path(root)
+    for path, info in find_runs(root):
+        params, hw, versions = info.get("params", {}), info.get("hardware", {}), info.get("versions", {})
+        rows.append({
+            "run": str(path.relative_to(root)), "kind": info.get("kind"), "task": params.get("task"),
+            "backbone": params.get("backbone"), "device": info.get("resolved", {}).get("device"),
+            "accelerator": hw.get("accelerator"), "cpu_count": hw.get("cpu_count"),
+            "memory_gib": hw.get("memory_gib"), "python": versions.get("python"),
+            "torch": versions.get("torch"), "transformers": versions.get("transformers"),
+            "wall_time_s": info.get("wall_time_s", {}).get("total"), "finished_at": info.get("finished_at"),
+        })
+    return pd.DataFrame(rows, columns=["run", "kind", "task", "backbone", "device", "accelerator", "cpu_count",
+                                       "memory_gib", "python", "torch", "transformers", "wall_time_s",
+                                       "finished_at"])
