@@ -95,8 +95,11 @@ def test_smoke_profile_end_to_end(tmp_path, tiny_data_dir, monkeypatch):
         assert (html / "book" / "results" / f"{page}.html").is_file()
     for run in plan.runs:
         assert (project / run.run_dir("smoke") / "run.json").is_file()
-    # the published book in the repository was not touched by the smoke profile
-    assert not (project / "book" / "results").exists()
+    # the published book in the repository was not touched by the smoke profile: its results folder
+    # holds only the copied page rendered from committed summaries, unchanged
+    results = project / "book" / "results"
+    assert sorted(p.name for p in results.iterdir()) == ["gpu_runs.ipynb"]
+    assert (results / "gpu_runs.ipynb").read_bytes() == (ROOT / "book" / "results" / "gpu_runs.ipynb").read_bytes()
     again = subprocess.run(cmd + ["-n"], cwd=project, env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
 
