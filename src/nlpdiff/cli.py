@@ -5,6 +5,11 @@
     scores a CSV of your own: ``nlpdiff run sentiment -p data_file my.csv -p text_column review
     -p label_column stars -p train_size null -p run_dir runs/my_data`` (the path is made absolute
     and checked before the notebook starts).
+``nlpdiff score my.csv --text review --label stars -o out/``
+    score every row of a CSV of labelled texts by difficulty (see :mod:`nlpdiff.audit`): trains into
+    ``out/run/`` (or reuses a finished run there with the same parameters and data; refuses one with
+    others unless ``--overwrite``), writes ``out/audit.csv`` (hardest first) and ``out/data_map.html``,
+    and prints the held-out accuracy, with a WARNING line when it is not clearly above chance.
 ``nlpdiff study --profile cpu``
     run the study's workflow for a parameter profile (``params/<profile>.yaml``): Snakemake runs
     every training run's notebook, then the analyses, then builds the book (``snakemake --cores
@@ -68,6 +73,20 @@ def _cmd_run(args) -> int:
     return 0
 
 
+def _cmd_score(args) -> int:
+    from nlpdiff.audit import report_lines, score_file
+
+    params = {name: getattr(args, name) for name in ("backbone", "model", "epochs", "train_size", "batch_size",
+                                                     "seed", "learning_rate") if getattr(args, name) is not None}
+    t = time.perf_counter()
+    result = score_file(args.file, text=args.text, label=args.label, text_pair=args.text_pair,
+                        output_dir=args.output, overwrite=args.overwrite, progress=not args.quiet, **params)
+    for line in report_lines(result):
+        print(line)
+    print(f"done in {time.perf_counter() - t:.0f} s")
+    return 0
+
+
 def _cmd_study(args) -> int:
     from nlpdiff.workflow import load_plan
 
@@ -103,6 +122,23 @@ def make_parser() -> argparse.ArgumentParser:
     run.add_argument("-o", "--output", help="the executed notebook (default book/results/NAME.ipynb)")
     run.set_defaults(func=_cmd_run)
 
+    score = sub.add_parser("score", help="rank the rows of a CSV of labelled texts by difficulty (audit table, data map)")
+    score.add_argument("file", help="a CSV file with a header row")
+    score.add_argument("--text", required=True, help="the column of texts")
+    score.add_argument("--label", required=True, help="the column of labels (strings or integers)")
+    score.add_argument("--text-pair", help="a second text column, for pair tasks (e.g. premise/hypothesis)")
+    score.add_argument("--backbone", choices=("finetune", "probe", "scratch"), help="default finetune")
+    score.add_argument("--model", help="default minilm (packaged, offline); or a Hugging Face model id")
+    score.add_argument("--epochs", type=int, help="default 3")
+    score.add_argument("--train-size", type=int, dest="train_size", help="default: every training row")
+    score.add_argument("--batch-size", type=int, dest="batch_size", help="default 32")
+    score.add_argument("--seed", type=int, help="default 0")
+    score.add_argument("--learning-rate", type=float, dest="learning_rate", help="default 5e-5")
+    score.add_argument("--overwrite", action="store_true", help="replace a finished run with other parameters")
+    score.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    score.add_argument("-o", "--output", default="nlpdiff-out", help="the output folder (default nlpdiff-out)")
+    score.set_defaults(func=_cmd_score)
+
     study = sub.add_parser("study", help="run the study's workflow (Snakemake) for a profile, then build the book")
     study.add_argument("--profile", default="cpu", help=f"a file under params/ ({', '.join(PROFILES)})")
     study.add_argument("--cores", default="all", help="passed to snakemake --cores")
@@ -123,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except ParameterError as exc:
-        print(f"nlpdiff: error: {exc}", file=sys.stderr)
+        print(f"nlpdiff: error: {' '.join(str(exc).split())}", file=sys.stderr)  # one line
         return 2
     except NotebookFailed as exc:
         print(f"nlpdiff: notebook failed: {exc}", file=sys.stderr)

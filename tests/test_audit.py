@@ -1,0 +1,128 @@
+"""``nlpdiff score my.csv --text ... --label ... -o out/`` (nlpdiff.audit): from a user's CSV to a ranked
+audit table and an offline data map, with reuse of finished runs and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nlpdiff import audit, rundir, tasks
+from nlpdiff.cli import main as cli_main
+
+COLUMNS = ["rank", "sample_id", "row", "review", "given_label", "predicted_label", "confidence",
+           "given_label_prob", "action", "cartography_confidence", "aum", "final_loss"]
+
+
+@pytest.fixture(autouse=True)
+def _outside(tmp_path, monkeypatch):
+    """Work from a folder outside the repository; tasks registered here are forgotten afterwards."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("NLPDIFF_DATA_DIR", raising=False)
+    before = set(tasks.registered_tasks())
+    yield
+    for name in set(tasks.registered_tasks()) - before:
+        tasks.unregister_task(name)
+
+
+def reviews(n: int = 45) -> pd.DataFrame:
+    words = {"good": "great lovely fine", "bad": "awful poor dull", "meh": "average plain so-so"}
+    labels = [("good", "bad", "meh")[i % 3] for i in range(n)]
+    return pd.DataFrame({"review": [f"item {i} was {words[y]}" for i, y in enumerate(labels)], "stars": labels})
+
+
+FAST = ["--backbone", "scratch", "--batch-size", "8", "--learning-rate", "0.05", "-q"]
+
+
+def score(*extra: str, file: str = "my.csv", out: str = "out") -> int:
+    return cli_main(["score", file, "--text", "review", "--label", "stars", *FAST, *extra, "-o", out])
+
+
+@pytest.mark.slow
+def test_score_writes_a_ranked_audit_table_and_an_offline_data_map(capsys):
+    reviews().to_csv("my.csv", index=False)
+    assert score("--epochs", "2") == 0, capsys.readouterr().err
+    printed = capsys.readouterr().out
+    assert "trained run:" in printed and "audit.csv" in printed and "data_map.html" in printed
+    assert "held-out accuracy:" in printed
+    table = pd.read_csv("out/audit.csv")
+    assert table.columns.tolist() == COLUMNS and len(table) == 36  # 9 of 45 rows held out
+    assert table["rank"].tolist() == list(range(1, 37))
+    assert (np.diff(table["action"].to_numpy()) <= 0).all()  # hardest first
+    assert set(table["given_label"]) == {"bad", "good", "meh"} and set(table["predicted_label"]) <= {"bad", "good", "meh"}
+    data = reviews()
+    assert (table["review"] == data["review"][table["row"]].to_numpy()).all()  # row: the CSV's data row
+    assert (table["given_label"] == data["stars"][table["row"]].to_numpy()).all()
+    assert table["confidence"].between(1 / 3 - 1e-6, 1).all()  # the predicted class's probability
+    right = table["predicted_label"] == table["given_label"]
+    assert np.allclose(table.loc[right, "confidence"], table.loc[right, "given_label_prob"], atol=1e-4)
+    page = open("out/data_map.html", encoding="utf-8").read()
+    assert "vegaEmbed" in page and "<svg" in page
+    assert not re.search(r"<script[^>]*\bsrc\s*=\s*[\"']?https?:", page, re.I)  # offline
+    assert not re.search(r"<link[^>]*href\s*=\s*[\"']?https?:", page, re.I)
+    # the same table from the run directory alone (for `nlpdiff audit RUN_DIR`)
+    again = audit.audit_table("out/run")
+    assert again["sample_id"].tolist() == table["sample_id"].tolist()
+    started = json.loads(open("out/run/run.json").read())["started_at"]
+
+    # the same arguments: the run is reused, not retrained
+    assert score("--epochs", "2") == 0
+    assert "reusing run:" in capsys.readouterr().out
+    assert json.loads(open("out/run/run.json").read())["started_at"] == started
+
+    # other parameters: refused without --overwrite, nothing touched
+    assert score("--epochs", "3") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--overwrite" in err and "epochs 2 -> 3" in err and "Traceback" not in err
+    assert json.loads(open("out/run/run.json").read())["started_at"] == started
+    assert score("--epochs", "3", "--overwrite") == 0, capsys.readouterr().err
+    assert rundir.load_run("out/run").params["epochs"] == 3
+
+    # other data in the same file: refused too
+    changed = reviews()
+    changed.loc[0, "review"] = "item 0 was great, really"
+    changed.to_csv("my.csv", index=False)
+    assert score("--epochs", "3") == 2 and "other parameters or data" in capsys.readouterr().err
+
+
+def test_score_from_python_checks_inputs_before_training(tmp_path):
+    reviews().to_csv("my.csv", index=False)
+    from nlpdiff.errors import ParameterError
+
+    with pytest.raises(ParameterError, match="epochs"):
+        audit.score_file("my.csv", text="review", label="stars", output_dir="out", epochs=0, backbone="scratch")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("case", ["missing column", "empty text", "single class", "missing file", "bad epochs"])
+def test_score_errors_are_one_line_and_train_nothing(case, capsys):
+    data = reviews()
+    args: list[str] = []
+    file = "my.csv"
+    if case == "missing column":
+        data = data.rename(columns={"stars": "rating"})
+    elif case == "empty text":
+        data.loc[4, "review"] = ""
+    elif case == "single class":
+        data["stars"] = "good"
+    elif case == "missing file":
+        file = "nothing.csv"
+    elif case == "bad epochs":
+        args = ["--epochs", "0"]
+    data.to_csv("my.csv", index=False)
+    assert score(*args, file=file) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith("nlpdiff: error: ") and captured.err.count("\n") == 1, captured.err
+    assert "Traceback" not in captured.err and captured.out == ""
+    assert not (pytest.importorskip("pathlib").Path("out")).exists()
+
+
+def test_score_refuses_an_unwritable_output_folder(capsys):
+    reviews().to_csv("my.csv", index=False)
+    open("taken", "w").close()  # a file where the folder should be
+    assert score(out="taken/out") == 2
+    err = capsys.readouterr().err
+    assert "output_dir=" in err and err.count("\n") == 1
