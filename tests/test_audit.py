@@ -4,7 +4,9 @@ audit table and an offline data map, with reuse of finished runs and one-line er
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -67,6 +69,14 @@ def test_score_writes_a_ranked_audit_table_and_an_offline_data_map(capsys):
     again = audit.audit_table("out/run")
     assert again["sample_id"].tolist() == table["sample_id"].tolist()
     started = json.loads(open("out/run/run.json").read())["started_at"]
+    # a run directory without predictions.parquet (made by dynamics.train): the eval pass at the last
+    # checkpoint gives the prediction when it is the given label; with 3 classes the others are unknown
+    shutil.copytree("out/run", "bare")
+    os.remove("bare/predictions.parquet")
+    bare = audit.audit_table("bare").set_index("sample_id").loc[table["sample_id"]]
+    known = bare["predicted_label"].notna().to_numpy()
+    assert (known == right.to_numpy()).all()
+    assert (bare["predicted_label"].to_numpy()[known] == table["predicted_label"].to_numpy()[known]).all()
 
     # the same arguments: the run is reused, not retrained
     assert score("--epochs", "2") == 0
