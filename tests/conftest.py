@@ -343,3 +343,26 @@ def tiny_data_dir(tmp_path_factory) -> Path:
 def tiny_rows() -> dict:
     """(folder, split) -> number of rows written by ``tiny_data_dir``."""
     return dict(TINY_ROWS)
+
+
+@pytest.fixture
+def one_torch_thread():
+    """One intra-op thread: on a busy 2-core machine two spinning OpenMP threads are ~10x slower,
+    and the golden runs' float results are those of one thread."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
+def forget_registered_tasks():
+    """Tasks a test registers (users' data) are forgotten after it."""
+    from nlpdiff import tasks
+
+    before = set(tasks.registered_tasks())
+    yield
+    for name in set(tasks.registered_tasks()) - before:
+        tasks.unregister_task(name)

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nlpdiff import audit, rundir, tasks
+from nlpdiff import audit, rundir
 from nlpdiff.cli import main as cli_main
 
 COLUMNS = ["rank", "sample_id", "row", "review", "given_label", "predicted_label", "confidence",
@@ -20,14 +20,10 @@ COLUMNS = ["rank", "sample_id", "row", "review", "given_label", "predicted_label
 
 
 @pytest.fixture(autouse=True)
-def _outside(tmp_path, monkeypatch):
+def _outside(tmp_path, monkeypatch, forget_registered_tasks):
     """Work from a folder outside the repository; tasks registered here are forgotten afterwards."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("NLPDIFF_DATA_DIR", raising=False)
-    before = set(tasks.registered_tasks())
-    yield
-    for name in set(tasks.registered_tasks()) - before:
-        tasks.unregister_task(name)
 
 
 def reviews(n: int = 45) -> pd.DataFrame:

@@ -20,15 +20,7 @@ from nlpdiff.models.qa import (
 from nlpdiff.squad_metric import exact_match, f1, normalize_answer, squad_scores
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """One intra-op thread: on a busy 2-core machine two spinning OpenMP threads are ~10x slower."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

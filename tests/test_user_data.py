@@ -17,13 +17,9 @@ from nlpdiff.models import cache as cache_lib
 
 
 @pytest.fixture(autouse=True)
-def _clean_registry(monkeypatch):
+def _clean_registry(monkeypatch, forget_registered_tasks):
     """Tests choose their data dir; tasks they register are forgotten afterwards."""
     monkeypatch.delenv("NLPDIFF_DATA_DIR", raising=False)
-    before = set(tasks.registered_tasks())
-    yield
-    for name in set(tasks.registered_tasks()) - before:
-        tasks.unregister_task(name)
 
 
 def reviews(n: int = 30) -> pd.DataFrame:
