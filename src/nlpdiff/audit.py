@@ -184,11 +184,6 @@ def _check_writable(folder: Path) -> None:
                              hint=exc.strerror or type(exc).__name__) from exc
 
 
-def _differences(old: dict[str, Any], new: dict[str, Any]) -> str:
-    keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
-    return ", ".join(f"{k} {old.get(k)!r} -> {new.get(k)!r}" for k in keys[:4])
-
-
 def score_file(path: str | os.PathLike, text: str, label: str, output_dir: str | os.PathLike = "nlpdiff-out",
                text_pair: str | None = None, overwrite: bool = False, progress: bool = True,
                **params: Any) -> AuditResult:
@@ -202,7 +197,7 @@ def score_file(path: str | os.PathLike, text: str, label: str, output_dir: str |
     others is refused unless ``overwrite=True``. Every input is checked before anything trains.
     """
     from nlpdiff.config import from_flat
-    from nlpdiff.dynamics import data_source, train
+    from nlpdiff.dynamics import finished_run, train
 
     spec = tasks.from_csv(path, text=text, label=label, text_pair=text_pair)
     tasks.register_task(spec, replace=True)
@@ -210,18 +205,7 @@ def score_file(path: str | os.PathLike, text: str, label: str, output_dir: str |
     run_dir = out / "run"
     config = from_flat({**DEFAULTS, **params, "task": spec.name, "output_dir": str(run_dir)})
     _check_writable(out)
-    run = None
-    try:
-        old = rundir.load_run(run_dir)
-    except rundir.RunDirError:
-        old = None
-    if old is not None:
-        if old.params == config.flat() and old.info.get("data") == data_source(config):
-            run = old
-        elif not overwrite:
-            what = _differences(old.params, config.flat()) or "other data"
-            raise ParameterError("overwrite", False, f"--overwrite (overwrite=True) to replace the finished run "
-                                 f"in {run_dir}", hint=f"it was made with other parameters or data: {what}")
+    run = finished_run(config, overwrite=overwrite)
     reused = run is not None
     if run is None:
         run = train(config, progress=progress)

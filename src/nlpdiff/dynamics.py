@@ -165,25 +165,39 @@ class WriteTrainingRun(Handler):
         })
 
 
-def load_or_train(params: TrainParams, progress: bool = True, reuse: bool = True) -> rundir.Run:
-    """Reuse ``params.output_dir`` when it holds a complete run with exactly these parameters and data, else train.
+def finished_run(params: TrainParams, overwrite: bool = True) -> rundir.Run | None:
+    """The complete run in ``params.output_dir`` if it was made with exactly these parameters and data.
 
-    Parameters are validated first either way. "Same data" means the same resolved data folder
-    (``data_dir`` or ``$NLPDIFF_DATA_DIR``, or the hub) and, for tasks that declare one, the same
-    ``source`` (for example a user's CSV file).
+    "Same data" means the same resolved data folder (``data_dir`` or ``$NLPDIFF_DATA_DIR``, or the
+    hub) and, for tasks that declare one, the same ``source`` (for example a user's CSV file).
+    Returns None when the folder holds no complete run, or one made otherwise and ``overwrite`` is
+    true (the caller then trains over it); with ``overwrite=False`` such a run is refused with a
+    :class:`ParameterError` that says what differs, so no finished run is replaced silently.
     """
+    try:
+        run = rundir.load_run(params.output_dir)
+    except rundir.RunDirError:
+        return None
+    flat, data = params.flat(), data_source(params)
+    if run.params == flat and run.info.get("data") == data:
+        return run
+    if overwrite:
+        return None
+    keys = sorted(k for k in set(run.params) | set(flat) if run.params.get(k) != flat.get(k))
+    what = ", ".join(f"{k} {run.params.get(k)!r} -> {flat.get(k)!r}" for k in keys[:4]) or "other data"
+    raise ParameterError("overwrite", False, f"--overwrite (overwrite=True) to replace the finished run in "
+                         f"{params.output_dir}", hint=f"it was made with other parameters or data: {what}")
+
+
+def load_or_train(params: TrainParams, progress: bool = True, reuse: bool = True) -> rundir.Run:
+    """Reuse ``params.output_dir`` when it holds a complete run with exactly these parameters and data
+    (:func:`finished_run`), else train. Parameters are validated first either way."""
     params.validate()
-    if reuse:
-        try:
-            run = rundir.load_run(params.output_dir)
-        except rundir.RunDirError:
-            run = None
-        if run is not None and run.params == params.flat() and run.info.get("data") == data_source(params):
-            return run
-    return train(params, progress=progress)
+    run = finished_run(params) if reuse else None
+    return run if run is not None else train(params, progress=progress)
 
 
 __all__ = [
-    "Recorder", "STAT_COLUMNS", "TrainParams", "VogAccumulator", "data_source", "from_flat", "load_or_train",
-    "prepare_data", "train",
+    "Recorder", "STAT_COLUMNS", "TrainParams", "VogAccumulator", "data_source", "finished_run", "from_flat",
+    "load_or_train", "prepare_data", "train",
 ]
