@@ -43,6 +43,9 @@ def test_sentiment_notebook_smoke(tiny_data_dir, tmp_path):
     # the parameters cells are collapsed in the book
     tagged = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert tagged and all("hide-cell" in c.metadata["tags"] for c in tagged)
+    # no stderr (progress bars, library warnings) on a published page
+    assert not [o for c in nb.cells for o in c.get("outputs", [])
+                if o.get("output_type") == "stream" and o.get("name") == "stderr"]
     text = _outputs_text(nb)
     assert "Held-out accuracy" in text
     assert "roc_auc" in text and "average_precision" in text  # noise was injected: detection table

@@ -46,14 +46,23 @@ def parse_parameter(text: str) -> Any:
     return yaml.safe_load(text)
 
 
-def _collapse_parameter_cells(path: Path) -> None:
+def finish_page(path: str | os.PathLike, drop_stderr: bool = True) -> None:
+    """Make an executed notebook a page: collapse its parameter cells and (``drop_stderr``) drop the
+    stderr streams (progress bars, library warnings), which a reader of the book does not need.
+
+    Failed notebooks keep their stderr (``drop_stderr=False``): it is what explains the failure.
+    """
     import nbformat
 
+    path = Path(path)
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:
         tags = cell.get("metadata", {}).get("tags", [])
         if any(t in tags for t in PARAMETER_TAGS) and COLLAPSE_TAG not in tags:
             cell.metadata["tags"] = [*tags, COLLAPSE_TAG]
+        if drop_stderr and cell.cell_type == "code":
+            cell.outputs = [o for o in cell.outputs
+                            if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
     nbformat.write(nb, path)
 
 
@@ -93,7 +102,7 @@ def run_notebook(
             )
         except papermill.PapermillExecutionError as exc:
             if tmp_out.exists():
-                _collapse_parameter_cells(tmp_out)
+                finish_page(tmp_out, drop_stderr=False)
                 os.replace(tmp_out, failed)
             raise NotebookFailed(
                 f"{source} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}\n"
@@ -104,7 +113,7 @@ def run_notebook(
             if tmp_out.exists():
                 tmp_out.unlink()
             raise
-        _collapse_parameter_cells(tmp_out)
+        finish_page(tmp_out)
         os.replace(tmp_out, output)
     if failed.exists():
         failed.unlink()
