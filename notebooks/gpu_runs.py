@@ -215,19 +215,31 @@ display(Markdown("**ROC AUC per cell** (mean [95 % interval] over 3 seeds):\n\n"
 # schedule is the one of the 10-epoch run, so epoch k here is not a k-epoch run.
 
 # %% tags=["hide-input"]
-m = by_ck.groupby(["noise_rate", "noise_type", "epoch"], as_index=False)[
-    ["roc_auc_action_to_k", "roc_auc_loss_at_k", "train_acc_corrupted"]].mean()
-m["cell"] = (m["noise_rate"] * 100).round().astype(int).astype(str) + "% " + m["noise_type"]
-long = m.melt(id_vars=["cell", "epoch"], value_vars=["roc_auc_action_to_k", "roc_auc_loss_at_k", "train_acc_corrupted"],
-              var_name="series", value_name="value")
-long["series"] = long["series"].map({"roc_auc_action_to_k": "ROC AUC, action summed to epoch k",
-                                     "roc_auc_loss_at_k": "ROC AUC, loss at epoch k",
-                                     "train_acc_corrupted": "training accuracy on corrupted labels"})
-alt.Chart(long).mark_line(point=True).encode(
-    x=alt.X("epoch:Q", title="epoch k"), y=alt.Y("value:Q", title=None, scale=alt.Scale(domain=[0, 1])),
-    color=alt.Color("series:N", title=None, legend=alt.Legend(orient="bottom", columns=1)),
-    tooltip=["cell", "series", "epoch", alt.Tooltip("value:Q", format=".3f")],
-).properties(width=260, height=180).facet(facet=alt.Facet("cell:N", title=None), columns=2)
+SERIES = {"roc_auc_action_to_k": "ROC AUC, action summed to epoch k",
+          "roc_auc_loss_at_k": "ROC AUC, loss at epoch k",
+          "train_acc_corrupted": "training accuracy on corrupted labels"}
+
+
+def by_epoch_means(by_checkpoint):
+    """Mean over seeds, per noise cell and epoch k, of the three SERIES."""
+    m = by_checkpoint.groupby(["noise_rate", "noise_type", "epoch"], as_index=False)[list(SERIES)].mean()
+    m["cell"] = (m["noise_rate"] * 100).round().astype(int).astype(str) + "% " + m["noise_type"]
+    return m
+
+
+def by_epoch_chart(m):
+    """The three SERIES against epoch k, one panel per noise cell."""
+    long = m.melt(id_vars=["cell", "epoch"], value_vars=list(SERIES), var_name="series", value_name="value")
+    long["series"] = long["series"].map(SERIES)
+    return alt.Chart(long).mark_line(point=True).encode(
+        x=alt.X("epoch:Q", title="epoch k"), y=alt.Y("value:Q", title=None, scale=alt.Scale(domain=[0, 1])),
+        color=alt.Color("series:N", title=None, legend=alt.Legend(orient="bottom", columns=1)),
+        tooltip=["cell", "series", "epoch", alt.Tooltip("value:Q", format=".3f")],
+    ).properties(width=260, height=180).facet(facet=alt.Facet("cell:N", title=None), columns=2)
+
+
+m = by_epoch_means(by_ck)
+by_epoch_chart(m)
 
 # %% tags=["hide-input"]
 first = m.groupby("cell").apply(lambda g: g.loc[g["train_acc_corrupted"] > 0.5, "epoch"].min(), include_groups=False)
@@ -315,19 +327,8 @@ for (rate, kind), g in snli_cells.groupby(["noise_rate", "noise_type"]):
 display(Markdown("**SNLI, ROC AUC per cell** (mean [95 % interval] over 3 seeds; chance 0.5):\n\n" + "\n".join(lines)))
 
 # %% tags=["hide-input"]
-sm = by_ck_all[by_ck_all["task"] == "snli_chaos"].groupby(["noise_rate", "noise_type", "epoch"], as_index=False)[
-    ["roc_auc_action_to_k", "roc_auc_loss_at_k", "train_acc_corrupted"]].mean()
-sm["cell"] = (sm["noise_rate"] * 100).round().astype(int).astype(str) + "% " + sm["noise_type"]
-slong = sm.melt(id_vars=["cell", "epoch"], value_vars=["roc_auc_action_to_k", "roc_auc_loss_at_k", "train_acc_corrupted"],
-                var_name="series", value_name="value")
-slong["series"] = slong["series"].map({"roc_auc_action_to_k": "ROC AUC, action summed to epoch k",
-                                       "roc_auc_loss_at_k": "ROC AUC, loss at epoch k",
-                                       "train_acc_corrupted": "training accuracy on corrupted labels"})
-alt.Chart(slong).mark_line(point=True).encode(
-    x=alt.X("epoch:Q", title="epoch k"), y=alt.Y("value:Q", title=None, scale=alt.Scale(domain=[0, 1])),
-    color=alt.Color("series:N", title=None, legend=alt.Legend(orient="bottom", columns=1)),
-    tooltip=["cell", "series", "epoch", alt.Tooltip("value:Q", format=".3f")],
-).properties(width=260, height=180).facet(facet=alt.Facet("cell:N", title=None), columns=2)
+sm = by_epoch_means(by_ck_all[by_ck_all["task"] == "snli_chaos"])
+by_epoch_chart(sm)
 
 # %% tags=["hide-input"]
 peak = sm.loc[sm.groupby("cell")["roc_auc_loss_at_k"].idxmax()].set_index("cell")
