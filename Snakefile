@@ -18,7 +18,9 @@ from pathlib import Path
 from nlpdiff.workflow import load_plan
 
 PROFILE = config.get("profile", "cpu")
-PLAN = load_plan(PROFILE)
+# the notebook sources are package data of nlpdiff (so `nlpdiff run` finds them from any folder)
+NOTEBOOKS = "src/nlpdiff/notebooks"
+PLAN = load_plan(PROFILE, "params", NOTEBOOKS)
 ROOT = PLAN.book_root
 RUNS = {r.name: r for r in PLAN.runs}
 ANALYSES = {r.name: r for r in PLAN.analyses}
@@ -51,7 +53,7 @@ rule all:
 
 rule train_run:
     input:
-        notebook=lambda w: f"notebooks/{RUNS[w.name].notebook}.py",
+        notebook=lambda w: f"{NOTEBOOKS}/{RUNS[w.name].notebook}.py",
     output:
         notebook=f"runs/{PROFILE}/{{name}}/notebook.ipynb",
         run=f"runs/{PROFILE}/{{name}}/run/run.json",
@@ -68,7 +70,7 @@ rule train_run:
 
 rule analysis:
     input:
-        notebook=lambda w: f"notebooks/{ANALYSES[w.name].notebook}.py",
+        notebook=lambda w: f"{NOTEBOOKS}/{ANALYSES[w.name].notebook}.py",
         runs=[f"runs/{PROFILE}/{name}/run/run.json" for name in RUNS],
     output:
         notebook=f"runs/{PROFILE}/analyses/{{name}}/notebook.ipynb",

@@ -13,11 +13,12 @@ import pandas as pd
 import pytest
 
 from nlpdiff import rundir
+from nlpdiff.runner import NOTEBOOKS_DIR
 from nlpdiff.cli import main as cli_main
 from nlpdiff.runner import NotebookFailed, run_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
-SENTIMENT = ROOT / "notebooks" / "sentiment.py"
+SENTIMENT = NOTEBOOKS_DIR / "sentiment.py"
 
 pytestmark = pytest.mark.slow
 
@@ -128,7 +129,7 @@ def _assert_clean_page(out: Path, min_charts: int = 3) -> str:
 
 def test_question_answering_notebook_smoke(tiny_data_dir, tmp_path):
     out = tmp_path / "qa.ipynb"
-    run_notebook(ROOT / "notebooks" / "question_answering.py", out,
+    run_notebook(NOTEBOOKS_DIR / "question_answering.py", out,
                  dict(train_size=8, eval_size=6, epochs=2, batch_size=4, max_length=96, doc_stride=32,
                       data_dir=str(tiny_data_dir), run_dir=str(tmp_path / "run")), cwd=tmp_path)
     text = _assert_clean_page(out)
@@ -137,7 +138,7 @@ def test_question_answering_notebook_smoke(tiny_data_dir, tmp_path):
 
 def test_question_answering_notebook_on_the_dev_split_without_heldout(tiny_data_dir, tmp_path):
     out = tmp_path / "qa_dev.ipynb"
-    run_notebook(ROOT / "notebooks" / "question_answering.py", out,
+    run_notebook(NOTEBOOKS_DIR / "question_answering.py", out,
                  dict(train_size=6, train_split="validation", eval_split=None, epochs=2, batch_size=3,
                       max_length=96, doc_stride=32, data_dir=str(tiny_data_dir), run_dir=str(tmp_path / "run")),
                  cwd=tmp_path)
@@ -149,7 +150,7 @@ def test_question_answering_notebook_on_the_dev_split_without_heldout(tiny_data_
 
 def test_summarization_notebook_smoke(tiny_data_dir, tmp_path):
     out = tmp_path / "summarization.ipynb"
-    run_notebook(ROOT / "notebooks" / "summarization.py", out,
+    run_notebook(NOTEBOOKS_DIR / "summarization.py", out,
                  dict(model="minilm", train_size=8, eval_size=4, epochs=2, batch_size=4, max_length=64,
                       max_target_length=24, generation_max_tokens=8, data_dir=str(tiny_data_dir),
                       run_dir=str(tmp_path / "run")), cwd=tmp_path)

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.mark.parametrize("profile", PROFILES)
 def test_profiles_expand(profile):
-    plan = load_plan(profile, ROOT / "params", ROOT / "notebooks")
+    plan = load_plan(profile, ROOT / "params", ROOT / "src" / "nlpdiff" / "notebooks")
     assert plan.runs and plan.profile == profile
     names = [r.name for r in plan.all()]
     assert len(names) == len(set(names))
@@ -64,8 +64,8 @@ def test_snakemake_dag_resolves(profile, tmp_path):
 def _copy_project(dest: Path) -> None:
     for name in ("Snakefile", "_config.yml", "_toc.yml"):
         shutil.copy2(ROOT / name, dest / name)
-    for folder in ("params", "notebooks"):
-        shutil.copytree(ROOT / folder, dest / folder)
+    shutil.copytree(ROOT / "params", dest / "params")
+    shutil.copytree(ROOT / "src" / "nlpdiff" / "notebooks", dest / "src" / "nlpdiff" / "notebooks")
     shutil.copytree(ROOT / "book", dest / "book", ignore=shutil.ignore_patterns("_build", "results"))
     # pages rendered from committed summaries (site files of every profile)
     (dest / "book" / "results").mkdir(parents=True, exist_ok=True)
@@ -86,7 +86,7 @@ def test_smoke_profile_end_to_end(tmp_path, tiny_data_dir, monkeypatch):
     cmd = ["snakemake", "--cores", "2", "--config", "profile=smoke"]
     result = subprocess.run(cmd, cwd=project, env=env, capture_output=True, text=True, timeout=1500)
     assert result.returncode == 0, (result.stdout + result.stderr)[-8000:]
-    plan = load_plan("smoke", project / "params", project / "notebooks")
+    plan = load_plan("smoke", project / "params", project / "src" / "nlpdiff" / "notebooks")
     site = project / "runs" / "smoke" / "site"
     html = site / "_build" / "html"
     assert (html / "index.html").is_file()

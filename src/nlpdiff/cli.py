@@ -115,7 +115,7 @@ def make_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="execute one notebook source with papermill")
-    run.add_argument("notebook", help="a name under notebooks/ (e.g. sentiment) or a path")
+    run.add_argument("notebook", help="a notebook shipped with nlpdiff (e.g. sentiment) or a path to a jupytext script")
     run.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                      help="a notebook parameter; VALUE is read as YAML (64, 0.1, null, text)")
     run.add_argument("--parameters-json", help="notebook parameters as one JSON object (-p entries win)")

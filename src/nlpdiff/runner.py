@@ -1,6 +1,6 @@
 """Execute a notebook source (a jupytext percent script) with papermill.
 
-The notebooks under ``notebooks/`` are the only notebook sources; the book shows their executed
+The notebooks under ``src/nlpdiff/notebooks/`` (package data) are the only notebook sources; the book shows their executed
 copies under ``book/results/``. :func:`run_notebook` converts the script to a notebook, injects the
 parameters (papermill), executes it, collapses the parameters cells in the book (``hide-cell``)
 and moves the result into place only when every cell succeeded. A failed execution is kept next
@@ -17,6 +17,9 @@ from typing import Any
 
 import yaml
 
+#: The notebook sources ship with the package, so ``nlpdiff run sentiment`` works from any folder.
+NOTEBOOKS_DIR = Path(__file__).resolve().parent / "notebooks"
+
 PARAMETER_TAGS = ("parameters", "injected-parameters")
 COLLAPSE_TAG = "hide-cell"
 
@@ -29,8 +32,9 @@ class NotebookFailed(RuntimeError):
         self.failed_path = failed_path
 
 
-def find_notebook(name: str | os.PathLike, notebooks_dir: str | os.PathLike = "notebooks") -> Path:
-    """Resolve ``sentiment`` or ``notebooks/sentiment.py`` to an existing notebook source."""
+def find_notebook(name: str | os.PathLike, notebooks_dir: str | os.PathLike = NOTEBOOKS_DIR) -> Path:
+    """Resolve ``sentiment`` (a notebook shipped in ``nlpdiff/notebooks/``) or a path to an existing
+    notebook source."""
     candidates = [Path(name), Path(notebooks_dir) / f"{name}.py", Path(notebooks_dir) / str(name)]
     for c in candidates:
         if c.is_file():
