@@ -29,7 +29,8 @@ BOOK_INDEX = str(ROOT / "_build" / "html" / "index.html")
 # prose, configuration, and the pages rendered from committed result summaries (not from this profile's runs;
 # results/gpu/ is computed in parts on a GPU machine, see gpu/run_batch.py)
 SITE_FILES = ["_config.yml", "_toc.yml", "book/intro.md", "book/methods.md", "book/score_table.md", "book/design.md",
-              "book/references.md", "book/results/gpu_runs.ipynb"]
+              "book/references.md", "book/results/gpu_runs.ipynb",
+              "book/results/conclusions.ipynb"]
 
 
 def _alternation(names):

@@ -1,0 +1,216 @@
+"""The study's answer, written from committed result tables: prose whose every number is read, not typed.
+
+A :class:`Claim` is one sentence of the answer: a template with named slots and, for each slot, a
+:class:`Figure` (a number read from a table under ``results/``) or a :class:`Name` (a word read
+from one, e.g. the best baseline's name). Templates carry no digits of their own
+(:func:`check_template`), and :func:`numbers_in` lets a test check that every number on the
+rendered page is one of the figures read (:func:`check_text`). The conclusions page and the first
+page of the book (through a glued value) show :func:`render` of :func:`answer`.
+
+The tables come from the parts of the study that commit their summaries: ``results/gpu/``
+(fine-tuned runs on a GPU), ``results/mislabel/``, ``results/curriculum/`` and ``results/nli/``
+when present. A claim whose table is missing is skipped (:func:`answer` says which), so the page
+always builds and never shows a stale number.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from nlpdiff import stats
+from nlpdiff.errors import ParameterError
+
+#: Digits allowed inside a template: parts of proper names and the confidence level, not results.
+NAME_TOKENS = ("95 %", "SST-2", "SmolLM2-135M", "all-MiniLM-L6-v2", "MiniLM-L6", "H200")
+#: How a task of the result tables is named in prose.
+TASK_NAMES = {"sst2": "SST-2", "snli": "SNLI", "snli_chaos": "SNLI", "imdb": "IMDB", "squad": "SQuAD"}
+_NUMBER = re.compile(r"(?<![\w.])[-+−]?\d+(?:[.,]\d+)*(?:\.\d+)?")
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A number for a slot: ``value`` as read, and how it is shown (``digits``, ``percent``)."""
+
+    value: float
+    source: str
+    digits: int = 3
+    percent: bool = False
+
+    def text(self) -> str:
+        if self.value is None or not np.isfinite(self.value):
+            return "n/a"
+        if self.percent:
+            return f"{100 * self.value:.{self.digits}f} %"
+        if self.digits == 0:
+            return f"{int(round(self.value)):,}"
+        return f"{self.value:.{self.digits}f}"
+
+
+@dataclass(frozen=True)
+class Name:
+    """A word for a slot, read from a table (a score's or a method's name)."""
+
+    value: str
+    source: str
+
+    def text(self) -> str:
+        return f"`{self.value}`" if "_" in self.value else self.value
+
+
+@dataclass
+class Claim:
+    """One sentence of the answer: ``template`` with ``{slot}`` fields filled from ``slots``."""
+
+    analysis: str
+    template: str
+    slots: dict[str, Figure | Name] = field(default_factory=dict)
+
+    def render(self) -> str:
+        return self.template.format(**{k: v.text() for k, v in self.slots.items()})
+
+    def figures(self) -> list[str]:
+        return [v.text() for v in self.slots.values() if isinstance(v, Figure)]
+
+
+def check_template(template: str) -> None:
+    """Raise if ``template`` contains a digit outside the slots and :data:`NAME_TOKENS`."""
+    bare = re.sub(r"\{[^}]*\}", "", template)
+    for token in NAME_TOKENS:
+        bare = bare.replace(token, "")
+    digits = re.findall(r"\d+", bare)
+    if digits:
+        raise ParameterError("template", template, f"prose without typed numbers (found {digits}); use a slot")
+
+
+def numbers_in(text: str) -> list[str]:
+    """The numbers written in ``text`` (``0.92``, ``1,507``, ``10 %`` -> ``10``), outside name tokens."""
+    for token in NAME_TOKENS:
+        text = text.replace(token, " ")
+    text = re.sub(r"\[[^\]]*\]\([^)]*\)", " ", text)  # markdown link targets
+    return [m.group(0).replace("−", "-").lstrip("+") for m in _NUMBER.finditer(text)]
+
+
+def check_text(text: str, claims: list[Claim]) -> list[str]:
+    """Numbers in ``text`` that no claim read from a table (an empty list means every number is read)."""
+    allowed: set[str] = set()
+    for c in claims:
+        for f in c.figures():
+            allowed.update(numbers_in(f))
+    return [n for n in numbers_in(text) if n not in allowed]
+
+
+def render(claims: list[Claim]) -> str:
+    """The answer as one paragraph."""
+    return " ".join(c.render() for c in claims)
+
+
+# ----------------------------------------------------------------------------------------- readers
+
+#: The action score and its variants (the mean loss is the plain action score divided by the number of
+#: checkpoints when every sample shares them); "the best other score" is chosen outside this family.
+ACTION_FAMILY = ("action", "mean_loss", "action_train", "action_trapezoid", "action_train_trapezoid", "early_action")
+
+
+def strength(rho: float) -> str:
+    """A word for the size of a rank correlation (|rho| < 0.3 weak, < 0.5 moderate, else strong)."""
+    r = abs(rho)
+    return "weakly" if r < 0.3 else "moderately" if r < 0.5 else "strongly"
+
+
+def _one(df: pd.DataFrame, where: Mapping[str, object], source: str) -> pd.Series:
+    sel = df
+    for k, v in where.items():
+        sel = sel[sel[k] == v]
+    if len(sel) != 1:
+        raise ParameterError("where", dict(where), f"a filter selecting one row of {source} (got {len(sel)})")
+    return sel.iloc[0]
+
+
+def _read(root: Path, rel: str) -> pd.DataFrame | None:
+    path = root / rel
+    return pd.read_csv(path) if path.is_file() else None
+
+
+def detection_claim(root: Path, task: str = "sst2", noise_rate: float = 0.1,
+                    noise_type: str = "uniform") -> Claim | None:
+    """Fine-tuned MiniLM (GPU grid): the action score's AUROC at finding flipped labels, with its seed
+    interval, against the best score outside the action family and a paired test over seeds."""
+    rel = "gpu/summary_detection_cells.csv"
+    cells, runs = _read(root, rel), _read(root, "gpu/summary_detection.csv")
+    if cells is None or runs is None:
+        return None
+    where = {"task": task, "noise_rate": noise_rate, "noise_type": noise_type}
+    act = _one(cells, {**where, "score": "action"}, rel)
+    cell = cells[(cells.task == task) & (cells.noise_rate == noise_rate) & (cells.noise_type == noise_type)]
+    others = cell[~cell.score.isin(ACTION_FAMILY)].sort_values("roc_auc_mean", ascending=False)
+    best = others.iloc[0]
+    per = runs[(runs.task == task) & (runs.noise_rate == noise_rate) & (runs.noise_type == noise_type)]
+    a = per[per.score == "action"].sort_values("seed").roc_auc.to_numpy()
+    b = per[per.score == best.score].sort_values("seed").roc_auc.to_numpy()
+    test = stats.paired_seed_test(a, b)
+    src = f"{rel} ({task}, noise {noise_rate} {noise_type})"
+    mean_loss = _one(cells, {**where, "score": "mean_loss"}, rel)
+    same = np.isclose(mean_loss.roc_auc_mean, act.roc_auc_mean, rtol=0, atol=1e-12)
+    return Claim(
+        "mislabel detection (fine-tuned)",
+        "Auditing: with {rate} of the {task} training labels flipped at random, the action score of a "
+        "fine-tuned MiniLM ranks the flipped samples first with ROC AUC {auc} (95 % interval over {n} seeds "
+        "{lo} to {hi}; chance {chance}), {same} the mean loss it is a multiple of; the best other score, "
+        "{best}, reaches {best_auc} (paired difference over seeds {diff}, p = {p}).",
+        {"rate": Figure(noise_rate, src, 0, percent=True), "task": Name(TASK_NAMES.get(task, task), src),
+         "auc": Figure(act.roc_auc_mean, src), "n": Figure(act.n_seeds, src, 0),
+         "lo": Figure(act.roc_auc_lo, src), "hi": Figure(act.roc_auc_hi, src),
+         "chance": Figure(act.chance_roc_auc, src, 1), "best": Name(best.score, src),
+         "same": Name("exactly as" if same else "unlike", src),
+         "p": Figure(test["p"], src, 2),
+         "best_auc": Figure(best.roc_auc_mean, src), "diff": Figure(test["mean_diff"], src)},
+    )
+
+
+def chaosnli_claim(root: Path) -> Claim | None:
+    """SNLI pairs with 100 crowd labels (ChaosNLI): Spearman of the action score with their entropy and
+    its AUROC at ranking the pairs whose gold label differs from the majority of 100 first."""
+    rel = "gpu/summary_snli_chaosnli.csv"
+    df = _read(root, rel)
+    if df is None:
+        return None
+    act = _one(df, {"score": "action"}, rel)
+    ent = _one(df, {"score": "mean_entropy"}, rel)
+    return Claim(
+        "human disagreement (NLI)",
+        "Human difficulty: on the {n} SNLI pairs that ChaosNLI had relabelled by a hundred annotators, the action "
+        "score of a fine-tuned MiniLM correlates {strength} with their disagreement (Spearman {rho}, 95 % interval "
+        "{lo} to {hi}; predictive entropy {rho_ent}, paired bootstrap interval of entropy minus action {dlo} to "
+        "{dhi}) and ranks the {k} pairs whose gold label differs from the "
+        "annotators' majority first at ROC AUC {auc} (chance {chance}).",
+        {"n": Figure(act.n_pairs, rel, 0), "rho": Figure(act.spearman_entropy, rel),
+         "strength": Name(strength(act.spearman_entropy), rel),
+         "dlo": Figure(ent.spearman_entropy_minus_action_lo, rel), "dhi": Figure(ent.spearman_entropy_minus_action_hi, rel),
+         "lo": Figure(act.spearman_entropy_lo, rel), "hi": Figure(act.spearman_entropy_hi, rel),
+         "rho_ent": Figure(ent.spearman_entropy, rel), "k": Figure(act.n_gold_differs, rel, 0),
+         "auc": Figure(act.roc_auc, rel), "chance": Figure(act.chance_roc_auc, rel, 1)},
+    )
+
+
+#: The answer's sentences in order; each returns None when its table is not committed.
+CLAIMS: list[Callable[[Path], Claim | None]] = [detection_claim, chaosnli_claim]
+
+
+def answer(results_root: str | Path = "results") -> tuple[list[Claim], list[str]]:
+    """The claims whose tables are committed under ``results_root``, and the names of those skipped."""
+    root = Path(results_root)
+    claims, skipped = [], []
+    for make in CLAIMS:
+        c = make(root)
+        if c is None:
+            skipped.append(make.__name__)
+            continue
+        check_template(c.template)
+        claims.append(c)
+    return claims, skipped

@@ -1,0 +1,141 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Conclusions: can the action score measure the difficulty of samples?
+#
+# *This page reads the committed result tables under `results/` (the parts of the study that are
+# computed on other days and machines commit a small summary each); it trains nothing. Every number
+# in its prose is read from those tables by `nlpdiff.conclusions`, and a test checks that the page
+# shows no number that was not read.*
+
+# %% tags=["parameters"]
+results_dir = "results"  # the committed summaries: gpu/, mislabel/, curriculum/, nli/
+
+# %% tags=["hide-input"]
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from IPython.display import HTML, Markdown, display
+from markdown_it import MarkdownIt
+from myst_nb import glue
+
+from nlpdiff import conclusions, plots, stats
+
+plots.enable_offline()
+root = Path(results_dir)
+claims, skipped = conclusions.answer(root)
+answer = conclusions.render(claims)
+# glued as HTML: the book's first page pastes it from this page (a cross-page paste renders HTML, not Markdown)
+glue("answer", HTML(MarkdownIt().render(answer)), display=False)
+
+# %% [markdown]
+# ## The answer
+
+# %% tags=["remove-input"]
+display(Markdown(answer))
+if skipped:
+    display(Markdown("*Not in this answer yet (their result tables are not committed): "
+                     + ", ".join(f"`{s}`" for s in skipped) + ".*"))
+
+# %% [markdown]
+# ## Where each sentence comes from
+#
+# One row per sentence of the answer: the analysis, and the committed table its numbers were read from.
+
+# %% tags=["hide-input"]
+pd.DataFrame([{"analysis": c.analysis,
+               "table": sorted({v.source for v in c.slots.values()})[0]} for c in claims])
+
+# %% [markdown]
+# ## Finding flipped labels: the action score against the best other score, cell by cell
+#
+# The fine-tuned grid of the GPU page: every task, noise rate and noise type, three seeds each. For each
+# cell, the action score's ROC AUC, the best score outside the action family (the action score, the mean
+# loss, and the variants `action_train`, `action_trapezoid`, `action_train_trapezoid`, `early_action`),
+# and a paired t test over the same seeds of the difference, Holm-adjusted across the cells of the table.
+# Chance is 0.5 in every cell.
+
+# %% tags=["hide-input"]
+cells = pd.read_csv(root / "gpu" / "summary_detection_cells.csv")
+per_run = pd.read_csv(root / "gpu" / "summary_detection.csv")
+rows = []
+for (task, rate, kind), cell in cells.groupby(["task", "noise_rate", "noise_type"]):
+    act = cell[cell.score == "action"].iloc[0]
+    best = cell[~cell.score.isin(conclusions.ACTION_FAMILY)].sort_values("roc_auc_mean").iloc[-1]
+    runs = per_run[(per_run.task == task) & (per_run.noise_rate == rate) & (per_run.noise_type == kind)]
+    a = runs[runs.score == "action"].sort_values("seed").roc_auc.to_numpy()
+    b = runs[runs.score == best.score].sort_values("seed").roc_auc.to_numpy()
+    t = stats.paired_seed_test(a, b)
+    rows.append({"task": conclusions.TASK_NAMES.get(task, task), "noise": f"{rate:.0%} {kind}",
+                 "action AUROC": act.roc_auc_mean, "interval": f"{act.roc_auc_lo:.3f} to {act.roc_auc_hi:.3f}",
+                 "best other score": best.score, "its AUROC": best.roc_auc_mean,
+                 "action - best": t["mean_diff"], "p": t["p"], "seeds": t["n"]})
+grid = pd.DataFrame(rows)
+grid["p (Holm)"] = stats.holm(grid.p)
+grid.round(3)
+
+# %% tags=["remove-input"]
+wins = int(((grid["action - best"] > 0) & (grid["p (Holm)"] < 0.05)).sum())
+losses = int(((grid["action - best"] < 0) & (grid["p (Holm)"] < 0.05)).sum())
+display(Markdown(
+    f"In {wins} of {len(grid)} cells the action score beats the best other score after the Holm correction, "
+    f"in {losses} it loses, and in the other {len(grid) - wins - losses} the difference is not significant with "
+    f"{int(grid.seeds.min())} seeds."))
+
+# %% [markdown]
+# ## What the plain action score is, and what its variants add
+#
+# When every sample is scored at the same checkpoints, the action score $A(x) = \sum_t L_t(x)$ is the
+# number of checkpoints times the mean loss, so the two rank samples identically: the table shows the
+# largest difference between their ROC AUCs over every run of the grid. The variants differ: the
+# training-pass action sums the loss of the steps that trained on the sample, and the early action
+# stops summing at the first checkpoints. Their mean ROC AUC minus the action score's, over the runs:
+
+# %% tags=["hide-input"]
+wide = per_run.pivot_table(index="run", columns="score", values="roc_auc")
+variants = [s for s in conclusions.ACTION_FAMILY if s in wide and s != "action"]
+pd.DataFrame({
+    "variant": variants,
+    "mean AUROC minus action": [(wide[s] - wide["action"]).mean() for s in variants],
+    "largest |difference|": [(wide[s] - wide["action"]).abs().max() for s in variants],
+    "runs": [int(wide[s].notna().sum()) for s in variants],
+}).round(4)
+
+# %% [markdown]
+# ## Human disagreement on NLI (ChaosNLI)
+#
+# Every score of the clean fine-tuned SNLI run against the entropy of a hundred crowd labels per pair
+# (Spearman, 95 % bootstrap interval) and at ranking the pairs whose gold label differs from the crowd's
+# majority first (ROC AUC; chance 0.5; average precision; chance is the share of such pairs). Predictive
+# entropy ignores the label, so a confidently wrong prediction has a high loss and a low entropy: part
+# of "the action score finds what entropy misses" holds by construction.
+
+# %% tags=["hide-input"]
+chaos = pd.read_csv(root / "gpu" / "summary_snli_chaosnli.csv")
+chaos[["score", "spearman_entropy", "spearman_entropy_lo", "spearman_entropy_hi", "roc_auc",
+       "average_precision", "chance_average_precision"]].sort_values("spearman_entropy", ascending=False).round(3)
+
+# %% [markdown]
+# ## Limits
+#
+# - **Scale.** The CPU profile fine-tunes on a few thousand sentences and a few hundred questions per task,
+#   and the GPU runs of the book come from one short call on a lent machine; the sample sizes of each run are in its
+#   page and in the run index of the reproducibility page.
+# - **Models.** One small encoder (all-MiniLM-L6-v2) for classification and question answering and one
+#   small decoder (SmolLM2-135M) for summarization; larger models may order samples differently.
+# - **Seeds.** Intervals over a few seeds are wide; a paired test that is not significant here is not
+#   evidence of no difference.
+# - **Ground truth.** Synthetic noise is known exactly but is not how real label errors look; ChaosNLI
+#   disagreement is real but measures ambiguity, not error.
