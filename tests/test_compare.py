@@ -105,3 +105,21 @@ def test_hardware_table_reads_run_json_only(tmp_path):
     assert table.set_index("run").loc["gpu/a", "accelerator"] == "NVIDIA H200"
     assert table.set_index("run").loc["cpu/b", "device"] == "cpu"
     assert table["wall_time_s"].tolist() == [54.9, 54.9]
+
+
+def test_missed_by_construction_separates_confidently_wrong_samples():
+    from nlpdiff.compare import missed_by_construction
+
+    # 10 samples; the two hardest under action are confidently wrong (low entropy, wrong at every checkpoint)
+    scores = pd.DataFrame({
+        "sample_id": range(10),
+        "action": [10, 9, 8, 7, 6, 5, 4, 3, 2, 1],
+        "mean_entropy": [0.0, 0.1, 0.9, 0.8, 0.5, 0.4, 0.3, 0.2, 0.6, 0.7],
+        "cartography_correctness": [1.0, 1.0, 0.2, 0.3, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+    })
+    r = missed_by_construction(scores, fraction=0.2)
+    assert r["k"] == 2 and r["missed"] == 2 and r["missed_mostly_wrong"] == 1.0
+    # among the mostly-right samples the two scores agree on the hardest ones (2 and 3)
+    assert r["n_mostly_right"] == 8 and r["overlap_mostly_right"] == 1.0
+    with pytest.raises(ParameterError, match="cartography_correctness"):
+        missed_by_construction(scores.drop(columns="cartography_correctness"))

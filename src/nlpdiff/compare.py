@@ -332,3 +332,31 @@ def human_signals(run) -> tuple[pd.DataFrame, list[str], str | None]:
         out["length_words"] = s[spec.column("text")].str.split().str.len()
         return out, ["crowd_error_votes"], "length_words"
     return out.iloc[:0], [], None
+
+
+def missed_by_construction(scores: pd.DataFrame, a: str = "action", b: str = "mean_entropy",
+                           fraction: float = 0.1, wrongness: str = "cartography_correctness") -> dict[str, float]:
+    """How much of "``b`` misses ``a``'s hardest samples" holds by construction.
+
+    Predictive entropy ignores the label: a sample the model predicts *confidently and wrongly* has a
+    high loss (so a high action score) and a low entropy. Of ``a``'s top ``fraction`` samples that
+    ``b`` misses, ``missed_mostly_wrong`` is the share that the model got wrong at most checkpoints
+    (``wrongness`` = 1 - the share of checkpoints predicted correctly > 0.5): those are missed by
+    construction. ``overlap_mostly_right`` recomputes the top-``fraction`` overlap among the samples
+    predicted correctly at most checkpoints, where the label cannot explain the difference: what is
+    left of the finding once the construction is accounted for (with its own ``chance_mostly_right``).
+    """
+    for col in (a, b, wrongness):
+        if col not in scores.columns:
+            raise ParameterError("scores", col, f"a table with a {col!r} column")
+    base = top_k_overlap(scores, a, b, fraction)
+    k = base["k"]
+    top_a = scores.nlargest(k, a)
+    top_b = set(scores.nlargest(k, b)["sample_id"])
+    missed = top_a[~top_a["sample_id"].isin(top_b)]
+    wrong = missed[wrongness] > 0.5
+    right = scores[scores[wrongness] <= 0.5]
+    sub = top_k_overlap(right, a, b, fraction) if len(right) >= 2 else {"overlap": np.nan, "chance_overlap": np.nan}
+    return {**base, "missed": len(missed), "missed_mostly_wrong": float(wrong.mean()) if len(missed) else np.nan,
+            "n_mostly_right": len(right), "overlap_mostly_right": sub["overlap"],
+            "missed_by_b_mostly_right": 1 - sub["overlap"], "chance_mostly_right": sub["chance_overlap"]}

@@ -93,10 +93,11 @@ display(Markdown(
 # Held-out ROUGE-1/2/L F-measures of greedy summaries and the held-out mean token loss, and the
 # training set's mean token loss and token accuracy from the recording (eval-mode) pass, at each
 # checkpoint. For reference, fine-tuned summarizers of a few hundred million parameters reach
-# ROUGE-1 around 0.45-0.50 on SAMSum with the full 14,732 training dialogues; a small model
-# trained on a few hundred dialogues on a CPU is far from that.
+# ROUGE-1 around 0.45-0.50 on SAMSum with the full 14,732 training dialogues (published figures, not
+# runs of this study); the model of this page is far smaller and saw far fewer dialogues (below).
 
 # %%
+display(Markdown(f"This run trained on **{res['n_train']:,} dialogues** for {params.epochs} epochs."))
 curve = run.metrics_frame()
 shown = [c for c in ("heldout_rouge1", "heldout_rouge2", "heldout_rougeL", "heldout_loss", "train_loss",
                      "train_correct") if c in curve.columns]
