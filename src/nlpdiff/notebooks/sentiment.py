@@ -20,7 +20,7 @@
 #
 # We fine-tune a sentence classifier on a subsample of the Stanford Sentiment Treebank (SST-2,
 # binary, GLUE version) and record, at every checkpoint, every training sentence's loss, gold-label
-# probability, correctness, margin and entropy (see the introduction for the definitions). The
+# probability, correctness, margin and entropy (their definitions are on the Methods page). The
 # **action score** of a sentence is its eval-pass loss summed over the checkpoints; higher means
 # harder. This page shows how training went, where the sentences fall on a data map, how the
 # action score is distributed, which sentences it calls hardest and easiest, and, when labels were
@@ -155,6 +155,9 @@ display(Markdown(
 #
 # The ten training sentences with the highest action score, then the ten with the lowest, with the
 # label used in training (0 negative, 1 positive) and, when noise was injected, the original label.
+# GLUE's SST-2 training set holds every labelled *phrase* of the treebank's parse trees, not only
+# whole sentences, so many rows below are fragments ("the movie 's", "dull"): a fragment's label is
+# the treebank annotators' label of that phrase.
 
 # %%
 cols = [text, "label", "original_label", "is_corrupted"]
@@ -194,4 +197,9 @@ else:
 # definitions.
 
 # %%
-scores.score_table()
+computed = [c for c in run.scores.columns if c != "sample_id"]
+display(scores.score_table().query("name in @computed"))
+not_computed = run.info["resolved"].get("skipped_scores", {})
+if not_computed:
+    display(Markdown("Registered but not computed for this run: " + "; ".join(
+        f"`{name}` ({reason})" for name, reason in not_computed.items()) + "."))
