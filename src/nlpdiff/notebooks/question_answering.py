@@ -112,15 +112,16 @@ plots.learning_curve(
 # %% [markdown]
 # ## Data map
 #
-# Dataset cartography (Swayamdipta et al. 2020) from the training pass: each point is a training
-# question, placed by the mean (confidence) and standard deviation (variability) across epochs of
-# the probability of its gold span, coloured by the fraction of epochs in which its predicted span
+# Dataset cartography (Swayamdipta et al. 2020) from the recording (eval-mode) pass at each checkpoint,
+# the same values as the cartography scores in the tables below: each point is a training
+# question, placed by the mean (confidence) and standard deviation (variability) across checkpoints of
+# the probability of its gold span, coloured by the fraction of checkpoints in which its predicted span
 # matched the answer exactly. The gold-span probability is a product of two probabilities, so
-# confidences are lower than in classification. With few epochs, variability takes few distinct
+# confidences are lower than in classification. With few checkpoints, variability takes few distinct
 # values: read the map as coarse.
 
 # %%
-carto = analysis.cartography_map(run.dynamics, pass_="train").merge(
+carto = analysis.cartography_map(run.dynamics, pass_="eval").merge(
     run.samples[["sample_id", "question", "answer_text"]], on="sample_id"
 )
 plots.data_map(carto, x="variability", y="confidence", color="correctness", tooltip=["question", "answer_text"])

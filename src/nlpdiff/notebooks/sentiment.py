@@ -116,14 +116,15 @@ plots.learning_curve(run.metrics_frame())
 # %% [markdown]
 # ## Data map
 #
-# Dataset cartography (Swayamdipta et al. 2020) from the training pass: each point is a training
+# Dataset cartography (Swayamdipta et al. 2020) from the recording (eval-mode) pass at each checkpoint,
+# the same values as the cartography scores in the tables below: each point is a training
 # sentence, placed by the mean (confidence) and standard deviation (variability) of its gold-label
-# probability across epochs, coloured by the fraction of epochs it was classified correctly.
+# probability across checkpoints, coloured by the fraction of checkpoints it was classified correctly.
 # Easy-to-learn sentences sit top left, hard-to-learn bottom left, ambiguous ones to the right.
-# With few epochs, variability takes few distinct values: read the map as coarse.
+# With few checkpoints, variability takes few distinct values: read the map as coarse.
 
 # %%
-carto = analysis.cartography_map(run.dynamics, pass_="train").merge(
+carto = analysis.cartography_map(run.dynamics, pass_="eval").merge(
     run.samples[["sample_id", text, "label", "is_corrupted"]], on="sample_id"
 )
 carto[text] = carto[text].str.slice(0, 120)  # tooltips show the start of each text

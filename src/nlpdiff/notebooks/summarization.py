@@ -106,16 +106,17 @@ plots.learning_curve(curve, metrics=shown, columns=2)
 # %% [markdown]
 # ## Data map
 #
-# Dataset cartography (Swayamdipta et al. 2020) from the training pass: each point is a training
-# dialogue, placed by the mean (confidence) and standard deviation (variability) across epochs of
+# Dataset cartography (Swayamdipta et al. 2020) from the recording (eval-mode) pass at each checkpoint,
+# the same values as the cartography scores in the tables below: each point is a training
+# dialogue, placed by the mean (confidence) and standard deviation (variability) across checkpoints of
 # `exp(-loss)`, the per-token probability of its reference summary, and coloured by its mean token
-# accuracy (for sequences, *correctness* is the token accuracy averaged over epochs, not the
-# fraction of epochs with an exactly right summary, which would be 0 almost everywhere).
+# accuracy (for sequences, *correctness* is the token accuracy averaged over checkpoints, not the
+# fraction of checkpoints with an exactly right summary, which would be 0 almost everywhere).
 # Per-token probabilities of free-form summaries are low, so the map sits much further down than
 # a classification map: read positions relative to each other.
 
 # %%
-carto = analysis.cartography_map(run.dynamics, pass_="train").merge(
+carto = analysis.cartography_map(run.dynamics, pass_="eval").merge(
     run.samples[["sample_id", "summary", "n_target_tokens"]], on="sample_id"
 )
 plots.data_map(carto, x="variability", y="confidence", color="correctness", tooltip=["summary"])
