@@ -217,7 +217,15 @@ def test_nlpdiff_run_gets_a_run_directory_of_its_own():
     assert default_run_dir("sentiment", {"epochs": 2}, output="pages/mine.ipynb") == Path("runs/mine")
 
 
-NOTEBOOK = '''# %% tags=["parameters"]
+NOTEBOOK = '''# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% tags=["parameters"]
 epochs = 1
 run_dir = "unused"
 
