@@ -72,12 +72,12 @@ def test_score_writes_a_ranked_audit_table_and_an_offline_data_map(capsys):
     never = ev.groupby("sample_id")["correct"].any().eq(False)
     why = table.set_index("sample_id")["why"]
     assert why[right_everywhere[right_everywhere].index].str.startswith("given label predicted at every").all()
-    assert why[never[never].index].str.contains("never predicted|at every checkpoint").all()
+    assert why[never[never].index].str.contains("never predicted|at every checkpoint|at all").all()
     assert cli_main(["audit", "out/run", "--top", "5", "-o", "top.csv"]) == 0
     assert pd.read_csv("top.csv")["sample_id"].tolist() == table["sample_id"].tolist()[:5]
     assert cli_main(["audit", "out/run", "--top", "3", "-o", "top.html"]) == 0
     page = open("top.html", encoding="utf-8").read()
-    assert page.count("<tr>") == 4 and "<script" not in page and "why" in page  # header + 3 rows, offline
+    assert page.count("<tr") == 4 and "<script" not in page and "why" in page  # header + 3 rows, offline
     assert cli_main(["audit", "out/run", "--top", "3"]) == 0
     assert "why" in capsys.readouterr().out
     started = json.loads(open("out/run/run.json").read())["started_at"]
@@ -164,7 +164,15 @@ def test_why_column_rules():
     assert why[2] == "flips between labels 3 times over 4 checkpoints"
     assert why[3] == "given label predicted from checkpoint 3 of 4"
     assert why[4] == "given label predicted until checkpoint 2 of 4, not at the end"
-    assert why[5] == "given label never predicted (4 checkpoints)"
+    assert why[5] == "predicted pos at all 4 checkpoints"
+    prob[5] = [0.3, 0.05, 0.08, 0.02]
+    rows = [{"sample_id": i, "checkpoint": c, "correct": bool(correct[i][c]), "gold_prob": prob[i][c]}
+            for i in correct for c in range(4)]
+    why = audit.why_column(pd.DataFrame(rows), labels, 2, lambda ids: [("neg", "pos")[int(i)] for i in ids])
+    assert why[5] == "predicted pos at all 4 checkpoints, with confidence > 0.9 from checkpoint 2"
+    three = audit.why_column(pd.DataFrame(rows), labels, 3, lambda ids: [str(i) for i in ids])
+    assert three[0] == "given label never predicted; its probability < 0.1 at every checkpoint"
+    assert three[5] == "given label never predicted (4 checkpoints)"
 
 
 def test_audit_of_something_else_is_one_line(capsys):

@@ -274,9 +274,12 @@ def test_a_finished_run_is_not_replaced_silently(trainer_run, tmp_path):
     shutil.copytree(callbacks["auto"].output_dir, folder)
     started = rundir.load_run(folder).info["started_at"]
 
+    from types import SimpleNamespace
+
+    loader = SimpleNamespace(dataset=trainer.train_dataset, collate_fn=trainer.data_collator)  # as the Trainer's
+
     def begin(cb):
-        cb.on_train_begin(trainer.args, trainer.state, trainer.control, model=trainer.model,
-                          train_dataloader=trainer.get_train_dataloader())
+        cb.on_train_begin(trainer.args, trainer.state, trainer.control, model=trainer.model, train_dataloader=loader)
 
     with pytest.raises(ParameterError, match=r"overwrite=True.*every 'epoch' -> 1") as err:
         begin(DynamicsCallback(folder, eval_batch_size=8, every=1))  # other callback parameters

@@ -170,7 +170,9 @@ def why_column(dynamics: pd.DataFrame, labels: pd.Series, num_classes: int, name
     > 0.9 at every checkpoint" when the model was that sure throughout); it was predicted at every
     checkpoint; the prediction flipped between the given label and another at least twice ("flips
     between labels N times"); it was learned late ("given label predicted from checkpoint k of K");
-    it was forgotten ("given label predicted until checkpoint k of K, not at the end").
+    it was forgotten ("given label predicted until checkpoint k of K, not at the end"). With two
+    classes a never-predicted label reads "predicted X at all K checkpoints" (and from which checkpoint
+    on with confidence > 0.9).
     """
     ev = dynamics.sort_values(["sample_id", "checkpoint"])
     k = int(ev["checkpoint"].nunique())
@@ -183,10 +185,18 @@ def why_column(dynamics: pd.DataFrame, labels: pd.Series, num_classes: int, name
     for i in range(len(ids)):
         c, p = correct[i], prob[i]
         if not c.any():
-            if num_classes == 2 and (p < 1 - CONFIDENT).all():
+            sure = ~(p < 1 - CONFIDENT)  # the checkpoints where the given label kept probability >= 0.1
+            since = int(np.flatnonzero(sure)[-1]) + 1 if sure.any() else 0  # confident from here to the end
+            if num_classes == 2:
                 other = name_of([1 - int(given[i])])[0]
-                out.append(f"predicted {other} with confidence > {CONFIDENT} at every checkpoint")
-            elif (p < 1 - CONFIDENT).all():
+                if since == 0:
+                    out.append(f"predicted {other} with confidence > {CONFIDENT} at every checkpoint")
+                elif since < k:
+                    out.append(f"predicted {other} at all {k} checkpoints, with confidence > {CONFIDENT} "
+                               f"from checkpoint {since + 1}")
+                else:
+                    out.append(f"predicted {other} at all {k} checkpoints")
+            elif since == 0:
                 out.append(f"given label never predicted; its probability < {1 - CONFIDENT:.1f} at every checkpoint")
             else:
                 out.append(f"given label never predicted ({k} checkpoint{'s' if k > 1 else ''})")

@@ -84,8 +84,7 @@ def _cmd_run(args) -> int:
         # no finished run is overwritten: each set of parameters (or -o name) gets its own run directory
         if params.get("run_dir") is None:
             params["run_dir"] = str(default_run_dir(source.stem, params, args.output))
-        run_dir = Path(params["run_dir"]).expanduser().resolve()
-        params["run_dir"] = str(run_dir)
+        run_dir = Path(params["run_dir"]).expanduser().resolve()  # as given in the notebook (run.json records it)
         check_writable(run_dir, "run_dir")
         if args.overwrite and (run_dir / "run.json").exists():
             (run_dir / "run.json").unlink()  # the notebook trains afresh (load_or_train finds no finished run)
