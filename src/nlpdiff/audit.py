@@ -9,14 +9,21 @@ checked before training), trains a run into ``out/run/`` (:func:`nlpdiff.dynamic
     0-based position among the CSV's data rows), the text column(s), ``given_label``,
     ``predicted_label`` and ``confidence`` (the model's probability of its predicted class) of the
     final model, ``given_label_prob`` (its probability of the given label, eval pass at the last
-    checkpoint), then the scores ``action`` (higher = harder; the ranking), ``cartography_confidence``,
-    ``aum`` and ``final_loss`` (all three: higher = harder).
+    checkpoint), then the scores ``action`` (higher = harder; the ranking) and the runner-up scores
+    ``cartography_confidence``, ``aum`` and ``final_loss`` (all three: higher = harder), and ``why``:
+    a short reason read from the eval pass at every checkpoint (:func:`why_column`).
 ``out/data_map.html``
     the dataset-cartography data map (:func:`nlpdiff.plots.data_map`) as one standalone page that
     works offline: the Vega bundle is inlined, a static SVG shows without JavaScript.
 
 A folder that already holds a finished run with the same parameters and data is reused; with other
 parameters or data it is refused unless ``overwrite=True``: no finished run is replaced silently.
+The output folder must be writable, checked before training. :func:`report_lines` (what the
+command prints) ends with a WARNING when held-out accuracy is at chance level (:func:`chance_check`:
+one-sided binomial test against the majority-class share), and the five hardest rows.
+
+:func:`audit_table` serves ``nlpdiff audit RUN_DIR --top 100 -o audit.csv`` too (any finished
+classification run; :func:`write_audit` writes ``.csv`` or, for ``.html``, an offline HTML table).
 
 Predicted labels: for a run trained here, the final model's probabilities of every training sample
 (``head.predict_proba_positions``) are saved in the run directory as ``predictions.parquet``, so a
