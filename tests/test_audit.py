@@ -16,7 +16,7 @@ from nlpdiff import audit, rundir
 from nlpdiff.cli import main as cli_main
 
 COLUMNS = ["rank", "sample_id", "row", "review", "given_label", "predicted_label", "confidence",
-           "given_label_prob", "action", "cartography_confidence", "aum", "final_loss"]
+           "given_label_prob", "action", "cartography_confidence", "aum", "final_loss", "why"]
 
 
 @pytest.fixture(autouse=True)
@@ -61,9 +61,25 @@ def test_score_writes_a_ranked_audit_table_and_an_offline_data_map(capsys):
     assert "vegaEmbed" in page and "<svg" in page
     assert not re.search(r"<script[^>]*\bsrc\s*=\s*[\"']?https?:", page, re.I)  # offline
     assert not re.search(r"<link[^>]*href\s*=\s*[\"']?https?:", page, re.I)
-    # the same table from the run directory alone (for `nlpdiff audit RUN_DIR`)
+    # the same table from the run directory alone (`nlpdiff audit RUN_DIR`): one function for both
     again = audit.audit_table("out/run")
     assert again["sample_id"].tolist() == table["sample_id"].tolist()
+    assert again["why"].tolist() == table["why"].tolist()
+    # why: read from the eval pass at every checkpoint
+    run = rundir.load_run("out/run")
+    ev = run.dynamics[run.dynamics["pass"] == "eval"]
+    right_everywhere = ev.groupby("sample_id")["correct"].all()
+    never = ev.groupby("sample_id")["correct"].any().eq(False)
+    why = table.set_index("sample_id")["why"]
+    assert why[right_everywhere[right_everywhere].index].str.startswith("given label predicted at every").all()
+    assert why[never[never].index].str.contains("never predicted|at every checkpoint|at all").all()
+    assert cli_main(["audit", "out/run", "--top", "5", "-o", "top.csv"]) == 0
+    assert pd.read_csv("top.csv")["sample_id"].tolist() == table["sample_id"].tolist()[:5]
+    assert cli_main(["audit", "out/run", "--top", "3", "-o", "top.html"]) == 0
+    page = open("top.html", encoding="utf-8").read()
+    assert page.count("<tr") == 4 and "<script" not in page and "why" in page  # header + 3 rows, offline
+    assert cli_main(["audit", "out/run", "--top", "3"]) == 0
+    assert "why" in capsys.readouterr().out
     started = json.loads(open("out/run/run.json").read())["started_at"]
     # a run directory without predictions.parquet (made by dynamics.train): the eval pass at the last
     # checkpoint gives the prediction when it is the given label; with 3 classes the others are unknown
@@ -132,3 +148,50 @@ def test_score_refuses_an_unwritable_output_folder(capsys):
     assert score(out="taken/out") == 2
     err = capsys.readouterr().err
     assert "output_dir=" in err and err.count("\n") == 1
+
+
+def test_why_column_rules():
+    """Two classes, four checkpoints: each rule of the "why" column on one sample."""
+    correct = {0: [0, 0, 0, 0], 1: [1, 1, 1, 1], 2: [1, 0, 1, 0], 3: [0, 0, 1, 1], 4: [1, 1, 0, 0], 5: [0, 0, 0, 0]}
+    prob = {0: [0.05] * 4, 1: [0.95] * 4, 2: [0.6, 0.4, 0.6, 0.4], 3: [0.2, 0.4, 0.6, 0.7], 4: [0.6, 0.6, 0.4, 0.3],
+            5: [0.3, 0.2, 0.4, 0.3]}
+    rows = [{"sample_id": i, "checkpoint": c, "correct": bool(correct[i][c]), "gold_prob": prob[i][c]}
+            for i in correct for c in range(4)]
+    labels = pd.Series([1, 0, 0, 1, 1, 0], index=range(6))
+    why = audit.why_column(pd.DataFrame(rows), labels, 2, lambda ids: [("neg", "pos")[int(i)] for i in ids])
+    assert why[0] == "predicted neg with confidence > 0.9 at every checkpoint"
+    assert why[1] == "given label predicted at every checkpoint with confidence > 0.9"
+    assert why[2] == "flips between labels 3 times over 4 checkpoints"
+    assert why[3] == "given label predicted from checkpoint 3 of 4"
+    assert why[4] == "given label predicted until checkpoint 2 of 4, not at the end"
+    assert why[5] == "predicted pos at all 4 checkpoints"
+    prob[5] = [0.3, 0.05, 0.08, 0.02]
+    rows = [{"sample_id": i, "checkpoint": c, "correct": bool(correct[i][c]), "gold_prob": prob[i][c]}
+            for i in correct for c in range(4)]
+    why = audit.why_column(pd.DataFrame(rows), labels, 2, lambda ids: [("neg", "pos")[int(i)] for i in ids])
+    assert why[5] == "predicted pos at all 4 checkpoints, with confidence > 0.9 from checkpoint 2"
+    three = audit.why_column(pd.DataFrame(rows), labels, 3, lambda ids: [str(i) for i in ids])
+    assert three[0] == "given label never predicted; its probability < 0.1 at every checkpoint"
+    assert three[5] == "given label never predicted (4 checkpoints)"
+
+
+def test_audit_of_something_else_is_one_line(capsys):
+    os.mkdir("not_a_run")
+    assert cli_main(["audit", "not_a_run"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nlpdiff: error: run=") and err.count("\n") == 1 and "run.json" in err
+    assert cli_main(["audit", "not_a_run", "--top", "0"]) == 2
+
+
+def test_chance_warning_uses_a_binomial_test():
+    def run(acc, n, labels):
+        return rundir.Run(path=None, info={}, samples=pd.DataFrame({"label": labels}), dynamics=None, scores=None,
+                          metrics={"final": {"heldout_accuracy": acc}, "heldout_size": n})
+
+    balanced = [0, 1] * 50
+    assert audit.chance_check(run(0.51, 200, balanced))["at_chance"]  # the issue's 0.510: chance
+    assert "WARNING: held-out accuracy 0.510" in audit.chance_warning(run(0.51, 200, balanced))
+    assert audit.chance_warning(run(0.60, 200, balanced)) is None  # p = 0.003
+    assert audit.chance_check(run(0.60, 20, balanced))["at_chance"]  # too few held-out rows to tell
+    assert audit.chance_check(run(0.62, 200, [0] * 60 + [1] * 40))["at_chance"]  # majority class is 0.60
+    assert audit.chance_warning(run(None, 0, balanced)).startswith("WARNING: no held-out accuracy")

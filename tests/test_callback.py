@@ -217,3 +217,77 @@ def test_trainer_run_is_indexed_and_analysable_like_any_run(trainer_run, tiny_da
         assert len(hardest) == len(easiest) == 3
         assert len(analysis.cartography_map(run.dynamics, pass_="eval")) == len(run.samples)
         plots.learning_curve(run.metrics_frame())
+
+
+# ------------------------------------------------------------- input checks and the run-directory guard
+
+
+def _begin(cb, tmp_path, model=None, **trainer):
+    import transformers
+
+    model = model or transformers.BertForSequenceClassification(_tiny_config("Bert"))
+    args = transformers.TrainingArguments(output_dir=str(tmp_path / "hf"), report_to=[], use_cpu=True)
+    cb.on_train_begin(args, transformers.TrainerState(), transformers.TrainerControl(), model=model, **trainer)
+
+
+@pytest.mark.parametrize("labels, texts, param, words", [
+    (["pos", "neg", "pos", "neg"], None, "label", ["integer class ids", "4 string labels", "class_encode_column"]),
+    ([1, None, 0, 1], None, "label", ["a label in every sample", "1 samples without one, at row(s) 1"]),
+    ([1, 1, 1, 1], None, "label", ["at least two classes"]),
+    ([0, 1, 2, 1], None, "label", ["0 .. 1", "at row(s) 2"]),
+    ([0, 1, 0, 1], ["fine", " ", "ok", None], "sentence", ["non-empty text", "2 empty cells", "at row(s) 1, 3"]),
+    (None, None, "label_column", ["a label in every sample", "input_ids"]),
+])
+def test_dataset_is_checked_before_the_first_step(labels, texts, param, words, tmp_path):
+    """String labels, a missing label, one class, an id out of range, an empty text: one clear error when
+    training starts (not transformers' 'Unable to create tensor'), and no run folder."""
+    from datasets import Dataset
+
+    data = {"input_ids": [[1, 2, 3]] * 4}
+    if labels is not None:
+        data["label"] = labels
+    if texts is not None:
+        data["sentence"] = texts
+    cb = DynamicsCallback(tmp_path / "run", train_dataset=Dataset.from_dict(data))
+    with pytest.raises(ParameterError) as err:
+        _begin(cb, tmp_path)
+    assert err.value.param == param and all(w in str(err.value) for w in words), str(err.value)
+    assert not (tmp_path / "run").exists()
+
+
+def test_an_unwritable_output_folder_is_refused_before_the_first_step(tmp_path):
+    from datasets import Dataset
+
+    (tmp_path / "file").write_text("")
+    cb = DynamicsCallback(tmp_path / "file" / "run",
+                          train_dataset=Dataset.from_dict({"input_ids": [[1, 2]] * 4, "label": [0, 1, 0, 1]}))
+    with pytest.raises(ParameterError, match="output_dir=.*a folder that can be written"):
+        _begin(cb, tmp_path)
+
+
+@pytest.mark.slow
+def test_a_finished_run_is_not_replaced_silently(trainer_run, tmp_path):
+    import shutil
+
+    trainer, train_ds, callbacks = trainer_run
+    folder = tmp_path / "auto"
+    shutil.copytree(callbacks["auto"].output_dir, folder)
+    started = rundir.load_run(folder).info["started_at"]
+
+    from types import SimpleNamespace
+
+    loader = SimpleNamespace(dataset=trainer.train_dataset, collate_fn=trainer.data_collator)  # as the Trainer's
+
+    def begin(cb):
+        cb.on_train_begin(trainer.args, trainer.state, trainer.control, model=trainer.model, train_dataloader=loader)
+
+    with pytest.raises(ParameterError, match=r"overwrite=True.*every 'epoch' -> 1") as err:
+        begin(DynamicsCallback(folder, eval_batch_size=8, every=1))  # other callback parameters
+    assert err.value.param == "overwrite" and rundir.load_run(folder).info["started_at"] == started
+    with pytest.raises(ParameterError, match=r"n_train 32 -> 16"):  # another dataset
+        begin(DynamicsCallback(folder, eval_batch_size=8, train_dataset=train_ds.select(range(16))))
+    begin(DynamicsCallback(folder, eval_batch_size=8))  # the same run again: allowed (it starts afresh)
+    assert not (folder / "run.json").exists()
+    shutil.copytree(callbacks["auto"].output_dir, folder, dirs_exist_ok=True)
+    begin(DynamicsCallback(folder, every=1, overwrite=True))  # replaced on request
+    assert not (folder / "run.json").exists()

@@ -150,19 +150,22 @@ def test_same_seed_same_dynamics(tiny_run, tiny_data_dir, tmp_path):
 def test_reuse_only_with_identical_parameters(tiny_run, monkeypatch):
     params = from_flat(tiny_run.params)
     calls = []
-    monkeypatch.setattr("nlpdiff.dynamics.train", lambda p, progress=True: calls.append(p))
+    monkeypatch.setattr("nlpdiff.dynamics.train", lambda p, progress=True, **kw: calls.append(p))
     assert load_or_train(params).info["started_at"] == tiny_run.info["started_at"]
     assert calls == []
-    load_or_train(from_flat({**tiny_run.params, "seed": 4}))
+    with pytest.raises(ParameterError, match="overwrite.*seed 3 -> 4"):  # a finished run is never replaced silently
+        load_or_train(from_flat({**tiny_run.params, "seed": 4}))
+    assert calls == []
+    load_or_train(from_flat({**tiny_run.params, "seed": 4}), overwrite=True)
     assert len(calls) == 1
     # same parameters, other data: the data folder recorded in run.json differs
     info = json.loads((tiny_run.path / "run.json").read_text())
     assert info["data"]["data_dir"] == str(__import__("pathlib").Path(params.data_dir).resolve())
     monkeypatch.setattr("nlpdiff.dynamics.data_source", lambda p: {**info["data"], "data_dir": "/elsewhere"})
-    load_or_train(params)
+    load_or_train(params, overwrite=True)
     assert len(calls) == 2
     monkeypatch.setattr("nlpdiff.dynamics.data_source", lambda p: {**info["data"], "task_source": "my.csv"})
-    load_or_train(params)
+    load_or_train(params, overwrite=True)
     assert len(calls) == 3
 
 

@@ -9,14 +9,21 @@ checked before training), trains a run into ``out/run/`` (:func:`nlpdiff.dynamic
     0-based position among the CSV's data rows), the text column(s), ``given_label``,
     ``predicted_label`` and ``confidence`` (the model's probability of its predicted class) of the
     final model, ``given_label_prob`` (its probability of the given label, eval pass at the last
-    checkpoint), then the scores ``action`` (higher = harder; the ranking), ``cartography_confidence``,
-    ``aum`` and ``final_loss`` (all three: higher = harder).
+    checkpoint), then the scores ``action`` (higher = harder; the ranking) and the runner-up scores
+    ``cartography_confidence``, ``aum`` and ``final_loss`` (all three: higher = harder), and ``why``:
+    a short reason read from the eval pass at every checkpoint (:func:`why_column`).
 ``out/data_map.html``
     the dataset-cartography data map (:func:`nlpdiff.plots.data_map`) as one standalone page that
     works offline: the Vega bundle is inlined, a static SVG shows without JavaScript.
 
 A folder that already holds a finished run with the same parameters and data is reused; with other
 parameters or data it is refused unless ``overwrite=True``: no finished run is replaced silently.
+The output folder must be writable, checked before training. :func:`report_lines` (what the
+command prints) ends with a WARNING when held-out accuracy is at chance level (:func:`chance_check`:
+one-sided binomial test against the majority-class share), and the five hardest rows.
+
+:func:`audit_table` serves ``nlpdiff audit RUN_DIR --top 100 -o audit.csv`` too (any finished
+classification run; :func:`write_audit` writes ``.csv`` or, for ``.html``, an offline HTML table).
 
 Predicted labels: for a run trained here, the final model's probabilities of every training sample
 (``head.predict_proba_positions``) are saved in the run directory as ``predictions.parquet``, so a
@@ -42,8 +49,6 @@ from nlpdiff.errors import ParameterError
 
 #: Scores shown in the audit table besides the action score (all: higher = harder).
 OTHER_SCORES = ("cartography_confidence", "aum", "final_loss")
-#: Held-out accuracy must beat the majority-class share of the given labels by this much, else a WARNING.
-CHANCE_MARGIN = 0.05
 PREDICTIONS_FILE = "predictions.parquet"
 
 DEFAULTS: dict[str, Any] = {"backbone": "finetune", "model": "minilm", "train_size": None, "epochs": 3,
@@ -61,11 +66,14 @@ class AuditResult:
     reused: bool
     heldout_accuracy: float | None
     chance: float
+    p_value: float | None = None
+    n_heldout: int = 0
 
     @property
     def learned(self) -> bool:
-        """Held-out accuracy is clearly above chance (majority-class share + :data:`CHANCE_MARGIN`)."""
-        return self.heldout_accuracy is not None and self.heldout_accuracy >= self.chance + CHANCE_MARGIN
+        """Held-out accuracy is significantly above chance (:func:`chance_check`: one-sided binomial test
+        against the majority-class share, p < 0.05)."""
+        return self.p_value is not None and self.p_value < 0.05
 
 
 def _source(run: rundir.Run) -> dict[str, Any]:
@@ -98,8 +106,9 @@ def _predictions(run: rundir.Run, last: pd.DataFrame, num_classes: int) -> pd.Da
     return pd.DataFrame({"sample_id": last["sample_id"].to_numpy(), "predicted": pred, "confidence": conf})
 
 
-def audit_table(run: rundir.Run | str | os.PathLike) -> pd.DataFrame:
-    """The ranked audit table of a classification run directory (hardest first; see the module)."""
+def audit_table(run: rundir.Run | str | os.PathLike, top: int | None = None) -> pd.DataFrame:
+    """The ranked audit table of a classification run directory (hardest first; see the module);
+    ``top``: only the first rows. Serves ``nlpdiff score`` and ``nlpdiff audit``."""
     if not isinstance(run, rundir.Run):
         try:
             run = rundir.load_run(run)
@@ -131,6 +140,10 @@ def audit_table(run: rundir.Run | str | os.PathLike) -> pd.DataFrame:
     last = ev[ev["checkpoint"] == ev["checkpoint"].max()]
     preds = _predictions(run, last, num_classes)
     text_cols = [roles[r] for r in ("text", "text_pair") if roles.get(r) in run.samples.columns]
+    if not text_cols:  # a run without declared roles (DynamicsCallback): its text columns
+        text_cols = [c for c in run.samples.columns
+                     if c not in (*rundir.SAMPLES_COLUMNS, "row_idx", "n_tokens")
+                     and run.samples[c].map(lambda v: isinstance(v, str)).all()]
     table = run.samples[["sample_id", *(["row_idx"] if "row_idx" in run.samples.columns else []), *text_cols,
                          "label"]].copy()
     table["given_label"] = name_of(table.pop("label").to_numpy())
@@ -140,12 +153,71 @@ def audit_table(run: rundir.Run | str | os.PathLike) -> pd.DataFrame:
                         on="sample_id", how="left")
     scores = [s for s in ("action", *OTHER_SCORES) if s in run.scores.columns]
     table = table.merge(run.scores[["sample_id", *scores]], on="sample_id", how="left")
+    why = why_column(ev, run.samples.set_index("sample_id")["label"], num_classes, name_of)
+    table["why"] = why.reindex(table["sample_id"]).to_numpy()
     table = table.sort_values(["action", "sample_id"], ascending=[False, True]).reset_index(drop=True)
     table.insert(0, "rank", np.arange(1, len(table) + 1))
     table = table.rename(columns={"row_idx": "row"})
     order = ["rank", "sample_id", *(["row"] if "row" in table.columns else []), *text_cols, "given_label",
-             "predicted_label", "confidence", "given_label_prob", *scores]
-    return table[order]
+             "predicted_label", "confidence", "given_label_prob", *scores, "why"]
+    table = table[order]
+    table.attrs["text_columns"] = text_cols
+    return table if top is None else table.head(int(top))
+
+
+#: A probability above this counts as confident in the "why" column.
+CONFIDENT = 0.9
+
+
+def why_column(dynamics: pd.DataFrame, labels: pd.Series, num_classes: int, name_of) -> pd.Series:
+    """A short reason per sample (indexed by ``sample_id``), read from the eval pass at every checkpoint.
+
+    ``labels``: the given label id by ``sample_id``; ``name_of``: ids -> class names. The first rule
+    that applies: the given label was never predicted (with two classes: "predicted X with confidence
+    > 0.9 at every checkpoint" when the model was that sure throughout); it was predicted at every
+    checkpoint; the prediction flipped between the given label and another at least twice ("flips
+    between labels N times"); it was learned late ("given label predicted from checkpoint k of K");
+    it was forgotten ("given label predicted until checkpoint k of K, not at the end"). With two
+    classes a never-predicted label reads "predicted X at all K checkpoints" (and from which checkpoint
+    on with confidence > 0.9).
+    """
+    ev = dynamics.sort_values(["sample_id", "checkpoint"])
+    k = int(ev["checkpoint"].nunique())
+    correct = ev.pivot(index="sample_id", columns="checkpoint", values="correct").to_numpy().astype(bool)
+    prob = ev.pivot(index="sample_id", columns="checkpoint", values="gold_prob").to_numpy(dtype=float)
+    ids = ev["sample_id"].drop_duplicates().sort_values().to_numpy()
+    given = labels.reindex(ids).to_numpy()
+    flips = np.abs(np.diff(correct.astype(int), axis=1)).sum(axis=1) if k > 1 else np.zeros(len(ids), int)
+    out = []
+    for i in range(len(ids)):
+        c, p = correct[i], prob[i]
+        if not c.any():
+            sure = ~(p < 1 - CONFIDENT)  # the checkpoints where the given label kept probability >= 0.1
+            since = int(np.flatnonzero(sure)[-1]) + 1 if sure.any() else 0  # confident from here to the end
+            if num_classes == 2:
+                other = name_of([1 - int(given[i])])[0]
+                if since == 0:
+                    out.append(f"predicted {other} with confidence > {CONFIDENT} at every checkpoint")
+                elif since < k:
+                    out.append(f"predicted {other} at all {k} checkpoints, with confidence > {CONFIDENT} "
+                               f"from checkpoint {since + 1}")
+                else:
+                    out.append(f"predicted {other} at all {k} checkpoints")
+            elif since == 0:
+                out.append(f"given label never predicted; its probability < {1 - CONFIDENT:.1f} at every checkpoint")
+            else:
+                out.append(f"given label never predicted ({k} checkpoint{'s' if k > 1 else ''})")
+        elif c.all():
+            sure = " with confidence > 0.9" if (p > CONFIDENT).all() else ""
+            out.append(f"given label predicted at every checkpoint{sure}")
+        elif flips[i] >= 2:
+            out.append(f"flips between labels {int(flips[i])} times over {k} checkpoints")
+        elif c[-1]:
+            out.append(f"given label predicted from checkpoint {int(np.argmax(c)) + 1} of {k}")
+        else:
+            last = int(np.flatnonzero(c)[-1]) + 1
+            out.append(f"given label predicted until checkpoint {last} of {k}, not at the end")
+    return pd.Series(out, index=ids, name="why")
 
 
 def data_map_html(run: rundir.Run, table: pd.DataFrame, path: str | os.PathLike) -> Path:
@@ -155,7 +227,8 @@ def data_map_html(run: rundir.Run, table: pd.DataFrame, path: str | os.PathLike)
 
     cart = cartography_map(run.dynamics, "train" if (run.dynamics["pass"] == "train").any() else "eval")
     text_cols = [c for c in table.columns if c not in ("rank", "sample_id", "row", "given_label", "predicted_label",
-                                                       "confidence", "given_label_prob", "action", *OTHER_SCORES)]
+                                                       "confidence", "given_label_prob", "action", *OTHER_SCORES,
+                                                       "why")]
     df = cart.merge(table[["sample_id", "rank", *text_cols, "given_label", "predicted_label"]], on="sample_id")
     chart = plots.data_map(df, color="correctness", tooltip=["rank", *text_cols, "given_label", "predicted_label"])
     plots.enable_offline()
@@ -173,17 +246,6 @@ def data_map_html(run: rundir.Run, table: pd.DataFrame, path: str | os.PathLike)
     return path
 
 
-def _check_writable(folder: Path) -> None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / f".nlpdiff-write-test-{os.getpid()}"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        raise ParameterError("output_dir", str(folder), "a folder that can be written",
-                             hint=exc.strerror or type(exc).__name__) from exc
-
-
 def score_file(path: str | os.PathLike, text: str, label: str, output_dir: str | os.PathLike = "nlpdiff-out",
                text_pair: str | None = None, overwrite: bool = False, progress: bool = True,
                **params: Any) -> AuditResult:
@@ -197,28 +259,95 @@ def score_file(path: str | os.PathLike, text: str, label: str, output_dir: str |
     others is refused unless ``overwrite=True``. Every input is checked before anything trains.
     """
     from nlpdiff.config import from_flat
-    from nlpdiff.dynamics import finished_run, train
+    from nlpdiff.dynamics import check_writable, finished_run, train
+    from nlpdiff.engine import progress_bar
 
     spec = tasks.from_csv(path, text=text, label=label, text_pair=text_pair)
-    tasks.register_task(spec, replace=True)
     out = Path(output_dir).expanduser().resolve()
     run_dir = out / "run"
+    tasks.register_task(spec, replace=True)
     config = from_flat({**DEFAULTS, **params, "task": spec.name, "output_dir": str(run_dir)})
-    _check_writable(out)
+    check_writable(out)
     run = finished_run(config, overwrite=overwrite)
     reused = run is not None
     if run is None:
-        run = train(config, progress=progress)
-        _save_predictions(run)
-    table = audit_table(run)
-    audit_csv = out / "audit.csv"
-    rundir.atomic_write(audit_csv, lambda tmp: table.to_csv(tmp, index=False))
-    os.chmod(audit_csv, 0o644)
-    page = data_map_html(run, table, out / "data_map.html")
-    acc = run.metrics.get("final", {}).get("heldout_accuracy")
-    chance = float(run.samples["label"].value_counts(normalize=True).max())
+        run = train(config, progress=progress, overwrite=overwrite)
+    stages = progress_bar(["scoring", "audit table", "data map"], desc="writing", disable=not progress, leave=False)
+    for stage in stages:
+        stages.set_description(stage)
+        if stage == "scoring" and not reused:
+            _save_predictions(run)  # the final model's prediction for every training sample
+        elif stage == "audit table":
+            table = audit_table(run)
+            audit_csv = write_audit(table, out / "audit.csv")
+        elif stage == "data map":
+            page = data_map_html(run, table, out / "data_map.html")
+    check = chance_check(run)
     return AuditResult(run=run, table=table, audit_csv=audit_csv, data_map_html=page, reused=reused,
-                       heldout_accuracy=None if acc is None else float(acc), chance=chance)
+                       heldout_accuracy=check["accuracy"], chance=check["chance"], p_value=check["p"],
+                       n_heldout=check["n"])
+
+
+def chance_check(run: rundir.Run) -> dict[str, Any]:
+    """Is held-out accuracy above chance? A one-sided binomial test (``scipy.stats.binomtest``) of the
+    held-out hits against the majority-class share of the training labels.
+
+    Returns ``accuracy`` (None without held-out accuracy), ``n`` (held-out samples), ``chance``,
+    ``p`` (None when not testable) and ``at_chance``: True when the accuracy is not significantly
+    above chance at the 5 % level (or there is none to test).
+    """
+    from scipy.stats import binomtest
+
+    acc = run.metrics.get("final", {}).get("heldout_accuracy")
+    n = run.metrics.get("heldout_size") or run.info.get("resolved", {}).get("n_heldout") or 0
+    chance = float(run.samples["label"].value_counts(normalize=True).max())
+    p = None
+    if acc is not None and n:
+        p = float(binomtest(int(round(float(acc) * n)), int(n), min(chance, 1.0), alternative="greater").pvalue)
+    return {"accuracy": None if acc is None else float(acc), "n": int(n), "chance": chance, "p": p,
+            "at_chance": p is None or p >= 0.05}
+
+
+def chance_warning(run: rundir.Run) -> str | None:
+    """A one-line WARNING when the run's held-out accuracy is at chance level (:func:`chance_check`), else None."""
+    c = chance_check(run)
+    if not c["at_chance"]:
+        return None
+    if c["accuracy"] is None:
+        return ("WARNING: no held-out accuracy in this run, so nothing shows that the model learned; read its "
+                "difficulty ranking with care")
+    return (f"WARNING: held-out accuracy {c['accuracy']:.3f} on {c['n']:,} samples is at chance level (majority "
+            f"class {c['chance']:.3f}, one-sided binomial p = {c['p']:.2f}): the model did not learn, so its "
+            "difficulty ranking says little (more rows or epochs, another backbone or model may help)")
+
+
+def write_audit(table: pd.DataFrame, path: str | os.PathLike) -> Path:
+    """Write an audit table as CSV, or (``.html``/``.htm``) as one offline HTML page; atomically."""
+    path = Path(path)
+    if path.suffix.lower() in (".html", ".htm"):
+        page = audit_html(table)
+        rundir.atomic_write(path, lambda tmp: Path(tmp).write_text(page, encoding="utf-8"))
+    else:
+        rundir.atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
+    os.chmod(path, 0o644)
+    return path
+
+
+def audit_html(table: pd.DataFrame, title: str = "Audit table") -> str:
+    """An audit table as a standalone HTML page (no script, no network): one row per sample, hardest first."""
+    shown = table.copy()
+    for c in shown.columns:
+        if pd.api.types.is_float_dtype(shown[c]):
+            shown[c] = shown[c].map(lambda v: "" if pd.isna(v) else f"{v:.3f}")
+    body = shown.to_html(index=False, escape=True, na_rep="", border=0, classes="audit")
+    style = ("body{font-family:sans-serif;margin:1em}table.audit{border-collapse:collapse;font-size:0.9em}"
+             "table.audit th,table.audit td{border-bottom:1px solid #ddd;padding:3px 6px;text-align:left;"
+             "vertical-align:top}table.audit th{background:#f3f3f3;position:sticky;top:0}")
+    return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>\n"
+            f"<style>{style}</style></head>\n<body>\n<h1>{html.escape(title)}</h1>\n"
+            f"<p>{len(table):,} samples, hardest first (rank 1 = highest action score; every score: higher = harder). "
+            "<b>why</b>: what the model did with the sample over the checkpoints.</p>\n"
+            f"{body}\n</body></html>\n")
 
 
 def report_lines(result: AuditResult) -> list[str]:
@@ -227,14 +356,24 @@ def report_lines(result: AuditResult) -> list[str]:
              f"audit table (hardest first): {result.audit_csv}",
              f"data map: {result.data_map_html}"]
     acc = result.heldout_accuracy
-    lines.append(f"held-out accuracy: {'n/a' if acc is None else f'{acc:.3f}'} "
-                 f"(majority class: {result.chance:.3f})")
-    if not result.learned:
-        lines.append(f"WARNING: held-out accuracy is not above the majority-class share + {CHANCE_MARGIN:.2f}: "
-                     "the model barely learned, so the difficulty ranking says little (more rows or epochs, "
-                     "another --backbone or --model may help)")
+    pval = "" if result.p_value is None else f", binomial p = {result.p_value:.2g}"
+    lines.append(f"held-out accuracy: {'n/a' if acc is None else f'{acc:.3f}'} on {result.n_heldout:,} rows "
+                 f"(majority class: {result.chance:.3f}{pval})")
+    warning = chance_warning(result.run)
+    if warning:
+        lines.append(warning)
+    top = result.table.head(5)
+    text_cols = result.table.attrs.get("text_columns", [])
+    if len(top):
+        lines.append("hardest rows:")
+    for _, r in top.iterrows():
+        text = " | ".join(str(r[c]) for c in text_cols)
+        text = text if len(text) <= 60 else text[:57] + "..."
+        conf = "" if pd.isna(r["confidence"]) else f" ({r['confidence']:.2f})"
+        lines.append(f"  {r['rank']:>3}  {text!r}  given {r['given_label']}, predicted {r['predicted_label']}"
+                     f"{conf}: {r['why']}")
     return lines
 
 
-__all__ = ["AuditResult", "CHANCE_MARGIN", "DEFAULTS", "OTHER_SCORES", "audit_table", "data_map_html",
-           "report_lines", "score_file"]
+__all__ = ["AuditResult", "DEFAULTS", "OTHER_SCORES", "audit_html", "audit_table", "chance_check", "chance_warning",
+           "data_map_html", "report_lines", "score_file", "why_column", "write_audit"]

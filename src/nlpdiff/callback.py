@@ -95,10 +95,16 @@ class DynamicsCallback(TrainerCallback):
             every N optimiser steps).
         data_collator: the collator of the recording pass. Default: the ``Trainer``'s (from its
             ``train_dataloader``), else ``transformers.default_data_collator``.
+        overwrite: replace a finished run in ``output_dir`` that was made otherwise (another kind of
+            run, other callback parameters or training arguments, another model or dataset size).
+            Without it such a folder is refused when training starts, before the first step; so are
+            an unwritable folder and a dataset that fails :func:`check_dataset_inputs` (labels
+            missing, strings or out of range, one class, empty texts).
     """
 
     def __init__(self, output_dir: str | os.PathLike, train_dataset=None, label_column: str = "labels",
-                 eval_batch_size: int = 64, every: str | int = "epoch", data_collator=None):
+                 eval_batch_size: int = 64, every: str | int = "epoch", data_collator=None,
+                 overwrite: bool = False):
         if not output_dir:
             raise ParameterError("output_dir", output_dir, "a folder path for the run directory")
         if not isinstance(label_column, str) or not label_column:
@@ -115,6 +121,7 @@ class DynamicsCallback(TrainerCallback):
         self.eval_batch_size = int(eval_batch_size)
         self.every = every if every == "epoch" else int(every)
         self.data_collator = data_collator
+        self.overwrite = bool(overwrite)
         self.run: rundir.Run | None = None
         self._reset()
 
@@ -136,9 +143,11 @@ class DynamicsCallback(TrainerCallback):
             from transformers import default_data_collator
 
             collator = default_data_collator
+        self._num_labels = int(getattr(model.config, "num_labels", 0) or 0) or None
+        check_dataset_inputs(dataset, self.label_column, self._num_labels)
+        self._check_output_dir(args, model, len(dataset))
         self._dataset, self._n = dataset, len(dataset)
         self._lengths = _lengths(dataset)
-        self._num_labels = int(getattr(model.config, "num_labels", 0) or 0) or None
         # the same recorder and eval-pass handler as nlpdiff's own loop, on an adapter of the Trainer's model
         self._head = _TrainerModel(model, dataset, collator, self.label_column, args)
         self._recorder = Recorder(self._n, 0, 0, STAT_COLUMNS)
@@ -170,6 +179,35 @@ class DynamicsCallback(TrainerCallback):
             raise ParameterError("every", self.every, "a schedule that reaches at least one checkpoint",
                                  hint=f"training ended at step {state.global_step} with none recorded")
         self._write(args, state, model)
+
+    # -- the run-directory guard ----------------------------------------------------------------
+    def _params(self) -> dict[str, Any]:
+        return {"output_dir": str(self.output_dir), "label_column": self.label_column,
+                "eval_batch_size": self.eval_batch_size, "every": self.every,
+                "train_dataset": "given" if self.train_dataset is not None else "trainer"}
+
+    def _check_output_dir(self, args, model, n: int) -> None:
+        """Refuse (unless ``overwrite``) an output folder holding a finished run made otherwise: another kind
+        of run, other callback parameters, other training arguments (paths aside), another model or
+        dataset size. Then check that the folder can be written. Both before the first step."""
+        from nlpdiff.dynamics import check_writable
+
+        try:
+            old = rundir.load_run(self.output_dir)
+        except rundir.RunDirError:
+            old = None
+        if old is not None and not self.overwrite:
+            new = {"kind": "trainer_callback", **self._params(), **_comparable_args(json.loads(args.to_json_string())),
+                   "name_or_path": getattr(model.config, "name_or_path", None), "n_train": n}
+            was = {"kind": old.info.get("kind"), **old.params, **_comparable_args(old.info.get("training_args", {})),
+                   "name_or_path": old.info.get("resolved", {}).get("name_or_path"),
+                   "n_train": old.info.get("resolved", {}).get("n_train")}
+            keys = sorted(k for k in set(new) | set(was) if new.get(k) != was.get(k) and k != "output_dir")
+            if keys:
+                what = ", ".join(f"{k} {was.get(k)!r} -> {new.get(k)!r}" for k in keys[:4])
+                raise ParameterError("overwrite", False, f"overwrite=True to replace the finished run in "
+                                     f"{self.output_dir}", hint=f"it was made with other parameters: {what}")
+        check_writable(self.output_dir)
 
     # -- recording -----------------------------------------------------------------------------
     def _reset(self) -> None:
@@ -350,6 +388,80 @@ def _check_dataset(dataset) -> None:
         ) from exc
 
 
+#: Training arguments that name places or runs, not how the model is trained: ignored by the guard.
+_PATH_ARGS = ("output_dir", "logging_dir", "run_name", "hub_model_id", "hub_token", "push_to_hub_token")
+
+
+def _comparable_args(training_args: Mapping[str, Any]) -> dict[str, Any]:
+    return {f"args.{k}": v for k, v in training_args.items() if k not in _PATH_ARGS}
+
+
+def _column_values(dataset, key: str) -> list | None:
+    """Every sample's ``key`` (None where a sample lacks it), or None when no sample has it."""
+    names = getattr(dataset, "column_names", None)
+    if names is not None:
+        return list(dataset[key]) if key in names else None
+    values = []
+    for i in range(len(dataset)):
+        item = dataset[i]
+        values.append(item.get(key) if isinstance(item, Mapping) else None)
+    return values if any(v is not None for v in values) else None
+
+
+def _rows(rows, what: str) -> str:
+    rows = list(rows)
+    shown = ", ".join(str(int(r)) for r in rows[:5]) + (", ..." if len(rows) > 5 else "")
+    return f"{len(rows)} {what}, at row(s) {shown}"
+
+
+def check_dataset_inputs(dataset, label_column: str = "labels", num_labels: int | None = None) -> None:
+    """The callback's input checks on the dataset it records, the same as :func:`nlpdiff.dynamics.train`'s,
+    before the first training step (each a one-line :class:`ParameterError`):
+
+    * at least two samples;
+    * every sample has a label (``label_column``, or ``label`` / ``label_ids``, which collators rename),
+      an integer class id (not a string: map string labels to ids first, e.g.
+      ``dataset.class_encode_column("label")``), in ``0 .. num_labels - 1``, and at least two classes occur;
+    * text columns (string columns of a ``datasets.Dataset``) have no empty cell (missing, or only whitespace).
+    """
+    from nlpdiff.tasks import is_empty_text
+
+    n = len(dataset)
+    if n < 2:
+        raise ParameterError("train_dataset", f"{n} sample(s)", "at least two samples to record")
+    key = next((k for k in (label_column, *_LABEL_NAMES) if _column_values(dataset, k) is not None), None)
+    if key is None:
+        first = dataset[0]
+        keys = sorted(first) if isinstance(first, Mapping) else type(first).__name__
+        raise ParameterError("label_column", label_column, "a label in every sample of the dataset",
+                             hint=f"no sample has {label_column!r}, 'label' or 'label_ids'; a sample has {keys}")
+    values = _column_values(dataset, key)
+    missing = [i for i, v in enumerate(values) if v is None or (isinstance(v, float) and math.isnan(v))]
+    if missing:
+        raise ParameterError(key, "missing", "a label in every sample", hint=_rows(missing, "samples without one"))
+    text = [i for i, v in enumerate(values) if isinstance(v, str)]
+    if text:
+        raise ParameterError(key, values[text[0]], "integer class ids (0 .. num_labels - 1)",
+                             hint=_rows(text, "string labels") + "; map them to ids first, e.g. "
+                                  "dataset.class_encode_column(...)")
+    bad = [i for i, v in enumerate(values) if isinstance(v, bool) or not isinstance(v, (int, np.integer))
+           or v < 0 or (num_labels is not None and v >= num_labels)]
+    if bad:
+        raise ParameterError(key, values[bad[0]], f"integer class ids in 0 .. {(num_labels or 2) - 1} "
+                             "(the model's num_labels)", hint=_rows(bad, "other labels"))
+    if len(set(int(v) for v in values)) < 2:
+        raise ParameterError(key, int(values[0]), "at least two classes among the labels",
+                             hint=f"every sample has the label {int(values[0])}")
+    features = getattr(dataset, "features", None) or {}
+    for name, feature in features.items():
+        if name in (key, *_LABEL_NAMES) or getattr(feature, "dtype", None) not in ("string", "large_string"):
+            continue
+        empty = [i for i, v in enumerate(dataset[name]) if is_empty_text(v)]
+        if empty:
+            raise ParameterError(name, "empty", f"a non-empty text in every row of column {name!r}",
+                                 hint=_rows(empty, "empty cells (missing, or only whitespace)"))
+
+
 def _forward_args(model) -> set[str]:
     params = inspect.signature(model.forward).parameters
     if any(p.kind == p.VAR_KEYWORD for p in params.values()):
@@ -412,4 +524,4 @@ def _number(v):
     return v
 
 
-__all__ = ["DynamicsCallback"]
+__all__ = ["DynamicsCallback", "check_dataset_inputs"]

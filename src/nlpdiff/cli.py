@@ -1,7 +1,11 @@
 """The ``nlpdiff`` command.
 
 ``nlpdiff run NOTEBOOK -p NAME VALUE ... -o OUT.ipynb``
-    execute one notebook source with papermill (see :mod:`nlpdiff.runner`). The sentiment notebook
+    execute one notebook source with papermill (see :mod:`nlpdiff.runner`), showing its cell
+    progress, then print the output notebook and the run directories it wrote. A notebook with a
+    ``run_dir`` parameter gets, when none is given, ``runs/<OUT name>`` (with ``-o``) or
+    ``runs/<NOTEBOOK>-<hash of the parameters>``: a finished run with the same parameters is reused,
+    one with others is refused (one line) unless ``--overwrite``. The sentiment notebook
     scores a CSV of your own: ``nlpdiff run sentiment -p data_file my.csv -p text_column review
     -p label_column stars -p train_size null -p run_dir runs/my_data`` (the path is made absolute
     and checked before the notebook starts).
@@ -10,6 +14,9 @@
     ``out/run/`` (or reuses a finished run there with the same parameters and data; refuses one with
     others unless ``--overwrite``), writes ``out/audit.csv`` (hardest first) and ``out/data_map.html``,
     and prints the held-out accuracy, with a WARNING line when it is not clearly above chance.
+``nlpdiff audit RUN_DIR --top 100 -o audit.csv``
+    the ranked audit table of any finished classification run (``-o audit.html``: an offline HTML
+    table; no ``-o``: printed), the same table ``nlpdiff score`` writes (:func:`nlpdiff.audit.audit_table`).
 ``nlpdiff study --profile cpu``
     run the study's workflow for a parameter profile (``params/<profile>.yaml``): Snakemake runs
     every training run's notebook, then the analyses, then builds the book (``snakemake --cores
@@ -17,7 +24,8 @@
 ``nlpdiff book``
     build the Jupyter Book (``jupyter-book build . -W``) and print the path of its HTML.
 
-Exit status: 0 on success, 1 when a notebook failed or the book build failed, 2 on bad arguments.
+Exit status: 0 on success, 1 when a notebook failed, the book build failed or a file could not be
+written (one ``nlpdiff: error:`` line), 2 on bad arguments or input (one ``nlpdiff: error:`` line).
 """
 
 from __future__ import annotations
@@ -54,7 +62,9 @@ def build_book(root: str | os.PathLike = ".") -> Path:
 def _cmd_run(args) -> int:
     import json
 
-    from nlpdiff.runner import find_notebook, parse_parameter, run_notebook
+    from nlpdiff import rundir
+    from nlpdiff.dynamics import check_writable
+    from nlpdiff.runner import default_run_dir, find_notebook, notebook_parameters, parse_parameter, run_notebook
 
     params = json.loads(args.parameters_json) if args.parameters_json else {}
     if not isinstance(params, dict):
@@ -66,10 +76,38 @@ def _cmd_run(args) -> int:
             raise ParameterError("data_file", params["data_file"], "an existing CSV file")
         params["data_file"] = str(data_file.resolve())
     source = find_notebook(args.notebook)
+    declared = notebook_parameters(source)
     output = Path(args.output or Path("book/results") / f"{source.stem}.ipynb")
+    check_writable(output.parent.resolve(), "--output")  # before the notebook runs, not after
+    run_dir = None
+    if "run_dir" in declared:
+        # no finished run is overwritten: each set of parameters (or -o name) gets its own run directory
+        if params.get("run_dir") is None:
+            params["run_dir"] = str(default_run_dir(source.stem, params, args.output))
+        run_dir = Path(params["run_dir"]).expanduser().resolve()  # as given in the notebook (run.json records it)
+        check_writable(run_dir, "run_dir")
+        if args.overwrite and (run_dir / "run.json").exists():
+            (run_dir / "run.json").unlink()  # the notebook trains afresh (load_or_train finds no finished run)
     t = time.perf_counter()
-    run_notebook(source, output, params)
-    print(f"{source} -> {output} in {time.perf_counter() - t:.0f} s")
+    started = time.time()
+    run_notebook(source, output, params, progress_bar=not args.quiet)
+    print(f"notebook: {output.resolve()} ({source.name}, {time.perf_counter() - t:.0f} s)")
+    if run_dir is not None:
+        from nlpdiff.audit import chance_warning
+
+        for path, info in rundir.find_runs(run_dir):
+            if any(p.name == "folds" for p in path.relative_to(run_dir).parents) or path.parent.name == "folds":
+                continue
+            fresh = os.path.getmtime(path / "run.json") >= started - 1
+            print(f"run directory: {path} ({'written' if fresh else 'reused'}, {info.get('kind')})")
+            if info.get("kind") == "train":
+                try:
+                    run = rundir.load_run(path)
+                    warning = chance_warning(run) if run.metrics.get("kind") == "classification" else None
+                except (rundir.RunDirError, KeyError, ValueError):
+                    warning = None
+                if warning:
+                    print(warning)
     return 0
 
 
@@ -90,6 +128,13 @@ def _cmd_score(args) -> int:
 def _cmd_study(args) -> int:
     from nlpdiff.workflow import load_plan
 
+    here = Path.cwd()
+    missing = [name for name in ("Snakefile", f"params/{args.profile}.yaml") if not (here / name).is_file()]
+    if missing:
+        raise ParameterError("profile", args.profile, "a run from the root of a checkout of the study (a folder "
+                             "with its Snakefile and params/<profile>.yaml)",
+                             hint=f"looked in {here}: no {' and no '.join(missing)}; clone the repository and "
+                                  "run nlpdiff study there, or use nlpdiff run / nlpdiff score anywhere")
     plan = load_plan(args.profile)  # a bad profile fails here, with a clear message
     cmd = ["snakemake", "--snakefile", "Snakefile", "--cores", str(args.cores)]
     if args.dry_run:
@@ -101,6 +146,27 @@ def _cmd_study(args) -> int:
         raise RuntimeError(f"the workflow failed (snakemake exit {result.returncode})")
     if plan.build_book and not args.dry_run:
         print(f"The book: {(plan.book_root / '_build' / 'html' / 'index.html').resolve()}")
+    return 0
+
+
+def _cmd_audit(args) -> int:
+    from nlpdiff.audit import audit_table, write_audit
+
+    if args.top is not None and args.top < 1:
+        raise ParameterError("--top", args.top, "an integer >= 1")
+    table = audit_table(args.run_dir, top=args.top)
+    if args.output:
+        path = write_audit(table, Path(args.output).expanduser())
+        print(f"audit table ({len(table):,} rows, hardest first): {path.resolve()}")
+        return 0
+    import pandas as pd
+
+    shown = table.drop(columns=[c for c in ("sample_id", "given_label_prob", "cartography_confidence", "final_loss")
+                                if c in table.columns])
+    for c in table.attrs.get("text_columns", []):
+        shown[c] = shown[c].map(lambda t: t if len(str(t)) <= 50 else str(t)[:47] + "...")
+    with pd.option_context("display.max_rows", None, "display.width", 200, "display.max_colwidth", 70):
+        print(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     return 0
 
 
@@ -120,6 +186,10 @@ def make_parser() -> argparse.ArgumentParser:
                      help="a notebook parameter; VALUE is read as YAML (64, 0.1, null, text)")
     run.add_argument("--parameters-json", help="notebook parameters as one JSON object (-p entries win)")
     run.add_argument("-o", "--output", help="the executed notebook (default book/results/NAME.ipynb)")
+    run.add_argument("--overwrite", action="store_true",
+                     help="retrain into the run directory even when it holds a finished run (default: a finished "
+                          "run with the same parameters is reused, one with others is refused)")
+    run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=_cmd_run)
 
     score = sub.add_parser("score", help="rank the rows of a CSV of labelled texts by difficulty (audit table, data map)")
@@ -138,6 +208,13 @@ def make_parser() -> argparse.ArgumentParser:
     score.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     score.add_argument("-o", "--output", default="nlpdiff-out", help="the output folder (default nlpdiff-out)")
     score.set_defaults(func=_cmd_score)
+
+    audit = sub.add_parser("audit", help="the ranked audit table of a finished classification run directory")
+    audit.add_argument("run_dir", help="a run directory (run.json, samples.parquet, ...)")
+    audit.add_argument("--top", type=int, help="only the N hardest samples (default: every sample)")
+    audit.add_argument("-o", "--output", help="write the table: NAME.csv, or NAME.html for an offline HTML table "
+                                              "(default: print it)")
+    audit.set_defaults(func=_cmd_audit)
 
     study = sub.add_parser("study", help="run the study's workflow (Snakemake) for a profile, then build the book")
     study.add_argument("--profile", default="cpu", help=f"a file under params/ ({', '.join(PROFILES)})")
@@ -162,10 +239,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"nlpdiff: error: {' '.join(str(exc).split())}", file=sys.stderr)  # one line
         return 2
     except NotebookFailed as exc:
+        if exc.ename == "ParameterError":  # bad input found inside the notebook: one line
+            print(f"nlpdiff: error: {' '.join(str(exc.evalue).split())} (the failed notebook: {exc.failed_path})",
+                  file=sys.stderr)
+            return 1
         print(f"nlpdiff: notebook failed: {exc}", file=sys.stderr)
         return 1
     except RuntimeError as exc:
         print(f"nlpdiff: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # a read-only or full disk, a missing file: one line, never a traceback
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"nlpdiff: error: {exc.strerror or type(exc).__name__}{where}", file=sys.stderr)
         return 1
 
 

@@ -48,7 +48,7 @@ def prepare_data(params: TrainParams):
 
 
 def train(params: TrainParams, progress: bool = True, heldout: bool = True,
-          sampler: Sampler | Callable[[int], Sampler] | None = None) -> rundir.Run:
+          sampler: Sampler | Callable[[int], Sampler] | None = None, overwrite: bool = False) -> rundir.Run:
     """Train ``params.backbone`` on ``params.task`` and write its run directory; return the run.
 
     Every parameter is validated before any data is loaded or any weight is trained. ``sampler``
@@ -57,14 +57,26 @@ def train(params: TrainParams, progress: bool = True, heldout: bool = True,
     returns one (the head may drop samples it cannot use). Positions index the prepared training
     samples (:func:`prepare_data`). ``heldout=False`` skips the held-out evaluation. The returned
     run carries the trained head as ``run.head`` (for predictions), which is not saved to disk.
+
+    No finished run is replaced silently: when ``params.output_dir`` already holds a complete run
+    made with other parameters or data, it is refused with a :class:`ParameterError` (before
+    anything is loaded) unless ``overwrite=True`` (:func:`check_output_dir`); a run with the same
+    parameters and data is trained again. The folder must be writable (checked first, too).
     """
     import torch
 
     params.validate()
+    created = not Path(params.output_dir).exists()
+    check_output_dir(params, overwrite=overwrite)
     writer = rundir.RunWriter(params.output_dir)
     writer.begin()
     t = time.perf_counter()
-    spec, samples, held = prepare_data(params)
+    try:
+        spec, samples, held = prepare_data(params)  # the data checks: empty texts, one class, too few rows
+    except ParameterError:
+        if created and not any(Path(params.output_dir).iterdir()):
+            Path(params.output_dir).rmdir()  # no empty run folder left behind
+        raise
     timings = {"load_data": time.perf_counter() - t}
 
     t = time.perf_counter()
@@ -189,15 +201,50 @@ def finished_run(params: TrainParams, overwrite: bool = True) -> rundir.Run | No
                          f"{params.output_dir}", hint=f"it was made with other parameters or data: {what}")
 
 
-def load_or_train(params: TrainParams, progress: bool = True, reuse: bool = True) -> rundir.Run:
+def check_writable(folder: str | Path, param: str = "output_dir") -> Path:
+    """Check that ``folder`` can be created (if missing) and written, leaving no trace (folders it had
+    to create are removed again); a :class:`ParameterError` (one line) otherwise, so that a read-only
+    folder fails before training, not after."""
+    import os
+
+    folder = Path(folder).expanduser().absolute()
+    created = [p for p in (folder, *folder.parents) if not p.exists()]
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".nlpdiff-write-test-{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise ParameterError(param, str(folder), "a folder that can be written",
+                             hint=exc.strerror or type(exc).__name__) from exc
+    finally:
+        for p in created:  # deepest first
+            try:
+                p.rmdir()
+            except OSError:
+                break
+    return folder
+
+
+def check_output_dir(params: TrainParams, overwrite: bool = False) -> None:
+    """The run-directory guard of :func:`train`: ``params.output_dir`` must not hold a finished run made
+    with other parameters or data (unless ``overwrite``), and must be writable."""
+    finished_run(params, overwrite=overwrite)
+    check_writable(params.output_dir)
+
+
+def load_or_train(params: TrainParams, progress: bool = True, reuse: bool = True,
+                  overwrite: bool = False) -> rundir.Run:
     """Reuse ``params.output_dir`` when it holds a complete run with exactly these parameters and data
-    (:func:`finished_run`), else train. Parameters are validated first either way."""
+    (:func:`finished_run`), else train. A finished run there with other parameters or data is
+    refused unless ``overwrite=True``. Parameters are validated first either way."""
     params.validate()
-    run = finished_run(params) if reuse else None
-    return run if run is not None else train(params, progress=progress)
+    run = finished_run(params, overwrite=overwrite) if reuse else None
+    return run if run is not None else train(params, progress=progress, overwrite=overwrite)
 
 
 __all__ = [
-    "Recorder", "STAT_COLUMNS", "TrainParams", "VogAccumulator", "data_source", "finished_run", "from_flat",
+    "Recorder", "STAT_COLUMNS", "TrainParams", "VogAccumulator", "check_output_dir", "check_writable",
+    "data_source", "finished_run", "from_flat",
     "load_or_train", "prepare_data", "train",
 ]

@@ -27,9 +27,10 @@ COLLAPSE_TAG = "hide-cell"
 class NotebookFailed(RuntimeError):
     """A notebook raised during execution; ``failed_path`` holds the executed copy with the error."""
 
-    def __init__(self, message: str, failed_path: Path):
+    def __init__(self, message: str, failed_path: Path, ename: str | None = None, evalue: str | None = None):
         super().__init__(message)
         self.failed_path = failed_path
+        self.ename, self.evalue = ename, evalue
 
 
 def find_notebook(name: str | os.PathLike, notebooks_dir: str | os.PathLike = NOTEBOOKS_DIR) -> Path:
@@ -43,6 +44,42 @@ def find_notebook(name: str | os.PathLike, notebooks_dir: str | os.PathLike = NO
     from nlpdiff.errors import ParameterError
 
     raise ParameterError("notebook", str(name), f"a notebook source file or one of {available}")
+
+
+def notebook_parameters(source: str | os.PathLike) -> dict[str, Any]:
+    """The parameters a notebook source declares (its cell tagged ``parameters``): name -> default value
+    (None where the default is not a literal)."""
+    import ast
+
+    import jupytext
+
+    nb = jupytext.read(Path(source))
+    out: dict[str, Any] = {}
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
+            for node in ast.parse(cell.source).body:
+                if isinstance(node, ast.Assign):
+                    for target in node.targets:
+                        if isinstance(target, ast.Name):
+                            try:
+                                out[target.id] = ast.literal_eval(node.value)
+                            except ValueError:
+                                out[target.id] = None
+    return out
+
+
+def default_run_dir(notebook: str, parameters: dict[str, Any], output: str | os.PathLike | None = None,
+                    root: str | os.PathLike = "runs") -> Path:
+    """The run directory of ``nlpdiff run`` when none is given: ``runs/<output name>`` with ``-o``, else
+    ``runs/<notebook>-<8 hex digits of the parameters' SHA-256>``, so that runs with other parameters
+    never share a folder (and the same command finds its finished run again)."""
+    import hashlib
+    import json
+
+    if output is not None:
+        return Path(root) / Path(output).stem
+    text = json.dumps({k: v for k, v in sorted(parameters.items()) if k != "run_dir"}, sort_keys=True, default=str)
+    return Path(root) / f"{Path(notebook).stem}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
 
 
 def parse_parameter(text: str) -> Any:
@@ -111,7 +148,7 @@ def run_notebook(
             raise NotebookFailed(
                 f"{source} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}\n"
                 f"the executed notebook with the error is {failed}",
-                failed,
+                failed, ename=exc.ename, evalue=exc.evalue,
             ) from None
         except BaseException:
             if tmp_out.exists():

@@ -83,6 +83,7 @@ __all__ = [
     "NoiseResult",
     "PreparedData",
     "TaskSpec",
+    "check_heldout_rows",
     "check_task_data",
     "from_csv",
     "from_frame",
@@ -1411,6 +1412,24 @@ def check_task_data(task: str | TaskSpec, splits: Iterable[str | None],
         if batch_size is not None and n < batch_size:
             raise ParameterError("batch_size", batch_size, f"at most the number of training rows ({n})",
                                  hint="lower batch_size or give more rows")
+        held = splits[1] if len(splits) > 1 else None
+        if held is not None and spec.kind == "classification":
+            check_heldout_rows(spec, held, len(spec.data[held]))
+
+
+#: A user's held-out split needs at least this many rows per class (so that its accuracy means something).
+MIN_HELDOUT_PER_CLASS = 2
+
+
+def check_heldout_rows(spec: TaskSpec, split: str, rows: int) -> None:
+    """Refuse a held-out split of a user's classification task too small to evaluate on:
+    fewer than :data:`MIN_HELDOUT_PER_CLASS` rows per class."""
+    need = MIN_HELDOUT_PER_CLASS * (spec.num_labels or 2)
+    if rows < need:
+        raise ParameterError("eval_split", split, f"a held-out split of at least {need} rows "
+                             f"({MIN_HELDOUT_PER_CLASS} per class) to measure how well the model learned",
+                             hint=f"task {spec.name!r} holds {rows}: give more rows, a larger heldout_fraction, "
+                                  "or eval_split=None for no held-out evaluation")
 
 
 class PreparedData(NamedTuple):

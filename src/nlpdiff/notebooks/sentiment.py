@@ -64,6 +64,7 @@ from IPython.display import Markdown, display
 from nlpdiff import analysis, plots, scores, tasks
 from nlpdiff.config import from_flat
 from nlpdiff.dynamics import load_or_train
+from nlpdiff.audit import chance_warning
 
 plots.enable_offline()
 pd.set_option("display.max_colwidth", 120)
@@ -103,6 +104,8 @@ display(Markdown(
     f"Training took {info['wall_time_s']['train']:.0f} s, the recording eval passes "
     f"{info['wall_time_s']['eval_pass']:.0f} s, the whole run {info['wall_time_s']['total']:.0f} s. " + quality
 ))
+if "heldout_accuracy" in final and (warning := chance_warning(run)):
+    print(warning)  # held-out accuracy at chance level (one-sided binomial test against the majority class)
 
 # %% [markdown]
 # ## Learning curve

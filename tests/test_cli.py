@@ -1,0 +1,268 @@
+"""A new user's first hour (issue 10): the CLI from a folder outside the repository, ``nlpdiff score`` from a
+CSV with string labels to an audit table, reruns that never lose a finished run, one-line errors, and the
+run-directory guard of ``train()`` and ``nlpdiff run``."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nlpdiff import rundir, tasks
+from nlpdiff.cli import main as cli_main
+from nlpdiff.config import TrainParams
+from nlpdiff.dynamics import check_writable, load_or_train, train
+from nlpdiff.errors import ParameterError
+from nlpdiff.runner import default_run_dir, find_notebook, notebook_parameters
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]),
+       "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+FAST = ["--backbone", "scratch", "--batch-size", "8", "--learning-rate", "0.05", "--epochs", "2", "-q"]
+
+
+@pytest.fixture(autouse=True)
+def _outside(tmp_path, monkeypatch, forget_registered_tasks):
+    """Every test works from a folder outside the repository."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("NLPDIFF_DATA_DIR", raising=False)
+
+
+def reviews(n: int = 40) -> pd.DataFrame:
+    words = {"good": "great lovely fine", "bad": "awful poor dull"}
+    labels = [("good", "bad")[i % 2] for i in range(n)]
+    return pd.DataFrame({"review": [f"item {i} was {words[y]}" for i, y in enumerate(labels)], "stars": labels})
+
+
+def nlpdiff(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """The ``nlpdiff`` command as a new user runs it: a separate process, in ``cwd``."""
+    return subprocess.run([sys.executable, "-m", "nlpdiff.cli", *args], cwd=cwd, capture_output=True, text=True,
+                          env=ENV, timeout=900)
+
+
+def one_error_line(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode != 0, result.stdout
+    err = result.stderr.strip().splitlines()
+    lines = [line for line in err if line.startswith("nlpdiff: error:")]
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    return lines[0]
+
+
+@pytest.mark.slow
+def test_score_from_outside_the_repository_and_rerun(tmp_path):
+    assert not (tmp_path / "Snakefile").exists()
+    reviews().to_csv(tmp_path / "my.csv", index=False)
+    args = ["score", "my.csv", "--text", "review", "--label", "stars", *FAST, "-o", "out"]
+    first = nlpdiff(*args, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "trained run:" in first.stdout and "hardest rows:" in first.stdout
+    table = pd.read_csv(tmp_path / "out" / "audit.csv")
+    assert table.columns[:2].tolist() == ["rank", "sample_id"] and "why" in table.columns
+    assert table["rank"].tolist() == list(range(1, len(table) + 1)) and len(table) == 32  # 8 of 40 held out
+    assert (np.diff(table["action"].to_numpy()) <= 0).all()
+    assert set(table["given_label"]) == {"bad", "good"} and table["why"].str.len().gt(0).all()
+    page = (tmp_path / "out" / "data_map.html").read_text(encoding="utf-8")
+    assert "<svg" in page and "https://" not in page.split("<body>")[1][:2000]
+    info = json.loads((tmp_path / "out" / "run" / "run.json").read_text())
+    assert info["data"]["task_source"]["label_names"] == ["bad", "good"]  # the label mapping is recorded
+    csv_before = (tmp_path / "out" / "audit.csv").read_text()
+
+    again = nlpdiff(*args, cwd=tmp_path)  # the same command: reused, the first result kept
+    assert again.returncode == 0 and "reusing run:" in again.stdout, again.stderr
+    assert json.loads((tmp_path / "out" / "run" / "run.json").read_text())["started_at"] == info["started_at"]
+    assert (tmp_path / "out" / "audit.csv").read_text() == csv_before
+
+    other = nlpdiff(*[a if a != "2" else "3" for a in args], cwd=tmp_path)  # other epochs: refused
+    line = one_error_line(other)
+    assert other.returncode == 2 and "--overwrite" in line and "epochs 2 -> 3" in line
+    assert json.loads((tmp_path / "out" / "run" / "run.json").read_text())["started_at"] == info["started_at"]
+
+
+def _bad_input(case: str, tmp_path: Path) -> tuple[list[str], str]:
+    data, out = reviews(), "out"
+    if case == "empty text":
+        data.loc[[3, 7], "review"] = ["", "   "]
+        words = ["review", "2 empty cells", "3, 7"]
+    elif case == "one class":
+        data["stars"] = "good"
+        words = ["stars", "two classes", "'good'"]
+    elif case == "missing label column":
+        data = data.rename(columns={"stars": "rating"})
+        words = ["stars", "rating"]
+    elif case == "too few rows":
+        data = data.iloc[:6]
+        words = ["batch_size=8"]
+    else:  # read-only output folder
+        ro = tmp_path / "ro"
+        ro.mkdir()
+        ro.chmod(0o555)
+        if os.access(ro, os.W_OK):  # root writes anyway: a folder that cannot be created stands in
+            out = "/proc/nlpdiff-read-only/out"
+        else:
+            out = str(ro / "out")
+        words = ["output_dir=", "a folder that can be written"]
+    data.to_csv(tmp_path / "my.csv", index=False)
+    return ["score", "my.csv", "--text", "review", "--label", "stars", *FAST, "-o", out], words
+
+
+@pytest.mark.parametrize("case", ["empty text", "one class", "missing label column", "too few rows",
+                                  "read-only output folder"])
+def test_score_bad_input_is_one_line(case, tmp_path):
+    args, words = _bad_input(case, tmp_path)
+    result = nlpdiff(*args, cwd=tmp_path)
+    line = one_error_line(result)
+    assert result.returncode == 2 and all(w in line for w in words), line
+    assert not (tmp_path / "out").exists()  # nothing trained, no empty folder
+
+
+def test_a_read_only_file_system_is_one_line(tmp_path, capsys, monkeypatch):
+    """The same from within: a write refused with EROFS before training, and an OSError after it."""
+    reviews().to_csv("my.csv", index=False)
+    real = Path.write_text
+
+    def read_only(self, *args, **kwargs):
+        if ".nlpdiff-write-test" in self.name:
+            raise OSError(errno.EROFS, "Read-only file system", str(self))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", read_only)
+    assert cli_main(["score", "my.csv", "--text", "review", "--label", "stars", *FAST, "-o", "out"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Read-only file system" in err and not Path("out").exists()
+    # an OSError anywhere else (here: writing the audit table) is one line too, never a traceback
+    monkeypatch.setattr(Path, "write_text", real)
+
+    def fail(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system", "out/audit.html")
+
+    monkeypatch.setattr("nlpdiff.audit.write_audit", fail)
+    rundir_path = tmp_path / "fake"
+    monkeypatch.setattr("nlpdiff.audit.audit_table", lambda *a, **k: pd.DataFrame())
+    rundir_path.mkdir()
+    assert cli_main(["audit", str(rundir_path), "-o", "out/audit.html"]) == 1
+    err = capsys.readouterr().err
+    assert err == "nlpdiff: error: Read-only file system: out/audit.html\n"
+
+
+def test_check_writable_leaves_no_trace(tmp_path):
+    assert check_writable(tmp_path / "a" / "b") == tmp_path / "a" / "b"
+    assert not (tmp_path / "a").exists()
+    with pytest.raises(ParameterError, match="a folder that can be written"):
+        (tmp_path / "file").write_text("")
+        check_writable(tmp_path / "file" / "out")
+
+
+def test_study_outside_a_checkout_says_what_it_needs(tmp_path, capsys):
+    assert cli_main(["study", "--profile", "cpu", "-n"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Snakefile" in err and "params/cpu.yaml" in err and str(tmp_path) in err
+
+
+# ------------------------------------------------------------------------ the run-directory guard
+
+
+def _params(out: Path, **change) -> TrainParams:
+    tasks.register_task(tasks.from_frame(reviews(), text="review", label="stars", name="first_hour"), replace=True)
+    return TrainParams(**{**dict(task="first_hour", backbone="scratch", train_size=None, epochs=1, batch_size=8,
+                                 learning_rate=0.05, output_dir=str(out)), **change})
+
+
+def test_train_never_replaces_a_finished_run_silently(tmp_path):
+    out = tmp_path / "run"
+    first = train(_params(out), progress=False)
+    started = first.info["started_at"]
+    # other parameters: refused before anything is loaded, the finished run untouched
+    with pytest.raises(ParameterError, match=r"overwrite.*epochs 1 -> 2") as err:
+        train(_params(out, epochs=2), progress=False)
+    assert err.value.param == "overwrite"
+    assert rundir.load_run(out).info["started_at"] == started
+    with pytest.raises(ParameterError, match="overwrite"):
+        load_or_train(_params(out, epochs=2), progress=False)
+    # the same parameters: load_or_train reuses it; train() may train it again
+    assert load_or_train(_params(out), progress=False).info["started_at"] == started
+    # overwrite=True replaces it
+    replaced = train(_params(out, epochs=2), progress=False, overwrite=True)
+    assert replaced.params["epochs"] == 2 and rundir.load_run(out).params["epochs"] == 2
+
+
+def test_train_checks_inputs_before_training_and_leaves_no_folder(tmp_path):
+    data = reviews()
+    data.loc[5, "review"] = None
+    with pytest.raises(ParameterError, match=r"review.*1 empty cells.*at row\(s\) 5"):
+        tasks.from_frame(data, text="review", label="stars", name="broken")
+    tiny = tasks.register_task(tasks.from_frame(reviews(8), text="review", label="stars", name="tiny_hour"))
+    with pytest.raises(ParameterError, match="held-out split of at least 4 rows"):
+        TrainParams(task=tiny.name, backbone="scratch", train_size=None, batch_size=2,
+                    output_dir=str(tmp_path / "t")).validate()
+    out = tmp_path / "taken"
+    out.write_text("a file, not a folder")
+    with pytest.raises(ParameterError, match="output_dir=.*a folder that can be written"):
+        train(_params(out / "run"), progress=False)
+
+
+def test_nlpdiff_run_gets_a_run_directory_of_its_own():
+    sentiment = find_notebook("sentiment")
+    assert "run_dir" in notebook_parameters(sentiment) and notebook_parameters(sentiment)["epochs"] == 3
+    a = default_run_dir("sentiment", {"epochs": 2, "train_size": 500})
+    assert a == default_run_dir("sentiment", {"train_size": 500, "epochs": 2})  # same parameters, same folder
+    assert a != default_run_dir("sentiment", {"epochs": 3, "train_size": 500})
+    assert a.parent == Path("runs") and a.name.startswith("sentiment-")
+    assert default_run_dir("sentiment", {"epochs": 2}, output="pages/mine.ipynb") == Path("runs/mine")
+
+
+NOTEBOOK = '''# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% tags=["parameters"]
+epochs = 1
+run_dir = "unused"
+
+# %%
+import pandas as pd
+from nlpdiff import tasks
+from nlpdiff.config import from_flat
+from nlpdiff.dynamics import load_or_train
+
+words = {"good": "great lovely fine", "bad": "awful poor dull"}
+labels = [("good", "bad")[i % 2] for i in range(40)]
+frame = pd.DataFrame({"review": [f"item {i} was {words[y]}" for i, y in enumerate(labels)], "stars": labels})
+spec = tasks.register_task(tasks.from_frame(frame, text="review", label="stars", name="nb_hour"), replace=True)
+run = load_or_train(from_flat(dict(task=spec.name, backbone="scratch", train_size=None, epochs=epochs,
+                                   batch_size=8, learning_rate=0.05, output_dir=run_dir)), progress=False)
+'''
+
+
+@pytest.mark.slow
+def test_nlpdiff_run_reuses_refuses_and_overwrites(tmp_path, capsys):
+    source = tmp_path / "tiny_page.py"
+    source.write_text(NOTEBOOK)
+    run = ["run", str(source), "-q", "-o", "page.ipynb"]
+    assert cli_main(run) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    run_dir = tmp_path / "runs" / "page"  # from the -o name
+    assert f"run directory: {run_dir} (written, train)" in out and "notebook:" in out
+    started = rundir.load_run(run_dir).info["started_at"]
+    assert cli_main(run) == 0 and f"run directory: {run_dir} (reused, train)" in capsys.readouterr().out
+    # other parameters into the same folder: one line, the finished run kept
+    assert cli_main([*run, "-p", "epochs", "2"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("nlpdiff: error: overwrite=False") and err.count("\n") == 1 and "epochs 1 -> 2" in err
+    assert rundir.load_run(run_dir).info["started_at"] == started
+    assert cli_main([*run, "-p", "epochs", "2", "--overwrite"]) == 0, capsys.readouterr().err
+    assert rundir.load_run(run_dir).params["epochs"] == 2
+    # without -o: the folder comes from the notebook and the parameters
+    assert cli_main(["run", str(source), "-q", "-p", "epochs", "2"]) == 0, capsys.readouterr().err
+    assert (default_run_dir("tiny_page", {"epochs": 2}) / "run.json").exists()
+    assert (tmp_path / "book" / "results" / "tiny_page.ipynb").exists()
