@@ -40,6 +40,10 @@ def test_confident_learning_runs_k_folds(tiny_data_dir, tmp_path):
 
     index = compare.run_index(tmp_path)
     assert sorted(index["kind"]) == ["confident_learning"] and index["name"].tolist() == ["run_cl2"]
+    # a finished confident-learning run is never replaced silently by one with other parameters
+    with pytest.raises(ParameterError, match="overwrite"):
+        confident_learning(params.replace(epochs=1), k=2, output_dir=str(tmp_path / "run_cl2"), progress=False)
+    assert load_confident_learning(tmp_path / "run_cl2")[0]["params"]["epochs"] == 2
 
 
 def test_bad_k(tiny_data_dir, tmp_path):

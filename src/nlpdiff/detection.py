@@ -40,12 +40,14 @@ from nlpdiff.scores import confident_learning_score, kfold_indices
 
 
 def confident_learning(params: TrainParams, k: int = 5, output_dir: str | None = None,
-                       progress: bool = True) -> pd.DataFrame:
+                       progress: bool = True, overwrite: bool = False) -> pd.DataFrame:
     """K-fold out-of-sample predicted probabilities and cleanlab's label-quality score.
 
     ``params`` describes the training run (classification only); each fold trains with it on
     K-1 folds. Returns the scores frame (sample_id, confident_learning). ``output_dir`` defaults to
-    ``<params.output_dir>_cl<k>``.
+    ``<params.output_dir>_cl<k>``. A folder holding a finished confident-learning run made with other
+    parameters, data or K is refused before any training unless ``overwrite=True`` (the folds of the
+    run being written are part of it and are replaced with it).
     """
     if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 2:
         raise ParameterError("k", k, "an integer >= 2 (number of cross-validation folds)")
@@ -53,7 +55,17 @@ def confident_learning(params: TrainParams, k: int = 5, output_dir: str | None =
     spec = tasks.get_task(params.task)
     if spec.kind != "classification":
         raise ParameterError("task", params.task, "a classification task for confident learning")
-    writer = rundir.RunWriter(output_dir or f"{params.output_dir}_cl{k}")
+    folder = Path(output_dir or f"{params.output_dir}_cl{k}")
+    if not overwrite:
+        try:
+            info, _, _ = load_confident_learning(folder)
+        except rundir.RunDirError:
+            info = None
+        if info is not None and (info.get("params") != params.flat() or info.get("k") != k
+                                 or info.get("data") != data_source(params)):
+            raise ParameterError("overwrite", False, f"overwrite=True to replace the finished confident-learning "
+                                 f"run in {folder}", hint="it was made with other parameters, data or K")
+    writer = rundir.RunWriter(folder)
     out = writer.begin()
     _, samples, _ = prepare_data(params)
     labels = samples["label"].to_numpy()
@@ -67,7 +79,7 @@ def confident_learning(params: TrainParams, k: int = 5, output_dir: str | None =
         t = time.perf_counter()
         fold_params = params.replace(output_dir=str(out / "folds" / f"fold_{i}"))
         sampler = SubsetSampler(len(samples), train_idx, params.batch_size, params.seed)
-        run = train(fold_params, progress=progress, heldout=False, sampler=sampler)
+        run = train(fold_params, progress=progress, heldout=False, sampler=sampler, overwrite=True)
         probs[held_idx] = run.head.predict_proba_positions(held_idx, batch_size=params.eval_batch_size)
         fold_of[held_idx] = i
         fold_times.append(time.perf_counter() - t)
