@@ -41,9 +41,14 @@ def test_sentiment_notebook_smoke(tiny_data_dir, tmp_path):
     run_notebook(SENTIMENT, out, params, cwd=tmp_path)
     nb = nbformat.read(out, as_version=4)
     assert not any(o.get("output_type") == "error" for c in nb.cells for o in c.get("outputs", []))
-    # the parameters cells are collapsed in the book
+    # the parameters stay open in the book; every other code cell's source is folded (outputs shown)
     tagged = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
-    assert tagged and all("hide-cell" in c.metadata["tags"] for c in tagged)
+    assert tagged and not any("hide-cell" in c.metadata["tags"] or "hide-input" in c.metadata["tags"]
+                              for c in tagged)
+    code = [c for c in nb.cells if c.cell_type == "code" and not {"parameters", "injected-parameters"}
+            & set(c.metadata.get("tags", []))]
+    assert code and all({"hide-input", "remove-input", "hide-cell", "remove-cell"} & set(c.metadata["tags"])
+                        for c in code)
     # no stderr (progress bars, library warnings) on a published page
     assert not [o for c in nb.cells for o in c.get("outputs", [])
                 if o.get("output_type") == "stream" and o.get("name") == "stderr"]
@@ -159,3 +164,23 @@ def test_summarization_notebook_smoke(tiny_data_dir, tmp_path):
     run = rundir.load_run(tmp_path / "run")
     assert {"loss_sum", "n_tokens"} <= set(run.dynamics.columns)
     assert "action_token_sum" in run.scores.columns
+
+
+def test_finish_page_folds_code_keeps_parameters_open_and_is_idempotent(tmp_path):
+    from nlpdiff.runner import finish_page
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters", "hide-cell"]}),
+                nbformat.v4.new_code_cell("print(x)", outputs=[
+                    nbformat.v4.new_output("stream", name="stderr", text="progress"),
+                    nbformat.v4.new_output("stream", name="stdout", text="1")]),
+                nbformat.v4.new_code_cell("show()", metadata={"tags": ["remove-input"]}),
+                nbformat.v4.new_markdown_cell("# Title")]
+    path = tmp_path / "page.ipynb"
+    nbformat.write(nb, path)
+    finish_page(path)
+    finish_page(path)
+    cells = nbformat.read(path, as_version=4).cells
+    assert cells[0].metadata["tags"] == ["parameters"]
+    assert cells[1].metadata["tags"] == ["hide-input"] and [o.name for o in cells[1].outputs] == ["stdout"]
+    assert cells[2].metadata["tags"] == ["remove-input"]

@@ -2,7 +2,8 @@
 
 The notebooks under ``src/nlpdiff/notebooks/`` (package data) are the only notebook sources; the book shows their executed
 copies under ``book/results/``. :func:`run_notebook` converts the script to a notebook, injects the
-parameters (papermill), executes it, collapses the parameters cells in the book (``hide-cell``)
+parameters (papermill), executes it, folds the code of every other cell in the book (``hide-input``:
+the reader expands it; the parameter cells stay open)
 and moves the result into place only when every cell succeeded. A failed execution is kept next
 to the output as ``<name>.failed.ipynb`` (showing the failed cell) and raises
 :class:`NotebookFailed`, so a published page is never replaced by a broken one.
@@ -21,7 +22,10 @@ import yaml
 NOTEBOOKS_DIR = Path(__file__).resolve().parent / "notebooks"
 
 PARAMETER_TAGS = ("parameters", "injected-parameters")
-COLLAPSE_TAG = "hide-cell"
+#: Tag that folds a code cell's source in the book (its outputs stay visible; the reader can expand it).
+HIDE_INPUT_TAG = "hide-input"
+#: Tags that already decide how a cell shows (left as they are).
+VISIBILITY_TAGS = ("hide-input", "hide-cell", "remove-input", "remove-cell", "hide-output", "remove-output")
 
 
 class NotebookFailed(RuntimeError):
@@ -88,20 +92,28 @@ def parse_parameter(text: str) -> Any:
 
 
 def finish_page(path: str | os.PathLike, drop_stderr: bool = True) -> None:
-    """Make an executed notebook a page: collapse its parameter cells and (``drop_stderr``) drop the
-    stderr streams (progress bars, library warnings), which a reader of the book does not need.
+    """Make an executed notebook a page: the parameter cells stay open (what the page was run with),
+    every other code cell's source is folded (``hide-input``; its outputs show, the reader can expand
+    the code), and (``drop_stderr``) the stderr streams (progress bars, library warnings), which a
+    reader of the book does not need, are dropped.
 
     Failed notebooks keep their stderr (``drop_stderr=False``): it is what explains the failure.
+    Applying it twice changes nothing.
     """
     import nbformat
 
     path = Path(path)
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:
-        tags = cell.get("metadata", {}).get("tags", [])
-        if any(t in tags for t in PARAMETER_TAGS) and COLLAPSE_TAG not in tags:
-            cell.metadata["tags"] = [*tags, COLLAPSE_TAG]
-        if drop_stderr and cell.cell_type == "code":
+        if cell.cell_type != "code":
+            continue
+        tags = list(cell.get("metadata", {}).get("tags", []))
+        if any(t in tags for t in PARAMETER_TAGS):
+            tags = [t for t in tags if t != "hide-cell"]  # pages rendered before kept them collapsed
+        elif not any(t in tags for t in VISIBILITY_TAGS):
+            tags.append(HIDE_INPUT_TAG)
+        cell.metadata["tags"] = tags
+        if drop_stderr:
             cell.outputs = [o for o in cell.outputs
                             if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
     nbformat.write(nb, path)
