@@ -178,9 +178,10 @@ def test_finish_page_folds_code_keeps_parameters_open_and_is_idempotent(tmp_path
                 nbformat.v4.new_markdown_cell("# Title")]
     path = tmp_path / "page.ipynb"
     nbformat.write(nb, path)
-    finish_page(path)
+    finish_page(path, title="Sentiment with label noise")
     finish_page(path)
     cells = nbformat.read(path, as_version=4).cells
+    assert cells[3].source == "# Sentiment with label noise\n"
     assert cells[0].metadata["tags"] == ["parameters"]
     assert cells[1].metadata["tags"] == ["hide-input"] and [o.name for o in cells[1].outputs] == ["stdout"]
     assert cells[2].metadata["tags"] == ["remove-input"]

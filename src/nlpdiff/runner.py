@@ -91,19 +91,27 @@ def parse_parameter(text: str) -> Any:
     return yaml.safe_load(text)
 
 
-def finish_page(path: str | os.PathLike, drop_stderr: bool = True) -> None:
+def finish_page(path: str | os.PathLike, drop_stderr: bool = True, title: str | None = None) -> None:
     """Make an executed notebook a page: the parameter cells stay open (what the page was run with),
     every other code cell's source is folded (``hide-input``; its outputs show, the reader can expand
     the code), and (``drop_stderr``) the stderr streams (progress bars, library warnings), which a
     reader of the book does not need, are dropped.
 
     Failed notebooks keep their stderr (``drop_stderr=False``): it is what explains the failure.
-    Applying it twice changes nothing.
+    ``title`` (the notebook parameter ``page_title``) replaces the page's first H1, so two pages
+    executed from one notebook (clean and noisy sentiment) have their own titles. Applying it twice
+    changes nothing.
     """
     import nbformat
 
     path = Path(path)
     nb = nbformat.read(path, as_version=4)
+    if title:
+        for cell in nb.cells:
+            if cell.cell_type == "markdown" and cell.source.lstrip().startswith("# "):
+                first, _, rest = cell.source.lstrip().partition("\n")
+                cell.source = f"# {title}\n{rest}"
+                break
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
@@ -166,7 +174,7 @@ def run_notebook(
             if tmp_out.exists():
                 tmp_out.unlink()
             raise
-        finish_page(tmp_out)
+        finish_page(tmp_out, title=(parameters or {}).get("page_title"))
         os.replace(tmp_out, output)
     if failed.exists():
         failed.unlink()

@@ -56,6 +56,7 @@ vog = False  # variance of gradients: extra backward passes at each checkpoint
 device = "auto"
 data_dir = None  # None: $NLPDIFF_DATA_DIR, else the Hugging Face hub
 run_dir = "runs/sentiment"  # the run directory this page writes and reads
+page_title = None  # the page's H1 (None: the one above); a second page from this notebook sets its own
 
 # %%
 import pandas as pd
