@@ -1,0 +1,511 @@
+"""The mislabel-detection study: a grid of label-noise runs computed in parts, real label errors, cleaning.
+
+``python -m nlpdiff.mislabel PART [--config params/mislabel.yaml] [--runs-dir runs/mislabel]
+[--out results/mislabel]`` computes one *part* of ``params/mislabel.yaml`` and writes its small
+summary tables under ``results/mislabel/<part>/`` (committed, so the chapter
+``src/nlpdiff/notebooks/mislabel.py`` is rebuilt from them without rerunning any part). A part is
+one of three kinds:
+
+``grid``
+    One task and backbone, noise rates x noise types x seeds x training lengths. Each run is one
+    :func:`nlpdiff.dynamics.load_or_train` call (``data_seed = seed``, so the seeds differ in which
+    samples are drawn and which labels corrupted as well as in the model). Writes
+    ``summary.csv`` (one row per run and score: ROC AUC, average precision, precision at k with
+    k = the number of corrupted samples, their chance levels, the run's memorisation and held-out
+    accuracy, per-seed DeLong tests of the action scores against every other score) and
+    ``cost.csv`` (one row per run and method: training runs and wall seconds from ``run.json``:
+    every dynamics score comes from one run; confident learning, :func:`nlpdiff.detection.
+    confident_learning` with K folds on the same backbone, needs K).
+``cleaning``
+    Under one noise cell: remove the top fractions by the action score, by the best baseline and at
+    random, retrain on the rest (:class:`nlpdiff.samplers.SubsetSampler`) and record held-out
+    accuracy, beside the clean-data and the no-removal runs. Writes ``cleaning.csv`` and ``cost.csv``.
+``imdb``
+    Runs on the IMDB test split; every score is evaluated against the crowd-checked label errors of
+    Northcutt et al. 2021 (among the 1,310 candidates, and on every scored review). Writes
+    ``summary.csv`` and ``cost.csv``.
+
+The analysis functions (:func:`cells`, :func:`paired_tests`, :func:`cost_table`,
+:func:`cleaning_cells`) turn the committed tables into what the chapter shows; they train nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+
+from nlpdiff import stats
+from nlpdiff.errors import ParameterError
+
+CONFIG = Path("params/mislabel.yaml")
+PART_KINDS = ("grid", "cleaning", "imdb")
+#: the action family: scores that are the action score or a variant of it (``mean_loss`` ranks exactly as
+#: ``action``); the "best baseline" of a cell is the best score outside this family
+ACTION_FAMILY = ("action", "action_train", "action_trapezoid", "action_train_trapezoid", "early_action",
+                 "action_token_sum", "mean_loss")
+TESTED = ("action", "action_train")
+METRICS = ("roc_auc", "average_precision", "precision_at_k")
+NOISE_SHORT = {"uniform": "u", "class_conditional": "cc"}
+
+
+# ------------------------------------------------------------------------------------------------
+# configuration
+# ------------------------------------------------------------------------------------------------
+
+
+def load_config(path: str | Path = CONFIG) -> dict[str, Any]:
+    """``params/mislabel.yaml`` as a dict (``parts``: name -> part)."""
+    import yaml
+
+    path = Path(path)
+    if not path.exists():
+        raise ParameterError("config", str(path), "an existing mislabel configuration file (params/mislabel.yaml)")
+    cfg = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(cfg.get("parts"), dict) or not cfg["parts"]:
+        raise ParameterError("parts", cfg.get("parts"), "a mapping of part names to parts")
+    return cfg
+
+
+def get_part(cfg: dict[str, Any], name: str) -> dict[str, Any]:
+    """One part, checked: its kind, its base parameters and the lists it needs."""
+    parts = cfg["parts"]
+    if name not in parts:
+        raise ParameterError("part", name, f"one of {sorted(parts)}")
+    part = dict(parts[name])
+    kind = part.get("kind", "grid")
+    if kind not in PART_KINDS:
+        raise ParameterError(f"{name}.kind", kind, f"one of {list(PART_KINDS)}")
+    part["kind"] = kind
+    if not isinstance(part.get("params"), dict) or "task" not in part["params"]:
+        raise ParameterError(f"{name}.params", part.get("params"), "a mapping of flat training parameters with a task")
+    seeds = part.get("seeds", [0, 1, 2])
+    if not seeds or not all(isinstance(s, int) and s >= 0 for s in seeds):
+        raise ParameterError(f"{name}.seeds", seeds, "a non-empty list of integers >= 0")
+    part["seeds"] = list(seeds)
+    if kind == "grid":
+        for key in ("rates", "noise_types"):
+            if not part.get(key):
+                raise ParameterError(f"{name}.{key}", part.get(key), "a non-empty list")
+        for r in part["rates"]:
+            if not isinstance(r, (int, float)) or not 0 < r < 1:
+                raise ParameterError(f"{name}.rates", r, "noise rates in (0, 1)")
+        lengths = part.get("lengths") or {"usual": {}}
+        if not isinstance(lengths, dict):
+            raise ParameterError(f"{name}.lengths", lengths, "a mapping of length names to parameter changes")
+        part["lengths"] = lengths
+    if kind == "cleaning":
+        fr = part.get("fractions")
+        if not fr or not all(isinstance(f, (int, float)) and 0 < f < 1 for f in fr):
+            raise ParameterError(f"{name}.fractions", fr, "a non-empty list of fractions in (0, 1)")
+    return part
+
+
+def grid_jobs(name: str, part: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every training run of a grid part, seed-major (a cut budget loses whole seeds, not cells)."""
+    jobs = []
+    for seed in part["seeds"]:
+        for length, changes in part["lengths"].items():
+            for rate in part["rates"]:
+                for kind in part["noise_types"]:
+                    run = f"{name}_n{round(rate * 100):02d}{NOISE_SHORT.get(kind, kind)}_{length}_s{seed}"
+                    params = {**part["params"], **(changes or {}), "noise_rate": float(rate), "noise_type": kind,
+                              "seed": seed, "data_seed": seed}
+                    jobs.append({"run": run, "length": length, "noise_rate": float(rate), "noise_type": kind,
+                                 "seed": seed, "params": params})
+    return jobs
+
+
+# ------------------------------------------------------------------------------------------------
+# per-run measurements
+# ------------------------------------------------------------------------------------------------
+
+
+def detection_rows(scores: pd.DataFrame, y: np.ndarray, tested: Iterable[str] = TESTED) -> list[dict[str, Any]]:
+    """ROC AUC, average precision, precision at k (k = positives) and chance levels, one row per score.
+
+    ``scores`` has ``sample_id`` and one column per score (higher = more suspect), rows aligned with
+    the boolean ``y``. Each row also carries the per-run DeLong p value of each ``tested`` score
+    against this one (``delong_p_<tested>``; nan for itself). Scores with non-finite values are left out.
+    """
+    y = np.asarray(y, dtype=bool)
+    n, k = len(y), int(y.sum())
+    if k == 0 or k == n:
+        raise ParameterError("y", f"{k} positives of {n}", "both positives and negatives")
+    cols = [c for c in scores.columns if c != "sample_id" and np.isfinite(scores[c].to_numpy(float)).all()]
+    rows = []
+    for name in cols:
+        s = scores[name].to_numpy(float)
+        top = np.argsort(-s, kind="stable")[:k]
+        row = {"score": name, "n": n, "n_positive": k, "roc_auc": stats.roc_auc(s, y),
+               "average_precision": stats.average_precision(s, y), "precision_at_k": float(y[top].mean()),
+               "chance_roc_auc": 0.5, "chance_average_precision": k / n, "chance_precision_at_k": k / n}
+        for t in tested:
+            if t in cols and t != name:
+                row[f"delong_p_{t}"] = stats.delong(scores[t].to_numpy(float), s, y)["p"]
+            else:
+                row[f"delong_p_{t}"] = float("nan")
+        rows.append(row)
+    return rows
+
+
+def memorisation(run) -> dict[str, float]:
+    """Training accuracy (eval pass, against the labels trained on) on the corrupted and clean samples.
+
+    ``final_train_acc_corrupted`` at the last checkpoint (> 0.5: the model memorised the corrupted
+    labels), ``max_train_acc_corrupted`` over checkpoints, ``first_epoch_memorised`` (the first
+    checkpoint's epoch where it passed 0.5; nan when never) and ``final_train_acc_clean``.
+    """
+    d = run.dynamics
+    d = d[d["pass"] == "eval"]
+    cor = run.samples.set_index("sample_id")["is_corrupted"].astype(bool)
+    d = d.assign(corrupted=cor.reindex(d["sample_id"]).to_numpy())
+    by = d.groupby(["checkpoint", "corrupted"])["correct"].mean().unstack()
+    epochs = d.groupby("checkpoint")["epoch"].first()
+    acc_c = by.get(True, pd.Series(np.nan, index=by.index))
+    passed = acc_c[acc_c > 0.5]
+    return {"final_train_acc_corrupted": float(acc_c.iloc[-1]), "max_train_acc_corrupted": float(acc_c.max()),
+            "first_epoch_memorised": float(epochs.loc[passed.index[0]]) if len(passed) else float("nan"),
+            "final_train_acc_clean": float(by[False].iloc[-1])}
+
+
+def _wall(info: dict) -> float:
+    return float(info.get("wall_time_s", {}).get("total", np.nan))
+
+
+def _heldout(run) -> float:
+    final = run.metrics.get("final", {})
+    return float(final.get("heldout_accuracy", np.nan))
+
+
+def cost_row(run_name: str, method: str, info: dict, training_runs: int, **extra: Any) -> dict[str, Any]:
+    """One cost row: training runs, wall seconds and torch threads of the machine (from ``run.json``)."""
+    hw = info.get("hardware", {})
+    return {"run": run_name, "method": method, "training_runs": int(training_runs), "wall_s": _wall(info),
+            "torch_threads": hw.get("torch_threads"), "cpu_count": hw.get("cpu_count"),
+            "accelerator": hw.get("accelerator"), **extra}
+
+
+# ------------------------------------------------------------------------------------------------
+# the parts
+# ------------------------------------------------------------------------------------------------
+
+
+def _train(params: dict[str, Any], output_dir: Path, progress: bool, sampler=None):
+    from nlpdiff.config import from_flat
+    from nlpdiff.dynamics import finished_run, train
+
+    p = from_flat({**params, "output_dir": str(output_dir)})
+    p.validate()
+    if sampler is None:
+        run = finished_run(p)
+        if run is not None:
+            return run
+    elif (output_dir / "run.json").exists():
+        from nlpdiff import rundir
+
+        try:
+            run = rundir.load_run(output_dir)
+            if run.info.get("params") == p.flat() and run.info["resolved"].get("subset_size") == len(sampler.positions()):
+                return run
+        except Exception:  # noqa: BLE001 - an unreadable folder is trained over
+            pass
+    run = train(p, progress=progress, sampler=sampler)
+    from nlpdiff import rundir
+
+    return rundir.load_run(output_dir)
+
+
+def run_grid(name: str, part: dict[str, Any], runs_dir: Path, out_dir: Path, progress: bool = False,
+             max_runs: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Train (or reuse) every run of a grid part; write ``summary.csv`` and ``cost.csv``."""
+    from nlpdiff.config import from_flat
+    from nlpdiff.detection import confident_learning, load_confident_learning
+
+    cl = part.get("confident_learning") or {}
+    cl_k = int(cl.get("k", 5))
+    rows, costs = [], []
+    jobs = grid_jobs(name, part)[:max_runs]
+    for i, job in enumerate(jobs):
+        t0 = time.perf_counter()
+        run = _train(job["params"], runs_dir / name / job["run"], progress)
+        y = run.samples.set_index("sample_id").loc[run.scores["sample_id"], "is_corrupted"].to_numpy(bool)
+        scores = run.scores
+        mem = memorisation(run)
+        base = {"part": name, "run": job["run"], "task": job["params"]["task"],
+                "backbone": job["params"].get("backbone", "finetune"), "length": job["length"],
+                "epochs": run.params.get("epochs"), "noise_rate": job["noise_rate"], "noise_type": job["noise_type"],
+                "seed": job["seed"], "heldout_accuracy": _heldout(run), **mem}
+        costs.append(cost_row(job["run"], "dynamics (every score)", run.info, 1, **_cell(base)))
+        if cl and job["length"] in cl.get("lengths", [next(iter(part["lengths"]))]) and job["noise_rate"] in cl.get(
+                "rates", part["rates"]):
+            cl_dir = runs_dir / name / f"{job['run']}_cl{cl_k}"
+            try:
+                info, _, cl_scores = load_confident_learning(cl_dir)
+                if info.get("params") != from_flat({**job["params"], "output_dir": str(runs_dir / name / job["run"])}).flat():
+                    raise FileNotFoundError
+            except Exception:  # noqa: BLE001 - missing or other parameters: compute it
+                p = from_flat({**job["params"], "output_dir": str(runs_dir / name / job["run"])})
+                cl_scores = confident_learning(p, k=cl_k, output_dir=str(cl_dir), progress=progress)
+                info = json.loads((cl_dir / "run.json").read_text())
+            scores = scores.merge(cl_scores, on="sample_id", how="left")
+            costs.append(cost_row(job["run"], f"confident_learning (K={cl_k})", info, cl_k, **_cell(base)))
+        for r in detection_rows(scores, y):
+            rows.append({**base, **r})
+        print(f"[{i + 1}/{len(jobs)}] {job['run']}: {time.perf_counter() - t0:.1f} s, action ROC AUC "
+              f"{next(r['roc_auc'] for r in rows[::-1] if r['score'] == 'action' and r['run'] == job['run']):.3f}, "
+              f"train acc. on corrupted {mem['final_train_acc_corrupted']:.2f}", flush=True)
+        _write(out_dir, summary=pd.DataFrame(rows), cost=pd.DataFrame(costs))  # after every run: a cut keeps what ran
+    summary, cost = pd.DataFrame(rows), pd.DataFrame(costs)
+    _write(out_dir, summary=summary, cost=cost)
+    return summary, cost
+
+
+def _cell(base: dict[str, Any]) -> dict[str, Any]:
+    return {k: base[k] for k in ("part", "task", "backbone", "length", "noise_rate", "noise_type", "seed") if k in base}
+
+
+def best_baseline(scores: pd.DataFrame, y: np.ndarray, metric: str = "roc_auc") -> str:
+    """The score outside :data:`ACTION_FAMILY` with the best ``metric`` on these samples (an oracle choice:
+    it uses the ground truth, which favours the baseline)."""
+    rows = pd.DataFrame(detection_rows(scores, y, tested=()))
+    rows = rows[~rows["score"].isin(ACTION_FAMILY)]
+    return str(rows.sort_values(metric, ascending=False)["score"].iloc[0])
+
+
+def removal_positions(values: np.ndarray, fraction: float, rng: np.random.Generator | None = None) -> np.ndarray:
+    """Positions kept after removing the top ``fraction`` by ``values`` (higher = removed first), or at
+    random when ``rng`` is given (``values`` then only gives the size)."""
+    n = len(values)
+    m = int(round(fraction * n))
+    order = rng.permutation(n) if rng is not None else np.argsort(-np.asarray(values, float), kind="stable")
+    return np.sort(order[m:])
+
+
+def run_cleaning(name: str, part: dict[str, Any], runs_dir: Path, out_dir: Path,
+                 progress: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Noisy run, clean run, then retrain without the top fractions (action, best baseline, random)."""
+    from nlpdiff.samplers import SubsetSampler
+
+    rows, costs = [], []
+    methods = part.get("methods", ["action", "best_baseline", "random"])
+    for seed in part["seeds"]:
+        params = {**part["params"], "seed": seed, "data_seed": seed}
+        noisy = _train(params, runs_dir / name / f"noisy_s{seed}", progress)
+        clean = _train({**params, "noise_rate": 0.0}, runs_dir / name / f"clean_s{seed}", progress)
+        samples = noisy.samples.set_index("sample_id")
+        y = samples.loc[noisy.scores["sample_id"], "is_corrupted"].to_numpy(bool)
+        baseline = best_baseline(noisy.scores, y)
+        n = len(noisy.scores)
+        common = {"part": name, "seed": seed, "noise_rate": params.get("noise_rate"),
+                  "noise_type": params.get("noise_type", "uniform"), "n_train": n, "n_corrupted": int(y.sum())}
+        for label, r in (("no removal", noisy), ("clean labels", clean)):
+            rows.append({**common, "method": label, "score": "", "fraction": 0.0, "n_kept": n,
+                         "corrupted_removed": 0, "heldout_accuracy": _heldout(r), "run": r.path.name})
+            costs.append(cost_row(r.path.name, label, r.info, 1, **common))
+        for method in methods:
+            score = baseline if method == "best_baseline" else method
+            for f in part["fractions"]:
+                if method == "random":
+                    keep = removal_positions(np.zeros(n), f, np.random.default_rng(1000 * seed + int(f * 1000)))
+                else:
+                    keep = removal_positions(noisy.scores[score].to_numpy(float), f)
+                # positions are sample_id order (scores are sorted by sample_id, as the sampler's positions)
+                tag = f"{method}_{round(f * 100):02d}_s{seed}"
+                sampler = SubsetSampler(n, keep, params.get("batch_size", 32), seed)
+                r = _train(params, runs_dir / name / tag, progress, sampler=sampler)
+                removed = np.setdiff1d(np.arange(n), keep)
+                rows.append({**common, "method": method, "score": score, "fraction": f, "n_kept": len(keep),
+                             "corrupted_removed": int(y[removed].sum()), "heldout_accuracy": _heldout(r), "run": tag})
+                costs.append(cost_row(tag, f"retrain ({method})", r.info, 1, **common))
+            print(f"seed {seed} {method} ({score}): done", flush=True)
+    table, cost = pd.DataFrame(rows), pd.DataFrame(costs)
+    _write(out_dir, cleaning=table, cost=cost)
+    return table, cost
+
+
+def imdb_truth(data_dir: str | Path) -> pd.DataFrame:
+    """The IMDB test label-error candidates: ``id``, ``candidate`` (one of the 1,310), ``confirmed``
+    (``votes_guessed >= 3``, 173 reviews) and the published cross-validated probability of the given label."""
+    data_dir = Path(data_dir)
+    cand = pd.read_parquet(data_dir / "imdb_label_errors" / "test.parquet")
+    probs = pd.read_parquet(data_dir / "imdb_label_errors" / "cleanlab_cv_pred_probs.parquet")
+    out = probs.assign(candidate=probs["id"].isin(cand["id"]))
+    conf = set(cand.loc[cand["votes_guessed"] >= 3, "id"])
+    return out.assign(confirmed=out["id"].isin(conf))
+
+
+def run_imdb(name: str, part: dict[str, Any], runs_dir: Path, out_dir: Path,
+             progress: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Runs on IMDB test; every score (and the published cleanlab probabilities) against the confirmed
+    label errors, among the 1,310 candidates (main) and on every scored review (secondary)."""
+    import os
+
+    data_dir = part["params"].get("data_dir") or os.environ.get("NLPDIFF_DATA_DIR")
+    if not data_dir:
+        raise ParameterError("data_dir", None, "a data folder with imdb and imdb_label_errors (NLPDIFF_DATA_DIR)")
+    truth = imdb_truth(data_dir)
+    test = pd.read_parquet(Path(data_dir) / "imdb" / "test.parquet", columns=["id", "label"])
+    rows, costs = [], []
+    for seed in part["seeds"]:
+        params = {**part["params"], "seed": seed, "data_seed": seed}
+        run = _train(params, runs_dir / name / f"s{seed}", progress)
+        ids = test["id"].to_numpy()[run.samples.set_index("sample_id").loc[run.scores["sample_id"], "row_idx"]]
+        t = truth.set_index("id").loc[ids]
+        given = test.set_index("id").loc[ids, "label"].to_numpy()
+        scores = run.scores.assign(published_confident_learning=1.0 - np.where(given == 1, t["p_pos"], t["p_neg"]))
+        base = {"part": name, "seed": seed, "task": params["task"], "backbone": params.get("backbone"),
+                "epochs": params.get("epochs"), "max_length": params.get("max_length"),
+                "heldout_accuracy": _heldout(run)}
+        for subset, mask in (("candidates", t["candidate"].to_numpy()), ("all", np.ones(len(t), bool))):
+            yy = t["confirmed"].to_numpy()[mask]
+            for r in detection_rows(scores[mask].reset_index(drop=True), yy):
+                rows.append({**base, "subset": subset, **r})
+        costs.append(cost_row(f"s{seed}", "dynamics (every score)", run.info, 1, part=name, seed=seed))
+        print(f"IMDB seed {seed}: done", flush=True)
+    summary, cost = pd.DataFrame(rows), pd.DataFrame(costs)
+    _write(out_dir, summary=summary, cost=cost)
+    return summary, cost
+
+
+def _write(out_dir: Path, **tables: pd.DataFrame) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for fname, df in tables.items():
+        df.to_csv(out_dir / f"{fname}.csv", index=False, float_format="%.6g")
+
+
+def run_part(name: str, config: str | Path = CONFIG, runs_dir: str | Path = "runs/mislabel",
+             out: str | Path = "results/mislabel", progress: bool = False, max_runs: int | None = None):
+    """Compute one part of the configuration; returns its tables (also written to ``<out>/<name>/``)."""
+    cfg = load_config(config)
+    part = get_part(cfg, name)
+    runs_dir, out_dir = Path(runs_dir), Path(out) / name
+    t = time.perf_counter()
+    if part["kind"] == "grid":
+        res = run_grid(name, part, runs_dir, out_dir, progress, max_runs)
+    elif part["kind"] == "cleaning":
+        res = run_cleaning(name, part, runs_dir, out_dir, progress)
+    else:
+        res = run_imdb(name, part, runs_dir, out_dir, progress)
+    (out_dir / "part.json").write_text(json.dumps({"part": name, "config": part, "wall_s": round(time.perf_counter() - t, 1),
+                                                   "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
+                                                  indent=1, default=str) + "\n")
+    return res
+
+
+# ------------------------------------------------------------------------------------------------
+# analysis of the committed tables
+# ------------------------------------------------------------------------------------------------
+
+CELL = ["part", "task", "backbone", "length", "noise_rate", "noise_type"]
+
+
+def cells(summary: pd.DataFrame, by: list[str] | None = None) -> pd.DataFrame:
+    """Mean and 95 % t-interval over seeds of every metric, per cell and score, with chance levels and
+    the mean memorisation of the cell."""
+    by = [c for c in (by or CELL) if c in summary.columns]
+    out = []
+    for key, g in summary.groupby(by + ["score"], dropna=False):
+        row = dict(zip(by + ["score"], key))
+        row["n_seeds"] = int(g["seed"].nunique()) if "seed" in g else len(g)
+        for m in METRICS:
+            row[f"{m}_mean"], row[f"{m}_lo"], row[f"{m}_hi"] = stats.seed_interval(g[m].to_numpy(float))
+            row[f"chance_{m}"] = float(g[f"chance_{m}"].mean())
+        for m in ("final_train_acc_corrupted", "heldout_accuracy"):
+            if m in g:
+                row[f"{m}_mean"] = float(g[m].mean())
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def paired_tests(summary: pd.DataFrame, metric: str = "roc_auc", tested: Iterable[str] = TESTED,
+                 by: list[str] | None = None) -> pd.DataFrame:
+    """Per cell: each tested score against the cell's best baseline (best mean ``metric`` outside
+    :data:`ACTION_FAMILY`), a paired t test over seeds (:func:`nlpdiff.stats.paired_seed_test`) and the
+    per-seed DeLong p values (largest of them; Holm over the table on the paired test)."""
+    by = [c for c in (by or CELL) if c in summary.columns]
+    rows = []
+    for key, g in summary.groupby(by, dropna=False):
+        means = g.groupby("score")[metric].mean()
+        base = means.drop(index=[s for s in ACTION_FAMILY if s in means.index]).idxmax()
+        piv = g.pivot_table(index="seed", columns="score", values=metric)
+        for t in tested:
+            if t not in piv:
+                continue
+            pair = piv[[t, base]].dropna()
+            test = stats.paired_seed_test(pair[t].to_numpy(), pair[base].to_numpy()) if len(pair) >= 2 else {
+                "mean_diff": float((pair[t] - pair[base]).mean()), "low": np.nan, "high": np.nan, "p": np.nan,
+                "n": len(pair)}
+            dl = g[g["score"] == base].get(f"delong_p_{t}")
+            rows.append({**dict(zip(by, key)), "score": t, "baseline": base, f"{metric}_score": means[t],
+                         f"{metric}_baseline": means[base], "diff": test["mean_diff"], "diff_lo": test["low"],
+                         "diff_hi": test["high"], "p_seeds": test["p"], "n_seeds": test["n"],
+                         "delong_p_max": float(dl.max()) if dl is not None and len(dl) else np.nan,
+                         "delong_p_min": float(dl.min()) if dl is not None and len(dl) else np.nan})
+    out = pd.DataFrame(rows)
+    if len(out):
+        p = out["p_seeds"].to_numpy(float)
+        adj = np.full(len(p), np.nan)
+        ok = np.isfinite(p)
+        if ok.any():
+            adj[ok] = stats.holm(p[ok])
+        out["p_holm"] = adj
+    return out
+
+
+def cost_table(cost: pd.DataFrame) -> pd.DataFrame:
+    """Mean training runs and wall seconds per method (and part), with the ratio to one dynamics run."""
+    g = cost.groupby(["part", "method"], dropna=False).agg(runs=("run", "count"), training_runs=("training_runs", "mean"),
+                                                            wall_s_mean=("wall_s", "mean")).reset_index()
+    one = g[g["method"].str.startswith("dynamics")].set_index("part")["wall_s_mean"]
+    g["x_one_run"] = g["wall_s_mean"] / g["part"].map(one)
+    return g
+
+
+def cleaning_cells(table: pd.DataFrame) -> pd.DataFrame:
+    """Held-out accuracy (mean, 95 % interval over seeds) per method and fraction, corrupted samples removed."""
+    rows = []
+    for (method, f), g in table.groupby(["method", "fraction"], dropna=False):
+        mean, lo, hi = stats.seed_interval(g["heldout_accuracy"].to_numpy(float))
+        rows.append({"method": method, "fraction": f, "n_seeds": len(g), "heldout_accuracy_mean": mean,
+                     "heldout_accuracy_lo": lo, "heldout_accuracy_hi": hi,
+                     "corrupted_removed_mean": float(g["corrupted_removed"].mean()),
+                     "n_removed_mean": float((g["n_train"] - g["n_kept"]).mean()),
+                     "score": ",".join(sorted(set(map(str, g["score"])) - {""}))})
+    return pd.DataFrame(rows)
+
+
+def load_results(root: str | Path = "results/mislabel") -> dict[str, dict[str, pd.DataFrame]]:
+    """Every committed part: ``{part: {table name: frame}}``."""
+    out: dict[str, dict[str, pd.DataFrame]] = {}
+    for d in sorted(Path(root).glob("*/")):
+        tables = {p.stem: pd.read_csv(p) for p in sorted(d.glob("*.csv"))}
+        if tables:
+            out[d.name] = tables
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m nlpdiff.mislabel", description=__doc__.split("\n\n")[0])
+    ap.add_argument("part")
+    ap.add_argument("--config", default=str(CONFIG))
+    ap.add_argument("--runs-dir", default="runs/mislabel")
+    ap.add_argument("--out", default="results/mislabel")
+    ap.add_argument("--max-runs", type=int, default=None)
+    ap.add_argument("--progress", action="store_true")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    a = ap.parse_args(argv)
+    if a.threads:
+        import torch
+
+        torch.set_num_threads(a.threads)
+    run_part(a.part, a.config, a.runs_dir, a.out, a.progress, a.max_runs)
+
+
+if __name__ == "__main__":
+    main()
