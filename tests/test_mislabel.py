@@ -161,3 +161,33 @@ def test_cleaning_part_end_to_end(tiny_data_dir, tmp_path, one_torch_thread):
     assert table["heldout_accuracy"].between(0, 1).all() and len(cost) == len(table)
     c = mislabel.cleaning_cells(table)
     assert set(c["method"]) == set(table["method"])
+
+
+def test_opening_reads_its_numbers_from_the_tables():
+    s = _summary()
+    s2 = s.assign(part="q", roc_auc=np.where(s["score"] == "action", 0.95, s["roc_auc"]))
+    both = pd.concat([s, s2], ignore_index=True)
+    tests, cells = mislabel.paired_tests(both), mislabel.cells(both)
+    text = mislabel.opening(tests, cells)
+    diffs = tests[tests["score"] == "action"]["diff"]
+    assert f"{diffs.min():+.3f} to {diffs.max():+.3f}" in text
+    assert "Over the 2 cells" in text
+    v = mislabel.verdicts(tests).set_index(["part", "score"])
+    assert v.loc[("q", "action"), "cells"] == 1
+    assert v[["better", "worse", "no_difference"]].sum(axis=1).eq(v["cells"]).all()
+
+
+def test_published_check_and_gpu_summary(tiny_data_dir, tmp_path):
+    pub = mislabel.published_check(tiny_data_dir)
+    assert pub["n_candidates"] == 6 and 0 <= pub["top_is_candidates"] <= 1
+    assert 0 <= pub["roc_auc_all"] <= 1
+    assert mislabel.gpu_summary(tmp_path).empty
+    assert len(mislabel.gpu_summary("results/gpu")) and set(mislabel.gpu_summary("results/gpu")["backbone"]) == {
+        "finetune"}
+
+
+def test_interval_chart_renders():
+    c = mislabel.cells(_summary())
+    c["cell"] = mislabel.cell_label(c)
+    spec = mislabel.interval_chart(c, ["action", "aum"]).to_dict()
+    assert spec["facet"]["field"] == "cell"
