@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from types import SimpleNamespace
 
 import numpy as np
@@ -191,3 +192,34 @@ def test_interval_chart_renders():
     c["cell"] = mislabel.cell_label(c)
     spec = mislabel.interval_chart(c, ["action", "aum"]).to_dict()
     assert spec["facet"]["field"] == "cell"
+
+
+@pytest.mark.slow
+def test_chapter_notebook_on_tiny_data(tiny_data_dir, tmp_path):
+    """The chapter runs from a bare folder (no committed results): it computes its slice and shows it."""
+    import json
+    from pathlib import Path
+
+    import nbformat
+
+    from nlpdiff.runner import NOTEBOOKS_DIR, run_notebook
+
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "mislabel.ipynb"
+    params = dict(runs_dir=str(tmp_path / "runs"), results_dir=str(tmp_path / "none"), gpu_dir=str(tmp_path / "none"),
+                  config=str(root / "params" / "mislabel.yaml"), slice_parts=["smoke_sst2"],
+                  data_dir=str(tiny_data_dir))
+    env_before = os.environ.get("NLPDIFF_DATA_DIR")
+    os.environ["NLPDIFF_DATA_DIR"] = str(tiny_data_dir)
+    try:
+        run_notebook(NOTEBOOKS_DIR / "mislabel.py", out, params, cwd=tmp_path)
+    finally:
+        if env_before is None:
+            os.environ.pop("NLPDIFF_DATA_DIR")
+        else:
+            os.environ["NLPDIFF_DATA_DIR"] = env_before
+    nb = nbformat.read(out, as_version=4)
+    assert not any(o.get("output_type") == "error" for c in nb.cells for o in c.get("outputs", []))
+    text = json.dumps([o for c in nb.cells for o in c.get("outputs", [])])
+    assert "smoke_sst2 (this build)" in text and "circular" in text
+    assert (tmp_path / "runs" / "mislabel" / "results" / "smoke_sst2" / "summary.csv").exists()

@@ -87,24 +87,28 @@ display(Markdown(mislabel.opening(tests, cells, cost, published, cleaning)))
 # from `results/gpu/` (5,000 SST-2 sentences or 4,000 SNLI pairs, 10 or 12 epochs, memorised).
 
 # %% tags=["hide-input"]
-show = ["action", "action_train", "early_action", "final_loss", "cartography_confidence", "cartography_variability",
-        "aum", "el2n", "forgetting_events", "mean_entropy", "confident_learning"]
+show = ["action", "action_train", "final_loss", "cartography_confidence", "aum", "el2n", "forgetting_events",
+        "confident_learning"]
 
 
 def fmt(r, m):
     return f"{r[m + '_mean']:.3f} [{r[m + '_lo']:.3f}, {r[m + '_hi']:.3f}]"
 
 
-table = cells[cells["score"].isin(show)].copy()
-table["ROC AUC"] = table.apply(fmt, axis=1, m="roc_auc")
-table["average precision"] = table.apply(fmt, axis=1, m="average_precision")
-table["precision at k"] = table.apply(fmt, axis=1, m="precision_at_k")
-table["chance (AP, P@k)"] = table["chance_average_precision"].round(3)
-table["train acc. on corrupted"] = table["final_train_acc_corrupted_mean"].round(2)
-table = table.sort_values(["part", "length", "noise_rate", "noise_type", "roc_auc_mean"],
-                          ascending=[True, True, True, True, False])
-display(table[["part", "cell", "score", "ROC AUC", "average precision", "precision at k", "chance (AP, P@k)",
-               "train acc. on corrupted"]].reset_index(drop=True))
+pd.set_option("display.max_rows", 200)
+keys = ["part", "cell"]
+for metric, title in (("roc_auc", "ROC AUC"), ("average_precision", "average precision"),
+                      ("precision_at_k", "precision at k")):
+    t = cells[cells["score"].isin(show)].copy()
+    t["v"] = t.apply(fmt, axis=1, m=metric)
+    wide = t.pivot_table(index=keys, columns="score", values="v", aggfunc="first")[
+        [c for c in show if c in set(t["score"])]]
+    extra = cells[cells["score"] == "action"].set_index(keys)
+    wide.insert(0, "chance", extra[f"chance_{metric}"].round(3))
+    if metric == "roc_auc":
+        wide.insert(1, "train acc. on corrupted", extra["final_train_acc_corrupted_mean"].round(2))
+    display(Markdown(f"**{title}** (mean [95 % interval] over seeds; chance beside it):"))
+    display(wide.reset_index())
 
 # %% tags=["hide-input"]
 chart_scores = ["action", "action_train", "final_loss", "cartography_confidence", "aum", "el2n", "confident_learning"]
