@@ -522,8 +522,12 @@ def gpu_summary(gpu_dir: str | Path = "results/gpu") -> pd.DataFrame:
         return pd.DataFrame()
     d = pd.read_csv(path)
     task = d["task"].replace({"snli_chaos": "snli"})
-    return d.assign(part="gpu_" + task, task=task, backbone="finetune", length="long",
-                    heldout_accuracy=d["final_heldout_accuracy"])
+    out = d.assign(part="gpu_" + task, task=task, backbone="finetune", length="long",
+                   heldout_accuracy=d["final_heldout_accuracy"])
+    for col in ("final_train_acc_clean", "delong_p_action", "delong_p_action_train"):
+        if col not in out:
+            out[col] = np.nan  # not kept by the GPU summaries
+    return out
 
 
 def verdicts(tests: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:

@@ -87,6 +87,14 @@ display(Markdown(mislabel.opening(tests, cells, cost, published, cleaning)))
 # from `results/gpu/` (5,000 SST-2 sentences or 4,000 SNLI pairs, 10 or 12 epochs, memorised).
 
 # %% tags=["hide-input"]
+# how well each part's models learn the task: held-out accuracy (SNLI parts: none, the engine keeps no held-out
+# pairs when SNLI dev is also the training split) and training accuracy on the clean samples at the end
+fit = everything.drop_duplicates(["part", "run"]).groupby(["part", "backbone", "length"], dropna=False).agg(
+    runs=("run", "count"), epochs=("epochs", "first"), heldout_accuracy=("heldout_accuracy", "mean"),
+    train_acc_clean=("final_train_acc_clean", "mean"), train_acc_corrupted=("final_train_acc_corrupted", "mean"))
+display(fit.round(3).reset_index())
+
+# %% tags=["hide-input"]
 show = ["action", "action_train", "final_loss", "cartography_confidence", "aum", "el2n", "forgetting_events",
         "confident_learning"]
 
