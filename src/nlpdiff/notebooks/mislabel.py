@@ -71,7 +71,7 @@ data_dir = data_dir or os.environ.get("NLPDIFF_DATA_DIR")
 
 # %% tags=["hide-input"]
 published = mislabel.published_check(data_dir) if data_dir and Path(data_dir, "imdb_label_errors").exists() else None
-display(Markdown(mislabel.opening(tests, cells, cost, published, cleaning)))
+display(Markdown(mislabel.opening(tests, cells, cost, published, cleaning, imdb)))
 
 # %% [markdown]
 # ## The grid
@@ -204,9 +204,20 @@ if published:
         f"the candidates (chance 0.5; average precision by chance among the candidates "
         f"{pub['chance_average_precision_candidates']:.3f}, the share confirmed)."))
 if imdb is not None:
-    ic = mislabel.cells(imdb.assign(length="usual", noise_rate=0.0, noise_type="real"), by=["subset"])
+    info = imdb.iloc[0]
+    display(Markdown(
+        f"This study's runs: scratch backbone on all IMDB test reviews ({int(imdb['n'].max()):,} scored), "
+        f"{int(info['epochs'])} epochs, max_length {int(info['max_length'])}, seeds {sorted(imdb['seed'].unique())}; "
+        f"held-out accuracy on IMDB train reviews {imdb.drop_duplicates('seed')['heldout_accuracy'].mean():.3f}. "
+        "Positives: the confirmed errors. Every score, mean and 95 % interval over seeds, chance beside it; "
+        "`published_confident_learning` is 1 minus the published cross-validated probability of the given label."))
+    ic = mislabel.cells(imdb, by=["subset"])
     display(ic[["subset", "score", "n_seeds", "roc_auc_mean", "roc_auc_lo", "roc_auc_hi", "average_precision_mean",
-                "chance_average_precision"]].sort_values(["subset", "roc_auc_mean"], ascending=[False, False]).round(3))
+                "precision_at_k_mean", "chance_average_precision"]].sort_values(
+        ["subset", "roc_auc_mean"], ascending=[False, False]).round(3).reset_index(drop=True))
+    display(Markdown("Paired tests of the action scores against the best other score (per subset; over seeds, "
+                     "and DeLong per seed):"))
+    display(mislabel.paired_tests(imdb, by=["subset"]).round(4))
 else:
     display(Markdown(
         "*The IMDB runs of this study (part `imdb_test_scratch`: all 25,000 test reviews, scratch backbone, "
