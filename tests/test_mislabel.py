@@ -223,3 +223,14 @@ def test_chapter_notebook_on_tiny_data(tiny_data_dir, tmp_path):
     text = json.dumps([o for c in nb.cells for o in c.get("outputs", [])])
     assert "smoke_sst2 (this build)" in text and "circular" in text
     assert (tmp_path / "runs" / "mislabel" / "results" / "smoke_sst2" / "summary.csv").exists()
+
+
+def test_cleaning_tests_pair_seeds():
+    rows = []
+    for seed in range(3):
+        for method, acc in (("action", 0.80), ("best_baseline", 0.78), ("random", 0.70)):
+            rows.append({"seed": seed, "method": method, "fraction": 0.1, "heldout_accuracy": acc + 0.01 * seed,
+                         "score": method, "n_train": 100, "n_kept": 90, "corrupted_removed": 5})
+    t = mislabel.cleaning_tests(pd.DataFrame(rows)).set_index("action_minus")
+    assert t.loc["random", "diff"] == pytest.approx(0.10) and t.loc["best_baseline", "diff"] == pytest.approx(0.02)
+    assert (t["p_holm"] >= t["p"]).all()

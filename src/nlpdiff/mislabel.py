@@ -500,8 +500,29 @@ def cleaning_cells(table: pd.DataFrame) -> pd.DataFrame:
                      "heldout_accuracy_lo": lo, "heldout_accuracy_hi": hi,
                      "corrupted_removed_mean": float(g["corrupted_removed"].mean()),
                      "n_removed_mean": float((g["n_train"] - g["n_kept"]).mean()),
-                     "score": ",".join(sorted(set(map(str, g["score"])) - {""}))})
+                     "score": ",".join(sorted(set(map(str, g["score"].dropna())) - {""}))})
     return pd.DataFrame(rows)
+
+
+def cleaning_tests(table: pd.DataFrame, against: Iterable[str] = ("best_baseline", "random")) -> pd.DataFrame:
+    """Per fraction removed: held-out accuracy after removing by the action score minus after removing by each
+    of ``against``, paired over seeds (:func:`nlpdiff.stats.paired_seed_test`), Holm-adjusted over the table."""
+    rows = []
+    piv = table.pivot_table(index=["fraction", "seed"], columns="method", values="heldout_accuracy")
+    for f, g in piv.groupby(level="fraction"):
+        for other in against:
+            if "action" not in g or other not in g:
+                continue
+            pair = g[["action", other]].dropna()
+            if len(pair) < 2:
+                continue
+            t = stats.paired_seed_test(pair["action"].to_numpy(), pair[other].to_numpy())
+            rows.append({"fraction": f, "action_minus": other, "diff": t["mean_diff"], "diff_lo": t["low"],
+                         "diff_hi": t["high"], "p": t["p"], "n_seeds": t["n"]})
+    out = pd.DataFrame(rows)
+    if len(out):
+        out["p_holm"] = stats.holm(out["p"].to_numpy(float))
+    return out
 
 
 def load_results(root: str | Path = "results/mislabel") -> dict[str, dict[str, pd.DataFrame]]:

@@ -258,5 +258,8 @@ if cleaning is not None:
     line = alt.Chart(lines_).mark_line(point=True).encode(x="fraction:Q", y="heldout_accuracy_mean:Q", color="method:N")
     rules = alt.Chart(ref).mark_rule(strokeDash=[4, 3]).encode(y="heldout_accuracy_mean:Q", color="method:N")
     display(alt.layer(band, line, rules).properties(width=420, height=260))
+    display(Markdown("Paired over seeds: held-out accuracy after removing by the action score minus after removing "
+                     "by the best baseline or at random (Holm-adjusted over the table):"))
+    display(mislabel.cleaning_tests(cleaning).round(4))
 else:
     display(Markdown("*The cleaning part is not committed yet.*"))
