@@ -598,7 +598,7 @@ def _range(v: Iterable[float], f: str = "{:.3f}") -> str:
 
 def opening(tests: pd.DataFrame, cells_df: pd.DataFrame, cost: pd.DataFrame | None = None,
             published: dict | None = None, cleaning: pd.DataFrame | None = None, imdb: pd.DataFrame | None = None,
-            alpha: float = 0.05) -> str:
+            bench: pd.DataFrame | None = None, alpha: float = 0.05) -> str:
     """The chapter's one-paragraph answer, every number read from the tables given (markdown)."""
     act = tests[tests["score"] == "action"]
     sig = act["p_holm"] < alpha
@@ -625,11 +625,15 @@ def opening(tests: pd.DataFrame, cells_df: pd.DataFrame, cost: pd.DataFrame | No
         m = mem.reindex(gain.index)
         hi, lo = gain[m > 0.5], gain[m <= 0.5]
         if len(hi) and len(lo):
-            out.append(f"Against the loss at the last checkpoint, what matters is memorisation: in the {len(hi)} cells "
-                       f"where the model memorises the corrupted labels (training accuracy on them above 0.5 at the "
-                       f"end) the action's ROC AUC minus the last loss's has median {hi.median():+.3f} (range "
-                       f"{_range(hi, '{:+.3f}')}), in the {len(lo)} where it does not, median {lo.median():+.3f} "
-                       f"(range {_range(lo, '{:+.3f}')}).")
+            bb = cells_df[cells_df["score"] == "action"].set_index(["part", "length", "noise_rate", "noise_type"])[
+                "backbone"].reindex(hi.index)
+            per = "; ".join(f"{b} {hi[bb == b].median():+.3f} ({int((bb == b).sum())} cells)"
+                            for b in sorted(bb.dropna().unique()))
+            out.append(f"Against the loss at the last checkpoint: in the {len(hi)} cells where the model memorises "
+                       f"the corrupted labels (training accuracy on them above 0.5 at the end) the action's ROC AUC "
+                       f"minus the last loss's has median {hi.median():+.3f} (range {_range(hi, '{:+.3f}')}; median by "
+                       f"backbone: {per}), in the {len(lo)} where it does not, median {lo.median():+.3f} (range "
+                       f"{_range(lo, '{:+.3f}')}).")
     if cost is not None and len(cost) and "confident_learning" in set(cells_df["score"]):
         ct = cost_table(cost)
         clr = ct[ct["method"].str.startswith("confident")]
@@ -641,6 +645,13 @@ def opening(tests: pd.DataFrame, cells_df: pd.DataFrame, cost: pd.DataFrame | No
             out.append(f"Confident learning (K = 5 folds, same backbone) costs {_range(clr['x_one_run'], '{:.1f}')} "
                        f"times one run here; action minus confident learning, ROC AUC {_range(d, '{:+.3f}')} in the "
                        f"{len(d)} cells where both were computed.")
+    if bench is not None and len(bench):
+        b = bench.iloc[0]
+        out.append(f"At equal cost ({int(b['k'])} seeds of the action, averaged, against {int(b['k'])}-fold confident "
+                   f"learning; {b['task']}, {b['backbone']}, {b['noise_rate']:.0%} {b['noise_type']} noise; confident "
+                   f"learning took {b['cost_ratio_wall']:.2f} times the wall time of the {int(b['k'])} runs): ROC AUC "
+                   f"{b['roc_auc_action_averaged']:.3f} against {b['roc_auc_confident_learning']:.3f} (DeLong p "
+                   f"{b['delong_p']:.2g}; one action run alone {b['roc_auc_action_one_run']:.3f}).")
     if published:
         out.append(f"On real errors, the published baseline's headline is circular: the {published['n_candidates']:,} "
                    f"IMDB reviews the crowd checked are the {published['n_candidates']:,} that the published confident "

@@ -47,8 +47,13 @@ from nlpdiff import mislabel, plots
 plots.enable_offline()
 pd.set_option("display.width", 200)
 # the slice: computed now, written beside the profile's runs (not into the committed results)
+import contextlib
+import io
+
 for name in slice_parts:
-    mislabel.run_part(name, config, runs_dir=Path(runs_dir) / "mislabel", out=Path(runs_dir) / "mislabel" / "results")
+    with contextlib.redirect_stdout(io.StringIO()):  # per-run progress lines stay off the page
+        mislabel.run_part(name, config, runs_dir=Path(runs_dir) / "mislabel",
+                          out=Path(runs_dir) / "mislabel" / "results")
 parts = mislabel.load_results(results_dir)
 parts.update({f"{k} (this build)": v for k, v in mislabel.load_results(Path(runs_dir) / "mislabel" / "results").items()
               if k in slice_parts})
@@ -71,7 +76,12 @@ data_dir = data_dir or os.environ.get("NLPDIFF_DATA_DIR")
 
 # %% tags=["hide-input"]
 published = mislabel.published_check(data_dir) if data_dir and Path(data_dir, "imdb_label_errors").exists() else None
-display(Markdown(mislabel.opening(tests, cells, cost, published, cleaning, imdb)))
+# the answer reads the committed parts only (not this build's slice)
+committed = ~tests["part"].str.endswith("(this build)")
+bench = parts.get("benchmark_detection", {}).get("benchmark")
+display(Markdown(mislabel.opening(tests[committed], cells[~cells["part"].str.endswith("(this build)")],
+                                  cost[~cost["part"].str.endswith("(this build)")] if len(cost) else cost,
+                                  published, cleaning, imdb, bench)))
 
 # %% [markdown]
 # ## The grid
@@ -179,7 +189,6 @@ display(piv[["part", "cell", "train acc. on corrupted", "action", "final_loss", 
 # %% tags=["hide-input"]
 if len(cost):
     display(mislabel.cost_table(cost).round(2))
-bench = parts.get("benchmark_detection", {}).get("benchmark")
 if bench is not None:
     display(Markdown("**`benchmarks/detection.py`** (one call, its printed figures as a table):"))
     display(bench.round(3))
@@ -207,7 +216,7 @@ if imdb is not None:
     info = imdb.iloc[0]
     display(Markdown(
         f"This study's runs: scratch backbone on all IMDB test reviews ({int(imdb['n'].max()):,} scored), "
-        f"{int(info['epochs'])} epochs, max_length {int(info['max_length'])}, seeds {sorted(imdb['seed'].unique())}; "
+        f"{int(info['epochs'])} epochs, max_length {int(info['max_length'])}, seeds {', '.join(str(int(x)) for x in sorted(imdb['seed'].unique()))}; "
         f"held-out accuracy on IMDB train reviews {imdb.drop_duplicates('seed')['heldout_accuracy'].mean():.3f}. "
         "Positives: the confirmed errors. Every score, mean and 95 % interval over seeds, chance beside it; "
         "`published_confident_learning` is 1 minus the published cross-validated probability of the given label."))
