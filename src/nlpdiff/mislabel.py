@@ -601,6 +601,8 @@ def opening(tests: pd.DataFrame, cells_df: pd.DataFrame, cost: pd.DataFrame | No
             bench: pd.DataFrame | None = None, alpha: float = 0.05) -> str:
     """The chapter's one-paragraph answer, every number read from the tables given (markdown)."""
     act = tests[tests["score"] == "action"]
+    if act.empty:
+        return "*No grid part to summarise yet.*"
     sig = act["p_holm"] < alpha
     better, worse = int((sig & (act["diff"] > 0)).sum()), int((sig & (act["diff"] < 0)).sum())
     raw_better = int(((act["p_seeds"] < alpha) & (act["diff"] > 0)).sum())

@@ -76,12 +76,14 @@ data_dir = data_dir or os.environ.get("NLPDIFF_DATA_DIR")
 
 # %% tags=["hide-input"]
 published = mislabel.published_check(data_dir) if data_dir and Path(data_dir, "imdb_label_errors").exists() else None
-# the answer reads the committed parts only (not this build's slice)
-committed = ~tests["part"].str.endswith("(this build)")
+# the answer reads the committed parts only (not this build's slice), unless there are none (a bare folder)
+def keep(df):
+    built = df["part"].str.endswith("(this build)") if len(df) else pd.Series(dtype=bool)
+    return df[~built] if len(df) and (~built).any() else df
+
+
 bench = parts.get("benchmark_detection", {}).get("benchmark")
-display(Markdown(mislabel.opening(tests[committed], cells[~cells["part"].str.endswith("(this build)")],
-                                  cost[~cost["part"].str.endswith("(this build)")] if len(cost) else cost,
-                                  published, cleaning, imdb, bench)))
+display(Markdown(mislabel.opening(keep(tests), keep(cells), keep(cost), published, cleaning, imdb, bench)))
 
 # %% [markdown]
 # ## The grid
