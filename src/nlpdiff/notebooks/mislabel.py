@@ -1,0 +1,276 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Is the action score an effective auditing tool?
+#
+# *Most of this page reads committed summary tables: `results/mislabel/<part>/` (the cheap backbones,
+# each part computed by `python -m nlpdiff.mislabel PART` from `params/mislabel.yaml`) and `results/gpu/`
+# (the fine-tuned grid, run on a GPU). The profile that renders the page also computes a small slice
+# of the grid on the spot (`slice_parts`), shown beside the committed parts.*
+#
+# The study promises to test whether the action score (a sample's loss summed over the training
+# checkpoints) is effective "as a human auditing tool for detection of incorrectly labeled samples".
+# We corrupt a known share of the labels, train once, and ask how well each score ranks the corrupted
+# samples first; then we check the scores against real, crowd-checked label errors, and we clean a
+# noisy training set with them.
+
+# %% tags=["parameters"]
+runs_dir = "runs/cpu"  # the profile's run folders; the slice is trained under <runs_dir>/mislabel
+profile = "cpu"
+results_dir = "results/mislabel"  # committed parts (python -m nlpdiff.mislabel PART)
+gpu_dir = "results/gpu"  # committed fine-tuned grid (gpu/summarize.py)
+config = "params/mislabel.yaml"
+slice_parts = ["slice_sst2"]  # parts of the config computed by this execution ([] for none)
+data_dir = None  # IMDB and its label errors (default: $NLPDIFF_DATA_DIR)
+
+# %% tags=["hide-input"]
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from IPython.display import Markdown, display
+
+from nlpdiff import mislabel, plots
+
+plots.enable_offline()
+pd.set_option("display.width", 200)
+# the slice: computed now, written beside the profile's runs (not into the committed results)
+import contextlib
+import io
+
+for name in slice_parts:
+    with contextlib.redirect_stdout(io.StringIO()):  # per-run progress lines stay off the page
+        mislabel.run_part(name, config, runs_dir=Path(runs_dir) / "mislabel",
+                          out=Path(runs_dir) / "mislabel" / "results")
+parts = mislabel.load_results(results_dir)
+parts.update({f"{k} (this build)": v for k, v in mislabel.load_results(Path(runs_dir) / "mislabel" / "results").items()
+              if k in slice_parts})
+grids = {k: v for k, v in parts.items() if "summary" in v and "subset" not in v["summary"]}
+summary = pd.concat([v["summary"].assign(part=k) for k, v in grids.items()], ignore_index=True) if grids else None
+gpu = mislabel.gpu_summary(gpu_dir)
+everything = pd.concat([x for x in (summary, gpu) if x is not None and len(x)], ignore_index=True)
+tests = mislabel.paired_tests(everything)
+verd = mislabel.verdicts(tests)
+cells = mislabel.cells(everything)
+cells["cell"] = mislabel.cell_label(cells)
+cost = pd.concat([v["cost"].assign(part=k) for k, v in grids.items() if "cost" in v], ignore_index=True) if grids \
+    else pd.DataFrame()
+cleaning = next((v["cleaning"] for k, v in parts.items() if "cleaning" in v), None)
+imdb = next((v["summary"] for k, v in parts.items() if "summary" in v and "subset" in v["summary"]), None)
+data_dir = data_dir or os.environ.get("NLPDIFF_DATA_DIR")
+
+# %% [markdown]
+# ## The answer
+
+# %% tags=["hide-input"]
+published = mislabel.published_check(data_dir) if data_dir and Path(data_dir, "imdb_label_errors").exists() else None
+# the answer reads the committed parts only (not this build's slice), unless there are none (a bare folder)
+def keep(df):
+    built = df["part"].str.endswith("(this build)") if len(df) else pd.Series(dtype=bool)
+    return df[~built] if len(df) and (~built).any() else df
+
+
+bench = parts.get("benchmark_detection", {}).get("benchmark")
+display(Markdown(mislabel.opening(keep(tests), keep(cells), keep(cost), published, cleaning, imdb, bench)))
+
+# %% [markdown]
+# ## The grid
+#
+# Each run trains once on a share of corrupted labels (uniform: that share of all samples gets
+# another label drawn uniformly; class-conditional: that share of the eligible samples moves along the
+# engine's default confusion map, on SST-2 positive to negative, on SNLI neutral to entailment and
+# contradiction to neutral) and computes every registered score from that one run. Seeds change the
+# samples drawn, the labels corrupted and the model (`data_seed = seed`). **Metrics**: ROC AUC (chance
+# 0.5), average precision and precision at k (k = the number of corrupted samples; chance = the share
+# corrupted), each as mean and 95 % t-interval over 3 seeds (2 degrees of freedom: wide). The small
+# mark on each row of the charts is the chance level. The fine-tuned rows (`gpu_sst2`, `gpu_snli`) come
+# from `results/gpu/` (5,000 SST-2 sentences or 4,000 SNLI pairs, 10 or 12 epochs, memorised).
+
+# %% tags=["hide-input"]
+# how well each part's models learn the task: held-out accuracy (SNLI parts: none, the engine keeps no held-out
+# pairs when SNLI dev is also the training split) and training accuracy on the clean samples at the end
+fit = everything.drop_duplicates(["part", "run"]).groupby(["part", "backbone", "length"], dropna=False).agg(
+    runs=("run", "count"), epochs=("epochs", "first"), heldout_accuracy=("heldout_accuracy", "mean"),
+    train_acc_clean=("final_train_acc_clean", "mean"), train_acc_corrupted=("final_train_acc_corrupted", "mean"))
+display(fit.round(3).reset_index())
+
+# %% tags=["hide-input"]
+show = ["action", "action_train", "final_loss", "cartography_confidence", "aum", "el2n", "forgetting_events",
+        "confident_learning"]
+
+
+def fmt(r, m):
+    return f"{r[m + '_mean']:.3f} [{r[m + '_lo']:.3f}, {r[m + '_hi']:.3f}]"
+
+
+pd.set_option("display.max_rows", 200)
+keys = ["part", "cell"]
+for metric, title in (("roc_auc", "ROC AUC"), ("average_precision", "average precision"),
+                      ("precision_at_k", "precision at k")):
+    t = cells[cells["score"].isin(show)].copy()
+    t["v"] = t.apply(fmt, axis=1, m=metric)
+    wide = t.pivot_table(index=keys, columns="score", values="v", aggfunc="first")[
+        [c for c in show if c in set(t["score"])]]
+    extra = cells[cells["score"] == "action"].set_index(keys)
+    wide.insert(0, "chance", extra[f"chance_{metric}"].round(3))
+    if metric == "roc_auc":
+        wide.insert(1, "train acc. on corrupted", extra["final_train_acc_corrupted_mean"].round(2))
+    display(Markdown(f"**{title}** (mean [95 % interval] over seeds; chance beside it):"))
+    display(wide.reset_index())
+
+# %% tags=["hide-input"]
+chart_scores = ["action", "action_train", "final_loss", "cartography_confidence", "aum", "el2n", "confident_learning"]
+for part in cells["part"].unique():
+    display(mislabel.interval_chart(cells[cells["part"] == part], chart_scores, title=part))
+
+# %% [markdown]
+# **The paired test.** Per cell, the action score (and its training-pass variant, `action_train`) against
+# the cell's best baseline: the score with the best mean ROC AUC outside the action family (`action`,
+# its trapezoid, training-pass, early and token-sum variants, and `mean_loss`, which ranks exactly as
+# `action`). Choosing the best baseline after seeing the results favours the baseline. `diff` is the
+# mean over seeds of the paired difference of ROC AUC with its 95 % interval; `p_seeds` a paired t test
+# over the 3 seeds, `p_holm` Holm-adjusted over the whole table; `delong_p_min`/`_max` the range over
+# seeds of DeLong's test on the samples of each run (cheap backbones only: the GPU summaries do not keep
+# it).
+
+# %% tags=["hide-input"]
+display(tests.assign(cell=mislabel.cell_label(tests))[
+    ["part", "cell", "score", "baseline", "roc_auc_score", "roc_auc_baseline", "diff", "diff_lo", "diff_hi", "p_seeds",
+     "p_holm", "delong_p_min", "delong_p_max"]].round(4))
+display(verd)
+
+# %% [markdown]
+# ## Memorisation
+#
+# The case for summing the loss over training is the regime in which the model ends up fitting the
+# wrong labels: the last loss then forgets what the early epochs knew. We measure it per run: the
+# training accuracy, at the last checkpoint (eval pass), on the corrupted samples *against their
+# corrupted labels*; above 0.5 the model has memorised them. Each point is a cell (mean over seeds):
+# the gain of the action score over the last checkpoint's loss against memorisation.
+
+# %% tags=["hide-input"]
+import altair as alt
+
+piv = cells.pivot_table(index=["part", "backbone", "length", "noise_rate", "noise_type"], columns="score",
+                        values="roc_auc_mean").reset_index()
+mem = cells[cells["score"] == "action"].set_index(["part", "length", "noise_rate", "noise_type"])[
+    "final_train_acc_corrupted_mean"]
+piv["train acc. on corrupted"] = [mem.get((r.part, r.length, r.noise_rate, r.noise_type), np.nan) for r in piv.itertuples()]
+piv["action - final loss (ROC AUC)"] = piv["action"] - piv["final_loss"]
+piv["cell"] = mislabel.cell_label(piv)
+display(alt.Chart(piv).mark_point(filled=True, size=60).encode(
+    x=alt.X("train acc. on corrupted:Q", scale=alt.Scale(domain=[0, 1])),
+    y=alt.Y("action - final loss (ROC AUC):Q"), color="backbone:N", shape="length:N",
+    tooltip=["part", "cell", alt.Tooltip("train acc. on corrupted:Q", format=".2f"),
+             alt.Tooltip("action - final loss (ROC AUC):Q", format=".3f")]).properties(width=420, height=260))
+display(piv[["part", "cell", "train acc. on corrupted", "action", "final_loss", "action - final loss (ROC AUC)"]]
+        .sort_values("train acc. on corrupted").round(3).reset_index(drop=True))
+
+# %% [markdown]
+# ## Equal compute
+#
+# One training run gives every dynamics score at once (`action`, the cartography scores, AUM, EL2N,
+# forgetting, ...). Confident learning (`nlpdiff.detection.confident_learning`, K = 5 folds, same backbone
+# and recipe) needs K trainings. The cost columns come from each run's `run.json` (wall seconds of the
+# whole run on this 2-core machine shared with other jobs; `torch_threads` is what the run used).
+# `x_one_run`: the method's mean wall time over the part's mean single run. `benchmarks/detection.py`
+# compares both sides at equal cost (the action averaged over K seeds against K-fold confident learning).
+
+# %% tags=["hide-input"]
+if len(cost):
+    display(mislabel.cost_table(cost).round(2))
+if bench is not None:
+    display(Markdown("**`benchmarks/detection.py`** (one call, its printed figures as a table):"))
+    display(bench.round(3))
+
+# %% [markdown]
+# ## Real label errors
+#
+# **IMDB.** Northcutt, Athalye and Mueller (2021) had crowd workers check 1,310 IMDB test reviews;
+# 173 are confirmed label errors (at least 3 of 5 workers chose the other label). Which 1,310? The
+# ones their cross-validated confident learning ranked highest. So the published figure, confident
+# learning finds the confirmed errors among all 25,000 reviews with a very high ROC AUC, is true by
+# construction: every review the crowd could confirm had been put at the top by that score. The honest
+# comparison is among the 1,310 candidates (main), with all 25,000 as a secondary view.
+
+# %% tags=["hide-input"]
+if published:
+    pub = published
+    display(Markdown(
+        f"Measured from the data: of the {pub['n_candidates']:,} reviews that the published probabilities rank "
+        f"highest, a share of **{pub['top_is_candidates']:.3f}** are candidates; the published score's ROC AUC is "
+        f"**{pub['roc_auc_all']:.3f}** on all {pub['n_test']:,} reviews and **{pub['roc_auc_candidates']:.3f}** among "
+        f"the candidates (chance 0.5; average precision by chance among the candidates "
+        f"{pub['chance_average_precision_candidates']:.3f}, the share confirmed)."))
+if imdb is not None:
+    info = imdb.iloc[0]
+    display(Markdown(
+        f"This study's runs: scratch backbone on all IMDB test reviews ({int(imdb['n'].max()):,} scored), "
+        f"{int(info['epochs'])} epochs, max_length {int(info['max_length'])}, seeds {', '.join(str(int(x)) for x in sorted(imdb['seed'].unique()))}; "
+        f"held-out accuracy on IMDB train reviews {imdb.drop_duplicates('seed')['heldout_accuracy'].mean():.3f}. "
+        "Positives: the confirmed errors. Every score, mean and 95 % interval over seeds, chance beside it; "
+        "`published_confident_learning` is 1 minus the published cross-validated probability of the given label."))
+    ic = mislabel.cells(imdb, by=["subset"])
+    display(ic[["subset", "score", "n_seeds", "roc_auc_mean", "roc_auc_lo", "roc_auc_hi", "average_precision_mean",
+                "precision_at_k_mean", "chance_average_precision"]].sort_values(
+        ["subset", "roc_auc_mean"], ascending=[False, False]).round(3).reset_index(drop=True))
+    display(Markdown("Paired tests of the action scores against the best other score (per subset; over seeds, "
+                     "and DeLong per seed):"))
+    display(mislabel.paired_tests(imdb, by=["subset"]).round(4))
+else:
+    display(Markdown(
+        "*The IMDB runs of this study (part `imdb_test_scratch`: all 25,000 test reviews, scratch backbone, "
+        "3 seeds) are not committed yet; see `results/mislabel/README.md` for their measured cost on the 2-core "
+        "machine.*"))
+
+# %% [markdown]
+# **SNLI and ChaosNLI** (cited from the GPU page, not recomputed): on the 1,507 ChaosNLI pairs in SNLI dev,
+# the pairs whose original gold label differs from the majority of 100 new annotators are the real label
+# problems. The clean fine-tuned SNLI run's scores rank them with:
+
+# %% tags=["hide-input"]
+chaos_path = Path(gpu_dir) / "summary_snli_chaosnli.csv"
+if chaos_path.exists():
+    chaos = pd.read_csv(chaos_path)
+    display(chaos[["score", "n_pairs", "n_gold_differs", "roc_auc", "roc_auc_lo", "roc_auc_hi", "average_precision",
+                   "chance_average_precision"]].round(3))
+
+# %% [markdown]
+# ## Cleaning
+#
+# Under 20 % uniform noise on SST-2 (probe backbone), remove the top 1, 5, 10 and 20 % of the training
+# samples by the action score, by the best baseline (chosen per seed with the ground truth: the score
+# outside the action family with the best ROC AUC, which favours it) and at random, retrain the same
+# recipe on the rest (`SubsetSampler`), and measure held-out accuracy on SST-2 validation; beside it,
+# the same sentences with clean labels and with no removal.
+
+# %% tags=["hide-input"]
+if cleaning is not None:
+    cc = mislabel.cleaning_cells(cleaning)
+    display(cc.round(3))
+    ref = cc[cc["method"].isin(["clean labels", "no removal"])]
+    lines_ = cc[~cc["method"].isin(["clean labels", "no removal"])]
+    band = alt.Chart(lines_).mark_errorbar().encode(x=alt.X("fraction:Q", title="fraction removed"),
+                                                    y=alt.Y("heldout_accuracy_lo:Q", title="held-out accuracy",
+                                                            scale=alt.Scale(zero=False)),
+                                                    y2="heldout_accuracy_hi:Q", color="method:N")
+    line = alt.Chart(lines_).mark_line(point=True).encode(x="fraction:Q", y="heldout_accuracy_mean:Q", color="method:N")
+    rules = alt.Chart(ref).mark_rule(strokeDash=[4, 3]).encode(y="heldout_accuracy_mean:Q", color="method:N")
+    display(alt.layer(band, line, rules).properties(width=420, height=260))
+    display(Markdown("Paired over seeds: held-out accuracy after removing by the action score minus after removing "
+                     "by the best baseline or at random (Holm-adjusted over the table):"))
+    display(mislabel.cleaning_tests(cleaning).round(4))
+else:
+    display(Markdown("*The cleaning part is not committed yet.*"))

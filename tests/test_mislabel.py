@@ -1,0 +1,236 @@
+"""The mislabel-detection study runner (nlpdiff.mislabel): configuration, measurements, parts, analyses."""
+
+from __future__ import annotations
+
+import os
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from nlpdiff import mislabel
+from nlpdiff.errors import ParameterError
+
+
+def _cfg(tmp_path, parts):
+    path = tmp_path / "mislabel.yaml"
+    path.write_text(yaml.safe_dump({"parts": parts}))
+    return path
+
+
+GRID = {"kind": "grid", "params": {"task": "sst2", "backbone": "scratch", "train_size": 60, "eval_size": 20,
+                                   "batch_size": 16, "learning_rate": 0.05},
+        "rates": [0.2], "noise_types": ["uniform", "class_conditional"], "seeds": [0, 1],
+        "lengths": {"usual": {"epochs": 2}, "long": {"epochs": 3}}}
+
+
+def test_config_checks(tmp_path):
+    cfg = mislabel.load_config(_cfg(tmp_path, {"g": GRID}))
+    with pytest.raises(ParameterError, match="part"):
+        mislabel.get_part(cfg, "nope")
+    for bad in ({"kind": "other"}, {"rates": [1.5]}, {"rates": []}, {"seeds": [-1]}, {"params": {}}):
+        cfg = mislabel.load_config(_cfg(tmp_path, {"g": {**GRID, **bad}}))
+        with pytest.raises(ParameterError):
+            mislabel.get_part(cfg, "g")
+    cfg = mislabel.load_config(_cfg(tmp_path, {"c": {"kind": "cleaning", "params": {"task": "sst2"},
+                                                      "fractions": [0.0]}}))
+    with pytest.raises(ParameterError, match="fractions"):
+        mislabel.get_part(cfg, "c")
+    with pytest.raises(ParameterError):
+        mislabel.load_config(tmp_path / "missing.yaml")
+
+
+def test_the_committed_config_is_valid():
+    cfg = mislabel.load_config("params/mislabel.yaml")
+    for name in cfg["parts"]:
+        part = mislabel.get_part(cfg, name)
+        if part["kind"] == "grid":
+            jobs = mislabel.grid_jobs(name, part)
+            assert len({j["run"] for j in jobs}) == len(jobs)
+
+
+def test_grid_jobs_seed_major_and_data_seed():
+    part = mislabel.get_part({"parts": {"g": GRID}}, "g")
+    jobs = mislabel.grid_jobs("g", part)
+    assert len(jobs) == 2 * 2 * 2
+    assert [j["seed"] for j in jobs] == [0] * 4 + [1] * 4
+    assert all(j["params"]["data_seed"] == j["seed"] for j in jobs)
+    long = [j for j in jobs if j["length"] == "long"]
+    assert all(j["params"]["epochs"] == 3 for j in long)
+    assert jobs[0]["run"] == "g_n20u_usual_s0"
+
+
+def test_detection_rows_metrics_and_chance():
+    y = np.array([1, 1, 0, 0, 0, 0, 0, 0, 0, 0], bool)
+    perfect = np.where(y, 2.0, 0.0) + np.linspace(0, 0.1, 10)
+    reverse = -perfect
+    scores = pd.DataFrame({"sample_id": range(10), "action": perfect, "final_loss": reverse,
+                           "broken": [np.nan] + [0.0] * 9})
+    rows = {r["score"]: r for r in mislabel.detection_rows(scores, y)}
+    assert set(rows) == {"action", "final_loss"}  # non-finite scores are left out
+    assert rows["action"]["roc_auc"] == 1.0 and rows["action"]["precision_at_k"] == 1.0
+    assert rows["final_loss"]["roc_auc"] == 0.0 and rows["final_loss"]["precision_at_k"] == 0.0
+    assert rows["action"]["chance_average_precision"] == pytest.approx(0.2)
+    assert rows["action"]["chance_roc_auc"] == 0.5
+    assert np.isnan(rows["action"]["delong_p_action"]) and rows["final_loss"]["delong_p_action"] < 0.05
+    with pytest.raises(ParameterError):
+        mislabel.detection_rows(scores, np.zeros(10, bool))
+
+
+def test_memorisation_reads_the_eval_pass():
+    # 2 samples, sample 1 corrupted; it is learnt (correct) from the second checkpoint on
+    dyn = pd.DataFrame({"sample_id": [0, 1, 0, 1, 0, 1], "checkpoint": [0, 0, 1, 1, 1, 1],
+                        "epoch": [1.0, 1.0, 2.0, 2.0, 2.0, 2.0], "pass": ["eval"] * 4 + ["train"] * 2,
+                        "correct": [1.0, 0.0, 1.0, 1.0, 0.0, 0.0]})
+    run = SimpleNamespace(dynamics=dyn, samples=pd.DataFrame({"sample_id": [0, 1], "is_corrupted": [False, True]}))
+    m = mislabel.memorisation(run)
+    assert m["final_train_acc_corrupted"] == 1.0 and m["first_epoch_memorised"] == 2.0
+    assert m["final_train_acc_clean"] == 1.0
+
+
+def _summary():
+    rows = []
+    rng = np.random.default_rng(0)
+    for seed in range(3):
+        for score, auc in (("action", 0.8), ("action_train", 0.82), ("mean_loss", 0.99), ("aum", 0.7),
+                           ("final_loss", 0.6)):
+            rows.append({"part": "p", "task": "sst2", "backbone": "probe", "length": "usual", "noise_rate": 0.2,
+                         "noise_type": "uniform", "seed": seed, "score": score, "roc_auc": auc + rng.normal(0, 0.01),
+                         "average_precision": auc / 2, "precision_at_k": auc / 2, "chance_roc_auc": 0.5,
+                         "chance_average_precision": 0.2, "chance_precision_at_k": 0.2,
+                         "final_train_acc_corrupted": 0.3, "heldout_accuracy": 0.8,
+                         "delong_p_action": 0.01, "delong_p_action_train": 0.02})
+    return pd.DataFrame(rows)
+
+
+def test_cells_and_paired_tests():
+    s = _summary()
+    c = mislabel.cells(s).set_index("score")
+    assert c.loc["action", "n_seeds"] == 3
+    assert c.loc["action", "roc_auc_lo"] < c.loc["action", "roc_auc_mean"] < c.loc["action", "roc_auc_hi"]
+    assert c.loc["action", "chance_average_precision"] == pytest.approx(0.2)
+    t = mislabel.paired_tests(s).set_index("score")
+    # the best baseline is outside the action family (mean_loss ranks as the action and is excluded)
+    assert set(t["baseline"]) == {"aum"}
+    assert t.loc["action", "diff"] == pytest.approx(0.1, abs=0.03)
+    assert t.loc["action", "p_seeds"] < 0.05 and (t["p_holm"] >= t["p_seeds"]).all()
+
+
+def test_removal_positions():
+    v = np.array([0.1, 5.0, 0.3, 4.0, 0.2])
+    assert list(mislabel.removal_positions(v, 0.4)) == [0, 2, 4]
+    kept = mislabel.removal_positions(v, 0.4, np.random.default_rng(0))
+    assert len(kept) == 3 and list(kept) == sorted(kept)
+
+
+def test_imdb_truth(tiny_data_dir):
+    t = mislabel.imdb_truth(tiny_data_dir)
+    cand = pd.read_parquet(tiny_data_dir / "imdb_label_errors" / "test.parquet")
+    assert t["candidate"].sum() == len(cand)
+    assert t["confirmed"].sum() == (cand["votes_guessed"] >= 3).sum()
+    assert not (t["confirmed"] & ~t["candidate"]).any()
+
+
+def test_grid_part_end_to_end(tiny_data_dir, tmp_path, one_torch_thread):
+    part = {**GRID, "params": {**GRID["params"], "data_dir": str(tiny_data_dir)}, "noise_types": ["uniform"],
+            "confident_learning": {"k": 2, "rates": [0.2], "lengths": ["usual"]}}
+    cfg = _cfg(tmp_path, {"g": part})
+    summary, cost = mislabel.run_part("g", cfg, tmp_path / "runs", tmp_path / "out")
+    written = pd.read_csv(tmp_path / "out" / "g" / "summary.csv")
+    assert len(written) == len(summary) and {"action", "action_train", "confident_learning"} <= set(written["score"])
+    assert set(written["run"]) == {"g_n20u_usual_s0", "g_n20u_long_s0", "g_n20u_usual_s1", "g_n20u_long_s1"}
+    assert written["final_train_acc_corrupted"].between(0, 1).all()
+    cl = cost[cost["method"].str.startswith("confident_learning")]
+    assert len(cl) == 2 and (cl["training_runs"] == 2).all() and (cost["wall_s"] > 0).all()
+    assert len(mislabel.cells(written)) and len(mislabel.paired_tests(written))
+    assert set(mislabel.cost_table(cost)["method"]) == {"dynamics (every score)", "confident_learning (K=2)"}
+    # a second call reuses every run (no training): same numbers
+    again, _ = mislabel.run_part("g", cfg, tmp_path / "runs", tmp_path / "out")
+    pd.testing.assert_frame_equal(again, summary)
+
+
+def test_cleaning_part_end_to_end(tiny_data_dir, tmp_path, one_torch_thread):
+    part = {"kind": "cleaning", "params": {**GRID["params"], "data_dir": str(tiny_data_dir), "epochs": 2,
+                                           "noise_rate": 0.2},
+            "fractions": [0.1, 0.2], "methods": ["action", "random"], "seeds": [0]}
+    table, cost = mislabel.run_part("c", _cfg(tmp_path, {"c": part}), tmp_path / "runs", tmp_path / "out")
+    assert set(table["method"]) == {"no removal", "clean labels", "action", "random"}
+    act = table[table["method"] == "action"].set_index("fraction")
+    assert list(act["n_kept"]) == [54, 48]
+    assert table["heldout_accuracy"].between(0, 1).all() and len(cost) == len(table)
+    c = mislabel.cleaning_cells(table)
+    assert set(c["method"]) == set(table["method"])
+
+
+def test_opening_reads_its_numbers_from_the_tables():
+    s = _summary()
+    s2 = s.assign(part="q", roc_auc=np.where(s["score"] == "action", 0.95, s["roc_auc"]))
+    both = pd.concat([s, s2], ignore_index=True)
+    tests, cells = mislabel.paired_tests(both), mislabel.cells(both)
+    text = mislabel.opening(tests, cells)
+    diffs = tests[tests["score"] == "action"]["diff"]
+    assert f"{diffs.min():+.3f} to {diffs.max():+.3f}" in text
+    assert "Over the 2 cells" in text
+    v = mislabel.verdicts(tests).set_index(["part", "score"])
+    assert v.loc[("q", "action"), "cells"] == 1
+    assert v[["better", "worse", "no_difference"]].sum(axis=1).eq(v["cells"]).all()
+
+
+def test_published_check_and_gpu_summary(tiny_data_dir, tmp_path):
+    pub = mislabel.published_check(tiny_data_dir)
+    assert pub["n_candidates"] == 6 and 0 <= pub["top_is_candidates"] <= 1
+    assert 0 <= pub["roc_auc_all"] <= 1
+    assert mislabel.gpu_summary(tmp_path).empty
+    assert len(mislabel.gpu_summary("results/gpu")) and set(mislabel.gpu_summary("results/gpu")["backbone"]) == {
+        "finetune"}
+
+
+def test_interval_chart_renders():
+    c = mislabel.cells(_summary())
+    c["cell"] = mislabel.cell_label(c)
+    spec = mislabel.interval_chart(c, ["action", "aum"]).to_dict()
+    assert spec["facet"]["field"] == "cell"
+
+
+@pytest.mark.slow
+def test_chapter_notebook_on_tiny_data(tiny_data_dir, tmp_path):
+    """The chapter runs from a bare folder (no committed results): it computes its slice and shows it."""
+    import json
+    from pathlib import Path
+
+    import nbformat
+
+    from nlpdiff.runner import NOTEBOOKS_DIR, run_notebook
+
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "mislabel.ipynb"
+    params = dict(runs_dir=str(tmp_path / "runs"), results_dir=str(tmp_path / "none"), gpu_dir=str(tmp_path / "none"),
+                  config=str(root / "params" / "mislabel.yaml"), slice_parts=["smoke_sst2"],
+                  data_dir=str(tiny_data_dir))
+    env_before = os.environ.get("NLPDIFF_DATA_DIR")
+    os.environ["NLPDIFF_DATA_DIR"] = str(tiny_data_dir)
+    try:
+        run_notebook(NOTEBOOKS_DIR / "mislabel.py", out, params, cwd=tmp_path)
+    finally:
+        if env_before is None:
+            os.environ.pop("NLPDIFF_DATA_DIR")
+        else:
+            os.environ["NLPDIFF_DATA_DIR"] = env_before
+    nb = nbformat.read(out, as_version=4)
+    assert not any(o.get("output_type") == "error" for c in nb.cells for o in c.get("outputs", []))
+    text = json.dumps([o for c in nb.cells for o in c.get("outputs", [])])
+    assert "smoke_sst2 (this build)" in text and "circular" in text
+    assert (tmp_path / "runs" / "mislabel" / "results" / "smoke_sst2" / "summary.csv").exists()
+
+
+def test_cleaning_tests_pair_seeds():
+    rows = []
+    for seed in range(3):
+        for method, acc in (("action", 0.80), ("best_baseline", 0.78), ("random", 0.70)):
+            rows.append({"seed": seed, "method": method, "fraction": 0.1, "heldout_accuracy": acc + 0.01 * seed,
+                         "score": method, "n_train": 100, "n_kept": 90, "corrupted_removed": 5})
+    t = mislabel.cleaning_tests(pd.DataFrame(rows)).set_index("action_minus")
+    assert t.loc["random", "diff"] == pytest.approx(0.10) and t.loc["best_baseline", "diff"] == pytest.approx(0.02)
+    assert (t["p_holm"] >= t["p"]).all()
