@@ -588,6 +588,48 @@ def curve_bands(curves: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def cell_label(schedule: str, order: str) -> str:
+    """A cell's name in tables and charts: ``competence / action``, ``shuffled``, ``prune 10 % by action``."""
+    if schedule == "shuffled":
+        return "shuffled (ordinary training)"
+    if schedule == "prune":
+        return f"prune hardest by {order}"
+    return f"{schedule} / {order}"
+
+
+def setting_label(noise_rate: float, budget: float) -> str:
+    """``clean, full budget``, ``20 % noise, 1/4 budget``."""
+    noise = "clean" if noise_rate == 0 else f"{noise_rate:.0%} noise"
+    return f"{noise}, " + ("full budget" if budget == 1 else f"{budget:g} of the steps")
+
+
+def curve_chart(bands: pd.DataFrame, cells: Iterable[tuple[str, str]] | None = None, title: str | None = None):
+    """Held-out learning curves (mean over seeds, 95 % band), one panel per setting, one colour per cell.
+
+    ``bands``: :func:`curve_bands` of one part; ``cells``: the (schedule, order) pairs to draw (default all).
+    """
+    import altair as alt
+
+    df = bands.copy()
+    if cells is not None:
+        keep = {tuple(c) for c in cells}
+        df = df[[(s, o) in keep for s, o in zip(df["schedule"], df["order"])]]
+    df["cell"] = [cell_label(s, o) for s, o in zip(df["schedule"], df["order"])]
+    df["setting"] = [setting_label(n, b) for n, b in zip(df["noise_rate"], df["budget"])]
+    df = df[["setting", "cell", "fraction", "heldout", "low", "high"]]
+    base = alt.Chart().encode(x=alt.X("fraction:Q", title="fraction of the run's steps"),
+                              color=alt.Color("cell:N", title=None))
+    band = base.mark_area(opacity=0.15).encode(y=alt.Y("low:Q", title="held-out metric", scale=alt.Scale(zero=False)),
+                                               y2="high:Q")
+    line = base.mark_line(point=True).encode(
+        y="heldout:Q", tooltip=["cell:N", alt.Tooltip("fraction:Q", format=".2f"),
+                                alt.Tooltip("heldout:Q", format=".4f"), alt.Tooltip("low:Q", format=".4f"),
+                                alt.Tooltip("high:Q", format=".4f")])
+    chart = alt.layer(band, line, data=df).properties(width=240, height=170).facet(
+        facet=alt.Facet("setting:N", title=None, sort=list(dict.fromkeys(df["setting"]))), columns=2)
+    return chart.properties(title=title) if title else chart
+
+
 # --------------------------------------------------------------------------------------------- entry point
 
 
@@ -605,8 +647,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 __all__ = [
-    "BucketSampler", "CompetenceSampler", "PacedSampler", "Part", "aulc", "budget_steps", "competence",
-    "curve_bands", "difficulty_order", "load_part", "load_results", "make_sampler", "paired_tests", "run_part",
+    "BucketSampler", "CompetenceSampler", "PacedSampler", "Part", "aulc", "budget_steps", "cell_label", "competence",
+    "curve_bands", "curve_chart", "setting_label", "difficulty_order", "load_part", "load_results", "make_sampler", "paired_tests", "run_part",
     "split_steps", "summarize", "text_lengths",
 ]
 
