@@ -11,15 +11,15 @@
 #     name: python3
 # ---
 
+# %% [markdown]
+# # Does an action-score curriculum help?
+
 # %% tags=["parameters"]
 runs_dir = "runs/cpu"  # the profile's runs folder: this page's own slice trains under <runs_dir>/curriculum
 profile = "cpu"
 slice_part = "sst2_probe_cpu"  # the part of params/curriculum.yaml this page trains (reusing finished runs)
 curriculum_file = "params/curriculum.yaml"
 results_dir = "results/curriculum"  # committed parts, computed by `python -m nlpdiff.curriculum PART`
-
-# %% [markdown]
-# # Does an action-score curriculum help?
 
 # %% tags=["hide-input"]
 import json
@@ -44,12 +44,15 @@ runs = pd.concat([slice_tables["runs"], tables["runs"]], ignore_index=True)
 curves = pd.concat([slice_tables["curves"], tables["curves"]], ignore_index=True)
 scoring = pd.concat([slice_tables["scoring"], tables["scoring"]], ignore_index=True)
 summary = cur.summarize(runs)
-tests = cur.paired_tests(runs)
+# one family of tests per part (Holm within each part's table)
+tests = pd.concat([cur.paired_tests(g) for _, g in runs.groupby("part", sort=False)], ignore_index=True)
 bands = cur.curve_bands(curves)
 parts = list(dict.fromkeys(runs["part"]))
 
-# the opening answer: action-ordered curricula against Wu et al.'s control and against shuffled training
-act = tests[(tests["order"] == "action") & tests["schedule"].isin(cur.SCHEDULES)]
+# the opening answer: action-ordered curricula against Wu et al.'s control and against shuffled training, read from
+# the committed parts (5 seeds) when there are any, else from this page's slice
+answer_parts = committed or [slice_part]
+act = tests[(tests["order"] == "action") & tests["schedule"].isin(cur.SCHEDULES) & tests["part"].isin(answer_parts)]
 fin = act[act["measure"] == "final"]
 n_set = len(fin.groupby(cur.SETTING))
 sig = fin[fin["p_holm"] < 0.05]
@@ -57,12 +60,11 @@ wins = sig[sig["mean_diff"] > 0]
 losses = sig[sig["mean_diff"] < 0]
 best = fin.loc[fin["mean_diff"].idxmax()]
 worst = fin.loc[fin["mean_diff"].idxmin()]
-prune = tests[(tests["schedule"] == "prune") & (tests["measure"] == "final")]
+prune = tests[(tests["schedule"] == "prune") & (tests["measure"] == "final") & tests["part"].isin(answer_parts)]
 # cost: the scoring run's training time against one action-ordered competence run's, per part and budget
-sc_cost = scoring.groupby("part")["train_s"].mean()
-cur_cost = runs[(runs["schedule"] == "competence") & (runs["order"] == "action")].groupby(["part", "budget"])[
-    "train_s"].mean()
-ratio = pd.Series({(p, b): sc_cost[p] / v for (p, b), v in cur_cost.items() if p in sc_cost})
+sc_cost = scoring[scoring["part"].isin(answer_parts)].groupby("part")["train_s"].mean()
+cur_cost = runs[(runs["schedule"] == "competence") & (runs["order"] == "action") & runs["part"].isin(answer_parts)
+                ].groupby(["part", "budget"])["train_s"].mean()
 
 
 def _where(r):
@@ -74,11 +76,12 @@ def _pts(x):
     return f"{100 * x:+.1f} points"
 
 
+n_answer = int(runs["part"].isin(answer_parts).sum())
 display(Markdown(
-    f"**The answer, read from {len(runs)} runs in {len(parts)} part(s) ({', '.join(parts)}).** Ordering the training "
+    f"**The answer, read from the {n_answer} runs of {', '.join(answer_parts)}.** Ordering the training "
     f"data easy-to-hard by the action score of a separate scoring run was compared, on the final held-out metric, "
     f"with the same pacing in a random order and with ordinary shuffled training in {n_set} settings "
-    f"({len(fin)} paired comparisons over the same seeds, Holm-adjusted across the whole test table). "
+    f"({len(fin)} paired comparisons over the same seeds, Holm-adjusted across each part's test table below). "
     f"It was **significantly better in {len(wins)}** of them and **significantly worse in {len(losses)}**"
     + (f" (better: {'; '.join(f'{_where(r)}: {_pts(r.mean_diff)}' for _, r in wins.iterrows())})" if len(wins) else "")
     + f". The largest mean difference was {_pts(best['mean_diff'])} [{_pts(best['low'])}, {_pts(best['high'])}] "
@@ -86,11 +89,14 @@ display(Markdown(
     f"[{_pts(worst['low'])}, {_pts(worst['high'])}] ({_where(worst)}, Holm p = {worst['p_holm']:.2g}). "
     f"Dropping the hardest {cur.load_part(slice_part, curriculum_file).prune_fraction:.0%} by action instead "
     f"changed the final metric against shuffled training by "
-    f"{', '.join(f'{_pts(r.mean_diff)} ({cur.setting_label(r.noise_rate, r.budget)}, {r.part})' for r in prune.itertuples())}. "
-    f"**Cost:** every curriculum needs the scoring run first, a whole ordinary training run at the full budget "
-    f"({', '.join(f'{sc_cost[p]:.1f} s of training in {p}' for p in sc_cost.index)}); that is "
-    f"{', '.join(f'{r:.1f}x the training time of one action-ordered curriculum run ({p}, budget {b:g})' for (p, b), r in ratio.items())}, "
-    "paid on top of it (once per data set and noise setting, shared by every seed and schedule)."
+    f"{', '.join(f'{_pts(r.mean_diff)} ({cur.setting_label(r.noise_rate, r.budget)}, {r.part}, Holm p = {r.p_holm:.2g})' for r in prune.itertuples())}. "
+    f"**Cost:** every curriculum needs the scoring run first, a whole ordinary training run at the full budget: "
+    + "; ".join(f"in {p}, {sc_cost[p]:.1f} s of training, against "
+                + ", ".join(f"{cur_cost[(p, b)]:.1f} s for one action-ordered competence run at budget {b:g} "
+                            f"(the curriculum costs {1 + sc_cost[p] / cur_cost[(p, b)]:.1f}x that run)"
+                            for b in sorted((k[1] for k in cur_cost.index if k[0] == p), reverse=True))
+                for p in sc_cost.index)
+    + " (the scoring run is paid once per data set and noise setting and shared by every seed and schedule)."
 ))
 
 # %% [markdown]
@@ -103,11 +109,13 @@ display(Markdown(
 # - **difficulty** comes from a *separate scoring run* (ordinary shuffled training, seed 0; the
 #   curriculum runs use other seeds, so no run orders its data by its own dynamics): the action score
 #   (sum of the per-sample loss over checkpoints, eval pass), its training-pass variant, AUM, and the
-#   loss-free text length;
+#   loss-free text length (each part's orders are in its tables below);
 # - **schedules** (`nlpdiff.curriculum`): competence-based pacing with the square-root competence of
 #   Platanios et al. (2019), `c(t) = min(1, sqrt(t (1 - c0²)/T + c0²))`, each batch drawn uniformly
-#   from the easiest `c(t)` share, `c0 = 0.01`, competence 1 after half the steps; baby steps (one
-#   more difficulty bucket per phase, 4 buckets, then a phase on every sample);
+#   from the easiest `c(t)` share (`c0` and the share of the steps after which competence is 1,
+#   `ramp`, are in the table below); baby steps (one more difficulty bucket per phase, then a phase on
+#   every sample). Annealing (each phase: the current bucket and a share of the earlier ones) is
+#   implemented (`curriculum.BucketSampler`) but was not in this round's parts, for lack of CPU time;
 # - **controls**: ordinary shuffled training; the same pacing with a random order; anti-curriculum
 #   (hard first, same pacing); and data pruning (training without the hardest 10 % by action);
 # - **settings**: clean labels or 20 % uniform label noise (the same corrupted samples for every run
@@ -206,17 +214,13 @@ display(scoring[["part", "task", "backbone", "noise_rate", "n_train", "n_corrupt
 # %% [markdown]
 # ## Reproduce
 #
-# Each committed part is one command (it reuses finished runs, so an interrupted part resumes):
-#
-# ```
-# python -m nlpdiff.curriculum sst2_probe      # -> results/curriculum/sst2_probe/
-# nlpdiff run src/nlpdiff/notebooks/curriculum.py -p runs_dir runs -o book/results/curriculum.ipynb
-# ```
-#
-# The parts are defined in `params/curriculum.yaml`; the `cpu` profile trains this page's slice
-# (`sst2_probe_cpu`) itself.
+# Each part is one command (it reuses finished runs, so an interrupted part resumes); the parts are
+# defined in `params/curriculum.yaml`, and the `cpu` profile trains this page's slice itself.
 
 # %% tags=["hide-input"]
+display(Markdown("```\n" + "".join(f"python -m nlpdiff.curriculum {p}    # -> {results_dir}/{p}/\n" for p in parts)
+                 + "nlpdiff run src/nlpdiff/notebooks/curriculum.py -p runs_dir runs "
+                 "-o book/results/curriculum.ipynb\n```"))
 head = fin.sort_values("mean_diff", ascending=False)[["part", "noise_rate", "budget", "schedule", "against",
                                                         "mean_diff", "low", "high", "p_holm"]]
 display(Markdown("**Headline numbers** (action order, final held-out accuracy, curriculum minus control, points):"))
