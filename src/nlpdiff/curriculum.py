@@ -45,6 +45,7 @@ the table) turn the tables into the chapter's figures.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import math
 import time
@@ -479,6 +480,11 @@ def run_part(part: Part, runs_root: str | Path = "runs/curriculum", results_root
                         if not np.array_equal(same, samples["row_idx"].to_numpy()):
                             raise RuntimeError(f"{run_dir}: the run's samples differ from the scoring run's")
                         (run_dir / "curriculum.json").write_text(json.dumps(cell, indent=1))
+                        # free the trained head now (it sits in reference cycles). NB: a process still grows by
+                        # about the size of a scratch head per run (not found yet); a part that runs out of memory
+                        # resumes where it stopped
+                        del run
+                        gc.collect()
                         log(f"[{part.name}] noise {noise} budget {budget} {schedule}/{order} seed {seed}: "
                             f"{time.perf_counter() - t:.1f} s")
                     info, metrics = _read_run(run_dir)

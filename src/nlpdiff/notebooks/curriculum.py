@@ -58,6 +58,8 @@ n_set = len(fin.groupby(cur.SETTING))
 sig = fin[fin["p_holm"] < 0.05]
 wins = sig[sig["mean_diff"] > 0]
 losses = sig[sig["mean_diff"] < 0]
+fin_rand, fin_shuf = fin[fin["against"] != "shuffled"], fin[fin["against"] == "shuffled"]
+aul_shuf = act[(act["measure"] == "aulc") & (act["against"] == "shuffled")]
 best = fin.loc[fin["mean_diff"].idxmax()]
 worst = fin.loc[fin["mean_diff"].idxmin()]
 prune = tests[(tests["schedule"] == "prune") & (tests["measure"] == "final") & tests["part"].isin(answer_parts)]
@@ -84,7 +86,12 @@ display(Markdown(
     f"({len(fin)} paired comparisons over the same seeds, Holm-adjusted across each part's test table below). "
     f"It was **significantly better in {len(wins)}** of them and **significantly worse in {len(losses)}**"
     + (f" (better: {'; '.join(f'{_where(r)}: {_pts(r.mean_diff)}' for _, r in wins.iterrows())})" if len(wins) else "")
-    + f". The largest mean difference was {_pts(best['mean_diff'])} [{_pts(best['low'])}, {_pts(best['high'])}] "
+    + f". Unadjusted, it beat random-order pacing (p < 0.05) in {len(fin_rand[(fin_rand['p'] < 0.05) & (fin_rand['mean_diff'] > 0)])} "
+    f"of {len(fin_rand)} (schedule, setting) pairs and shuffled training in {len(fin_shuf[(fin_shuf['p'] < 0.05) & (fin_shuf['mean_diff'] > 0)])} "
+    f"of {len(fin_shuf)}. On the area under the learning curve (how early accuracy comes) the action order was below "
+    f"shuffled training in {int((aul_shuf['mean_diff'] < 0).sum())} of {len(aul_shuf)} comparisons "
+    f"({int(((aul_shuf['mean_diff'] < 0) & (aul_shuf['p_holm'] < 0.05)).sum())} with Holm p < 0.05; mean difference "
+    f"{_pts(aul_shuf['mean_diff'].mean())}). The largest mean difference in the final metric was {_pts(best['mean_diff'])} [{_pts(best['low'])}, {_pts(best['high'])}] "
     f"({_where(best)}, Holm p = {best['p_holm']:.2g}); the most negative {_pts(worst['mean_diff'])} "
     f"[{_pts(worst['low'])}, {_pts(worst['high'])}] ({_where(worst)}, Holm p = {worst['p_holm']:.2g}). "
     f"Dropping the hardest {cur.load_part(slice_part, curriculum_file).prune_fraction:.0%} by action instead "
