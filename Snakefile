@@ -69,10 +69,16 @@ rule train_run:
         run_notebook(input.notebook, output.notebook, params.parameters)
 
 
+# --- curriculum ---
+# the curriculum page also reads its part definitions and the committed parts' tables (results/curriculum/)
+ANALYSIS_EXTRA_INPUTS = {"curriculum": ["params/curriculum.yaml", *sorted(str(p) for p in Path("results/curriculum").glob("*/runs.csv"))]}
+
+
 rule analysis:
     input:
         notebook=lambda w: f"{NOTEBOOKS}/{ANALYSES[w.name].notebook}.py",
         runs=[f"runs/{PROFILE}/{name}/run/run.json" for name in RUNS],
+        extra=lambda w: ANALYSIS_EXTRA_INPUTS.get(ANALYSES[w.name].notebook, []),
     output:
         notebook=f"runs/{PROFILE}/analyses/{{name}}/notebook.ipynb",
     params:

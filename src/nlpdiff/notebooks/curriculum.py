@@ -1,0 +1,234 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Does an action-score curriculum help?
+
+# %% tags=["parameters"]
+runs_dir = "runs/cpu"  # the profile's runs folder: this page's own slice trains under <runs_dir>/curriculum
+profile = "cpu"
+slice_part = "sst2_probe_cpu"  # the part of params/curriculum.yaml this page trains (reusing finished runs)
+curriculum_file = "params/curriculum.yaml"
+results_dir = "results/curriculum"  # committed parts, computed by `python -m nlpdiff.curriculum PART`
+
+# %% tags=["hide-input"]
+import json
+from pathlib import Path
+
+import pandas as pd
+from IPython.display import Markdown, display
+
+from nlpdiff import curriculum as cur
+from nlpdiff import plots
+
+plots.enable_offline()
+pd.set_option("display.width", 200)
+
+# this profile's slice (trained here, or reused from earlier runs), then every committed part
+slice_tables = cur.run_part(cur.load_part(slice_part, curriculum_file), Path(runs_dir) / "curriculum",
+                            Path(runs_dir) / "curriculum_results", log=lambda line: None)
+committed = sorted(p.name for p in Path(results_dir).glob("*") if (p / "runs.csv").exists() and p.name != slice_part)
+tables = cur.load_results(results_dir, committed) if committed else {"runs": pd.DataFrame(), "curves": pd.DataFrame(),
+                                                                      "scoring": pd.DataFrame(), "parts": []}
+runs = pd.concat([slice_tables["runs"], tables["runs"]], ignore_index=True)
+curves = pd.concat([slice_tables["curves"], tables["curves"]], ignore_index=True)
+scoring = pd.concat([slice_tables["scoring"], tables["scoring"]], ignore_index=True)
+summary = cur.summarize(runs)
+# one family of tests per part (Holm within each part's table)
+tests = pd.concat([cur.paired_tests(g) for _, g in runs.groupby("part", sort=False)], ignore_index=True)
+bands = cur.curve_bands(curves)
+parts = list(dict.fromkeys(runs["part"]))
+
+# the opening answer: action-ordered curricula against Wu et al.'s control and against shuffled training, read from
+# the committed parts (5 seeds) when there are any, else from this page's slice
+answer_parts = committed or [slice_part]
+act = tests[(tests["order"] == "action") & tests["schedule"].isin(cur.SCHEDULES) & tests["part"].isin(answer_parts)]
+fin = act[act["measure"] == "final"]
+n_set = len(fin.groupby(cur.SETTING))
+sig = fin[fin["p_holm"] < 0.05]
+wins = sig[sig["mean_diff"] > 0]
+losses = sig[sig["mean_diff"] < 0]
+fin_rand, fin_shuf = fin[fin["against"] != "shuffled"], fin[fin["against"] == "shuffled"]
+aul_shuf = act[(act["measure"] == "aulc") & (act["against"] == "shuffled")]
+best = fin.loc[fin["mean_diff"].idxmax()]
+worst = fin.loc[fin["mean_diff"].idxmin()]
+prune = tests[(tests["schedule"] == "prune") & (tests["measure"] == "final") & tests["part"].isin(answer_parts)]
+# cost: the scoring run's training time against one action-ordered competence run's, per part and budget
+sc_cost = scoring[scoring["part"].isin(answer_parts)].groupby("part")["train_s"].mean()
+cur_cost = runs[(runs["schedule"] == "competence") & (runs["order"] == "action") & runs["part"].isin(answer_parts)
+                ].groupby(["part", "budget"])["train_s"].mean()
+
+
+def _where(r):
+    return (f"{r['schedule']} pacing, {cur.setting_label(r['noise_rate'], r['budget'])} "
+            f"({r['task']}, {r['backbone']}), against {r['against']}")
+
+
+def _pts(x):
+    return f"{100 * x:+.1f} points"
+
+
+n_answer = int(runs["part"].isin(answer_parts).sum())
+display(Markdown(
+    f"**The answer, read from the {n_answer} runs of {', '.join(answer_parts)}.** Ordering the training "
+    f"data easy-to-hard by the action score of a separate scoring run was compared, on the final held-out metric, "
+    f"with the same pacing in a random order and with ordinary shuffled training in {n_set} settings "
+    f"({len(fin)} paired comparisons over the same seeds, Holm-adjusted across each part's test table below). "
+    f"It was **significantly better in {len(wins)}** of them and **significantly worse in {len(losses)}**"
+    + (f" (better: {'; '.join(f'{_where(r)}: {_pts(r.mean_diff)}' for _, r in wins.iterrows())})" if len(wins) else "")
+    + f". Unadjusted, it beat random-order pacing (p < 0.05) in {len(fin_rand[(fin_rand['p'] < 0.05) & (fin_rand['mean_diff'] > 0)])} "
+    f"of {len(fin_rand)} (schedule, setting) pairs and shuffled training in {len(fin_shuf[(fin_shuf['p'] < 0.05) & (fin_shuf['mean_diff'] > 0)])} "
+    f"of {len(fin_shuf)}. On the area under the learning curve (how early accuracy comes) the action order was below "
+    f"shuffled training in {int((aul_shuf['mean_diff'] < 0).sum())} of {len(aul_shuf)} comparisons "
+    f"({int(((aul_shuf['mean_diff'] < 0) & (aul_shuf['p_holm'] < 0.05)).sum())} with Holm p < 0.05; mean difference "
+    f"{_pts(aul_shuf['mean_diff'].mean())}). The largest mean difference in the final metric was {_pts(best['mean_diff'])} [{_pts(best['low'])}, {_pts(best['high'])}] "
+    f"({_where(best)}, Holm p = {best['p_holm']:.2g}); the most negative {_pts(worst['mean_diff'])} "
+    f"[{_pts(worst['low'])}, {_pts(worst['high'])}] ({_where(worst)}, Holm p = {worst['p_holm']:.2g}). "
+    f"Dropping the hardest {cur.load_part(slice_part, curriculum_file).prune_fraction:.0%} by action instead "
+    f"changed the final metric against shuffled training by "
+    f"{', '.join(f'{_pts(r.mean_diff)} ({cur.setting_label(r.noise_rate, r.budget)}, {r.part}, Holm p = {r.p_holm:.2g})' for r in prune.itertuples())}. "
+    f"**Cost:** every curriculum needs the scoring run first, a whole ordinary training run at the full budget: "
+    + "; ".join(f"in {p}, {sc_cost[p]:.1f} s of training, against "
+                + ", ".join(f"{cur_cost[(p, b)]:.1f} s for one action-ordered competence run at budget {b:g} "
+                            f"(the curriculum costs {1 + sc_cost[p] / cur_cost[(p, b)]:.1f}x that run)"
+                            for b in sorted((k[1] for k in cur_cost.index if k[0] == p), reverse=True))
+                for p in sc_cost.index)
+    + " (the scoring run is paid once per data set and noise setting and shared by every seed and schedule)."
+))
+
+# %% [markdown]
+# ## What was run
+#
+# This follows the design of Wu, Dyer and Neyshabur (ICLR 2021), who found that most reported
+# curriculum gains vanish against the right control and appear, if at all, only with a limited
+# training budget or noisy labels:
+#
+# - **difficulty** comes from a *separate scoring run* (ordinary shuffled training, seed 0; the
+#   curriculum runs use other seeds, so no run orders its data by its own dynamics): the action score
+#   (sum of the per-sample loss over checkpoints, eval pass), its training-pass variant, AUM, and the
+#   loss-free text length (each part's orders are in its tables below);
+# - **schedules** (`nlpdiff.curriculum`): competence-based pacing with the square-root competence of
+#   Platanios et al. (2019), `c(t) = min(1, sqrt(t (1 - c0²)/T + c0²))`, each batch drawn uniformly
+#   from the easiest `c(t)` share (`c0` and the share of the steps after which competence is 1,
+#   `ramp`, are in the table below); baby steps (one more difficulty bucket per phase, then a phase on
+#   every sample). Annealing (each phase: the current bucket and a share of the earlier ones) is
+#   implemented (`curriculum.BucketSampler`) but was not in this round's parts, for lack of CPU time;
+# - **controls**: ordinary shuffled training; the same pacing with a random order; anti-curriculum
+#   (hard first, same pacing); and data pruning (training without the hardest 10 % by action);
+# - **settings**: clean labels or 20 % uniform label noise (the same corrupted samples for every run
+#   of a setting, `data_seed` 0); the full budget or a quarter of its steps (for every schedule and
+#   control alike: the learning-rate schedule spans the sampler's own steps);
+# - **measures**: held-out accuracy at every checkpoint (2 per epoch); the final value and the area
+#   under the held-out learning curve (AULC: the trapezoid mean over the run's fraction of steps),
+#   each with a 95 % Student-t interval over seeds; paired t tests over the same seeds.
+
+# %% tags=["hide-input"]
+meta = [{"part": p["name"], "task": p["task"], "backbone": p["backbone"], "seeds": len(p["seeds"]),
+         **{k: p["parameters"].get(k) for k in ("train_size", "eval_size", "epochs", "learning_rate")},
+         "noise": p["noise_rates"], "budgets": p["budgets"], "c0": p["c0"], "ramp": p["ramp"], "buckets": p["n_buckets"],
+         "prune": p["prune_fraction"], "runs": p["n_runs"], "complete": p["complete"]}
+        for p in tables["parts"]]
+slice_meta = json.loads((Path(runs_dir) / "curriculum_results" / slice_part / "part.json").read_text())
+meta.insert(0, {"part": slice_part + " (this page's slice)", "task": slice_meta["task"],
+                "backbone": slice_meta["backbone"], "seeds": len(slice_meta["seeds"]),
+                **{k: slice_meta["parameters"].get(k) for k in ("train_size", "eval_size", "epochs", "learning_rate")},
+                "noise": slice_meta["noise_rates"], "budgets": slice_meta["budgets"], "c0": slice_meta["c0"],
+                "ramp": slice_meta["ramp"], "buckets": slice_meta["n_buckets"], "prune": slice_meta["prune_fraction"],
+                "runs": slice_meta["n_runs"],
+                "complete": slice_meta["complete"]})
+meta = pd.DataFrame(meta)
+# compute from every run's own run.json (so it does not depend on which runs an earlier call had finished)
+compute = (runs.groupby("part")["total_s"].sum() + scoring.groupby("part")["total_s"].sum()) / 60
+meta["run_minutes"] = [round(compute.get(p.split(" ")[0], float("nan")), 1) for p in meta["part"]]
+display(meta)
+hw = sorted(set(runs["hardware"]))
+display(Markdown(f"Hardware (from each run's `run.json`): {'; '.join(hw)}. `run_minutes`: the sum of the wall times "
+                 "of the part's runs, scoring runs included, as their `run.json` records them (one run at a time)."))
+
+# %% [markdown]
+# ## Held-out learning curves
+#
+# Mean held-out accuracy over seeds with its 95 % band, per setting; the x axis is the fraction of
+# the run's own steps (a quarter-budget run has a quarter of the steps of a full one).
+
+# %% tags=["hide-input"]
+main_cells = [("competence", "action"), ("competence", "random"), ("competence", "anti_action"),
+              ("baby_steps", "action"), ("shuffled", "none"), ("prune", "action")]
+for part in parts:
+    b = bands[bands["part"] == part]
+    display(cur.curve_chart(b, main_cells, title=f"{part}: held-out accuracy"))
+
+# %% [markdown]
+# ## Final held-out metric and area under the learning curve
+#
+# Mean over seeds with the 95 % interval (`[low, high]`), per part, setting and cell.
+
+# %% tags=["hide-input"]
+tab = summary.assign(cell=[cur.cell_label(s, o) for s, o in zip(summary["schedule"], summary["order"])],
+                     setting=[cur.setting_label(n, b) for n, b in zip(summary["noise_rate"], summary["budget"])])
+fmt = lambda m, lo, hi: [f"{a:.4f} [{b:.4f}, {c:.4f}]" for a, b, c in zip(tab[m], tab[lo], tab[hi])]
+tab["final (95 % CI)"] = fmt("final", "final_low", "final_high")
+tab["AULC (95 % CI)"] = fmt("aulc", "aulc_low", "aulc_high")
+tab["train s"] = tab["train_s"].round(1)
+for part in parts:
+    display(Markdown(f"**{part}**"))
+    display(tab[tab["part"] == part][["setting", "cell", "n_seeds", "final (95 % CI)", "AULC (95 % CI)", "train s"]]
+            .reset_index(drop=True))
+
+# %% [markdown]
+# ## Paired tests against the controls
+#
+# Each curriculum (every order that is not random, on each pacing schedule) against the same pacing
+# with a random order and against shuffled training; pruning against shuffled training. Paired t
+# test over the same seeds of the difference (curriculum minus control), in points of held-out
+# accuracy (x 100), with its 95 % interval; `p_holm` adjusts every p of this table together (Holm).
+
+# %% tags=["hide-input"]
+show = tests.assign(cell=[cur.cell_label(s, o) for s, o in zip(tests["schedule"], tests["order"])],
+                    setting=[cur.setting_label(n, b) for n, b in zip(tests["noise_rate"], tests["budget"])])
+for c in ("mean_diff", "low", "high"):
+    show[c] = (100 * show[c]).round(2)
+show["p"] = show["p"].map(lambda v: f"{v:.3g}")
+show["p_holm"] = show["p_holm"].map(lambda v: f"{v:.3g}")
+for part in parts:
+    display(Markdown(f"**{part}**"))
+    display(show[show["part"] == part][["setting", "cell", "against", "measure", "n", "mean_diff", "low", "high", "p",
+                                        "p_holm"]].reset_index(drop=True))
+n_sig = int((tests["p_holm"] < 0.05).sum())
+display(Markdown(f"{n_sig} of the {len(tests)} comparisons have a Holm-adjusted p below 0.05."))
+
+# %% [markdown]
+# ## The scoring run and what pruning removes
+#
+# The scoring run is ordinary training at the full budget: its cost comes before any curriculum run.
+# `pruned_corrupted_share` is the share of corrupted labels among the 10 % of samples pruned by
+# action (chance: the noise rate).
+
+# %% tags=["hide-input"]
+display(scoring[["part", "task", "backbone", "noise_rate", "n_train", "n_corrupted", "final_heldout", "train_s",
+                 "total_s", "pruned_corrupted_share", "hardware"]].round(4))
+
+# %% [markdown]
+# ## Reproduce
+#
+# Each part is one command (it reuses finished runs, so an interrupted part resumes); the parts are
+# defined in `params/curriculum.yaml`, and the `cpu` profile trains this page's slice itself.
+
+# %% tags=["hide-input"]
+display(Markdown("```\n" + "".join(f"python -m nlpdiff.curriculum {p}    # -> {results_dir}/{p}/\n" for p in parts)
+                 + "nlpdiff run src/nlpdiff/notebooks/curriculum.py -p runs_dir runs "
+                 "-o book/results/curriculum.ipynb\n```"))
+head = fin.sort_values("mean_diff", ascending=False)[["part", "noise_rate", "budget", "schedule", "against",
+                                                        "mean_diff", "low", "high", "p_holm"]]
+display(Markdown("**Headline numbers** (action order, final held-out accuracy, curriculum minus control, points):"))
+display(head.assign(**{c: (100 * head[c]).round(2) for c in ("mean_diff", "low", "high")}).reset_index(drop=True))
