@@ -56,8 +56,10 @@ def curve_rows(run: rundir.Run, train_size: int) -> list[dict[str, Any]]:
 
 
 def learning_curve(base: dict[str, Any], sizes: Sequence[int], runs_root: str | os.PathLike,
-                   progress: bool = True) -> pd.DataFrame:
-    """Train ``base`` at every size of ``sizes`` (reusing finished runs) and return the curve table."""
+                   progress: bool = True, on_size=None) -> pd.DataFrame:
+    """Train ``base`` at every size of ``sizes`` (reusing finished runs) and return the curve table;
+    ``on_size(table_so_far)`` is called after each size (the command writes the summary then, so a
+    stopped part keeps the sizes it finished)."""
     from nlpdiff.dynamics import load_or_train
 
     if not sizes or not all(isinstance(s, int) and s > 0 for s in sizes):
@@ -69,6 +71,8 @@ def learning_curve(base: dict[str, Any], sizes: Sequence[int], runs_root: str | 
     for n, params in plans:
         run = load_or_train(params, progress=progress)
         rows.extend(curve_rows(run, n))
+        if on_size is not None:
+            on_size(pd.DataFrame(rows))
     return pd.DataFrame(rows)
 
 
@@ -92,12 +96,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--results-dir", default=str(RESULTS_DIR), help="where the summary table goes")
     args = ap.parse_args(argv)
     part = load_part(args.part, args.params_file)
-    table = learning_curve(part["base"], part["sizes"], Path(args.runs_root) / args.part)
-    out = Path(args.results_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"{args.part}.csv"
-    rundir.atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
-    print(f"{path}: {len(table)} rows")
+    path = Path(args.results_dir) / f"{args.part}.csv"
+
+    def write(table: pd.DataFrame) -> None:
+        rundir.atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
+        print(f"{path}: {len(table)} rows ({table.train_size.nunique()} sizes)", flush=True)
+
+    learning_curve(part["base"], part["sizes"], Path(args.runs_root) / args.part, on_size=write)
     return 0
 
 

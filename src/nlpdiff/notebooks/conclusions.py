@@ -128,6 +128,43 @@ chaos[["score", "spearman_entropy", "spearman_entropy_lo", "spearman_entropy_hi"
        "average_precision", "chance_average_precision"]].sort_values("spearman_entropy", ascending=False).round(3)
 
 # %% [markdown]
+# ## Does the question-answering model learn? A learning curve
+#
+# Difficulty scores of a model that does not learn measure the failure, not the samples. The
+# question-answering page's CPU run (a few hundred SQuAD questions) stays far below a useful F1. The
+# curve below trains the same fine-tuned MiniLM at growing training-set sizes on this CPU
+# (`python -m nlpdiff.learning_curve squad_cpu`, committed under `results/learning_curve/`) and sets
+# it beside the full-data GPU run (every checkpoint of it: F1 against the training examples seen),
+# held out on SQuAD dev questions.
+
+# %% tags=["hide-input"]
+curve_file = root / "learning_curve" / "squad_cpu.csv"
+gpu_qa = root / "gpu" / "squad" / "squad_full" / "metrics.json"
+frames = []
+if curve_file.is_file():
+    cpu = pd.read_csv(curve_file)
+    frames.append(cpu.assign(run=cpu.train_size.map(lambda n: f"CPU, {n:,} questions")))
+if gpu_qa.is_file():
+    import json
+
+    m = json.loads(gpu_qa.read_text())
+    bs = json.loads((gpu_qa.parent / "run.json").read_text())["params"]["batch_size"]
+    frames.append(pd.DataFrame([{"run": "GPU, all training questions", "examples_seen": c["step"] * bs,
+                                 "heldout_f1": c["heldout_f1"], "heldout_exact_match": c["heldout_exact_match"]}
+                                for c in m["checkpoints"]]))
+if frames:
+    import altair as alt
+
+    qa_curve = pd.concat(frames, ignore_index=True)
+    display(alt.Chart(qa_curve).mark_line(point=True).encode(
+        x=alt.X("examples_seen:Q", title="training examples seen"), y=alt.Y("heldout_f1:Q", title="held-out F1"),
+        color=alt.Color("run:N", title=None)).properties(width=520, height=260))
+    last = qa_curve.sort_values("examples_seen").groupby("run").tail(1)
+    display(last[["run", "examples_seen", "heldout_exact_match", "heldout_f1"]].round(1).reset_index(drop=True))
+else:
+    display(Markdown("*No learning curve committed yet (`results/learning_curve/squad_cpu.csv`).*"))
+
+# %% [markdown]
 # ## Limits
 #
 # - **Scale.** The CPU profile fine-tunes on a few thousand sentences and a few hundred questions per task,
