@@ -8,7 +8,7 @@ Prints, and writes to ``<out>/vog_definition.json``: the range of both raw VoGs,
 correlation with the mean loss, the final loss and the length in tokens, the accumulator's bytes
 and the VoG pass's seconds (``run.json``).
 
-Usage: ``python benchmarks/vog_definition.py [OUT] [TRAIN_SIZE] [EPOCHS] [CHECKPOINTS_PER_EPOCH]``
+Usage: ``python benchmarks/vog_definition.py [OUT] [TRAIN_SIZE] [EPOCHS] [CHECKPOINTS_PER_EPOCH] [LEARNING_RATE]``
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ def main() -> None:
     train_size = int(sys.argv[2]) if len(sys.argv) > 2 else 200
     epochs = int(sys.argv[3]) if len(sys.argv) > 3 else 2
     cpe = int(sys.argv[4]) if len(sys.argv) > 4 else 2
+    lr = float(sys.argv[5]) if len(sys.argv) > 5 else 5e-5
     torch.set_num_threads(1)
 
     class BothReductions(recording.VogAccumulator):
@@ -62,7 +63,7 @@ def main() -> None:
 
     recording.VogAccumulator = BothReductions
     params = from_flat(dict(task="sst2", train_size=train_size, eval_size=100, epochs=epochs,
-                            checkpoints_per_epoch=cpe, vog=True, seed=0, data_seed=0, output_dir=str(out)))
+                            checkpoints_per_epoch=cpe, learning_rate=lr, vog=True, seed=0, data_seed=0, output_dir=str(out)))
     t0 = time.perf_counter()
     run = train(params, progress=False)
     wall = time.perf_counter() - t0
@@ -75,6 +76,7 @@ def main() -> None:
         return float(stats.spearmanr(a, b).statistic)
 
     result = {"run_dir": str(out), "train_size": train_size, "epochs": epochs, "checkpoints": int(acc.count),
+              "learning_rate": lr, "heldout_accuracy": run.metrics["final"].get("heldout_accuracy"),
               "wall_s": wall, "vog_pass_s": run.info["wall_time_s"]["vog"], "vog_resolved": run.info["resolved"]["vog"]}
     for name, v in (("old_per_token_mean", old), ("new_per_element", new)):
         result[name] = {
@@ -85,6 +87,11 @@ def main() -> None:
     result["new_vs_old_spearman"] = rho(new, old)
     result["vog_score_spearman_mean_loss"] = rho(sc["vog"], sc["mean_loss"])
     result["vog_score_spearman_length"] = rho(sc["vog"], length)
+    from nlpdiff.compare import partial_spearman
+
+    for name, v in (("old_per_token_mean", old), ("new_per_element", new)):
+        result[name]["partial_spearman_mean_loss_given_length"] = partial_spearman(v, sc["mean_loss"].to_numpy(), length)
+        result[name]["partial_spearman_final_loss_given_length"] = partial_spearman(v, sc["final_loss"].to_numpy(), length)
     (out / "vog_definition.json").write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
 

@@ -87,7 +87,8 @@ def test_train_size_larger_than_split_fails_before_training(tiny_data_dir, tmp_p
     assert not (tmp_path / "run" / "dynamics.parquet").exists()
 
 
-TINY = dict(train_size=48, eval_size=20, epochs=2, batch_size=16, learning_rate=1e-4, max_length=24)
+TINY = dict(train_size=48, eval_size=20, epochs=2, batch_size=16, learning_rate=1e-4, max_length=24,
+            checkpoints_per_epoch=1)  # one checkpoint per epoch: the layout asserted below
 
 
 @pytest.fixture(scope="module")
