@@ -21,7 +21,8 @@ from nlpdiff.models import get_head
 from nlpdiff.models import cache as cache_lib
 from nlpdiff.models.scratch import ngram_ids, ngrams, stable_bucket, tokenize
 
-TINY = dict(task="sst2", train_size=200, eval_size=60, epochs=3, batch_size=32)
+TINY = dict(task="sst2", train_size=200, eval_size=60, epochs=3, batch_size=32,
+            checkpoints_per_epoch=1)  # one checkpoint per epoch: the layout _complete asserts
 
 
 @pytest.fixture(autouse=True, scope="module")
