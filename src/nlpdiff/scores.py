@@ -1243,7 +1243,7 @@ def el2n_score(dyn: Dynamics, checkpoint: int = 0, num_classes: int | None = Non
     formula=r"mean over the elements (tokens $i$, embedding dimensions $d$) of $\sqrt{\mathrm{Var}_t\, g_{t,i,d}(x)}$, $g_t$ the gradient of the gold logit w.r.t. the input word embeddings at checkpoint $t$ (population variance over checkpoints, Welford); normalised within each class (raw without labels)",
     reference="Agarwal, D'souza & Hooker, CVPR 2022",
     cites=("agarwal2022",),
-    orientation="Gradients that keep changing across checkpoints = atypical/hard; higher = harder within its class.",
+    orientation="Gradients that keep changing across checkpoints = atypical/hard; higher = harder within its class (the authors' orientation, kept; on text it also tracks length: shorter inputs, larger per-token gradients).",
 )
 def vog_score(vog: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
     r"""Variance of gradients, class-normalised: ``(VoG(x) - mu_y) / sigma_y``.
@@ -1262,7 +1262,12 @@ def vog_score(vog: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
     Gradients", CVPR 2022.
 
     Orientation: gradients that keep changing across checkpoints = atypical / hard; higher =
-    harder (relative to its class).
+    harder (relative to its class), as its authors orient it. On text the per-token gradient is
+    larger in shorter inputs (attention and pooling share the output among fewer tokens), so VoG
+    also ranks by length; compare it with length partialled out (``benchmarks/vog_definition.py``
+    measures both on a fine-tuned MiniLM run). On the scratch backbone (mean-pooled n-gram bag,
+    linear head) every n-gram of a sample gets the same gradient, the gold class's weights over the
+    n-gram count, so the class-normalised VoG is a function of the n-gram count alone.
     """
     v = np.asarray(vog, dtype=np.float64)
     if v.ndim != 1:
