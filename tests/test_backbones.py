@@ -21,7 +21,8 @@ from nlpdiff.models import get_head
 from nlpdiff.models import cache as cache_lib
 from nlpdiff.models.scratch import ngram_ids, ngrams, stable_bucket, tokenize
 
-TINY = dict(task="sst2", train_size=200, eval_size=60, epochs=3, batch_size=32)
+TINY = dict(task="sst2", train_size=200, eval_size=60, epochs=3, batch_size=32,
+            checkpoints_per_epoch=1)  # one checkpoint per epoch: the layout _complete asserts
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -289,8 +290,8 @@ def test_probe_qa_end_to_end(tiny_data_dir, tmp_path, monkeypatch):
     folder = tmp_path / "features"
     monkeypatch.setenv(cache_lib.CACHE_DIR_ENV, str(folder))
     params = from_flat(dict(task="squad", backbone="probe", train_size=8, eval_size=6, epochs=3, max_length=96,
-                            doc_stride=32, learning_rate=3e-3, batch_size=4, data_dir=str(tiny_data_dir),
-                            output_dir=str(tmp_path / "run")))
+                            doc_stride=32, learning_rate=3e-3, batch_size=4, checkpoints_per_epoch=1,
+                            data_dir=str(tiny_data_dir), output_dir=str(tmp_path / "run")))
     run = train(params, progress=False)
     rundir.check_run_dir(run.path)
     n = len(run.samples)

@@ -87,7 +87,8 @@ def test_train_size_larger_than_split_fails_before_training(tiny_data_dir, tmp_p
     assert not (tmp_path / "run" / "dynamics.parquet").exists()
 
 
-TINY = dict(train_size=48, eval_size=20, epochs=2, batch_size=16, learning_rate=1e-4, max_length=24)
+TINY = dict(train_size=48, eval_size=20, epochs=2, batch_size=16, learning_rate=1e-4, max_length=24,
+            checkpoints_per_epoch=1)  # one checkpoint per epoch: the layout asserted below
 
 
 @pytest.fixture(scope="module")
@@ -189,7 +190,8 @@ def test_from_flat_maps_head_options_and_names_unknown_keys(tiny_data_dir, tmp_p
 def test_vog_with_one_checkpoint_fails_before_training(tiny_data_dir, tmp_path):
     for backbone in ("scratch", "finetune"):
         with pytest.raises(ParameterError) as err:
-            from_flat({"backbone": backbone, "vog": True, "epochs": 1, "data_dir": str(tiny_data_dir),
+            from_flat({"backbone": backbone, "vog": True, "epochs": 1, "checkpoints_per_epoch": 1,
+                       "data_dir": str(tiny_data_dir),
                        "output_dir": str(tmp_path / backbone)})
         assert err.value.param == "vog"
     with pytest.raises(ParameterError) as err:

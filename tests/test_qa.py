@@ -188,7 +188,7 @@ def qa_run(tiny_data_dir, tmp_path_factory):
     torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("qa") / "run"
     params = from_flat(dict(task="squad", train_size=8, eval_size=6, epochs=2, max_length=96, doc_stride=32,
-                         batch_size=4, data_dir=str(tiny_data_dir), output_dir=str(out)))
+                         batch_size=4, checkpoints_per_epoch=1, data_dir=str(tiny_data_dir), output_dir=str(out)))
     return train(params, progress=False)
 
 

@@ -320,13 +320,18 @@ REGISTRY_ORDER = [
 
 def test_score_table_and_registry():
     table = S.score_table()
-    assert list(table.columns) == ["name", "description", "reference", "orientation", "needs", "formula"]
+    assert list(table.columns) == ["name", "axis", "description", "reference", "orientation", "needs", "formula"]
     assert table["name"].tolist() == list(S.SCORES) == REGISTRY_ORDER
     for spec in S.SCORES.values():
         assert spec.description and spec.reference and spec.orientation and spec.needs and spec.formula
         assert "\n" not in spec.description
-        # every score says higher = harder, or that it is kept as is (and why)
-        assert "harder" in spec.orientation or "higher" in spec.orientation or "as is" in spec.orientation, spec.name
+        assert spec.axis in S.AXES
+        # every difficulty score says higher = harder; an ambiguity score says it is not a difficulty score
+        if spec.axis == "difficulty":
+            assert "harder" in spec.orientation or "higher" in spec.orientation, spec.name
+            assert "as is" not in spec.orientation, spec.name
+        else:
+            assert "not difficulty" in spec.orientation.lower(), spec.name
         doc = spec.func.__doc__ or ""
         assert "Reference" in doc and "Orientation" in doc, spec.name
 
@@ -600,3 +605,125 @@ def test_train_pass_with_gaps_skips_only_the_training_pass_scores():
     assert "action" in out.columns and out["action"].notna().all()
     assert "action_train" not in out.columns
     assert "'train' pass lacks rows" in out.attrs["skipped"]["action_train"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Orientation: difficulty scores and the ambiguity axis (issue 9)
+# ---------------------------------------------------------------------------------------------
+
+
+def test_variability_is_the_ambiguity_axis_not_a_difficulty_score():
+    """Cartography variability is not monotone in difficulty (never-learned samples vary little): it is
+    registered on the ambiguity axis, and every other score on the difficulty axis (higher = harder)."""
+    assert S.SCORES["cartography_variability"].axis == "ambiguity"
+    assert S.score_axis("cartography_variability") == "ambiguity" and S.score_axis("action") == "difficulty"
+    assert S.score_axis("not_a_score") is None
+    assert S.difficulty_scores() == [n for n in REGISTRY_ORDER if n != "cartography_variability"]
+    table = S.score_table().set_index("name")["axis"]
+    assert table["cartography_variability"] == "ambiguity" and (table.drop("cartography_variability") == "difficulty").all()
+    assert "| `cartography_variability` | ambiguity |" in S.score_table_markdown()
+    with pytest.raises(ParameterError, match="axis"):
+        S.register("bad_axis", S.mean_loss_score, needs=("eval.loss",), description="d", reference="r",
+                   orientation="higher = harder", axis="hardness")
+    assert "bad_axis" not in S.SCORES
+
+
+def test_never_learned_samples_have_low_variability_but_are_hardest():
+    """Why variability is no difficulty score: a never-learned sample (p stays ~0) is the hardest by every
+    difficulty score and the least variable; a sample learned midway is the most variable."""
+    p = np.array([[0.02, 0.02, 0.03, 0.02],   # never learned
+                  [0.1, 0.4, 0.8, 0.95],      # learned during training
+                  [0.9, 0.95, 0.97, 0.98]])   # easy
+    frame = pd.DataFrame({"sample_id": np.repeat([0, 1, 2], 4), "checkpoint": np.tile(np.arange(4), 3),
+                          "loss": -np.log(p.ravel()), "gold_prob": p.ravel(), "correct": p.ravel() > 0.5})
+    out = compute_scores(frame, names=["action", "cartography_confidence", "cartography_variability"])
+    assert out["action"].idxmax() == 0 and out["cartography_confidence"].idxmax() == 0
+    assert out["cartography_variability"].idxmax() == 1 and out["cartography_variability"][0] < out["cartography_variability"][2] + 0.05
+
+
+def _scores_frame():
+    rng = np.random.default_rng(0)
+    n = 40
+    return pd.DataFrame({"sample_id": np.arange(n), "action": rng.random(n), "cartography_variability": rng.random(n),
+                         "aum": rng.random(n), "users_own": rng.random(n)})
+
+
+def test_score_columns_leave_the_ambiguity_axis_out():
+    from nlpdiff import compare
+
+    scores = _scores_frame()
+    assert compare.score_columns(scores) == ["action", "aum", "users_own"]  # a user's column counts as difficulty
+    assert compare.score_columns(scores, axis=None) == ["action", "cartography_variability", "aum", "users_own"]
+    assert compare.score_columns(scores, axis="ambiguity") == ["cartography_variability"]
+    with pytest.raises(ParameterError, match="axis"):
+        compare.score_columns(scores, axis="hardness")
+    # the comparisons built on it: no variability among the difficulty scores
+    assert "cartography_variability" not in set(compare.correlation_table(scores, n_boot=5)[["a", "b"]].stack())
+    assert "cartography_variability" not in compare.correlation_matrix(scores).columns
+
+
+def test_detection_table_ranks_difficulty_scores_only():
+    from nlpdiff import analysis
+
+    scores = _scores_frame()
+    y = np.zeros(len(scores), dtype=bool)
+    y[::4] = True
+    table = analysis.detection_table(scores, y)
+    assert set(table["score"]) == {"action", "aum", "users_own"}
+    assert table.attrs["excluded"] == ["cartography_variability"]
+    assert table.attrs["chance_average_precision"] == pytest.approx(0.25)
+    full = analysis.detection_table(scores, y, include_ambiguity=True)
+    assert set(full["score"]) == {"action", "aum", "users_own", "cartography_variability"} and full.attrs["excluded"] == []
+
+
+# ---------------------------------------------------------------------------------------------
+# action_train_trapezoid: its weights come from the random order (issue 9)
+# ---------------------------------------------------------------------------------------------
+
+
+def test_action_train_trapezoid_weights_depend_on_the_order_and_say_so():
+    """Same training-pass losses, two shuffles (the sample's steps in each epoch): two different scores,
+    while action_train (equal weights) does not move. The registration and docstring say so."""
+    loss = np.array([[2.0, 1.0, 0.5]])
+    ids, ckpt = np.array([0]), np.arange(3)
+    early_late = Dynamics(ids, ckpt, pass_="train", loss=loss, steps=np.array([[1.0, 20.0, 21.0]]))
+    late_early = Dynamics(ids, ckpt, pass_="train", loss=loss, steps=np.array([[10.0, 11.0, 30.0]]))
+    a, b = S.action_trapezoid_score(early_late), S.action_trapezoid_score(late_early)
+    assert a[0] == pytest.approx((2.0 + 1.0) / 2 * 19 + (1.0 + 0.5) / 2 * 1)
+    assert b[0] == pytest.approx((2.0 + 1.0) / 2 * 1 + (1.0 + 0.5) / 2 * 19)
+    assert a[0] != pytest.approx(b[0])
+    assert S.action_score(early_late) == pytest.approx(S.action_score(late_early))
+    spec = S.SCORES["action_train_trapezoid"]
+    assert "random" in spec.description and "shuffle" in spec.orientation
+    assert "random order" in (S.action_trapezoid_score.__doc__ or "")
+
+
+# ---------------------------------------------------------------------------------------------
+# At least 6 checkpoints by default (issue 9)
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_default_checkpoints_separate_scores_that_coincide_at_three(tiny_data_dir, tmp_path):
+    """The default 3-epoch run records 6 checkpoints. With 3 (one per epoch), EL2N (at the first checkpoint)
+    and early action (the first ceil(T/4) = 1 checkpoint) rank a binary task identically by construction;
+    with 6 they differ, and so do learning speed and cartography correctness."""
+    from scipy import stats
+
+    from nlpdiff.config import TrainParams
+    from nlpdiff.dynamics import train
+
+    assert TrainParams().checkpoints_per_epoch == 2 and TrainParams().epochs == 3
+    base = dict(task="sst2", backbone="scratch", model="scratch", train_size=48, eval_size=12, batch_size=8,
+                learning_rate=0.05, seed=0, data_dir=str(tiny_data_dir))
+    six = train(TrainParams(**base, output_dir=str(tmp_path / "six")), progress=False)
+    three = train(TrainParams(**base, checkpoints_per_epoch=1, output_dir=str(tmp_path / "three")), progress=False)
+    assert six.info["resolved"]["n_checkpoints"] == 6 and three.info["resolved"]["n_checkpoints"] == 3
+
+    def rho(run, a, b):
+        return stats.spearmanr(run.scores[a], run.scores[b]).statistic
+
+    assert rho(three, "el2n", "early_action") == pytest.approx(1.0)
+    assert rho(six, "el2n", "early_action") < 0.999
+    assert not np.allclose(six.scores["el2n"], np.sqrt(2) * (1 - np.exp(-six.scores["early_action"])))
+    assert rho(six, "learning_speed", "cartography_correctness") < 0.999

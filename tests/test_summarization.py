@@ -80,7 +80,8 @@ def test_excerpt_is_readable():
 
 def _params(tiny_data_dir, tmp_path, **kw):
     base = dict(task="samsum", model="minilm", train_size=6, eval_size=3, epochs=2, max_length=64,
-                max_target_length=24, generation_max_tokens=8, batch_size=3, data_dir=str(tiny_data_dir),
+                max_target_length=24, generation_max_tokens=8, batch_size=3, checkpoints_per_epoch=1,
+                data_dir=str(tiny_data_dir),
                 output_dir=str(tmp_path / "run"))
     base.update(kw)
     return from_flat(base)

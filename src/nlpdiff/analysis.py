@@ -44,14 +44,22 @@ def extremes(samples: pd.DataFrame, scores: pd.DataFrame, score: str, k: int = 1
 
 
 def detection_table(scores: pd.DataFrame, is_corrupted: pd.Series | np.ndarray,
-                    sample_ids: pd.Series | np.ndarray | None = None) -> pd.DataFrame:
-    """How well each score ranks corrupted samples first: ROC AUC and average precision.
+                    sample_ids: pd.Series | np.ndarray | None = None,
+                    include_ambiguity: bool = False) -> pd.DataFrame:
+    """How well each difficulty score ranks corrupted samples first: ROC AUC and average precision.
 
     ``is_corrupted`` is aligned with ``sample_ids`` (default: ``scores.sample_id`` order). Higher
     score = flagged first. Also reports precision among the top-k, with k = number of corrupted
     samples (the fraction of the k highest-scored samples that are corrupted). Returns one row per
-    score, best average precision first; the chance level of average precision is the noise rate.
+    score, best average precision first; the chance level of average precision is the noise rate
+    (``attrs["chance_average_precision"]``; ROC AUC's is 0.5).
+
+    Only difficulty scores are ranked: scores registered on the ambiguity axis (cartography
+    variability, :data:`nlpdiff.scores.AXES`) are left out and listed in ``attrs["excluded"]``,
+    unless ``include_ambiguity=True``. Columns that are not registered scores are kept.
     """
+    from nlpdiff.scores import score_axis
+
     from sklearn.metrics import average_precision_score, roc_auc_score
 
     y = np.asarray(is_corrupted, dtype=bool)
@@ -64,7 +72,9 @@ def detection_table(scores: pd.DataFrame, is_corrupted: pd.Series | np.ndarray,
     if n_pos == 0 or n_pos == len(y):
         raise ParameterError("is_corrupted", f"{n_pos} corrupted of {len(y)}", "both corrupted and clean samples")
     rows = []
-    for name in [c for c in scores.columns if c != "sample_id"]:
+    excluded = [c for c in scores.columns if c != "sample_id" and not include_ambiguity
+                and score_axis(c) not in (None, "difficulty")]
+    for name in [c for c in scores.columns if c != "sample_id" and c not in excluded]:
         s = scores[name].to_numpy(dtype=float)
         if not np.all(np.isfinite(s)):
             continue
@@ -77,6 +87,7 @@ def detection_table(scores: pd.DataFrame, is_corrupted: pd.Series | np.ndarray,
         })
     table = pd.DataFrame(rows).sort_values("average_precision", ascending=False, ignore_index=True)
     table.attrs["chance_average_precision"] = n_pos / len(y)
+    table.attrs["excluded"] = excluded
     return table
 
 

@@ -30,11 +30,23 @@ def _quiet_resamples():
         yield
 
 
-def score_columns(scores: pd.DataFrame) -> list[str]:
-    """The score columns of a scores table that have a value for every sample and are not constant."""
+def score_columns(scores: pd.DataFrame, axis: str | None = "difficulty") -> list[str]:
+    """The score columns of a scores table that have a value for every sample and are not constant.
+
+    ``axis`` keeps the registered scores of that axis (:data:`nlpdiff.scores.AXES`): by default the
+    difficulty scores only, so that cartography variability (the ambiguity axis: not monotone in
+    difficulty) is not compared, ranked or averaged with them; ``axis=None`` keeps every column.
+    Columns that are not registered scores (a user's own) count as difficulty scores.
+    """
+    from nlpdiff.scores import AXES, score_axis
+
+    if axis is not None and axis not in AXES:
+        raise ParameterError("axis", axis, f"one of {', '.join(AXES)} or None")
     cols = []
     for c in scores.columns:
         if c == "sample_id":
+            continue
+        if axis is not None and (score_axis(c) or "difficulty") != axis:
             continue
         v = scores[c].to_numpy(dtype=float)
         if np.isfinite(v).all() and np.nanstd(v) > 0:

@@ -174,6 +174,8 @@ class WriteTrainingRun(Handler):
             "steps_per_epoch": state.plan[0] if len(set(state.plan)) == 1 else state.plan,
             "total_steps": state.total_steps,
             "skipped_scores": dict(scores.attrs.get("skipped", {})),
+            # VoG's cost (issue 9): the memory its per-element statistics hold; its time is wall_time_s.vog
+            **({"vog": self.vog.accumulator.describe()} if self.vog is not None else {}),
         })
 
 

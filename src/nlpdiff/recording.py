@@ -11,9 +11,10 @@ Per training sample and checkpoint, the statistics every difficulty score needs:
   was trained and ``checkpoint`` is the checkpoint that closes the epoch in which it was trained.
 
 Statistics: ``loss``, ``gold_prob``, ``correct``, ``margin``, ``entropy`` and the head's extras.
-:class:`VogPass` accumulates, online (Welford), the mean and variance over checkpoints of the
-gradient of the gold output with respect to the input word embeddings, reduced per token (mean over
-the embedding dimension): each sample's un-normalised VoG (Agarwal et al. 2022).
+:class:`VogPass` accumulates, online (Welford), the mean and variance over checkpoints of every
+element of the gradient of the gold output with respect to the input word embeddings (token
+position x embedding dimension): each sample's un-normalised VoG is the mean over those elements of
+their standard deviation over checkpoints (Agarwal et al. 2022).
 :class:`HeldoutEvaluation` measures held-out quality at each checkpoint. All of them fill a
 :class:`Recorder` (preallocated arrays) or the checkpoint's metrics row; the run writer
 (:class:`nlpdiff.rundir.RunWriter`) turns them into files.
@@ -98,37 +99,103 @@ class Recorder:
 
 
 class VogAccumulator:
-    """Welford mean and variance over checkpoints of each sample's per-token input gradient.
+    """Welford mean and variance over checkpoints of every element of each sample's input gradient.
 
-    Keeps two float32 arrays of shape (samples, max tokens) and a count: never the raw gradients.
-    ``vog()`` = mean over a sample's real tokens of sqrt(population variance over checkpoints).
+    VoG as Agarwal et al. (CVPR 2022) define it: the gradient ``S_t`` of the gold output with
+    respect to the input (here each input word embedding, ``(tokens, D)`` per sample) is taken at
+    every checkpoint t; each *element* (token position, embedding dimension) gets its own
+    population variance over the checkpoints; ``VoG(x)`` is the mean over the elements of the
+    square root of that variance (mean over the D dimensions of each token, then over the sample's
+    real tokens).
+
+    No gradient is reduced before the variance: the mean over the embedding dimension that an
+    earlier version took first is exactly zero (up to float rounding) for a model whose embedding
+    sum goes through a LayerNorm (BERT, MiniLM), because a LayerNorm's output does not change when
+    a constant is added to its input, so every gradient through it sums to zero over the dimension.
+
+    Memory: two float32 arrays of ``sum(lengths) x D`` (each sample's real tokens stored back to
+    back, allocated at the first :meth:`update`, when D is known) and the count; it does not grow
+    with the number of checkpoints and never holds a raw gradient of an earlier checkpoint
+    (:attr:`nbytes` says how much it holds). ``lengths[i]`` is the room for sample i's tokens
+    (:meth:`nlpdiff.models.base.Head.lengths`): a gradient with more real tokens raises.
     """
 
-    def __init__(self, n_samples: int, max_tokens: int):
+    def __init__(self, lengths: np.ndarray):
+        lengths = np.asarray(lengths, dtype=np.int64)
+        if lengths.ndim != 1 or (lengths.size and lengths.min() < 0):
+            raise ParameterError("lengths", f"array of shape {lengths.shape}", "non-negative token counts, one per sample")
         self.count = 0
-        self.mean = np.zeros((n_samples, max_tokens), dtype=np.float32)
-        self.m2 = np.zeros((n_samples, max_tokens), dtype=np.float32)
-        self.n_tokens = np.zeros(n_samples, dtype=np.int64)
+        self.lengths = lengths
+        self.offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        self.n_tokens = np.zeros(len(lengths), dtype=np.int64)
+        self.mean: np.ndarray | None = None
+        self.m2: np.ndarray | None = None
+
+    @property
+    def n_samples(self) -> int:
+        return len(self.lengths)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the running statistics (0 before the first update)."""
+        return 0 if self.mean is None else int(self.mean.nbytes + self.m2.nbytes)
+
+    def describe(self) -> dict:
+        """What the accumulator costs, for ``run.json``."""
+        return {"reduction": "per element (token x embedding dimension), Welford over checkpoints",
+                "elements": 0 if self.mean is None else int(self.mean.size),
+                "embedding_dim": 0 if self.mean is None else int(self.mean.shape[1]),
+                "bytes_held": self.nbytes, "checkpoints": int(self.count)}
 
     def update(self, idx: np.ndarray, grads: np.ndarray, mask: np.ndarray, count: int) -> None:
-        """Add checkpoint number ``count`` (1-based) for samples ``idx`` (grads (B, L), mask (B, L))."""
-        length = min(grads.shape[1], self.mean.shape[1])
-        grads, mask = grads[:, :length], mask[:, :length]
-        grads = np.where(mask, grads, 0.0).astype(np.float32)
-        mean = self.mean[idx, :length]
-        delta = grads - mean
-        mean = mean + delta / count
-        self.m2[idx, :length] += delta * (grads - mean)
-        self.mean[idx, :length] = mean
-        self.n_tokens[idx] = mask.sum(axis=1)
+        """Add checkpoint number ``count`` (1-based) for samples ``idx``: ``grads`` (B, L, D), ``mask`` (B, L).
 
-    def vog(self) -> np.ndarray:
+        The real tokens of row r are ``grads[r][mask[r]]``, in order; padding never enters.
+        """
+        idx = np.asarray(idx, dtype=np.int64)
+        grads = np.asarray(grads)
+        mask = np.asarray(mask, dtype=bool)
+        if grads.ndim != 3 or mask.shape != grads.shape[:2] or len(idx) != grads.shape[0]:
+            raise ParameterError("grads", f"array of shape {grads.shape} with mask {mask.shape}",
+                                 "gradients (B, L, D) with a mask (B, L) for the B samples of idx")
+        if self.mean is None:
+            total = int(self.offsets[-1])
+            self.mean = np.zeros((total, grads.shape[2]), dtype=np.float32)
+            self.m2 = np.zeros((total, grads.shape[2]), dtype=np.float32)
+        elif grads.shape[2] != self.mean.shape[1]:
+            raise ParameterError("grads", f"embedding dimension {grads.shape[2]}", f"{self.mean.shape[1]} as before")
+        counts = mask.sum(axis=1)
+        over = counts > self.lengths[idx]
+        if over.any():
+            r = int(np.flatnonzero(over)[0])
+            raise ParameterError("mask", f"{int(counts[r])} real tokens for sample {int(idx[r])}",
+                                 f"at most its length {int(self.lengths[idx[r]])}")
+        real = grads[mask].astype(np.float32, copy=False)  # (sum(counts), D), row by row, in token order
+        firsts = np.cumsum(counts) - counts
+        within = np.arange(len(real)) - np.repeat(firsts, counts)
+        rows = np.repeat(self.offsets[idx], counts) + within
+        mean = self.mean[rows]
+        delta = real - mean
+        mean += delta / count
+        self.m2[rows] += delta * (real - mean)
+        self.mean[rows] = mean
+        self.n_tokens[idx] = counts
+
+    def vog(self, block: int = 1 << 16) -> np.ndarray:
+        """``VoG(x)`` = mean over the sample's real tokens of the mean over D of sqrt(population variance)."""
         if self.count < 2:
             raise ParameterError("vog", True, "at least 2 checkpoints to measure a variance over them")
-        std = np.sqrt(np.maximum(self.m2 / self.count, 0.0))
-        positions = np.arange(std.shape[1])[None, :]
-        real = positions < self.n_tokens[:, None]
-        return (std * real).sum(axis=1) / np.maximum(self.n_tokens, 1)
+        total = int(self.offsets[-1])
+        owner = np.repeat(np.arange(self.n_samples), self.lengths)
+        within = np.arange(total) - self.offsets[owner]
+        per_token = np.zeros(total, dtype=np.float64)
+        if self.m2 is not None:
+            for start in range(0, total, block):  # bounded temporaries
+                m2 = self.m2[start:start + block].astype(np.float64)
+                per_token[start:start + block] = np.sqrt(np.maximum(m2 / self.count, 0.0)).mean(axis=1)
+        real = within < self.n_tokens[owner]
+        sums = np.bincount(owner, weights=per_token * real, minlength=self.n_samples)
+        return sums / np.maximum(self.n_tokens, 1)
 
 
 def length_batches(lengths: np.ndarray, batch_size: int) -> list[np.ndarray]:
@@ -202,12 +269,17 @@ class EvalPass(Handler):
 
 
 class VogPass(Handler):
-    """At each checkpoint, the gradient of the gold output with respect to the input embeddings (VoG)."""
+    """At each checkpoint, the gradient of the gold output with respect to the input embeddings (VoG).
+
+    Every element of the gradient (token position x embedding dimension) goes into the
+    :class:`VogAccumulator`; the time spent is ``run.json``'s ``wall_time_s.vog`` and the memory
+    held ``resolved.vog.bytes_held``.
+    """
 
     timing_key = "vog"
 
     def __init__(self, lengths: np.ndarray, batch_size: int):
-        self.accumulator = VogAccumulator(len(lengths), int(lengths.max()))
+        self.accumulator = VogAccumulator(lengths)
         self.batches = length_batches(lengths, batch_size)
 
     def on_fit_start(self, state: State) -> None:
@@ -225,7 +297,7 @@ class VogPass(Handler):
                                 disable=not state.progress, leave=False):
             gold, embeds, mask = head.gold_output(idx)
             (grad,) = torch.autograd.grad(gold.float().sum(), embeds)
-            vog.update(idx, grad.float().mean(dim=-1).cpu().numpy(), mask.bool().cpu().numpy(), vog.count)
+            vog.update(idx, grad.float().cpu().numpy(), mask.bool().cpu().numpy(), vog.count)
         head.model.zero_grad(set_to_none=True)
         head.model.train()
 

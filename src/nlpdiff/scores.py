@@ -1,7 +1,12 @@
 r"""Difficulty scores: pure functions from a run's recorded dynamics to one number per sample.
 
-Convention, for every score: **higher = harder** (a score kept as is says why in its
-registration). Each score function takes the wide container :class:`Dynamics` (one pass of
+Convention, for every score: **higher = harder**. Every score sits on an *axis*
+(:data:`AXES`): ``"difficulty"`` (the default) or ``"ambiguity"``. Cartography variability is the
+one ambiguity score: high variability marks the "ambiguous" region of a data map, which is not
+monotone in difficulty (never-learned samples vary little), so it is reported beside the difficulty
+scores, not among them: :func:`difficulty_scores` lists the difficulty axis, and the analyses that
+rank samples by difficulty (:func:`nlpdiff.compare.score_columns`,
+:func:`nlpdiff.analysis.detection_table`) leave the ambiguity axis out unless asked. Each score function takes the wide container :class:`Dynamics` (one pass of
 ``dynamics.parquet`` pivoted to ``(N, T)`` arrays, with every numeric column a head recorded) plus
 its parameters, and returns a float64 array of shape ``(N,)`` aligned with ``Dynamics.sample_ids``.
 
@@ -55,6 +60,9 @@ __all__ = [
     "KEY_COLUMNS",
     "SPECIAL_NEEDS",
     "CITATIONS",
+    "AXES",
+    "difficulty_scores",
+    "score_axis",
     "register",
     "score",
     "unregister",
@@ -91,6 +99,11 @@ __all__ = [
 
 #: The two passes the training engine records.
 PASSES = ("eval", "train")
+
+#: What a score measures: ``"difficulty"`` (higher = harder; ranked, compared and used to detect
+#: label errors) or ``"ambiguity"`` (higher = more ambiguous, the x axis of a data map; shown
+#: beside the difficulty scores, never ranked among them).
+AXES = ("difficulty", "ambiguity")
 
 #: The value columns every head records (:data:`nlpdiff.rundir.DYNAMICS_COLUMNS` and the common
 #: extras). They are attributes of :class:`Dynamics` that are ``None`` when not recorded; any
@@ -516,6 +529,7 @@ class ScoreSpec:
             and keys of :data:`SPECIAL_NEEDS`.
         params: fixed keyword arguments passed to ``func`` (e.g. the pass-independent column).
         min_checkpoints: fewer recorded checkpoints than this and the score is skipped.
+        axis: one of :data:`AXES`: ``"difficulty"`` (higher = harder) or ``"ambiguity"``.
         compute: for a score whose inputs are not one pass of the dynamics: ``compute(ctx)``
             returns ``(sample_ids, values)`` or raises ``_Unavailable(reason)``; ``None`` for the
             default, ``func(Dynamics of the pass, **params)``.
@@ -532,6 +546,7 @@ class ScoreSpec:
     params: Mapping[str, Any] = field(default_factory=dict)
     min_checkpoints: int = 1
     compute: Callable[["_Context"], tuple[np.ndarray, np.ndarray]] | None = field(default=None, repr=False)
+    axis: str = "difficulty"
 
     @property
     def dynamics_needs(self) -> list[tuple[str, str]]:
@@ -573,6 +588,7 @@ def register(
     min_checkpoints: int = 1,
     compute: Callable[["_Context"], tuple[np.ndarray, np.ndarray]] | None = None,
     replace: bool = False,
+    axis: str = "difficulty",
 ) -> ScoreSpec:
     """Register a difficulty score; :func:`compute_scores` then computes it on every run whose inputs it finds.
 
@@ -582,6 +598,7 @@ def register(
     ``compute_scores(...).attrs["skipped"]``. A score that needs anything else (the VoG table,
     the number of classes, K trainings) passes ``compute``. See :class:`ScoreSpec` for the fields;
     ``replace=True`` replaces a score of the same name (otherwise a duplicate name raises).
+    ``axis="ambiguity"`` registers a score that is not a difficulty score (see :data:`AXES`).
 
     Example, a score on QA's per-checkpoint token F1 (recorded as the ``f1`` column)::
 
@@ -607,8 +624,10 @@ def register(
         raise ParameterError("cites", unknown, f"keys of nlpdiff.scores.CITATIONS: {', '.join(CITATIONS)}")
     if not isinstance(min_checkpoints, int) or min_checkpoints < 1:
         raise ParameterError("min_checkpoints", min_checkpoints, "an integer >= 1")
+    if axis not in AXES:
+        raise ParameterError("axis", axis, f"one of {', '.join(AXES)}")
     spec = ScoreSpec(name, func, description, reference, orientation, needs, formula, cites,
-                     MappingProxyType(dict(params or {})), min_checkpoints, compute)
+                     MappingProxyType(dict(params or {})), min_checkpoints, compute, axis)
     if compute is None:
         passes = {p for p, _ in spec.dynamics_needs}
         others = [n for n in needs if n.partition(".")[0] not in PASSES]
@@ -634,6 +653,17 @@ def score(name: str, **fields: Any) -> Callable[[Callable[..., np.ndarray]], Cal
         return func
 
     return decorate
+
+
+def difficulty_scores() -> list[str]:
+    """Names of the registered scores on the difficulty axis (higher = harder), in registration order."""
+    return [s.name for s in SCORES.values() if s.axis == "difficulty"]
+
+
+def score_axis(name: str) -> str | None:
+    """The axis of a registered score (:data:`AXES`), or None for a column that is not a registered score."""
+    spec = SCORES.get(name)
+    return spec.axis if spec is not None else None
 
 
 def unregister(name: str) -> ScoreSpec:
@@ -800,6 +830,14 @@ def action_trapezoid_score(dyn: Dynamics, column: str = "loss") -> np.ndarray:
     Orientation: as the action score, a larger area under the loss curve = harder. Units are
     loss x steps. Even with evenly spaced checkpoints it differs from :func:`action_score` (the two
     end checkpoints get half weight). Needs ``steps`` and T >= 2.
+
+    On the training pass (``action_train_trapezoid``) the steps are per sample: the step at which
+    the shuffled order put the sample in each epoch. The gaps between a sample's steps, and so the
+    weights of its losses, then come from the random order (a sample seen first in epoch 1 and
+    last in epoch 2 gets a gap of almost two epochs, one seen last then first a gap of one step),
+    not from the sample: two runs that differ only in the shuffle give the same losses different
+    weights. It is kept as the per-step reading of the training-pass action, with this caveat in
+    its registration; ``action_train`` (equal weights) has no such dependence.
     """
     dyn.require(column, "steps")
     t = dyn.n_checkpoints
@@ -832,11 +870,11 @@ register(
     action_trapezoid_score,
     needs=("train.loss", "train.step"),
     min_checkpoints=2,
-    description="Action integrated over each sample's own training steps (trapezoid rule), training pass.",
-    formula=r"the trapezoid sum over each sample's own training steps $s_t(x)$, training pass",
+    description="Action integrated over each sample's own training steps (trapezoid rule), training pass; its weights depend on the random batch order.",
+    formula=r"the trapezoid sum over each sample's own training steps $s_t(x)$, training pass; the gaps $s_t(x) - s_{t-1}(x)$ depend on where the random order put the sample in each epoch",
     reference=_ARRIAGA + " (per-step integral, training pass)",
     cites=("arriaga2023",),
-    orientation="Larger area under the training-loss-vs-step curve = harder.",
+    orientation="Larger area under the training-loss-vs-step curve = harder; caution: each sample's weights are its own gaps between training steps, set by the shuffle, not by the sample (same losses, another order, another score).",
 )
 
 
@@ -982,21 +1020,25 @@ def cartography_confidence_score(dyn: Dynamics) -> np.ndarray:
 @score(
     "cartography_variability",
     needs=("eval.gold_prob",),
-    description="Cartography variability: population std_t of p_t(gold), eval pass, as is.",
+    description="Cartography variability: population std_t of p_t(gold), eval pass; an ambiguity axis, not a difficulty score.",
     formula=r"$\mathrm{std}_t\, p_{t,y}(x)$ (population)",
     reference=_CARTO,
     cites=("swayamdipta2020",),
-    orientation="High variability = ambiguous region, registered as is (not monotone: never-learned samples vary little).",
+    axis="ambiguity",
+    orientation="Ambiguity axis, not difficulty: high = the ambiguous region of the data map; never-learned (hardest) samples vary little, so it is left out of difficulty rankings and detection tables.",
 )
 def cartography_variability_score(dyn: Dynamics) -> np.ndarray:
-    r"""Cartography variability, as is: ``sqrt((1/T) sum_t (p_t(x) - mean_t p_t(x))^2)``.
+    r"""Cartography variability: ``sqrt((1/T) sum_t (p_t(x) - mean_t p_t(x))^2)`` (an ambiguity axis).
 
     Reference: Swayamdipta et al., EMNLP 2020 (population standard deviation of the gold
     probability across epochs).
 
-    Orientation: registered unchanged: high variability = the "ambiguous" region, which the
-    study counts as harder than easy-to-learn samples; note it is *not* monotone in difficulty
-    (never-learned samples have low variability too: use confidence for those).
+    Orientation: the **ambiguity** axis, not difficulty (``axis="ambiguity"``). High variability = the
+    "ambiguous" region of the data map; it is *not* monotone in difficulty: never-learned samples,
+    the hardest ones, have low variability too (on the published QA run it correlated negatively
+    with the loss, and it ranked noisy labels below chance). So it is reported as its own axis (the
+    data map's x axis) and left out of the difficulty rankings, the score comparisons and the
+    label-error detection tables; use confidence or the action score for difficulty.
     """
     dyn.require("gold_prob")
 
@@ -1197,18 +1239,22 @@ def el2n_score(dyn: Dynamics, checkpoint: int = 0, num_classes: int | None = Non
     "vog",
     needs=("vog", "labels"),
     compute=_compute_vog,
-    description="Variance of gradients of the gold logit w.r.t. input embeddings, class-normalised.",
-    formula=r"mean over tokens of $\sqrt{\mathrm{Var}_t\, \bar g_t}$, $\bar g_t$ the gradient of the gold logit w.r.t. each input word embedding averaged over its dimensions; normalised within each class (raw without labels)",
+    description="Variance of gradients of the gold logit w.r.t. input embeddings, per element, class-normalised.",
+    formula=r"mean over the elements (tokens $i$, embedding dimensions $d$) of $\sqrt{\mathrm{Var}_t\, g_{t,i,d}(x)}$, $g_t$ the gradient of the gold logit w.r.t. the input word embeddings at checkpoint $t$ (population variance over checkpoints, Welford); normalised within each class (raw without labels)",
     reference="Agarwal, D'souza & Hooker, CVPR 2022",
     cites=("agarwal2022",),
-    orientation="Gradients that keep changing across checkpoints = atypical/hard; higher = harder within its class.",
+    orientation="Gradients that keep changing across checkpoints = atypical/hard; higher = harder within its class (the authors' orientation, kept; on text it also tracks length: shorter inputs, larger per-token gradients).",
 )
 def vog_score(vog: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
     r"""Variance of gradients, class-normalised: ``(VoG(x) - mu_y) / sigma_y``.
 
-    ``VoG(x) = mean over input positions of sqrt((1/T) sum_t (S_t - mean_t S_t)^2)``, with ``S_t``
-    the gradient of the gold logit w.r.t. the input word embeddings (reduced per token), as the
-    engine's online (Welford) statistics give it (the ``vog`` column). ``mu_y, sigma_y`` are the
+    ``VoG(x) = mean over input elements of sqrt((1/T) sum_t (S_t - mean_t S_t)^2)``, with ``S_t``
+    the gradient of the gold logit w.r.t. the input word embeddings, one value per element (token
+    position, embedding dimension; the mean is over the D dimensions of each real token, then over
+    the tokens), as the engine's online (Welford) statistics give it (the ``vog`` column,
+    :class:`nlpdiff.recording.VogAccumulator`). No reduction comes before the variance: averaging a
+    token's gradient over its dimensions first, as an earlier version did, gives exactly zero behind
+    the embedding LayerNorm of BERT-like models (float noise of 1e-11..1e-10 on MiniLM). ``mu_y, sigma_y`` are the
     mean and population std of VoG over the samples of class y; a class whose VoG is constant
     gets 0. With ``labels=None`` (non-classification tasks) the raw VoG is returned.
 
@@ -1216,7 +1262,12 @@ def vog_score(vog: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
     Gradients", CVPR 2022.
 
     Orientation: gradients that keep changing across checkpoints = atypical / hard; higher =
-    harder (relative to its class).
+    harder (relative to its class), as its authors orient it. On text the per-token gradient is
+    larger in shorter inputs (attention and pooling share the output among fewer tokens), so VoG
+    also ranks by length; compare it with length partialled out (``benchmarks/vog_definition.py``
+    measures both on a fine-tuned MiniLM run). On the scratch backbone (mean-pooled n-gram bag,
+    linear head) every n-gram of a sample gets the same gradient, the gold class's weights over the
+    n-gram count, so the class-normalised VoG is a function of the n-gram count alone.
     """
     v = np.asarray(vog, dtype=np.float64)
     if v.ndim != 1:
@@ -1401,11 +1452,12 @@ def kfold_indices(n: int, k: int, seed: int, labels: np.ndarray | None = None) -
 
 
 def score_table() -> pd.DataFrame:
-    """The registry as a table: name, description, reference, orientation, needs, formula."""
+    """The registry as a table: name, axis, description, reference, orientation, needs, formula."""
     return pd.DataFrame(
         [
             {
                 "name": s.name,
+                "axis": s.axis,
                 "description": s.description,
                 "reference": s.reference,
                 "orientation": s.orientation,
@@ -1414,7 +1466,7 @@ def score_table() -> pd.DataFrame:
             }
             for s in SCORES.values()
         ],
-        columns=["name", "description", "reference", "orientation", "needs", "formula"],
+        columns=["name", "axis", "description", "reference", "orientation", "needs", "formula"],
     )
 
 
@@ -1438,14 +1490,14 @@ def score_table_markdown() -> str:
         "<!-- Generated from the registry nlpdiff.scores.SCORES by nlpdiff.scores.write_score_table();",
         "     do not edit by hand: `nlpdiff book` (or `python -m nlpdiff.scores`) rewrites it. -->",
         "",
-        "| score | formula | orientation | needs | reference |",
-        "|---|---|---|---|---|",
+        "| score | axis | formula | orientation | needs | reference |",
+        "|---|---|---|---|---|---|",
     ]
     for s in SCORES.values():
         refs = "; ".join(f"{{ref}}`{CITATIONS[c]} <ref-{c}>`" for c in s.cites)
         reference = s.reference if not refs else f"{refs}: {s.reference}"
         needs = ", ".join(f"`{n}`" for n in s.needs)
-        lines.append(f"| `{s.name}` | {cell(s.formula or s.description)} | {cell(s.orientation)} | {cell(needs)} | {cell(reference)} |")
+        lines.append(f"| `{s.name}` | {s.axis} | {cell(s.formula or s.description)} | {cell(s.orientation)} | {cell(needs)} | {cell(reference)} |")
     return "\n".join(lines) + "\n"
 
 

@@ -4,7 +4,8 @@ The input data are frozen in ``tests/golden/data`` (copies of the tiny test data
 ``tests/conftest.py`` on the day the golden values were made), so that later changes to the test
 data writers cannot move the golden values. Each case in :data:`CASES` is one small seeded CPU run;
 its ``dynamics.parquet`` and ``scores.parquet`` are stored as ``<case>.dynamics.parquet`` and
-``<case>.scores.parquet``. Usage: ``python tests/golden/make_golden.py`` (from the repository root).
+``<case>.scores.parquet``. Usage: ``python tests/golden/make_golden.py`` (from the repository root);
+the frozen data are kept as they are (written only when missing) unless ``--refresh-data`` is given.
 """
 
 from __future__ import annotations
@@ -45,11 +46,12 @@ def main() -> None:
     torch.set_num_threads(1)
     data = HERE / "data"
     with tempfile.TemporaryDirectory() as tmp:
-        tiny = write_tiny_data(Path(tmp) / "tiny")
-        if data.exists():
-            shutil.rmtree(data)
-        for folder in DATA_FOLDERS:
-            shutil.copytree(tiny / folder, data / folder)
+        if "--refresh-data" in sys.argv or not all((data / folder).is_dir() for folder in DATA_FOLDERS):
+            tiny = write_tiny_data(Path(tmp) / "tiny")
+            if data.exists():
+                shutil.rmtree(data)
+            for folder in DATA_FOLDERS:
+                shutil.copytree(tiny / folder, data / folder)
         for case, options in CASES.items():
             out = Path(tmp) / case
             train(from_flat({**options, "data_dir": str(data), "output_dir": str(out)}), progress=False)
