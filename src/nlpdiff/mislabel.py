@@ -50,6 +50,13 @@ PART_KINDS = ("grid", "cleaning", "imdb")
 ACTION_FAMILY = ("action", "action_train", "action_trapezoid", "action_train_trapezoid", "early_action",
                  "action_token_sum", "mean_loss")
 TESTED = ("action", "action_train")
+
+
+def _not_baselines() -> tuple[str, ...]:
+    """Never "the best baseline": the action family, and scores off the difficulty axis (variability)."""
+    from nlpdiff import scores
+
+    return ACTION_FAMILY + tuple(s for s in scores.SCORES if scores.score_axis(s) != "difficulty")
 METRICS = ("roc_auc", "average_precision", "precision_at_k")
 NOISE_SHORT = {"uniform": "u", "class_conditional": "cc"}
 
@@ -271,10 +278,10 @@ def _cell(base: dict[str, Any]) -> dict[str, Any]:
 
 
 def best_baseline(scores: pd.DataFrame, y: np.ndarray, metric: str = "roc_auc") -> str:
-    """The score outside :data:`ACTION_FAMILY` with the best ``metric`` on these samples (an oracle choice:
-    it uses the ground truth, which favours the baseline)."""
+    """The difficulty score outside :data:`ACTION_FAMILY` with the best ``metric`` on these samples (an oracle
+    choice: it uses the ground truth, which favours the baseline)."""
     rows = pd.DataFrame(detection_rows(scores, y, tested=()))
-    rows = rows[~rows["score"].isin(ACTION_FAMILY)]
+    rows = rows[~rows["score"].isin(_not_baselines())]
     return str(rows.sort_values(metric, ascending=False)["score"].iloc[0])
 
 
@@ -450,13 +457,13 @@ def cells(summary: pd.DataFrame, by: list[str] | None = None) -> pd.DataFrame:
 def paired_tests(summary: pd.DataFrame, metric: str = "roc_auc", tested: Iterable[str] = TESTED,
                  by: list[str] | None = None) -> pd.DataFrame:
     """Per cell: each tested score against the cell's best baseline (best mean ``metric`` outside
-    :data:`ACTION_FAMILY`), a paired t test over seeds (:func:`nlpdiff.stats.paired_seed_test`) and the
+    :data:`ACTION_FAMILY` and off the ambiguity axis), a paired t test over seeds (:func:`nlpdiff.stats.paired_seed_test`) and the
     per-seed DeLong p values (largest of them; Holm over the table on the paired test)."""
     by = [c for c in (by or CELL) if c in summary.columns]
     rows = []
     for key, g in summary.groupby(by, dropna=False):
         means = g.groupby("score")[metric].mean()
-        base = means.drop(index=[s for s in ACTION_FAMILY if s in means.index]).idxmax()
+        base = means.drop(index=[s for s in _not_baselines() if s in means.index]).idxmax()
         piv = g.pivot_table(index="seed", columns="score", values=metric)
         for t in tested:
             if t not in piv:

@@ -309,7 +309,7 @@ display(repl)
 
 # %%
 from nlpdiff import stats as nstats
-from nlpdiff.conclusions import ACTION_FAMILY
+from nlpdiff.conclusions import not_baselines
 
 SIGNAL_DATA = {"rt_human_ratings": "Rotten Tomatoes sentences (15 to 99 raters each)",
                "tweets_human_ratings": "Tweets (VADER raters)", "imdb": "IMDB test (crowd-checked label errors)",
@@ -322,7 +322,7 @@ def task_verdict(task):
     t = agreement[task]
     others = t[(t.a == "action") | (t.b == "action")].copy()
     others["other"] = np.where(others.a == "action", others.b, others.a)
-    others = others[~others.other.isin(ACTION_FAMILY)]
+    others = others[~others.other.isin(not_baselines())]
     if len(others):
         best = others.sort_values("spearman", ascending=False).iloc[0]
         lines.append(f"agrees most with `{best.other}` (Spearman {best.spearman:.2f}) outside the action family")
@@ -338,7 +338,7 @@ def against_best(human):
     """Per (run, signal): action vs the best non-action score, paired bootstrap over the run's samples."""
     rows = []
     for (run_name, signal), h in human[human.score != "length_words"].groupby(["run", "signal"]):
-        cands = h[~h.score.isin(ACTION_FAMILY)].dropna(subset=["spearman"])
+        cands = h[~h.score.isin(not_baselines())].dropna(subset=["spearman"])
         if "action" not in set(h.score) or cands.empty:
             continue
         best = cands.sort_values("spearman", ascending=False).iloc[0]
