@@ -200,6 +200,13 @@ def _scores_on(scores: pd.DataFrame, signals: pd.DataFrame, columns: Sequence[st
     return merged, cols
 
 
+def _row_pearson(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pearson correlation of each row of ``a`` with the same row of ``b`` (nan for a constant row)."""
+    a = a - a.mean(axis=1, keepdims=True)
+    b = b - b.mean(axis=1, keepdims=True)
+    return (a * b).sum(axis=1) / np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))
+
+
 def chaosnli_table(scores: pd.DataFrame, signals: pd.DataFrame, columns: Sequence[str] | None = None,
                    length_column: str | None = "length_words", n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
     """Every score of a run against ChaosNLI's human signals, one row per score.
@@ -210,42 +217,55 @@ def chaosnli_table(scores: pd.DataFrame, signals: pd.DataFrame, columns: Sequenc
     * ``spearman_entropy`` with its 95 % percentile bootstrap interval over pairs
       (``spearman_entropy_lo``/``_hi``) and ``partial_spearman_given_length`` (rank partial
       correlation controlling for the pair's length; :func:`nlpdiff.compare.partial_spearman`);
-    * ``roc_auc`` and ``average_precision`` at ranking the ``gold_differs`` pairs first, each with a
-      95 % bootstrap interval (the same resamples), and their chance levels ``chance_roc_auc`` (0.5)
+    * ``roc_auc`` (with a 95 % bootstrap interval on the same resamples) and ``average_precision``
+      at ranking the ``gold_differs`` pairs first, and their chance levels ``chance_roc_auc`` (0.5)
       and ``chance_average_precision`` (the share of ``gold_differs`` pairs);
     * ``n`` pairs and ``n_gold_differs``.
 
     With ``length_column`` the length itself is the last row (``score`` = the column), a reference:
-    how much a score's agreement could come from length alone.
+    how much a score's agreement could come from length alone. ``n_boot=0`` skips the intervals
+    (nan), for runs summarised over seeds (:func:`seed_summary`).
     """
+    from scipy.stats import rankdata
+
     from nlpdiff import compare, stats
 
     merged, cols = _scores_on(scores, signals, columns)
     ent = merged["entropy"].to_numpy(float)
     y = merged["gold_differs"].to_numpy(bool)
     n = len(merged)
-    rng = np.random.default_rng(seed)
-    boots = [rng.integers(0, n, n) for _ in range(n_boot)]
+    # the same resamples for every score, computed for all resamples at once (rank-based formulas:
+    # Spearman = Pearson of the ranks, ROC AUC = Mann-Whitney U / (m n))
+    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 0:
+        raise ParameterError("n_boot", n_boot, "an integer >= 0 (0: no intervals)")
+    idx = np.random.default_rng(seed).integers(0, n, (max(int(n_boot), 1), n))
+    ent_ranks = rankdata(ent[idx], axis=1)
+    yb = y[idx]
+    m_pos = yb.sum(axis=1).astype(float)
+    m_neg = n - m_pos
     length = merged[length_column].to_numpy(float) if length_column else None
     rows = []
     for c in [*cols, *([length_column] if length_column else [])]:
         v = merged[c].to_numpy(float)
-        with compare._quiet_resamples():
-            bs = np.array([[stats.spearman(v[i], ent[i]), stats.roc_auc(v[i], y[i]),
-                            stats.average_precision(v[i], y[i])] for i in boots])
-        lo, hi = np.nanquantile(bs, 0.025, axis=0), np.nanquantile(bs, 0.975, axis=0)
-        row = {
+        boot_rho = boot_auc = np.full(1, np.nan)
+        if n_boot:
+            ranks = rankdata(v[idx], axis=1)
+            with compare._quiet_resamples():
+                boot_rho = _row_pearson(ranks, ent_ranks)
+                boot_auc = ((ranks * yb).sum(axis=1) - m_pos * (m_pos + 1) / 2) / (m_pos * m_neg)
+        rows.append({
             "score": c, "n": n, "n_gold_differs": int(y.sum()),
-            "spearman_entropy": stats.spearman(v, ent), "spearman_entropy_lo": lo[0], "spearman_entropy_hi": hi[0],
+            "spearman_entropy": stats.spearman(v, ent),
+            "spearman_entropy_lo": float(np.nanquantile(boot_rho, 0.025)),
+            "spearman_entropy_hi": float(np.nanquantile(boot_rho, 0.975)),
             "partial_spearman_given_length": (compare.partial_spearman(v, ent, length)
                                               if length is not None and c != length_column else np.nan),
-            "roc_auc": stats.roc_auc(v, y), "roc_auc_lo": lo[1], "roc_auc_hi": hi[1],
-            "average_precision": stats.average_precision(v, y), "average_precision_lo": lo[2],
-            "average_precision_hi": hi[2],
+            "roc_auc": stats.roc_auc(v, y),
+            "roc_auc_lo": float(np.nanquantile(boot_auc, 0.025)), "roc_auc_hi": float(np.nanquantile(boot_auc, 0.975)),
+            "average_precision": stats.average_precision(v, y),
             "chance_roc_auc": 0.5, "chance_average_precision": float(y.mean()),
             "reference": c == length_column,
-        }
-        rows.append(row)
+        })
     return pd.DataFrame(rows)
 
 
