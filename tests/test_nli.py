@@ -125,3 +125,19 @@ def test_tiny_nli_runs_train_and_their_chaosnli_tables_compute(tiny_data_dir, tm
     assert again.info["started_at"] == runs["snli_scratch_s0"].info["started_at"]
     chart = nli.interval_chart(tables["snli_scratch_s0"], "roc_auc", chance=0.5)
     assert chart.to_dict()
+
+
+@pytest.mark.slow
+def test_nli_notebook_smoke(tiny_data_dir, tmp_path):
+    """The NLI page runs end to end on tiny data with the smoke profile's parameters."""
+    from nlpdiff.runner import NOTEBOOKS_DIR, run_notebook
+    from nlpdiff.workflow import load_plan
+
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    params = dict(load_plan("smoke", root / "params").get("nli").parameters)
+    params.update(data_dir=str(tiny_data_dir), run_dir=str(tmp_path / "nli" / "run"), gpu_results=str(tmp_path / "none"))
+    out = tmp_path / "nli.ipynb"
+    run_notebook(NOTEBOOKS_DIR / "nli.py", out, params)
+    assert out.is_file() and (tmp_path / "nli" / "run" / "run.json").is_file()

@@ -206,7 +206,6 @@ if seed_tests:
         for r in seed_tests.itertuples())))
 
 # %%
-fine = pd.concat([tables[n].assign(run=n) for n in ("snli_finetune", "mnli_finetune")], ignore_index=True)
 display(Markdown("**MNLI, fine-tuned** (training accuracy only; every pair scored):"))
 display(tables["mnli_finetune"].drop(columns=["reference"]))
 m = tables["mnli_finetune"].set_index("score")
