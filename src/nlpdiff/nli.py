@@ -350,7 +350,7 @@ def study_runs(run_dir: str | os.PathLike, data_dir: str | os.PathLike | None = 
                learning_rate: float = 5e-5, max_length: int = 128, mnli_train_size: int | None = None,
                mnli_epochs: int = 2, mnli_checkpoints_per_epoch: int = 3, seeds: Sequence[int] = (0, 1, 2),
                probe_epochs: int = 10, probe_learning_rate: float = 1e-3, scratch_epochs: int = 10,
-               scratch_learning_rate: float = 0.02, task: str = POOL_TASK) -> dict[str, dict]:
+               scratch_learning_rate: float = 0.02, task: str = POOL_TASK, mnli_finetune: bool = True) -> dict[str, dict]:
     """The flat parameters of the NLI page's runs, by name (the page trains them with
     :func:`nlpdiff.dynamics.load_or_train`; register the SNLI pool first, :func:`register_snli_pool`).
 
@@ -358,8 +358,8 @@ def study_runs(run_dir: str | os.PathLike, data_dir: str | os.PathLike | None = 
       split), in ``run_dir`` itself;
     * ``snli_probe_s<seed>``, ``snli_scratch_s<seed>``: the cheap backbones on the same pairs, one per
       seed;
-    * ``mnli_finetune``: fine-tuned MiniLM on ChaosNLI's MNLI pairs (no held-out MNLI offline: training
-      accuracy only), and ``mnli_probe_s<seed>``, ``mnli_scratch_s<seed>``.
+    * ``mnli_finetune`` (unless ``mnli_finetune=False``): fine-tuned MiniLM on ChaosNLI's MNLI pairs (no
+      held-out MNLI offline: training accuracy only), and ``mnli_probe_s<seed>``, ``mnli_scratch_s<seed>``.
 
     Every run but the first goes to ``<run_dir>/../more/<name>/run``.
     """
@@ -378,6 +378,8 @@ def study_runs(run_dir: str | os.PathLike, data_dir: str | os.PathLike | None = 
                               checkpoints_per_epoch=mnli_checkpoints_per_epoch, seed=0,
                               output_dir=str(more / "mnli_finetune" / "run")),
     }
+    if not mnli_finetune:
+        del runs["mnli_finetune"]
     for prefix, base in (("snli", snli), ("mnli", mnli)):
         for name, backbone in (("probe", probe), ("scratch", scratch)):
             for seed in seeds:

@@ -58,6 +58,7 @@ checkpoints_per_epoch = 2
 batch_size = 32
 learning_rate = 1e-4
 max_length = 128
+mnli_finetune = True  # False: MNLI gets only the probe and scratch runs (its headline: the probe, seed 0)
 mnli_train_size = None  # None: all 1,599 ChaosNLI MNLI pairs
 mnli_epochs = 2
 mnli_checkpoints_per_epoch = 3
@@ -86,9 +87,11 @@ plan = nli.study_runs(run_dir, data_dir=data_dir, train_size=train_size, eval_si
                       checkpoints_per_epoch=checkpoints_per_epoch, batch_size=batch_size,
                       learning_rate=learning_rate, max_length=max_length, mnli_train_size=mnli_train_size,
                       mnli_epochs=mnli_epochs, mnli_checkpoints_per_epoch=mnli_checkpoints_per_epoch, seeds=seeds,
-                      probe_epochs=probe_epochs, scratch_epochs=scratch_epochs)
+                      probe_epochs=probe_epochs, scratch_epochs=scratch_epochs, mnli_finetune=mnli_finetune)
 params = {name: from_flat(p) for name, p in plan.items()}  # bad parameters fail here, before any training
 runs = {name: load_or_train(p) for name, p in params.items()}
+mnli_head = "mnli_finetune" if mnli_finetune else f"mnli_probe_s{seeds[0]}"  # MNLI's headline run
+mnli_label = "MNLI, fine-tuned" if mnli_finetune else f"MNLI, probe (seed {seeds[0]})"
 
 # %%
 summary = nli.run_summary(runs)
@@ -99,9 +102,12 @@ head = summary.set_index("run")
 display(Markdown(
     f"The fine-tuned SNLI run reaches a **held-out accuracy of {head.at['snli_finetune', 'heldout_accuracy']:.3f}** on "
     f"{int(head.at['snli_finetune', 'n_heldout']):,} SNLI dev pairs outside ChaosNLI (training accuracy "
-    f"{head.at['snli_finetune', 'train_accuracy']:.3f}, eval pass at the last checkpoint). The fine-tuned MNLI run "
-    f"reaches a **training accuracy of {head.at['mnli_finetune', 'train_accuracy']:.3f}** on its "
-    f"{int(head.at['mnli_finetune', 'n_train']):,} pairs (no held-out MNLI). A three-way classifier that always "
+    f"{head.at['snli_finetune', 'train_accuracy']:.3f}, eval pass at the last checkpoint). The MNLI headline run "
+    f"(`{mnli_head}`) reaches a **training accuracy of {head.at[mnli_head, 'train_accuracy']:.3f}** on its "
+    f"{int(head.at[mnli_head, 'n_train']):,} pairs (no held-out MNLI)."
+    + ("" if mnli_finetune else " *No fine-tuned MNLI run in this execution (`mnli_finetune = False`): MNLI's "
+       "headline is the probe.*")
+    + f" A three-way classifier that always "
     f"says the commonest class would score {runs['snli_finetune'].samples['label'].value_counts(normalize=True).max():.3f} "
     f"on the SNLI pool."
 ))
@@ -119,7 +125,8 @@ display(Markdown(
 # %%
 signals = {name: nli.chaosnli_signals(run.samples) for name, run in runs.items()}
 # intervals over pairs for the fine-tuned runs; the seed runs are summarised over seeds instead
-tables = {name: nli.chaosnli_table(run.scores, signals[name], n_boot=n_boot if "finetune" in name else 0)
+tables = {name: nli.chaosnli_table(run.scores, signals[name],
+                                   n_boot=n_boot if name in ("snli_finetune", mnli_head) else 0)
           for name, run in runs.items()}
 snli_table = tables["snli_finetune"]
 display(snli_table.drop(columns=["reference"]))
@@ -159,7 +166,7 @@ display(nli.interval_chart(snli_table, "roc_auc", chance=0.5,
 
 # %%
 comparisons = pd.concat([nli.entropy_comparison(runs[name].scores, signals[name]).assign(run=name)
-                         for name in ("snli_finetune", "mnli_finetune")], ignore_index=True)
+                         for name in ("snli_finetune", mnli_head)], ignore_index=True)
 display(comparisons)
 c = comparisons.set_index(["run", "baseline", "metric"])
 
@@ -172,7 +179,7 @@ def sentence(run, baseline):
 
 display(Markdown("\n".join(
     f"* **{label}**, action " + "; ".join(sentence(run, b) for b in ("mean_entropy", "final_entropy")) + "."
-    for run, label in (("snli_finetune", "SNLI, fine-tuned"), ("mnli_finetune", "MNLI, fine-tuned")))))
+    for run, label in (("snli_finetune", "SNLI, fine-tuned"), (mnli_head, mnli_label)))))
 
 # %% [markdown]
 # ## Over seeds and backbones
@@ -206,9 +213,9 @@ if seed_tests:
         for r in seed_tests.itertuples())))
 
 # %%
-display(Markdown("**MNLI, fine-tuned** (training accuracy only; every pair scored):"))
-display(tables["mnli_finetune"].drop(columns=["reference"]))
-m = tables["mnli_finetune"].set_index("score")
+display(Markdown(f"**{mnli_label}** (`{mnli_head}`; training accuracy only; every pair scored):"))
+display(tables[mnli_head].drop(columns=["reference"]))
+m = tables[mnli_head].set_index("score")
 display(Markdown(
     f"On MNLI the action score's Spearman with the human entropy is **{m.at['action', 'spearman_entropy']:.3f}** "
     f"[{m.at['action', 'spearman_entropy_lo']:.3f}, {m.at['action', 'spearman_entropy_hi']:.3f}], its ROC AUC "
@@ -216,8 +223,8 @@ display(Markdown(
     f"(chance {m.at['action', 'chance_average_precision']:.3f}); predictive entropy: Spearman "
     f"{m.at['mean_entropy', 'spearman_entropy']:.3f}, ROC AUC {m.at['mean_entropy', 'roc_auc']:.3f}."
 ))
-display(nli.interval_chart(tables["mnli_finetune"], "spearman_entropy", chance=0.0,
-                           title="Spearman with ChaosNLI entropy, fine-tuned MNLI"))
+display(nli.interval_chart(tables[mnli_head], "spearman_entropy", chance=0.0,
+                           title=f"Spearman with ChaosNLI entropy, {mnli_label}"))
 
 # %% [markdown]
 # ## The larger fine-tuned SNLI run from a GPU
@@ -284,4 +291,4 @@ def verdict(table, cmp, label):
 
 display(Markdown("\n\n".join(
     verdict(tables[run], c.loc[run], label)
-    for run, label in (("snli_finetune", "SNLI, fine-tuned"), ("mnli_finetune", "MNLI, fine-tuned")))))
+    for run, label in (("snli_finetune", "SNLI, fine-tuned"), (mnli_head, mnli_label)))))
