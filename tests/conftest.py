@@ -14,7 +14,7 @@ QA gets questions on a few facts with correct answer offsets (validation: severa
 summarization gets short dialogues and their summaries. Columns without a role are filled by name
 (``idx``: positions; ``id``: ``<split>-<i>``; anything else: short strings). Only tasks whose columns
 mean something of their own have a writer of their own (:data:`SPECIAL_WRITERS`: IMDB with the label
-errors that join it on ``id``, the human-rating tasks). Adding a dataset to the registry therefore
+errors that join it on ``id``, the human-rating tasks, ChaosNLI). Adding a dataset to the registry therefore
 needs no change here.
 
 Row counts are in :data:`TINY_ROWS` (also the ``tiny_rows`` fixture): the explicit counts below,
@@ -85,6 +85,8 @@ _EXPLICIT_ROWS = {
     ("imdb_label_errors", "cleanlab_cv_pred_probs"): 40,
     ("rt_human_ratings", "train"): 80,
     ("tweets_human_ratings", "train"): 40,
+    ("chaosnli_snli", "validation"): 30,
+    ("chaosnli_mnli", "validation"): 30,
 }
 
 
@@ -306,12 +308,67 @@ def _ratings(root: Path, rng: random.Random, spec: TaskSpec) -> None:
         _write(root / folder / "train.parquet", cols, schema)
 
 
+def _chaosnli(root: Path, rng: random.Random, spec: TaskSpec) -> None:
+    """ChaosNLI in its schema: 100 crowd labels per pair (``label_count``), their entropy (bits) and
+    majority (``chaos_label``), and 5 original labels of which exactly 3 agree (``old_labels``).
+
+    The SNLI part reuses most pairs of the tiny ``snli`` validation split, same text and label (as
+    1,507 of the 1,514 real pairs are in SNLI dev), plus a few pairs of its own. The gold label
+    differs from the majority of 100 on about a third of the pairs, more often on pairs with high
+    entropy. Its own generator (seeded by the folder), so the other tasks' tiny data do not move.
+    """
+    import math
+
+    import pyarrow.parquet as pq_
+
+    rng = random.Random(f"chaosnli-{spec.folder}")
+    n = tiny_rows_of(spec, "validation")
+    pairs = []
+    snli = root / "snli" / "validation.parquet"
+    if spec.folder == "chaosnli_snli" and snli.is_file():
+        pool = pq_.read_table(snli).to_pylist()
+        pairs = [(r["premise"], r["hypothesis"], r["label"]) for r in pool[: n - 4]]
+    while len(pairs) < n:
+        y = len(pairs) % 3
+        pairs.append((premise_text(rng), class_text(rng, spec, y), y))
+    cols = {c: [] for c in spec.columns}
+    for i, (premise, hypothesis, y) in enumerate(pairs):
+        others = [c for c in range(3) if c != y]
+        old = [y, y, y, *rng.sample(others + others, 2)]
+        rng.shuffle(old)
+        hard = i % 3 == 0  # about a third: the crowd's majority differs from the gold label
+        top = rng.choice(others) if hard else y
+        share = rng.randint(40, 60) if hard else rng.randint(55, 98)
+        counts = [0, 0, 0]
+        counts[top] = share
+        rest = 100 - share
+        second = rng.randint(0, rest)
+        o1, o2 = [c for c in range(3) if c != top]
+        counts[o1], counts[o2] = second, rest - second
+        if max(counts[o1], counts[o2]) >= share:  # keep the majority where it was put
+            counts[top], counts[o1], counts[o2] = 100 - 2 * (rest // 2 - 1) - 2, rest // 2 - 1, rest // 2 - 1
+            counts[o2] += 100 - sum(counts)
+        ps = [c / 100 for c in counts if c]
+        cols["uid"].append(f"{spec.folder}-{i:04d}")
+        cols["premise"].append(premise)
+        cols["hypothesis"].append(hypothesis)
+        cols["label"].append(y)
+        cols["old_labels"].append(old)
+        cols["chaos_label"].append(max(range(3), key=lambda c: counts[c]))
+        cols["label_count"].append(counts)
+        cols["entropy"].append(-sum(p * math.log2(p) for p in ps))
+    schema = pa.schema([("uid", _S), ("premise", _S), ("hypothesis", _S), ("label", pa.int64()),
+                        ("old_labels", pa.list_(pa.int64())), ("chaos_label", pa.int64()),
+                        ("label_count", pa.list_(pa.int64())), ("entropy", pa.float64())])
+    _write(root / spec.folder / "validation.parquet", cols, schema)
+
+
 #: Writers by kind, for a task whose columns are its roles (plus ``idx``/``id``-like columns).
 KIND_WRITERS = {"classification": _classification, "extractive_qa": _extractive_qa,
                 "summarization": _summarization}
 #: Tasks with columns that mean something of their own (None: written by another task's writer).
 SPECIAL_WRITERS = {"imdb": _imdb, "imdb_label_errors": None, "rt_human_ratings": _ratings,
-                   "tweets_human_ratings": _ratings}
+                   "tweets_human_ratings": _ratings, "chaosnli_snli": _chaosnli, "chaosnli_mnli": _chaosnli}
 
 
 def write_task(root: Path, spec: TaskSpec, rng: random.Random) -> None:

@@ -301,6 +301,12 @@ _VADER_CITATION = (
     "Media Text, ICWSM 2014."
 )
 _RATINGS_COLUMNS = ("id", "text", "label", "mean_rating", "rating_std", "ratings")
+_NLI_LABELS = ("entailment", "neutral", "contradiction")
+_CHAOSNLI_COLUMNS = ("uid", "premise", "hypothesis", "label", "old_labels", "chaos_label", "label_count", "entropy")
+_CHAOSNLI_CITATION = (
+    "Nie, Zhou and Bansal, What Can We Learn from Collective Human Opinions on Natural Language "
+    "Inference Data?, EMNLP 2020."
+)
 #: The causal-LM prompt of dialogue summarization (SAMSum).
 DIALOGUE_PROMPT = "Summarize the dialogue.\n{document}\nSummary:"
 #: The causal-LM prompt of news summarization.
@@ -527,6 +533,37 @@ _SPECS = (
             "distribution (PyPI sdist), converted to parquet"
         ),
     ),
+    # --- natural language inference: ChaosNLI (issue 9) -----------------------------------------
+    *(
+        TaskSpec(
+            name=f"chaosnli_{source}",
+            kind="classification",
+            roles={"text": "premise", "text_pair": "hypothesis", "label": "label"},
+            label_names=_NLI_LABELS,
+            splits=("validation",),
+            train_split="validation",
+            description=(
+                f"ChaosNLI v1.0, {what}: {rows:,} {pool} dev pairs, each with 100 new crowd labels. They "
+                "were chosen for low agreement of the original annotators: on every pair exactly 3 of "
+                "the original 5 agree, so the 5 `old_labels` carry no graded signal and the 100 new "
+                "labels do. `label` is the original gold label (majority of `old_labels`); "
+                "`label_count` counts the 100 new labels as [entailment, neutral, contradiction]; "
+                "`entropy` (bits) of that distribution is the human-disagreement signal; "
+                "`chaos_label` is the majority of the 100. These columns travel into a run's "
+                "samples.parquet. Local only: no Hugging Face hub copy exists."
+            ),
+            license="CC BY-NC 4.0 (research use)",
+            citation=_CHAOSNLI_CITATION,
+            columns=_CHAOSNLI_COLUMNS,
+            local_rows=(("validation", rows),),
+            obtain=(
+                "the ChaosNLI v1.0 release (https://github.com/easonnie/ChaosNLI, "
+                f"chaosNLI_{source}.jsonl), converted to parquet as <data_dir>/chaosnli_{source}/validation.parquet"
+            ),
+        )
+        for source, what, pool, rows in (("snli", "SNLI part", "SNLI", 1514),
+                                         ("mnli", "MNLI part", "MNLI matched", 1599))
+    ),
 )
 
 #: The registry of the study's datasets: task name -> :class:`TaskSpec`.
@@ -612,11 +649,15 @@ def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path | None:
 def _split_file(spec: TaskSpec, split: str, data_dir: Path) -> Path:
     path = data_dir / spec.folder / f"{split}.parquet"
     if not path.is_file():
+        hint = f"{path} does not exist"
+        if spec.hub_id is None and spec.obtain:  # a local-only task (ChaosNLI, the label errors, ...)
+            hint += (f"; task {spec.name!r} exists only as a local folder (the Hugging Face hub has no "
+                     f"copy): get it from {spec.obtain}")
         raise ParameterError(
             "data_dir",
             str(data_dir),
             f"a folder containing {spec.folder}/{split}.parquet for task {spec.name!r}",
-            hint=f"{path} does not exist",
+            hint=hint,
         )
     return path
 
