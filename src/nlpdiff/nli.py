@@ -369,8 +369,10 @@ def study_runs(run_dir: str | os.PathLike, data_dir: str | os.PathLike | None = 
     common = dict(data_dir=data_dir, batch_size=batch_size, max_length=max_length, data_seed=0)
     snli = dict(common, task=task, train_size=train_size, eval_size=eval_size)
     mnli = dict(common, task="chaosnli_mnli", train_split="validation", eval_split=None, train_size=mnli_train_size)
-    probe = dict(backbone="probe", epochs=probe_epochs, learning_rate=probe_learning_rate)
-    scratch = dict(backbone="scratch", model="scratch", epochs=scratch_epochs, learning_rate=scratch_learning_rate)
+    # one checkpoint per epoch: 10 epochs already give 10 checkpoints (the committed page's runs)
+    probe = dict(backbone="probe", epochs=probe_epochs, learning_rate=probe_learning_rate, checkpoints_per_epoch=1)
+    scratch = dict(backbone="scratch", model="scratch", epochs=scratch_epochs, learning_rate=scratch_learning_rate,
+                   checkpoints_per_epoch=1)
     runs = {
         "snli_finetune": dict(snli, backbone="finetune", epochs=epochs, learning_rate=learning_rate,
                               checkpoints_per_epoch=checkpoints_per_epoch, seed=0, output_dir=str(run_dir)),
