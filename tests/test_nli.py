@@ -141,3 +141,20 @@ def test_nli_notebook_smoke(tiny_data_dir, tmp_path):
     out = tmp_path / "nli.ipynb"
     run_notebook(NOTEBOOKS_DIR / "nli.py", out, params)
     assert out.is_file() and (tmp_path / "nli" / "run" / "run.json").is_file()
+
+
+def test_compare_human_signals_reads_chaosnli_columns_of_any_nli_run():
+    """The comparison chapter's human signals include ChaosNLI for every run whose samples carry its columns."""
+    from types import SimpleNamespace
+
+    from nlpdiff import compare
+
+    samples = pd.DataFrame({
+        "sample_id": [0, 1, 2, 3], "premise": ["a b", "c d e", "f", "g h"], "hypothesis": ["x", "y z", "w", "v"],
+        "label": [0, 1, 2, 0], "original_label": [0, 1, 2, 0], "entropy": [0.5, 1.2, np.nan, 0.9],
+        "chaos_label": [0, 2, np.nan, 0]})
+    run = SimpleNamespace(samples=samples, params={"task": "snli_chaosnli_not_registered"}, metrics={})
+    sig, cols, length = compare.human_signals(run)
+    assert cols == ["chaosnli_entropy", "gold_differs"] and length == "length_words"
+    assert list(sig["sample_id"]) == [0, 1, 3]  # the pair without ChaosNLI labels is not a signal row
+    assert list(sig["gold_differs"]) == [0.0, 1.0, 0.0]

@@ -314,6 +314,10 @@ def human_signals(run) -> tuple[pd.DataFrame, list[str], str | None]:
     * ``imdb`` scored on its test split: ``crowd_error_votes`` = share of the five crowd workers who
       judged the given label wrong (0 for reviews that were not candidates); length = words.
 
+    * NLI runs whose samples carry ChaosNLI's columns (``chaosnli_snli``, ``chaosnli_mnli``, the SNLI
+      pool of :mod:`nlpdiff.nli`): ``chaosnli_entropy`` (entropy of 100 crowd labels) and
+      ``gold_differs`` (the gold label is not the crowd's majority), on the ChaosNLI pairs only.
+
     Other runs have no human signal: an empty frame.
     """
     from nlpdiff import tasks
@@ -321,6 +325,14 @@ def human_signals(run) -> tuple[pd.DataFrame, list[str], str | None]:
     s = run.samples
     task = run.params["task"]
     out = pd.DataFrame({"sample_id": s["sample_id"]})
+    if {"entropy", "chaos_label", "premise", "hypothesis"} <= set(s.columns):  # ChaosNLI pairs (any NLI run)
+        from nlpdiff.nli import chaosnli_signals
+
+        sig = chaosnli_signals(s)
+        sig = sig.rename(columns={"entropy": "chaosnli_entropy"})
+        sig["gold_differs"] = sig["gold_differs"].astype(float)
+        return sig[["sample_id", "chaosnli_entropy", "gold_differs", "length_words"]], \
+            ["chaosnli_entropy", "gold_differs"], "length_words"
     if task not in tasks.TASKS:  # a user's task: no human signal recorded
         return out.iloc[:0], [], None
     spec = tasks.get_task(task)

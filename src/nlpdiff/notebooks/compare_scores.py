@@ -65,7 +65,8 @@ if index.filter(like="heldout").isna().any(axis=None):
                      "match and F1 instead of accuracy."))
 
 # %%
-TASK_NAMES = {"sst2": "Sentiment (SST-2)", "squad": "Question answering (SQuAD)", "samsum": "Summarization (SAMSum)"}
+TASK_NAMES = {"sst2": "Sentiment (SST-2)", "squad": "Question answering (SQuAD)", "samsum": "Summarization (SAMSum)",
+              "snli_chaosnli": "Natural language inference (SNLI dev with ChaosNLI)"}
 
 
 def headline(task):
@@ -241,8 +242,11 @@ else:
 
 # %%
 def text_columns(run):
-    spec = tasks.get_task(run.params["task"])
-    return [c for c in (*spec.text_fields, "label", "is_corrupted") if c in run.samples.columns]
+    try:
+        fields = tasks.get_task(run.params["task"]).text_fields
+    except Exception:  # a task registered by another notebook (the SNLI pool of the NLI page)
+        fields = [c for c in ("premise", "hypothesis", "text", "sentence") if c in run.samples.columns]
+    return [c for c in (*fields, "label", "is_corrupted") if c in run.samples.columns]
 
 
 for task, run in headlines.items():
@@ -313,7 +317,10 @@ from nlpdiff.conclusions import not_baselines
 
 SIGNAL_DATA = {"rt_human_ratings": "Rotten Tomatoes sentences (15 to 99 raters each)",
                "tweets_human_ratings": "Tweets (VADER raters)", "imdb": "IMDB test (crowd-checked label errors)",
-               "squad": "SQuAD dev (several annotators per question)"}
+               "squad": "SQuAD dev (several annotators per question)",
+               "snli_chaosnli": "SNLI dev pairs relabelled by ChaosNLI (100 crowd labels each)",
+               "chaosnli_snli": "SNLI dev pairs relabelled by ChaosNLI (100 crowd labels each)",
+               "chaosnli_mnli": "MNLI dev pairs relabelled by ChaosNLI (100 crowd labels each)"}
 
 
 def task_verdict(task):
