@@ -106,8 +106,8 @@ def check_text(text: str, claims: list[Claim]) -> list[str]:
 
 
 def render(claims: list[Claim]) -> str:
-    """The answer as one paragraph."""
-    return " ".join(c.render() for c in claims)
+    """The answer as a Markdown list: one sentence per analysis, led by the analysis in bold."""
+    return "\n".join(f"- **{c.analysis}.** {c.render()}" for c in claims)
 
 
 # ----------------------------------------------------------------------------------------- readers
@@ -166,8 +166,8 @@ def detection_claim(root: Path, task: str = "sst2", noise_rate: float = 0.1,
     mean_loss = _one(cells, {**where, "score": "mean_loss"}, rel)
     same = np.isclose(mean_loss.roc_auc_mean, act.roc_auc_mean, rtol=0, atol=1e-12)
     return Claim(
-        "mislabel detection (fine-tuned)",
-        "Auditing: with {rate} of the {task} training labels flipped at random, the action score of a "
+        "Finding flipped labels",
+        "With {rate} of the {task} training labels flipped at random, the action score of a "
         "fine-tuned MiniLM ranks the flipped samples first with ROC AUC {auc} (95 % interval over {n} seeds "
         "{lo} to {hi}; chance {chance}), {same} the mean loss it is a multiple of; the best other score, "
         "{best}, reaches {best_auc} (paired difference over seeds {diff}, p = {p}).",
@@ -191,8 +191,8 @@ def chaosnli_claim(root: Path) -> Claim | None:
     act = _one(df, {"score": "action"}, rel)
     ent = _one(df, {"score": "mean_entropy"}, rel)
     return Claim(
-        "human disagreement (NLI)",
-        "Human difficulty: on the {n} SNLI pairs that ChaosNLI had relabelled by a hundred annotators, the action "
+        "Human disagreement (NLI)",
+        "On the {n} SNLI pairs that ChaosNLI had relabelled by a hundred annotators, the action "
         "score of a fine-tuned MiniLM correlates {strength} with their disagreement (Spearman {rho}, 95 % interval "
         "{lo} to {hi}; predictive entropy {rho_ent}, paired bootstrap interval of entropy minus action {dlo} to "
         "{dhi}) and ranks the {k} pairs whose gold label differs from the "
@@ -232,7 +232,7 @@ def grid_claim(root: Path) -> Claim | None:
     ft = (memorised_ft["backbone"] == "finetune") & (memorised_ft["final_train_acc_corrupted_mean"] > 0.5)
     src = "mislabel/*/summary.csv + gpu/summary_detection.csv"
     return Claim(
-        "mislabel detection (grid)",
+        "Across the label-noise grid",
         "Over the whole label-noise grid ({n} cells of task, backbone, training length, noise rate and type), the "
         "action score's ROC AUC minus that of the cell's best other score runs from {lo} to {hi}, {verdict} after "
         "the Holm correction ({better} cells better, {worse} worse); it clearly beats the loss at the last "
@@ -264,8 +264,8 @@ def curriculum_claim(root: Path) -> Claim | None:
     sig = lambda d: int(((d["p_holm"] < 0.05) & (d["mean_diff"] > 0)).sum())  # noqa: E731
     src = "curriculum/*/runs.csv"
     return Claim(
-        "curriculum",
-        "Curriculum: ordering the training data easy-to-hard by the action score of a separate scoring run "
+        "Curriculum",
+        "Ordering the training data easy-to-hard by the action score of a separate scoring run "
         "changes the final held-out accuracy against ordinary shuffled training by {slo} to {shi} points "
         "({ssig} of {sn} comparisons significantly better after Holm) and against the same pacing with a random "
         "order by {rlo} to {rhi} points ({rsig} of {rn}), with cheap backbones over {seeds} seeds.",
