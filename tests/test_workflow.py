@@ -69,7 +69,8 @@ def _copy_project(dest: Path) -> None:
     shutil.copytree(ROOT / "book", dest / "book", ignore=shutil.ignore_patterns("_build", "results"))
     # pages rendered from committed summaries (site files of every profile)
     (dest / "book" / "results").mkdir(parents=True, exist_ok=True)
-    shutil.copy2(ROOT / "book" / "results" / "gpu_runs.ipynb", dest / "book" / "results" / "gpu_runs.ipynb")
+    for page in ("gpu_runs", "conclusions"):
+        shutil.copy2(ROOT / "book" / "results" / f"{page}.ipynb", dest / "book" / "results" / f"{page}.ipynb")
 
 
 @pytest.mark.slow
