@@ -97,10 +97,11 @@ def test_smoke_profile_end_to_end(tmp_path, tiny_data_dir, monkeypatch):
     for run in plan.runs:
         assert (project / run.run_dir("smoke") / "run.json").is_file()
     # the published book in the repository was not touched by the smoke profile: its results folder
-    # holds only the copied page rendered from committed summaries, unchanged
+    # holds only the copied pages rendered from committed summaries, unchanged
     results = project / "book" / "results"
-    assert sorted(p.name for p in results.iterdir()) == ["gpu_runs.ipynb"]
-    assert (results / "gpu_runs.ipynb").read_bytes() == (ROOT / "book" / "results" / "gpu_runs.ipynb").read_bytes()
+    assert sorted(p.name for p in results.iterdir()) == ["conclusions.ipynb", "gpu_runs.ipynb"]
+    for page in ("conclusions.ipynb", "gpu_runs.ipynb"):
+        assert (results / page).read_bytes() == (ROOT / "book" / "results" / page).read_bytes()
     again = subprocess.run(cmd + ["-n"], cwd=project, env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
 
