@@ -480,12 +480,7 @@ def paired_tests(summary: pd.DataFrame, metric: str = "roc_auc", tested: Iterabl
                          "delong_p_min": float(dl.min()) if dl is not None and len(dl) else np.nan})
     out = pd.DataFrame(rows)
     if len(out):
-        p = out["p_seeds"].to_numpy(float)
-        adj = np.full(len(p), np.nan)
-        ok = np.isfinite(p)
-        if ok.any():
-            adj[ok] = stats.holm(p[ok])
-        out["p_holm"] = adj
+        out["p_holm"] = stats.holm(out["p_seeds"].to_numpy(float))  # nan p stay nan and are not counted
     return out
 
 
