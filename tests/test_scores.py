@@ -727,3 +727,17 @@ def test_default_checkpoints_separate_scores_that_coincide_at_three(tiny_data_di
     assert rho(six, "el2n", "early_action") < 0.999
     assert not np.allclose(six.scores["el2n"], np.sqrt(2) * (1 - np.exp(-six.scores["early_action"])))
     assert rho(six, "learning_speed", "cartography_correctness") < 0.999
+
+
+def test_run_score_table_lists_computed_scores_and_names_the_others():
+    from types import SimpleNamespace
+
+    from nlpdiff.scores import run_score_table
+
+    run = SimpleNamespace(scores=pd.DataFrame({"sample_id": [0], "action": [1.0], "aum": [0.2]}),
+                          info={"resolved": {"skipped_scores": {"vog": "no vog table recorded"}}})
+    table, note = run_score_table(run)
+    assert sorted(table["name"]) == ["action", "aum"]
+    assert note == "Registered but not computed for this run: `vog` (no vog table recorded)."
+    run.info["resolved"]["skipped_scores"] = {}
+    assert run_score_table(run)[1] is None

@@ -67,6 +67,7 @@ __all__ = [
     "score",
     "unregister",
     "compute_scores",
+    "run_score_table",
     "score_table",
     "score_table_markdown",
     "write_score_table",
@@ -1468,6 +1469,18 @@ def score_table() -> pd.DataFrame:
         ],
         columns=["name", "axis", "description", "reference", "orientation", "needs", "formula"],
     )
+
+
+def run_score_table(run) -> tuple[pd.DataFrame, str | None]:
+    """The registry rows of the scores computed for ``run`` (a loaded run directory), and a one-line
+    Markdown note naming the registered scores it did not compute with the reason recorded in its
+    ``run.json`` (None when every score was computed): what the result pages show under "every score"."""
+    computed = [c for c in run.scores.columns if c != "sample_id"]
+    table = score_table().query("name in @computed")
+    skipped = run.info.get("resolved", {}).get("skipped_scores", {})
+    note = ("Registered but not computed for this run: "
+            + "; ".join(f"`{name}` ({reason})" for name, reason in skipped.items()) + ".") if skipped else None
+    return table, note
 
 
 #: Where the book's score table lives (included by ``book/methods.md``), relative to the book root.

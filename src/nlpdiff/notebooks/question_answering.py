@@ -170,5 +170,7 @@ display(Markdown("**Easiest 5**\n\n" + questions_markdown(easiest, "action")))
 # counts and are not computed here.
 
 # %%
-computed = [c for c in run.scores.columns if c != "sample_id"]
-scores.score_table().query("name in @computed")
+table, not_computed = scores.run_score_table(run)
+display(table)
+if not_computed:
+    display(Markdown(not_computed))

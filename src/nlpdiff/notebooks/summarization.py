@@ -198,9 +198,7 @@ else:
 # forgetting scores work on fractions; the label-noise scores of classification do not apply.
 
 # %%
-computed = [c for c in run.scores.columns if c != "sample_id"]
-display(scores.score_table().query("name in @computed"))
-not_computed = run.info["resolved"].get("skipped_scores", {})
+table, not_computed = scores.run_score_table(run)
+display(table)
 if not_computed:
-    display(Markdown("Registered but not computed for this run: " + "; ".join(
-        f"`{name}` ({reason})" for name, reason in not_computed.items()) + "."))
+    display(Markdown(not_computed))
