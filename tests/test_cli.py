@@ -266,3 +266,62 @@ def test_nlpdiff_run_reuses_refuses_and_overwrites(tmp_path, capsys):
     assert cli_main(["run", str(source), "-q", "-p", "epochs", "2"]) == 0, capsys.readouterr().err
     assert (default_run_dir("tiny_page", {"epochs": 2}) / "run.json").exists()
     assert (tmp_path / "book" / "results" / "tiny_page.ipynb").exists()
+
+
+# ------------------------------------------------------------------------ blind reading of the suspects
+
+
+def _table(n: int = 30) -> pd.DataFrame:
+    t = pd.DataFrame({"rank": np.arange(1, n + 1), "sample_id": np.arange(n)[::-1],
+                      "review": [f"review {i}" for i in range(n)], "given_label": ["good", "bad"] * (n // 2),
+                      "action": np.linspace(9, 1, n), "why": "x"})
+    t.attrs["text_columns"] = ["review"]
+    return t
+
+
+def test_blind_sheet_hides_the_ranking_and_the_key_rebuilds_it():
+    from nlpdiff.audit import blind_groups, blind_sheet
+
+    table = _table()
+    groups = blind_groups(table, top=5, n_random=5, seed=0)
+    assert sorted(groups.loc[groups["group"] == "top", "rank"]) == [1, 2, 3, 4, 5]
+    assert (groups.loc[groups["group"] == "random", "rank"] > 5).all() and len(groups) == 10
+    assert groups["group"].tolist() != ["top"] * 5 + ["random"] * 5  # shuffled together
+    sheet = blind_sheet(table, top=5, n_random=5, seed=0)
+    assert sheet.columns.tolist() == ["item", "review", "given_label", "judgement", "note"]
+    assert sheet["review"].tolist() == groups["review"].tolist()  # the same items, same order: the key
+    assert blind_groups(table, 5, 5, 0).equals(groups)  # deterministic
+    with pytest.raises(ParameterError, match="top"):
+        blind_groups(table, top=20, n_random=20)
+
+
+def test_blind_summary_counts_each_group_and_tests_top_against_random():
+    from nlpdiff.audit import blind_groups, blind_sheet, blind_summary
+
+    table = _table()
+    sheet = blind_sheet(table, top=5, n_random=5, seed=0)
+    groups = blind_groups(table, top=5, n_random=5, seed=0)
+    sheet["judgement"] = np.where(groups["group"] == "top", "mislabelled", "correct")
+    sheet.loc[sheet.index[-1], "judgement"] = None  # one row not read
+    summary = blind_summary(table, sheet, top=5, n_random=5, seed=0).set_index("group")
+    top, rnd = summary.loc["top"], summary.loc["random"]
+    assert top["mislabelled"] + rnd["mislabelled"] == (groups["group"].iloc[:-1] == "top").sum()
+    assert top["read"] + rnd["read"] == 9 and rnd["mislabelled"] == 0
+    assert top["low"] <= top["share_mislabelled"] <= top["high"] and top["fisher_p"] < 0.05
+    bad = sheet.assign(judgement="wrong")
+    with pytest.raises(ParameterError, match="judgement"):
+        blind_summary(table, bad, top=5, n_random=5)
+
+
+def test_audit_blind_round_trip_on_a_run(tmp_path, capsys):
+    out = tmp_path / "run"
+    train(_params(out), progress=False)
+    assert cli_main(["audit", str(out), "--blind", "4", "-o", "sheet.csv"]) == 0
+    sheet = pd.read_csv("sheet.csv", keep_default_na=False)
+    assert len(sheet) == 8 and "action" not in sheet.columns and (sheet["judgement"] == "").all()
+    sheet["judgement"] = "correct"
+    sheet.to_csv("sheet.csv", index=False)
+    capsys.readouterr()
+    assert cli_main(["audit", str(out), "--blind", "4", "--judgements", "sheet.csv"]) == 0
+    printed = capsys.readouterr().out
+    assert "top" in printed and "random" in printed and "share_mislabelled" in printed

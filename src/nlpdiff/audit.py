@@ -375,5 +375,88 @@ def report_lines(result: AuditResult) -> list[str]:
     return lines
 
 
-__all__ = ["AuditResult", "DEFAULTS", "OTHER_SCORES", "audit_html", "audit_table", "chance_check", "chance_warning",
+# -- reading the suspects blind -----------------------------------------------------------------------
+
+#: What a reader may say of a (text, given label) pair.
+JUDGEMENTS = ("mislabelled", "ambiguous", "correct")
+
+
+def blind_groups(table: pd.DataFrame, top: int = 50, n_random: int = 50, seed: int = 0) -> pd.DataFrame:
+    """The two groups of a blind reading: the ``top`` highest-ranked rows of an :func:`audit_table`
+    (``group = "top"``) and ``n_random`` rows drawn at random (``seed``) from the others
+    (``group = "random"``), shuffled together and numbered ``item`` 1, 2, ... Deterministic for a
+    given table, so the groups can be rebuilt from the run to unblind a reading."""
+    for name, value in (("top", top), ("n_random", n_random)):
+        if not isinstance(value, (int, np.integer)) or value < 0:
+            raise ParameterError(name, value, "an integer >= 0")
+    if top + n_random > len(table) or top + n_random == 0:
+        raise ParameterError("top", top, f"top + n_random between 1 and the table's {len(table)} rows")
+    ranked = table.sort_values("rank")
+    rng = np.random.default_rng(seed)
+    rest = ranked.iloc[top:]
+    drawn = rest.iloc[np.sort(rng.choice(len(rest), size=n_random, replace=False))]
+    both = pd.concat([ranked.head(top).assign(group="top"), drawn.assign(group="random")], ignore_index=True)
+    both = both.iloc[rng.permutation(len(both))].reset_index(drop=True)
+    both.insert(0, "item", np.arange(1, len(both) + 1))
+    return both
+
+
+def blind_sheet(table: pd.DataFrame, top: int = 50, n_random: int = 50, seed: int = 0) -> pd.DataFrame:
+    """The sheet a reader fills in: :func:`blind_groups` without group, rank, scores, prediction or
+    reason (nothing that says which rows the score flagged), with empty ``judgement`` (one of
+    :data:`JUDGEMENTS`) and ``note`` columns. The key is :func:`blind_groups` with the same arguments."""
+    groups = blind_groups(table, top, n_random, seed)
+    text_cols = table.attrs.get("text_columns") or [c for c in table.columns if c in ("text", "sentence")]
+    sheet = groups[["item", *text_cols, "given_label"]].copy()
+    sheet["judgement"] = ""
+    sheet["note"] = ""
+    return sheet
+
+
+def blind_summary(table: pd.DataFrame, judgements: pd.DataFrame, top: int = 50, n_random: int = 50,
+                  seed: int = 0) -> pd.DataFrame:
+    """Unblind a reading: per group (``top`` by the table's ranking, ``random``), how many rows
+    were read and judged mislabelled, ambiguous or correct, the share judged mislabelled with its
+    Wilson 95 % interval, and (on the ``top`` row) Fisher's exact test of top vs random
+    (mislabelled vs not; two-sided).
+
+    ``judgements``: the filled sheet (:func:`blind_sheet`), matched to the groups rebuilt from
+    ``table`` by text column(s) and given label, so a reading stays valid when a rerun numbers
+    the samples differently; rows of the groups that no judgement matches count as not read.
+    """
+    from scipy.stats import binomtest, fisher_exact
+
+    bad = sorted(set(judgements["judgement"].dropna()) - set(JUDGEMENTS))
+    if bad:
+        raise ParameterError("judgements", bad, f"judgement values among {JUDGEMENTS}")
+    groups = blind_groups(table, top, n_random, seed)
+    text_cols = table.attrs.get("text_columns") or [c for c in table.columns if c in ("text", "sentence")]
+    keys = [*text_cols, "given_label"]
+    read = judgements[[*keys, "judgement"]].dropna(subset=["judgement"]).drop_duplicates(subset=keys)
+    merged = groups.astype({"given_label": str}).merge(read.astype({"given_label": str}), how="left",
+                          on=keys, suffixes=("", "_read")) if len(read) else groups.assign(judgement=np.nan)
+    rows = []
+    for group in ("top", "random"):
+        g = merged[merged["group"] == group]
+        counts = {j: int((g["judgement"] == j).sum()) for j in JUDGEMENTS}
+        n_read = sum(counts.values())
+        share, low, high = float("nan"), float("nan"), float("nan")
+        if n_read:
+            ci = binomtest(counts["mislabelled"], n_read).proportion_ci(method="wilson")
+            share, low, high = counts["mislabelled"] / n_read, float(ci.low), float(ci.high)
+        rows.append({"group": group, "n": len(g), "read": n_read, **counts, "share_mislabelled": share,
+                     "low": low, "high": high})
+    out = pd.DataFrame(rows)
+    t, r = out.iloc[0], out.iloc[1]
+    if t["read"] and r["read"]:
+        _, p = fisher_exact([[t["mislabelled"], t["read"] - t["mislabelled"]],
+                             [r["mislabelled"], r["read"] - r["mislabelled"]]])
+        out["fisher_p"] = [float(p), np.nan]
+    else:
+        out["fisher_p"] = np.nan
+    return out
+
+
+__all__ = ["AuditResult", "DEFAULTS", "JUDGEMENTS", "OTHER_SCORES", "audit_html", "audit_table", "blind_groups",
+           "blind_sheet", "blind_summary", "chance_check", "chance_warning",
            "data_map_html", "report_lines", "score_file", "why_column", "write_audit"]

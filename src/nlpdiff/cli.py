@@ -17,6 +17,10 @@
 ``nlpdiff audit RUN_DIR --top 100 -o audit.csv``
     the ranked audit table of any finished classification run (``-o audit.html``: an offline HTML
     table; no ``-o``: printed), the same table ``nlpdiff score`` writes (:func:`nlpdiff.audit.audit_table`).
+    ``--blind 50 -o sheet.csv`` writes a blind reading sheet instead: the 50 top suspects and 50
+    other samples drawn at random, shuffled, without ranks or scores, with an empty ``judgement``
+    column; ``--blind 50 --judgements sheet.csv`` unblinds the filled sheet (how many of each group
+    the reader judged mislabelled; :func:`nlpdiff.audit.blind_summary`).
 ``nlpdiff study --profile cpu``
     run the study's workflow for a parameter profile (``params/<profile>.yaml``): Snakemake runs
     every training run's notebook, then the analyses, then builds the book (``snakemake --cores
@@ -154,6 +158,8 @@ def _cmd_audit(args) -> int:
 
     if args.top is not None and args.top < 1:
         raise ParameterError("--top", args.top, "an integer >= 1")
+    if args.blind is not None:
+        return _blind_reading(args)
     table = audit_table(args.run_dir, top=args.top)
     if args.output:
         path = write_audit(table, Path(args.output).expanduser())
@@ -167,6 +173,33 @@ def _cmd_audit(args) -> int:
         shown[c] = shown[c].map(lambda t: t if len(str(t)) <= 50 else str(t)[:47] + "...")
     with pd.option_context("display.max_rows", None, "display.width", 200, "display.max_colwidth", 70):
         print(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    return 0
+
+
+def _blind_reading(args) -> int:
+    import pandas as pd
+
+    from nlpdiff.audit import audit_table, blind_sheet, blind_summary
+
+    if args.blind < 1:
+        raise ParameterError("--blind", args.blind, "an integer >= 1")
+    table = audit_table(args.run_dir)
+    if args.judgements:
+        path = Path(args.judgements).expanduser()
+        if not path.is_file():
+            raise ParameterError("--judgements", str(path), "a filled reading sheet (CSV) written by --blind -o")
+        summary = blind_summary(table, pd.read_csv(path, keep_default_na=False).replace({"judgement": {"": None}}),
+                                top=args.blind, n_random=args.blind)
+        print(summary.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        return 0
+    if not args.output:
+        raise ParameterError("-o", None, "a CSV path for the reading sheet (with --blind)")
+    from nlpdiff import rundir
+
+    sheet = blind_sheet(table, top=args.blind, n_random=args.blind)
+    rundir.atomic_write(Path(args.output).expanduser(), lambda tmp: sheet.to_csv(tmp, index=False))
+    print(f"blind reading sheet ({len(sheet)} rows: the {args.blind} top suspects and {args.blind} random others, "
+          f"shuffled): {Path(args.output).expanduser().resolve()}")
     return 0
 
 
@@ -214,6 +247,10 @@ def make_parser() -> argparse.ArgumentParser:
     audit.add_argument("--top", type=int, help="only the N hardest samples (default: every sample)")
     audit.add_argument("-o", "--output", help="write the table: NAME.csv, or NAME.html for an offline HTML table "
                                               "(default: print it)")
+    audit.add_argument("--blind", type=int, metavar="N",
+                       help="write a blind reading sheet (-o): the N top suspects and N random others, shuffled, "
+                            "without scores; with --judgements, unblind a filled sheet")
+    audit.add_argument("--judgements", help="a filled blind reading sheet (CSV) to unblind (with --blind N)")
     audit.set_defaults(func=_cmd_audit)
 
     study = sub.add_parser("study", help="run the study's workflow (Snakemake) for a profile, then build the book")
