@@ -415,26 +415,33 @@ def blind_sheet(table: pd.DataFrame, top: int = 50, n_random: int = 50, seed: in
 
 def blind_summary(table: pd.DataFrame, judgements: pd.DataFrame, top: int = 50, n_random: int = 50,
                   seed: int = 0) -> pd.DataFrame:
-    """Unblind a reading: per group (``top`` by the table's ranking, ``random``), how many rows
-    were read and judged mislabelled, ambiguous or correct, the share judged mislabelled with its
-    Wilson 95 % interval, and (on the ``top`` row) Fisher's exact test of top vs random
-    (mislabelled vs not; two-sided).
+    """Unblind a reading of :func:`blind_sheet` ``(table, top, n_random, seed)``: the groups are rebuilt
+    from ``table`` (:func:`blind_groups`) and the reading summarised by :func:`reading_summary`."""
+    return reading_summary(blind_groups(table, top, n_random, seed), judgements)
 
-    ``judgements``: the filled sheet (:func:`blind_sheet`), matched to the groups rebuilt from
-    ``table`` by text column(s) and given label, so a reading stays valid when a rerun numbers
-    the samples differently; rows of the groups that no judgement matches count as not read.
+
+def reading_summary(groups: pd.DataFrame, judgements: pd.DataFrame) -> pd.DataFrame:
+    """Per group (``top``, ``random``) of a blind reading: how many rows were read and judged
+    mislabelled, ambiguous or correct, the share judged mislabelled with its Wilson 95 % interval,
+    and (on the ``top`` row) Fisher's exact test of top vs random (mislabelled vs not; two-sided).
+
+    ``groups``: :func:`blind_groups` (the key); ``judgements``: the filled sheet, matched to the
+    key by text column(s) and given label (so a reading stays valid when a rerun numbers the
+    samples differently); rows of the key that no judgement matches count as not read.
     """
     from scipy.stats import binomtest, fisher_exact
 
     bad = sorted(set(judgements["judgement"].dropna()) - set(JUDGEMENTS))
     if bad:
         raise ParameterError("judgements", bad, f"judgement values among {JUDGEMENTS}")
-    groups = blind_groups(table, top, n_random, seed)
-    text_cols = table.attrs.get("text_columns") or [c for c in table.columns if c in ("text", "sentence")]
+    text_cols = [c for c in judgements.columns if c in groups.columns
+                 and c not in ("item", "given_label", "judgement", "note", "group")]
+    if not text_cols:
+        raise ParameterError("judgements", list(judgements.columns), "a sheet with the key's text column(s)")
     keys = [*text_cols, "given_label"]
     read = judgements[[*keys, "judgement"]].dropna(subset=["judgement"]).drop_duplicates(subset=keys)
-    merged = groups.astype({"given_label": str}).merge(read.astype({"given_label": str}), how="left",
-                          on=keys, suffixes=("", "_read")) if len(read) else groups.assign(judgement=np.nan)
+    key = groups.drop(columns=[c for c in ("judgement", "note") if c in groups.columns])
+    merged = key.astype({"given_label": str}).merge(read.astype({"given_label": str}), how="left", on=keys)
     rows = []
     for group in ("top", "random"):
         g = merged[merged["group"] == group]
@@ -448,15 +455,14 @@ def blind_summary(table: pd.DataFrame, judgements: pd.DataFrame, top: int = 50, 
                      "low": low, "high": high})
     out = pd.DataFrame(rows)
     t, r = out.iloc[0], out.iloc[1]
+    p = float("nan")
     if t["read"] and r["read"]:
         _, p = fisher_exact([[t["mislabelled"], t["read"] - t["mislabelled"]],
                              [r["mislabelled"], r["read"] - r["mislabelled"]]])
-        out["fisher_p"] = [float(p), np.nan]
-    else:
-        out["fisher_p"] = np.nan
+    out["fisher_p"] = [float(p), float("nan")]
     return out
 
 
 __all__ = ["AuditResult", "DEFAULTS", "JUDGEMENTS", "OTHER_SCORES", "audit_html", "audit_table", "blind_groups",
-           "blind_sheet", "blind_summary", "chance_check", "chance_warning",
+           "blind_sheet", "blind_summary", "chance_check", "reading_summary", "chance_warning",
            "data_map_html", "report_lines", "score_file", "why_column", "write_audit"]
