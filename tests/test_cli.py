@@ -325,3 +325,23 @@ def test_audit_blind_round_trip_on_a_run(tmp_path, capsys):
     assert cli_main(["audit", str(out), "--blind", "4", "--judgements", "sheet.csv"]) == 0
     printed = capsys.readouterr().out
     assert "top" in printed and "random" in printed and "share_mislabelled" in printed
+
+
+def test_a_committed_reading_is_prepared_blind_and_never_overwritten(tmp_path):
+    from nlpdiff import mislabel
+
+    out = tmp_path / "run"
+    train(_params(out), progress=False)
+    folder = mislabel.prepare_reading(out, tmp_path / "reading", top=4, n_random=4)
+    sheet = pd.read_csv(folder / "sheet.csv", keep_default_na=False)
+    assert {"rank", "action", "group", "why"}.isdisjoint(sheet.columns) and len(sheet) == 8
+    assert json.loads((folder / "run.json").read_text())["params"]["task"] == "first_hour"
+    key = pd.read_csv(folder / "key.csv")
+    sheet["judgement"] = np.where(key["group"] == "top", "mislabelled", "correct")
+    sheet.to_csv(folder / "sheet.csv", index=False)
+    reading = mislabel.load_reading(folder)
+    assert reading["top"]["judgement"].eq("mislabelled").all() and list(reading["top"]["rank"]) == [1, 2, 3, 4]
+    summary = reading["summary"].set_index("group")
+    assert summary.loc["top", "mislabelled"] == 4 and summary.loc["random", "correct"] == 4
+    with pytest.raises(ParameterError, match="reading is kept"):
+        mislabel.prepare_reading(out, folder, top=4, n_random=4)

@@ -687,6 +687,64 @@ def opening(tests: pd.DataFrame, cells_df: pd.DataFrame, cost: pd.DataFrame | No
     return " ".join(out)
 
 
+# -- reading the top suspects by eye ----------------------------------------------------------------
+
+#: committed blind readings (``python -m nlpdiff.mislabel NAME --reading-from RUN_DIR``), one folder each
+READINGS = Path("results/readings")
+
+
+def prepare_reading(run_dir: str | Path, folder: str | Path, top: int = 50, n_random: int = 50,
+                    seed: int = 0) -> Path:
+    """Write the files of a blind reading of a run's top suspects into ``folder``:
+
+    ``sheet.csv``: the reading sheet to fill (:func:`nlpdiff.audit.blind_sheet`: the ``top`` suspects
+    by the action score and ``n_random`` others, shuffled, without ranks or scores); ``key.csv``:
+    the same rows with their group, rank, scores, prediction and "why" (not to be opened before the
+    sheet is filled); ``top.csv``: the ``top`` suspects in rank order with ``is_corrupted`` (known
+    injected noise, when the run had any); ``run.json``: the run's record (parameters, versions,
+    hardware, time). A folder with a filled sheet is refused (a reading is never overwritten).
+    """
+    import shutil
+
+    from nlpdiff import audit, rundir
+
+    folder = Path(folder)
+    sheet_path = folder / "sheet.csv"
+    if sheet_path.exists() and pd.read_csv(sheet_path, keep_default_na=False)["judgement"].astype(str).str.len().any():
+        raise ParameterError("folder", str(folder), "a folder without a filled reading sheet (a reading is kept)")
+    run = rundir.load_run(run_dir)
+    table = audit.audit_table(run)
+    groups = audit.blind_groups(table, top, n_random, seed)
+    sheet = audit.blind_sheet(table, top, n_random, seed)
+    ranked = table.head(top).merge(run.samples[["sample_id", "is_corrupted"]], on="sample_id", how="left")
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, frame in (("sheet", sheet), ("key", groups), ("top", ranked)):
+        rundir.atomic_write(folder / f"{name}.csv", lambda tmp, f=frame: f.to_csv(tmp, index=False))
+    shutil.copyfile(Path(run.path) / "run.json", folder / "run.json")
+    return folder
+
+
+def load_reading(folder: str | Path) -> dict[str, Any]:
+    """A committed reading (:func:`prepare_reading`, sheet filled): ``key``, ``sheet``, ``top``
+    (the top suspects in rank order, with the reader's judgement), ``info`` (the run's
+    ``run.json``), ``summary`` (:func:`nlpdiff.audit.reading_summary`) and ``notes`` (the folder's
+    ``README.md``: who read, how)."""
+    from nlpdiff import audit
+
+    folder = Path(folder)
+    key = pd.read_csv(folder / "key.csv")
+    sheet = pd.read_csv(folder / "sheet.csv", keep_default_na=False).replace({"judgement": {"": None}})
+    top = pd.read_csv(folder / "top.csv")
+    text_cols = [c for c in sheet.columns if c not in ("item", "given_label", "judgement", "note")]
+    judged = sheet[[*text_cols, "given_label", "judgement", "note"]].drop_duplicates(subset=[*text_cols, "given_label"])
+    top = top.astype({"given_label": str}).merge(judged.astype({"given_label": str}), how="left",
+                                                  on=[*text_cols, "given_label"])
+    readme = folder / "README.md"
+    return {"key": key, "sheet": sheet, "top": top, "info": json.loads((folder / "run.json").read_text()),
+            "summary": audit.reading_summary(key, sheet), "notes": readme.read_text() if readme.exists() else "",
+            "text_columns": text_cols}
+
+
 def cell_label(df: pd.DataFrame) -> pd.Series:
     """``"20% u, usual"``-style labels of the grid cells."""
     return ((df["noise_rate"] * 100).round().astype(int).astype(str) + "% "
@@ -702,7 +760,18 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--max-runs", type=int, default=None)
     ap.add_argument("--progress", action="store_true")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    ap.add_argument("--reading-from", metavar="RUN_DIR",
+                    help="instead of a part: write a blind reading sheet of RUN_DIR's top suspects into "
+                         "results/readings/PART/ (prepare_reading)")
+    ap.add_argument("--top", type=int, default=50, help="with --reading-from: top suspects (and as many random)")
     a = ap.parse_args(argv)
+    if a.reading_from:
+        folder = prepare_reading(a.reading_from, READINGS / a.part, top=a.top, n_random=a.top)
+        from nlpdiff.audit import JUDGEMENTS
+
+        print(f"fill the judgement column of {folder / 'sheet.csv'} ({', '.join(JUDGEMENTS)}) "
+              f"before opening key.csv or top.csv")
+        return
     if a.threads:
         import torch
 
