@@ -33,6 +33,7 @@ gpu_dir = "results/gpu"  # committed fine-tuned grid (gpu/summarize.py)
 config = "params/mislabel.yaml"
 slice_parts = ["slice_sst2"]  # parts of the config computed by this execution ([] for none)
 data_dir = None  # IMDB and its label errors (default: $NLPDIFF_DATA_DIR)
+readings_dir = "results/readings"  # committed blind readings of top suspects (python -m nlpdiff.mislabel NAME --reading-from RUN)
 
 # %% tags=["hide-input"]
 import os
@@ -274,3 +275,52 @@ if cleaning is not None:
     display(mislabel.cleaning_tests(cleaning).round(4))
 else:
     display(Markdown("*The cleaning part is not committed yet.*"))
+
+# %% [markdown]
+# ## The auditing tool in use: the top suspects, read blind
+#
+# A person auditing a data set reads the ranked table (`nlpdiff audit RUN_DIR --top 100`). How many of
+# the action score's top suspects in *clean* data (no injected noise) does a reader find mislabelled?
+# A reading is only informative beside a control, and only honest when the reader does not know which
+# rows the score flagged: `nlpdiff audit RUN_DIR --blind 50` writes the 50 top suspects and 50 other
+# training samples drawn at random, shuffled, without ranks or scores; the reader marks each as
+# *mislabelled*, *ambiguous* or *correct*; the groups are then unblinded. Each reading below says who
+# read and how (its `README.md`), and which run it read (parameters in its `run.json`). One reader, no
+# adjudication: treat the counts as an estimate with the Wilson interval shown, not as ground truth.
+# With injected noise, the same list is checked against the known corrupted samples instead.
+
+# %% tags=["hide-input"]
+readings_root = Path(readings_dir)
+readings = sorted(p for p in readings_root.glob("*/") if (p / "key.csv").exists()) if readings_root.exists() else []
+if not readings:
+    display(Markdown(f"*No reading is committed under `{readings_dir}`.*"))
+for folder in readings:
+    reading = mislabel.load_reading(folder)
+    p = reading["info"]["params"]
+    summ_ = reading["summary"].set_index("group")
+    top_df = reading["top"]
+    display(Markdown(f"### `{folder.name}`: task `{p['task']}`, backbone `{p['backbone']}`, "
+                     f"{int(reading['info']['resolved']['n_train']):,} training samples, noise rate "
+                     f"{p.get('noise_rate', 0)}"))
+    if reading["notes"]:
+        display(Markdown(reading["notes"].split("\n", 1)[1] if reading["notes"].startswith("#") else reading["notes"]))
+    shown = [c for c in (*reading["text_columns"], "given_label", "predicted_label", "confidence", "why",
+                         "judgement", "is_corrupted") if c in top_df.columns]
+    if int(summ_["read"].sum()):
+        t, r = summ_.loc["top"], summ_.loc["random"]
+        display(Markdown(
+            f"Judged mislabelled: **{int(t['mislabelled'])} of {int(t['read'])}** top suspects "
+            f"({t['share_mislabelled']:.0%}, 95 % interval {t['low']:.0%}-{t['high']:.0%}) against "
+            f"**{int(r['mislabelled'])} of {int(r['read'])}** random samples ({r['share_mislabelled']:.0%}, "
+            f"{r['low']:.0%}-{r['high']:.0%}); ambiguous: {int(t['ambiguous'])} and {int(r['ambiguous'])}. "
+            f"Fisher's exact test, top vs random: p = {t['fisher_p']:.2g}."))
+        display(reading["summary"].round(3))
+    rate = float(p.get("noise_rate") or 0)
+    if rate > 0:  # injected noise: the known corrupted samples are the truth
+        k20, k50 = top_df.head(20), top_df
+        display(Markdown(
+            f"Known corrupted samples among the top 20: **{int(k20['is_corrupted'].sum())}**, among the top "
+            f"{len(k50)}: **{int(k50['is_corrupted'].sum())}** (chance: the noise rate, {rate:.0%}, i.e. "
+            f"{rate * 20:.0f} and {rate * len(k50):.0f})."))
+    display(Markdown("The 20 top suspects:"))
+    display(top_df.head(20)[["rank", *shown]].round(3))
