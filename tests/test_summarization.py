@@ -15,7 +15,7 @@ from nlpdiff.config import from_flat  # noqa: E402
 from nlpdiff.dynamics import train  # noqa: E402
 from nlpdiff.errors import ParameterError  # noqa: E402
 from nlpdiff.models.summarization import (  # noqa: E402
-    excerpt, load_generations, rouge_scores, sequence_losses, sequence_stats,
+    excerpt, heldout_change, load_generations, readable_extremes, rouge_scores, sequence_losses, sequence_stats,
 )
 
 
@@ -113,7 +113,44 @@ def test_minilm_encoder_decoder_end_to_end(tiny_data_dir, tmp_path):
     assert int(mask.sum(dim=1).max()) <= int(run.head.lengths().max())
     stored = load_generations(tmp_path / "run")  # kept in the run directory for reused runs
     assert stored is not None and (stored["generated"] == gens["generated"]).all()
-    assert stored["evaluation"].iloc[0] == 1  # the last of the 2 checkpoints' evaluations
+    # evaluations: 0 before training, 1 the first checkpoint (loss only: rouge_at="ends"), 2 the last
+    assert stored["evaluation"].iloc[0] == 2 and (stored["point"] == "last").all()
+    every = load_generations(tmp_path / "run", "all")
+    assert list(every.groupby("evaluation")["point"].first()) == ["before", "checkpoint", "last"]
+    middle = every[every["evaluation"] == 1]
+    assert middle["rougeL"].isna().all() and middle["generated"].isna().all() and middle["loss"].notna().all()
+    before = loaded.metrics["before_training"]
+    assert before["heldout_loss"] == pytest.approx(every[every["evaluation"] == 0]["loss"].mean())
+    assert np.isfinite(before["heldout_rougeL"]) and np.isnan(loaded.metrics["checkpoints"][0]["heldout_rougeL"])
+    change = heldout_change(every, n_boot=1000)
+    assert list(change["metric"]) == ["rougeL", "rouge1", "rouge2", "loss"]
+    row = change.set_index("metric").loc["loss"]
+    assert row["change"] == pytest.approx(row["after"] - row["before"]) and row["low"] <= row["high"]
+    assert row["better"] == "lower" and row["improved"] == (row["high"] < 0)
+    with pytest.raises(ParameterError, match="evaluation"):
+        load_generations(tmp_path / "run", 7)
+    with pytest.raises(ParameterError, match="gens"):
+        heldout_change(every[every["point"] != "before"])
+    # truncation is flagged, not hidden: every tiny dialogue fits 64 tokens, a 12-token budget cuts them
+    assert "truncated" in loaded.samples.columns and res["n_truncated"] == int(loaded.samples["truncated"].sum())
+
+
+def test_truncated_dialogues_are_flagged_and_left_out_of_the_hardest(tiny_data_dir, tmp_path):
+    run = train(_params(tiny_data_dir, tmp_path, max_length=12, epochs=1, eval_size=None), progress=False,
+                heldout=False)
+    flags = run.samples["truncated"]
+    assert flags.dtype == bool and flags.any()
+    assert run.info["resolved"]["n_truncated"] == int(flags.sum())
+    hard, _ = readable_extremes(run.samples, run.scores, "action", k=3)
+    kept = set(run.samples.loc[~flags, "sample_id"])
+    assert set(hard["sample_id"]) <= kept
+    hard_all, _ = readable_extremes(run.samples, run.scores, "action", k=3, skip_truncated=False)
+    assert len(hard_all) == min(3, len(run.samples))
+
+
+def test_rouge_at_is_checked():
+    with pytest.raises(ParameterError, match="rouge_at"):
+        from_flat(dict(task="samsum", model="minilm", rouge_at="sometimes"))
 
 
 @pytest.fixture(scope="module")

@@ -83,10 +83,17 @@ class SummarizationOptions(HeadOptions):
 
     max_target_length: int = 64
     generation_max_tokens: int = 48
+    #: when held-out summaries are generated for ROUGE (the costly part of an evaluation; the
+    #: held-out loss is computed at every evaluation): "ends" = before training and at the last
+    #: checkpoint, "every" = also at every checkpoint between
+    rouge_at: str = "ends"
 
     def validate(self, params: "TrainParams") -> None:
         positive_int("max_target_length", self.max_target_length)
         positive_int("generation_max_tokens", self.generation_max_tokens)
+        if self.rouge_at not in ("ends", "every"):
+            raise ParameterError("rouge_at", self.rouge_at, '"ends" (before training and at the last checkpoint) '
+                                 'or "every" (at every checkpoint)')
 
 
 @dataclass

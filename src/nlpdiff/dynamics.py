@@ -154,6 +154,7 @@ class WriteTrainingRun(Handler):
             "task": spec.name, "kind": spec.kind, "train_split": train_split, "heldout_split": heldout_split,
             "heldout_size": int(len(self.held)), "metric": f"heldout_{head.heldout_metric}",
             "checkpoints": rows, "final": rows[-1],
+            **({"before_training": state.heldout_before} if state.heldout_before is not None else {}),
         })
         state.timings["write"] = time.perf_counter() - t
         positions = getattr(self.sampler, "positions", lambda: np.arange(len(samples)))()

@@ -85,6 +85,7 @@ class State:
     batch_stats: dict[str, np.ndarray] | None = None
     loss: float | None = None
     checkpoint_row: dict[str, Any] = field(default_factory=dict)
+    heldout_before: dict[str, float] | None = None  # held-out quality before the first step, if evaluated
     timings: dict[str, float] = field(default_factory=dict)
 
     @property

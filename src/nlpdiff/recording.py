@@ -303,18 +303,31 @@ class VogPass(Handler):
 
 
 class HeldoutEvaluation(Handler):
-    """At each checkpoint, the head's held-out quality (``heldout_<metric>`` in the metrics row)."""
+    """At each checkpoint, the head's held-out quality (``heldout_<metric>`` in the metrics row).
+
+    When the head says ``evaluate_before_training``, also once before the first step, into
+    ``state.heldout_before`` (the run writer puts it in ``metrics.json`` as ``before_training``).
+    """
 
     timing_key = "heldout"
 
-    def on_checkpoint(self, state: State) -> None:
+    @staticmethod
+    def _evaluate(state: State, point: str) -> dict[str, float]:
         import torch
 
         state.head.model.eval()
         with torch.no_grad():
-            quality = state.head.evaluate()
+            quality = state.head.evaluate(point=point)
         state.head.model.train()
-        state.checkpoint_row.update({f"heldout_{k}": v for k, v in quality.items()})
+        return {f"heldout_{k}": v for k, v in quality.items()}
+
+    def on_fit_start(self, state: State) -> None:
+        if getattr(state.head, "evaluate_before_training", False):
+            state.heldout_before = self._evaluate(state, "before")
+
+    def on_checkpoint(self, state: State) -> None:
+        last = state.checkpoint == state.n_checkpoints - 1
+        state.checkpoint_row.update(self._evaluate(state, "last" if last else "checkpoint"))
 
 
 class MetricsRows(Handler):

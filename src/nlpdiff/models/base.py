@@ -90,9 +90,17 @@ class Head(ABC):
         disabled gradients.
         """
 
+    #: also evaluate the held-out set before the first training step (``metrics.json``
+    #: ``before_training``), so that a page can say whether training improved on the starting model
+    evaluate_before_training: bool = False
+
     @abstractmethod
-    def evaluate(self) -> dict[str, float]:
-        """Held-out quality of the current model (must include :attr:`heldout_metric`)."""
+    def evaluate(self, point: str = "checkpoint") -> dict[str, float]:
+        """Held-out quality of the current model (must include :attr:`heldout_metric`).
+
+        ``point`` says when: ``"before"`` (before training), ``"checkpoint"`` or ``"last"`` (the
+        last checkpoint); a head may skip costly metrics at some points (their value is nan).
+        """
 
     def lengths(self) -> np.ndarray:
         """Length of each kept training sample (tokens), to batch the recording pass by length."""

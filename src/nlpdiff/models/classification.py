@@ -138,7 +138,7 @@ class ClassificationHeadBase(Head):
         self.model.train(was_training)
         return out[idx]
 
-    def evaluate(self) -> dict[str, float]:
+    def evaluate(self, point: str = "checkpoint") -> dict[str, float]:
         import torch
 
         n = len(self.held_labels)

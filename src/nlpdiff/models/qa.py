@@ -508,7 +508,7 @@ class ExtractiveQAHead(Head):
         preds = dict(zip(self.held_ids, best_text))
         return preds, float(np.mean(losses)) if losses else float("nan")
 
-    def evaluate(self) -> dict[str, float]:
+    def evaluate(self, point: str = "checkpoint") -> dict[str, float]:
         if self.held_features is None:
             return {"exact_match": float("nan"), "f1": float("nan"), "loss": float("nan")}
         preds, loss = self.predict_heldout()

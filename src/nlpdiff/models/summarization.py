@@ -351,6 +351,7 @@ class FinetuneSummarizationHead(Head):
     extra_stats = ("loss_sum", "n_tokens")
     options_class = SummarizationOptions
     heldout_metric = "rougeL"
+    evaluate_before_training = True  # fine-tuning must beat the instruction-tuned starting model
 
     def build(self, samples: pd.DataFrame, heldout: pd.DataFrame) -> pd.DataFrame:
         loaded = load_summarizer(self.params.model)
@@ -365,13 +366,15 @@ class FinetuneSummarizationHead(Head):
         field = "label" if "label" in samples.columns else ref
         keep = self._keep(samples[doc], samples[field], prefix="")
         samples = samples[keep].reset_index(drop=True)
-        self.train_src, self.train_tgt = self._encode(list(samples[doc]), list(samples[field]))
+        self.train_src, self.train_tgt, self.train_truncated = self._encode(list(samples[doc]), list(samples[field]))
         self.heldout = pd.DataFrame(columns=[doc, ref])
         if len(heldout):
             hkeep = self._keep(heldout[doc], heldout[ref], prefix="heldout_")
             self.heldout = heldout[hkeep].reset_index(drop=True)
-        self.held_src, self.held_tgt = self._encode(list(self.heldout[doc]), list(self.heldout[ref]))
+        self.held_src, self.held_tgt, self.held_truncated = self._encode(list(self.heldout[doc]),
+                                                                         list(self.heldout[ref]))
         self.last_generations: pd.DataFrame | None = None
+        self._generations: list[pd.DataFrame] = []  # every evaluation's, in order
         self._n_evaluations = 0
         stale = Path(self.params.output_dir) / GENERATIONS_FILE
         if stale.exists():
@@ -387,7 +390,8 @@ class FinetuneSummarizationHead(Head):
         return ~(empty_doc | empty_ref)
 
     # -- encoding ------------------------------------------------------------------------------
-    def _encode(self, docs: list[str], refs: list[str]) -> tuple[list[list[int]], list[list[int]]]:
+    def _encode(self, docs: list[str], refs: list[str]) -> tuple[list[list[int]], list[list[int]], np.ndarray]:
+        """Input and summary token ids, and whether each input was cut to fit ``max_length``."""
         tok = self.tokenizer
         p = self.params
         docs = [str(d).replace("\r\n", "\n") for d in docs]
@@ -395,8 +399,10 @@ class FinetuneSummarizationHead(Head):
                       add_special_tokens=False)["input_ids"] if refs else []
         tgt = [list(t[: self.options.max_target_length - 1]) + [self.eos_id] for t in tgt_ids]
         if self.is_seq2seq:
+            full = tok(docs)["input_ids"] if docs else []
+            cut = np.array([len(s) > p.max_length for s in full], dtype=bool)
             src = tok(docs, truncation=True, max_length=p.max_length)["input_ids"] if docs else []
-            return [list(s) for s in src], tgt
+            return [list(s) for s in src], tgt, cut
         bos = [tok.bos_token_id] if tok.bos_token_id is not None else []
         prefix, suffix = self.spec.prompt_parts()  # the task's prompt around the document
         pre = bos + (tok(prefix, add_special_tokens=False)["input_ids"] if prefix else [])
@@ -407,7 +413,7 @@ class FinetuneSummarizationHead(Head):
                                  f"an integer > {len(pre) + len(suf)} (the prompt's fixed tokens) for a causal LM")
         doc_ids = tok(docs, add_special_tokens=False)["input_ids"] if docs else []
         src = [pre + list(d[-budget:]) + suf for d in doc_ids]  # left-truncated document
-        return src, tgt
+        return src, tgt, np.array([len(d) > budget for d in doc_ids], dtype=bool)
 
     # -- batches --------------------------------------------------------------------------------
     def _seq2seq_batch(self, src, tgt, idx):
@@ -502,12 +508,14 @@ class FinetuneSummarizationHead(Head):
             out = out[:, n:]
         return [t.strip() for t in self.tokenizer.batch_decode(out, skip_special_tokens=True)]
 
-    def evaluate(self) -> dict[str, float]:
+    def evaluate(self, point: str = "checkpoint") -> dict[str, float]:
+        """Held-out mean token loss, and ROUGE of greedy summaries when ``rouge_at`` asks for it at this point."""
         import torch
 
         n = len(self.held_src)
         if n == 0:
             return {**{k: float("nan") for k in ROUGE_TYPES}, "loss": float("nan")}
+        generate = self.options.rouge_at == "every" or point in ("before", "last")
         order = np.argsort([len(s) for s in self.held_src], kind="stable")
         bs = min(self.params.eval_batch_size, _EVAL_ROWS)
         loss = np.empty(n)
@@ -517,24 +525,35 @@ class FinetuneSummarizationHead(Head):
                 idx = order[i:i + bs]
                 logits, labels = self._logits_labels(self.held_src, self.held_tgt, idx)
                 loss[idx] = sequence_stats(logits, labels)["loss"]
-                for j, text in zip(idx, self.generate(self.held_src, idx)):
-                    gens[j] = text
+                if generate:
+                    for j, text in zip(idx, self.generate(self.held_src, idx)):
+                        gens[j] = text
         doc, ref = self.spec.column("document"), self.spec.column("summary")
         refs = [str(r) for r in self.heldout[ref]]
-        rouge = rouge_scores(gens, refs)
-        self.last_generations = pd.DataFrame({
-            "heldout_row": np.arange(n), doc: list(self.heldout[doc]), "reference": refs, "generated": gens,
+        if generate:
+            rouge = rouge_scores(gens, refs)
+        else:
+            rouge = pd.DataFrame({k: np.full(n, np.nan) for k in ROUGE_TYPES})
+        frame = pd.DataFrame({
+            "heldout_row": np.arange(n), doc: list(self.heldout[doc]), "reference": refs,
+            "generated": gens if generate else [None] * n,
             **{k: rouge[k].to_numpy() for k in ROUGE_TYPES}, "loss": loss,
+            "truncated": self.held_truncated,
         })
-        self.last_generations.insert(0, "evaluation", self._n_evaluations)
+        frame.insert(0, "evaluation", self._n_evaluations)
+        frame.insert(1, "point", point)
         self._n_evaluations += 1
+        self._generations.append(frame)
+        if generate:
+            self.last_generations = frame
         from nlpdiff import rundir
 
-        # kept in the run directory too, so that a reused run can still show them
-        rundir.write_parquet(self.last_generations, Path(self.params.output_dir) / GENERATIONS_FILE)
+        # every evaluation, kept in the run directory so that a reused run can still show them
+        rundir.write_parquet(pd.concat(self._generations, ignore_index=True),
+                             Path(self.params.output_dir) / GENERATIONS_FILE)
         out = {k: float(rouge[k].mean()) for k in ROUGE_TYPES}
         out["loss"] = float(loss.mean())
-        out["generated_words"] = float(np.mean([len(g.split()) for g in gens]))
+        out["generated_words"] = float(np.mean([len(g.split()) for g in gens])) if generate else float("nan")
         return out
 
     # -- VoG and bookkeeping --------------------------------------------------------------------
@@ -566,11 +585,15 @@ class FinetuneSummarizationHead(Head):
         return {
             "n_input_tokens": np.array([len(s) for s in self.train_src], dtype=np.int64),
             "n_target_tokens": np.array([len(t) for t in self.train_tgt], dtype=np.int64),
+            # the input was cut to max_length: its loss is that of a dialogue the model only partly saw
+            "truncated": np.asarray(self.train_truncated, dtype=bool),
         }
 
     def describe(self) -> dict[str, Any]:
         out = {**super().describe(), "model_source": self.source,
-               "architecture": "encoder-decoder" if self.is_seq2seq else "decoder-only"}
+               "architecture": "encoder-decoder" if self.is_seq2seq else "decoder-only",
+               "n_truncated": int(np.sum(self.train_truncated)),
+               "n_heldout_truncated": int(np.sum(self.held_truncated))}
         if self.note:
             out["model_note"] = self.note
         return out
@@ -581,10 +604,76 @@ class FinetuneSummarizationHead(Head):
 # ------------------------------------------------------------------------------------------------
 
 
-def load_generations(run_dir) -> pd.DataFrame | None:
-    """The held-out generations of a run's last evaluation (``generations.parquet``), or None."""
+def load_generations(run_dir, evaluation: str | int = "last") -> pd.DataFrame | None:
+    """The held-out generations of a run (``generations.parquet``), or None when it has none.
+
+    ``evaluation``: ``"last"`` (the last evaluation that generated summaries), ``"all"`` (every
+    evaluation: column ``evaluation`` counts them from 0, ``point`` says ``before`` training, a
+    ``checkpoint`` or the ``last`` one; rows of evaluations without generation have nan ROUGE), or
+    an evaluation number.
+    """
     path = Path(getattr(run_dir, "path", run_dir)) / GENERATIONS_FILE
-    return pd.read_parquet(path) if path.exists() else None
+    if not path.exists():
+        return None
+    gens = pd.read_parquet(path)
+    if evaluation == "all":
+        return gens
+    if evaluation == "last":
+        generated = gens[gens["generated"].notna()] if "generated" in gens.columns else gens
+        last = generated["evaluation"].max()
+        return generated[generated["evaluation"] == last].reset_index(drop=True)
+    if isinstance(evaluation, (int, np.integer)) and evaluation in set(gens["evaluation"]):
+        return gens[gens["evaluation"] == evaluation].reset_index(drop=True)
+    raise ParameterError("evaluation", evaluation, f'"last", "all" or one of {sorted(set(gens["evaluation"]))}')
+
+
+def learning_curve_frame(run, metrics: tuple[str, ...] = ("heldout_rouge1", "heldout_rouge2", "heldout_rougeL",
+                                                           "heldout_loss", "train_loss", "train_correct")) -> pd.DataFrame:
+    """A run's metrics over training in long form (``epoch``, ``metric``, ``value``), with the
+    before-training evaluation at epoch 0 when the run has one and without the values a point did
+    not compute (ROUGE between the ends when ``rouge_at="ends"``)."""
+    rows = list(run.metrics["checkpoints"])
+    if "before_training" in run.metrics:
+        rows = [{"checkpoint": -1, "epoch": 0.0, **run.metrics["before_training"]}, *rows]
+    wide = pd.DataFrame(rows)
+    keep = [m for m in metrics if m in wide.columns]
+    long = wide.melt(id_vars=["epoch"], value_vars=keep, var_name="metric", value_name="value")
+    return long[np.isfinite(long["value"].astype(float))].reset_index(drop=True)
+
+
+def heldout_change(gens: pd.DataFrame, metrics: tuple[str, ...] = ("rougeL", "rouge1", "rouge2", "loss"),
+                   n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """Did training improve held-out quality? Last evaluation minus the one before training, per metric.
+
+    ``gens``: :func:`load_generations` ``(..., "all")`` of a run evaluated before training
+    (``point == "before"``). For each metric, the mean over held-out dialogues before and after,
+    their difference (after - before) with a 95 % paired bootstrap interval over dialogues and its
+    two-sided p value (:func:`nlpdiff.stats.paired_bootstrap`), and ``improved``: the interval
+    excludes 0 on the better side (higher ROUGE, lower loss). Metrics not computed at both ends are
+    left out.
+    """
+    from nlpdiff import stats
+
+    if "point" not in gens.columns or not (gens["point"] == "before").any():
+        raise ParameterError("gens", "generations without a before-training evaluation",
+                             'load_generations(run, "all") of a run whose head evaluates before training')
+    before = gens[gens["point"] == "before"].sort_values("heldout_row")
+    last = gens[gens["evaluation"] == gens["evaluation"].max()].sort_values("heldout_row")
+    rows = []
+    for m in metrics:
+        if m not in gens.columns:
+            continue
+        a, b = last[m].to_numpy(float), before[m].to_numpy(float)
+        if not (np.isfinite(a).all() and np.isfinite(b).all()):
+            continue
+        res = stats.paired_bootstrap(lambda x, _y: float(np.mean(x)), a, b, np.zeros(len(a)), n_boot=n_boot,
+                                     seed=seed)
+        lower_better = m == "loss"
+        improved = res["high"] < 0 if lower_better else res["low"] > 0
+        rows.append({"metric": m, "before": res["metric_b"], "after": res["metric_a"], "change": res["diff"],
+                     "low": res["low"], "high": res["high"], "p": res["p"], "n": len(a),
+                     "better": "lower" if lower_better else "higher", "improved": bool(improved)})
+    return pd.DataFrame(rows)
 
 
 def excerpt(text: str, max_lines: int = 6, max_chars: int = 400) -> str:
@@ -599,12 +688,19 @@ def excerpt(text: str, max_lines: int = 6, max_chars: int = 400) -> str:
 
 
 def readable_extremes(samples: pd.DataFrame, scores: pd.DataFrame, score: str = "action", k: int = 5,
-                      document: str = "dialogue", reference: str = "summary") -> tuple[pd.DataFrame, pd.DataFrame]:
+                      document: str = "dialogue", reference: str = "summary",
+                      skip_truncated: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The ``k`` hardest and easiest training samples under ``score``, with a dialogue excerpt,
-    the reference summary, the token counts and the score (see :func:`nlpdiff.analysis.extremes`)."""
+    the reference summary, the token counts and the score (see :func:`nlpdiff.analysis.extremes`).
+
+    ``skip_truncated``: rank only the dialogues that fit the input budget (``truncated`` column).
+    """
     from nlpdiff.analysis import extremes
 
     cols = [c for c in (document, reference, "n_input_tokens", "n_target_tokens") if c in samples.columns]
+    if skip_truncated and "truncated" in samples.columns:
+        # a truncated dialogue's loss is that of a dialogue the model only partly saw: not its difficulty
+        samples = samples[~samples["truncated"].astype(bool)]
     hard, easy = extremes(samples, scores, score, k=k, columns=cols)
     for t in (hard, easy):
         t[document] = t[document].map(excerpt)
