@@ -315,6 +315,10 @@ for folder in readings:
             f"{r['low']:.0%}-{r['high']:.0%}); ambiguous: {int(t['ambiguous'])} and {int(r['ambiguous'])}. "
             f"Fisher's exact test, top vs random: p = {t['fisher_p']:.2g}."))
         display(reading["summary"].round(3))
+        classes = reading["key"].groupby("group")["given_label"].value_counts().unstack(fill_value=0)
+        display(Markdown("Given labels in each group (a top list drawn from one class says the score ranks that "
+                         "class as hard, not its labels as wrong):"))
+        display(classes)
     rate = float(p.get("noise_rate") or 0)
     if rate > 0:  # injected noise: the known corrupted samples are the truth
         k20, k50 = top_df.head(20), top_df
