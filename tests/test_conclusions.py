@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 
 from nlpdiff import conclusions
@@ -62,3 +63,32 @@ def test_the_committed_page_shows_the_answer_of_the_committed_tables():
 def test_the_first_page_pastes_the_answer():
     intro = (ROOT / "book" / "intro.md").read_text(encoding="utf-8")
     assert "```{glue} answer\n:doc: results/conclusions.ipynb" in intro
+
+
+def _reading(folder, task: str, top_bad: int, random_bad: int, noise_rate: float = 0.0) -> None:
+    import json
+
+    folder.mkdir(parents=True)
+    key = pd.DataFrame({"item": range(1, 21), "group": ["top"] * 10 + ["random"] * 10,
+                        "text": [f"t{i}" for i in range(20)], "given_label": "pos", "rank": range(1, 21)})
+    judged = ["mislabelled"] * top_bad + ["correct"] * (10 - top_bad) + ["mislabelled"] * random_bad + \
+        ["correct"] * (10 - random_bad)
+    key.to_csv(folder / "key.csv", index=False)
+    key[["item", "text", "given_label"]].assign(judgement=judged, note="").to_csv(folder / "sheet.csv", index=False)
+    key[key["group"] == "top"].assign(is_corrupted=False).to_csv(folder / "top.csv", index=False)
+    (folder / "run.json").write_text(json.dumps({"params": {"task": task, "noise_rate": noise_rate}}))
+
+
+def test_the_reading_sentence_reads_its_counts_and_its_verdict(tmp_path):
+    from nlpdiff.conclusions import check_text, reading_claim
+
+    assert reading_claim(tmp_path) is None  # no reading committed: the sentence is skipped
+    _reading(tmp_path / "readings" / "a_clean", "sst2", top_bad=9, random_bad=0)
+    _reading(tmp_path / "readings" / "b_noisy", "sst2", top_bad=9, random_bad=0, noise_rate=0.2)  # not a reading
+    claim = reading_claim(tmp_path)
+    text = claim.render()
+    assert "9 of its 10 top suspects in SST-2" in text and "against 0 of 10" in text
+    assert "finds more real label errors than random samples do" in text and check_text(text, [claim]) == []
+    _reading(tmp_path / "readings" / "c_clean", "snli_chaosnli", top_bad=1, random_bad=1)
+    text = reading_claim(tmp_path).render()
+    assert "in some data sets only" in text and "in SNLI" in text

@@ -29,7 +29,8 @@ from nlpdiff.errors import ParameterError
 #: Digits allowed inside a template: parts of proper names and the confidence level, not results.
 NAME_TOKENS = ("95 %", "SST-2", "SmolLM2-135M", "all-MiniLM-L6-v2", "MiniLM-L6", "H200")
 #: How a task of the result tables is named in prose.
-TASK_NAMES = {"sst2": "SST-2", "snli": "SNLI", "snli_chaos": "SNLI", "imdb": "IMDB", "squad": "SQuAD"}
+TASK_NAMES = {"sst2": "SST-2", "snli": "SNLI", "snli_chaos": "SNLI", "snli_chaosnli": "SNLI", "imdb": "IMDB",
+              "squad": "SQuAD"}
 _NUMBER = re.compile(r"(?<![\w.])[-+−]?\d+(?:[.,]\d+)*(?:\.\d+)?")
 
 
@@ -277,8 +278,49 @@ def curriculum_claim(root: Path) -> Claim | None:
     )
 
 
+def reading_claim(root: Path) -> Claim | None:
+    """Blind readings of the action score's top suspects in clean data against random samples
+    (``results/readings/``, :func:`nlpdiff.mislabel.load_reading`): how many of each group one
+    reader judged mislabelled."""
+    from nlpdiff import mislabel
+
+    folder = root / "readings"
+    names = sorted(p.name for p in folder.glob("*/") if (p / "key.csv").exists()) if folder.is_dir() else []
+    parts, slots, better = [], {}, []
+    for i, name in enumerate(names):
+        r = mislabel.load_reading(folder / name)
+        if float(r["info"]["params"].get("noise_rate") or 0) > 0:
+            continue  # a reading of injected noise is checked against the truth, not read
+        summ = r["summary"].set_index("group")
+        if not int(summ["read"].min()):
+            continue
+        src = f"readings/{name}/sheet.csv + key.csv"
+        t, rnd = summ.loc["top"], summ.loc["random"]
+        better.append(bool(t["fisher_p"] < 0.05 and t["share_mislabelled"] > rnd["share_mislabelled"]))
+        task = r["info"]["params"]["task"]
+        parts.append(f"{{k{i}}} of its {{n{i}}} top suspects in {{task{i}}} looked mislabelled, against {{r{i}}} of "
+                     f"{{m{i}}} random samples (Fisher's exact test p {{p{i}}})")
+        slots.update({f"k{i}": Figure(t["mislabelled"], src, 0), f"n{i}": Figure(t["read"], src, 0),
+                      f"task{i}": Name(TASK_NAMES.get(task, task), src),
+                      f"r{i}": Figure(rnd["mislabelled"], src, 0), f"m{i}": Figure(rnd["read"], src, 0),
+                      f"p{i}": Figure(t["fisher_p"], src, 2)})
+    if not parts:
+        return None
+    verdict = ("finds more real label errors than random samples do" if all(better) else
+               "does not find more real label errors than random samples do" if not any(better) else
+               "finds more real label errors than random samples in some data sets only")
+    slots["verdict"] = Name(verdict, "readings/*: Fisher's exact test p < 0.05 and a larger share")
+    return Claim(
+        "Reading the suspects",
+        "Read blind by one reader beside random samples of the same clean data, the action score's audit list "
+        "{verdict}: " + "; ".join(parts) + ".",
+        slots,
+    )
+
+
 #: The answer's sentences in order; each returns None when its table is not committed.
-CLAIMS: list[Callable[[Path], Claim | None]] = [detection_claim, grid_claim, chaosnli_claim, curriculum_claim]
+CLAIMS: list[Callable[[Path], Claim | None]] = [detection_claim, grid_claim, chaosnli_claim, reading_claim,
+                                                curriculum_claim]
 
 
 def answer(results_root: str | Path = "results") -> tuple[list[Claim], list[str]]:
