@@ -52,3 +52,28 @@ def test_bad_k(tiny_data_dir, tmp_path):
         confident_learning(params, k=1)
     with pytest.raises(ParameterError, match="k=30"):
         confident_learning(params, k=30)
+
+
+def test_aum_threshold_samples_run_flags_below_the_cutoff(tiny_data_dir, tmp_path, forget_registered_tasks):
+    from nlpdiff.detection import THRESHOLD_CLASS, aum_threshold
+
+    params = TrainParams(data_dir=str(tiny_data_dir), backbone="scratch", model="scratch", train_size=30,
+                         eval_size=10, epochs=2, batch_size=10, learning_rate=0.05, max_length=24, noise_rate=0.2,
+                         seed=3, checkpoints_per_epoch=1, output_dir=str(tmp_path / "run"))
+    info, frame = aum_threshold(params)
+    _, samples, _ = prepare_data(params)
+    assert list(frame["sample_id"]) == list(samples["sample_id"])  # joins a run with the same parameters
+    assert info["n_threshold"] == frame["is_threshold"].sum() == 30 // 3
+    run = rundir.load_run(tmp_path / "run_aumthr")
+    assert run.info["data"]["task_source"]["label_names"][-1] == THRESHOLD_CLASS
+    relabelled = run.samples.set_index("row_idx").loc[frame.index[frame["is_threshold"]], "label"]
+    assert (relabelled == 2).all()  # the fake third class
+    thr = frame.loc[frame["is_threshold"], "aum"].to_numpy()
+    assert info["cutoff"] == pytest.approx(np.percentile(thr, 99))
+    assert not (frame["flagged"] & frame["is_threshold"]).any()
+    assert (frame.loc[frame["flagged"], "aum"] < info["cutoff"]).all()
+    assert (frame.loc[~frame["flagged"] & ~frame["is_threshold"], "aum"] >= info["cutoff"]).all()
+    again, _ = aum_threshold(params)  # a finished threshold run is reused
+    assert again["run_info"]["started_at"] == info["run_info"]["started_at"]
+    with pytest.raises(ParameterError, match="percentile"):
+        aum_threshold(params, percentile=0)

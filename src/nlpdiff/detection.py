@@ -109,3 +109,84 @@ def load_confident_learning(path: str | Path) -> tuple[dict, pd.DataFrame, pd.Da
     if info.get("kind") != "confident_learning" or info.get("status") != "complete":
         raise rundir.RunDirError(f"{str(path)!r} is not a complete confident-learning run")
     return info, pd.read_parquet(path / "pred_probs.parquet"), pd.read_parquet(path / "scores.parquet")
+
+
+# ------------------------------------------------------------------------------------------------
+# AUM with threshold samples (Pleiss, Zhang, Elenberg and Weinberger, NeurIPS 2020)
+# ------------------------------------------------------------------------------------------------
+
+#: the name of the fake extra class of the threshold-sample run
+THRESHOLD_CLASS = "threshold (fake class)"
+
+
+def aum_threshold(params: TrainParams, output_dir: str | None = None, percentile: float = 99.0,
+                  progress: bool = False) -> tuple[dict, pd.DataFrame]:
+    """The threshold-sample run of Pleiss et al. 2020 and its AUM cut-off: which samples AUM flags.
+
+    The training samples of ``params`` (same task, size, data seed and injected noise as a run
+    with these parameters, so ``sample_id`` joins that run's) are copied; ``floor(n / (c + 1))``
+    of them, drawn with ``params.seed`` (:func:`nlpdiff.scores.aum_threshold_samples`), get a fake
+    extra class ``c``; a run with the same recipe trains on that copy as a task of its own
+    (:func:`nlpdiff.tasks.from_frame`, ``c + 1`` classes, same held-out set) into ``output_dir``
+    (default ``<params.output_dir>_aumthr``; a finished run with the same parameters and data is
+    reused). The cut-off is the ``percentile``-th percentile of the threshold samples' AUM
+    (:func:`nlpdiff.scores.aum_cutoff`); every other sample with a lower AUM is flagged
+    (:func:`nlpdiff.scores.aum_flags`). The threshold samples themselves cannot be judged in this
+    run (Pleiss et al. run twice with disjoint threshold sets to flag every sample; one run flags
+    the others, which is what is measured here).
+
+    Returns ``(info, frame)``: ``info`` has ``cutoff``, ``n_threshold``, ``n_flagged``, ``percentile``
+    and the run's wall seconds; ``frame`` has ``sample_id``, ``is_threshold``, ``aum`` (plain, mean
+    margin of the assigned label: higher = easier) and ``flagged``.
+    """
+    from nlpdiff.dynamics import load_or_train
+    from nlpdiff.scores import aum_cutoff, aum_flags, aum_threshold_samples
+
+    if not 0.0 < percentile <= 100.0:
+        raise ParameterError("percentile", percentile, "a number in (0, 100]")
+    params.validate()
+    spec = tasks.get_task(params.task)
+    if spec.kind != "classification":
+        raise ParameterError("task", params.task, "a classification task for AUM threshold samples")
+    _, samples, held = prepare_data(params)
+    c = spec.num_labels
+    positions = aum_threshold_samples(len(samples), c, params.seed)
+    labels = samples["label"].to_numpy().copy()
+    labels[positions] = c
+    cols = {"text": spec.column("text")}
+    if "text_pair" in spec.roles:
+        cols["text_pair"] = spec.column("text_pair")
+
+    def frame_of(df: pd.DataFrame, lab: np.ndarray) -> pd.DataFrame:
+        return pd.DataFrame({**{k: df[v].to_numpy() for k, v in cols.items()}, "label": lab})
+
+    names = [*(spec.label_names or [str(i) for i in range(c)]), THRESHOLD_CLASS]
+    fake = tasks.from_frame(
+        frame_of(samples, labels), text="text", label="label", text_pair=cols.get("text_pair") and "text_pair",
+        name=f"{spec.name}-aum-threshold-s{params.seed}", label_names=names,
+        heldout=frame_of(held, held["label"].to_numpy()) if len(held) else None, heldout_fraction=0.0,
+        description=f"{spec.name} training samples of data seed {params.data_seed} (noise {params.noise_rate} "
+                    f"{params.noise_type}) with {len(positions)} threshold samples relabelled to a fake class",
+    )
+    tasks.register_task(fake, replace=True)
+    folder = output_dir or f"{params.output_dir}_aumthr"
+    run_params = params.replace(task=fake.name, train_size=None, eval_size=None, train_split=None,
+                                eval_split="default" if len(held) else None, noise_rate=0.0, data_dir=None,
+                                output_dir=str(folder))
+    run = load_or_train(run_params, progress=progress)
+    if len(run.samples) != len(samples):
+        raise ParameterError("params", params.task, "a task whose samples are all kept by the head",
+                             hint=f"{len(samples) - len(run.samples)} samples were skipped in the threshold run")
+    by_row = run.samples.set_index("sample_id")["row_idx"]
+    aum = pd.Series(-run.scores.set_index("sample_id")["aum"].to_numpy(),
+                    index=by_row.loc[run.scores["sample_id"]].to_numpy()).sort_index().to_numpy()
+    is_threshold = np.zeros(len(samples), dtype=bool)
+    is_threshold[positions] = True
+    cutoff = aum_cutoff(aum, positions, percentile)
+    frame = pd.DataFrame({"sample_id": samples["sample_id"].to_numpy(), "is_threshold": is_threshold,
+                          "aum": aum, "flagged": aum_flags(aum, positions, percentile)})
+    info = {"cutoff": cutoff, "percentile": float(percentile), "n_threshold": int(len(positions)),
+            "n_flagged": int(frame["flagged"].sum()), "n": int(len(samples)),
+            "wall_s": float(run.info.get("wall_time_s", {}).get("total", np.nan)), "run_dir": str(folder),
+            "run_info": run.info}
+    return info, frame
