@@ -234,3 +234,24 @@ def test_cleaning_tests_pair_seeds():
     t = mislabel.cleaning_tests(pd.DataFrame(rows)).set_index("action_minus")
     assert t.loc["random", "diff"] == pytest.approx(0.10) and t.loc["best_baseline", "diff"] == pytest.approx(0.02)
     assert (t["p_holm"] >= t["p"]).all()
+
+
+def test_threshold_row_and_cells_compare_the_flags_with_the_action_top_k():
+    n = 12
+    flags = pd.DataFrame({"sample_id": range(n), "is_threshold": [True] * 3 + [False] * 9,
+                          "aum": np.linspace(-1, 1, n), "flagged": [False] * 3 + [True] * 3 + [False] * 6})
+    samples = pd.DataFrame({"sample_id": range(n), "is_corrupted": [False] * 3 + [True, True, False] + [False] * 6})
+    scores = pd.DataFrame({"sample_id": range(n), "action": [0] * 3 + [9, 8, 0, 7, 0, 0, 0, 0, 0],
+                           "aum": np.arange(n)[::-1].astype(float)})
+    info = {"n_threshold": 3, "cutoff": 0.1, "percentile": 99.0, "wall_s": 1.0}
+    row = mislabel.threshold_row(info, flags, scores, samples)
+    assert row["n_judged"] == 9 and row["n_flagged"] == 3 and row["n_corrupted"] == 2
+    assert row["precision"] == pytest.approx(2 / 3) and row["recall"] == 1.0
+    assert row["chance_precision"] == pytest.approx(2 / 9)
+    assert row["action_precision_at_k"] == pytest.approx(2 / 3)  # top 3 by action: rows 3, 4, 6
+    table = pd.DataFrame([{**row, "part": "p", "task": "sst2", "backbone": "probe", "length": "usual",
+                           "noise_rate": 0.2, "noise_type": "uniform", "seed": s,
+                           "action_precision_at_k": row["precision"] + 0.1 * (s + 1)} for s in range(3)])
+    cells = mislabel.threshold_cells(table)
+    assert len(cells) == 1 and cells.loc[0, "n_seeds"] == 3
+    assert cells.loc[0, "action_minus_flags"] == pytest.approx(0.2) and 0 <= cells.loc[0, "p_holm"] <= 1

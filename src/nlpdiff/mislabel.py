@@ -236,7 +236,7 @@ def run_grid(name: str, part: dict[str, Any], runs_dir: Path, out_dir: Path, pro
 
     cl = part.get("confident_learning") or {}
     cl_k = int(cl.get("k", 5))
-    rows, costs = [], []
+    rows, costs, thr_rows = [], [], []
     jobs = grid_jobs(name, part)[:max_runs]
     for i, job in enumerate(jobs):
         t0 = time.perf_counter()
@@ -262,15 +262,53 @@ def run_grid(name: str, part: dict[str, Any], runs_dir: Path, out_dir: Path, pro
                 info = json.loads((cl_dir / "run.json").read_text())
             scores = scores.merge(cl_scores, on="sample_id", how="left")
             costs.append(cost_row(job["run"], f"confident_learning (K={cl_k})", info, cl_k, **_cell(base)))
+        thr = part.get("aum_threshold") or {}
+        if thr and job["length"] in thr.get("lengths", [next(iter(part["lengths"]))]) and job["noise_rate"] in thr.get(
+                "rates", part["rates"]):
+            from nlpdiff.detection import aum_threshold
+
+            p = from_flat({**job["params"], "output_dir": str(runs_dir / name / job["run"])})
+            info, flags = aum_threshold(p, output_dir=str(runs_dir / name / f"{job['run']}_aumthr"),
+                                        percentile=float(thr.get("percentile", 99.0)), progress=progress)
+            thr_rows.append({**base, **threshold_row(info, flags, run.scores, run.samples)})
+            costs.append(cost_row(job["run"], "AUM threshold samples", info["run_info"], 1, **_cell(base)))
         for r in detection_rows(scores, y):
             rows.append({**base, **r})
         print(f"[{i + 1}/{len(jobs)}] {job['run']}: {time.perf_counter() - t0:.1f} s, action ROC AUC "
               f"{next(r['roc_auc'] for r in rows[::-1] if r['score'] == 'action' and r['run'] == job['run']):.3f}, "
               f"train acc. on corrupted {mem['final_train_acc_corrupted']:.2f}", flush=True)
-        _write(out_dir, summary=pd.DataFrame(rows), cost=pd.DataFrame(costs))  # after every run: a cut keeps what ran
+        extra = {"aum_threshold": pd.DataFrame(thr_rows)} if thr_rows else {}
+        _write(out_dir, summary=pd.DataFrame(rows), cost=pd.DataFrame(costs), **extra)  # a cut keeps what ran
     summary, cost = pd.DataFrame(rows), pd.DataFrame(costs)
-    _write(out_dir, summary=summary, cost=cost)
+    _write(out_dir, summary=summary, cost=cost, **({"aum_threshold": pd.DataFrame(thr_rows)} if thr_rows else {}))
     return summary, cost
+
+
+def threshold_row(info: dict[str, Any], flags: pd.DataFrame, scores: pd.DataFrame,
+                  samples: pd.DataFrame) -> dict[str, Any]:
+    """One row of ``aum_threshold.csv``: how the AUM cut-off's flags (:func:`nlpdiff.detection.aum_threshold`)
+    find the corrupted samples among the samples it can judge (not the threshold samples), beside the
+    action score's and the plain AUM's top-k of the ordinary run on the same samples, with k the
+    number flagged (precision at equal list length; chance: the corrupted share)."""
+    judged = flags[~flags["is_threshold"]].merge(samples[["sample_id", "is_corrupted"]], on="sample_id")
+    judged = judged.merge(scores[["sample_id", "action", "aum"]].rename(columns={"aum": "aum_score"}), on="sample_id")
+    y = judged["is_corrupted"].to_numpy(bool)
+    k = int(judged["flagged"].sum())
+    tp = int((judged["flagged"].to_numpy() & y).sum())
+
+    def top_k_precision(col: str) -> float:
+        if k == 0:
+            return float("nan")
+        order = np.argsort(-judged[col].to_numpy(float), kind="stable")[:k]
+        return float(y[order].mean())
+
+    return {"n_judged": int(len(judged)), "n_threshold": info["n_threshold"], "cutoff": info["cutoff"],
+            "percentile": info["percentile"], "n_flagged": k, "n_corrupted": int(y.sum()),
+            "precision": tp / k if k else float("nan"), "recall": tp / int(y.sum()) if y.any() else float("nan"),
+            "chance_precision": float(y.mean()), "action_precision_at_k": top_k_precision("action"),
+            "aum_precision_at_k": top_k_precision("aum_score"),
+            "threshold_run_roc_auc": stats.roc_auc(-judged["aum"].to_numpy(float), y),
+            "threshold_run_wall_s": info["wall_s"]}
 
 
 def _cell(base: dict[str, Any]) -> dict[str, Any]:
@@ -452,6 +490,33 @@ def cells(summary: pd.DataFrame, by: list[str] | None = None) -> pd.DataFrame:
                 row[f"{m}_mean"] = float(g[m].mean())
         out.append(row)
     return pd.DataFrame(out)
+
+
+def threshold_cells(table: pd.DataFrame) -> pd.DataFrame:
+    """Per cell, over seeds, of ``aum_threshold.csv`` rows (:func:`threshold_row`): the AUM cut-off's
+    flags (how many, precision with its 95 % interval, recall; chance = the corrupted share), and the
+    precision of the action score's and the ordinary run's AUM top-k with k = the number flagged,
+    with a paired t test over seeds of action top-k minus the flags (Holm over the table)."""
+    by = [c for c in ("part", "task", "backbone", "length", "noise_rate", "noise_type") if c in table.columns]
+    out = []
+    for key, g in table.groupby(by, dropna=False):
+        row = dict(zip(by, key))
+        row["n_seeds"] = int(g["seed"].nunique())
+        row["n_flagged_mean"] = float(g["n_flagged"].mean())
+        row["n_corrupted_mean"] = float(g["n_corrupted"].mean())
+        row["precision_mean"], row["precision_lo"], row["precision_hi"] = stats.seed_interval(
+            g["precision"].to_numpy(float))
+        row["recall_mean"] = float(g["recall"].mean())
+        row["chance_precision"] = float(g["chance_precision"].mean())
+        row["action_precision_at_k_mean"] = float(g["action_precision_at_k"].mean())
+        row["aum_precision_at_k_mean"] = float(g["aum_precision_at_k"].mean())
+        t = stats.paired_seed_test(g["action_precision_at_k"].to_numpy(float), g["precision"].to_numpy(float))
+        row["action_minus_flags"], row["p"] = t["mean_diff"], t["p"]
+        out.append(row)
+    df = pd.DataFrame(out)
+    if len(df):
+        df["p_holm"] = stats.holm(df["p"].to_numpy(float))
+    return df
 
 
 def paired_tests(summary: pd.DataFrame, metric: str = "roc_auc", tested: Iterable[str] = TESTED,

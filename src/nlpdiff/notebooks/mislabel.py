@@ -197,6 +197,28 @@ if bench is not None:
     display(bench.round(3))
 
 # %% [markdown]
+# ## AUM with threshold samples
+#
+# Pleiss et al. (2020) turn the area under the margin into a decision, not just a ranking: a second run
+# relabels a random `n / (c + 1)` of the training samples to a fake extra class; these *threshold
+# samples* are mislabelled by construction, and every other sample whose AUM falls below the 99th
+# percentile of theirs is flagged (`nlpdiff.detection.aum_threshold`; one more training run per cell, in the
+# cost table). The threshold samples themselves are not judged in that run. Below, per cell over seeds:
+# how many samples the cut-off flags, the precision and recall of the flags against the injected noise
+# (chance: the corrupted share), and, at the same list length k = the number flagged, the precision of
+# the top-k by the action score and by the ordinary run's AUM; the paired test is action top-k minus the
+# flags, over seeds (Holm over the table).
+
+# %% tags=["hide-input"]
+thr_tables = [v["aum_threshold"] for v in parts.values() if "aum_threshold" in v]
+if thr_tables:
+    tc = mislabel.threshold_cells(pd.concat(thr_tables, ignore_index=True))
+    display(tc.round(3))
+else:
+    display(Markdown("*No part with threshold-sample runs is committed yet (`aum_threshold` in "
+                     "`params/mislabel.yaml`).*"))
+
+# %% [markdown]
 # ## Real label errors
 #
 # **IMDB.** Northcutt, Athalye and Mueller (2021) had crowd workers check 1,310 IMDB test reviews;
