@@ -502,6 +502,7 @@ def threshold_cells(table: pd.DataFrame) -> pd.DataFrame:
     for key, g in table.groupby(by, dropna=False):
         row = dict(zip(by, key))
         row["n_seeds"] = int(g["seed"].nunique())
+        row["n_judged_mean"] = float(g["n_judged"].mean())
         row["n_flagged_mean"] = float(g["n_flagged"].mean())
         row["n_corrupted_mean"] = float(g["n_corrupted"].mean())
         row["precision_mean"], row["precision_lo"], row["precision_hi"] = stats.seed_interval(

@@ -214,6 +214,18 @@ thr_tables = [v["aum_threshold"] for v in parts.values() if "aum_threshold" in v
 if thr_tables:
     tc = mislabel.threshold_cells(pd.concat(thr_tables, ignore_index=True))
     display(tc.round(3))
+    flagged_share = tc["n_flagged_mean"] / tc["n_judged_mean"]
+    lift = tc["precision_mean"] - tc["chance_precision"]
+    n_diff = int((tc["p_holm"] < 0.05).sum())
+    display(Markdown(
+        f"Over {len(tc)} cells ({', '.join(sorted(tc['part'].unique()))}), the cut-off flags "
+        f"{flagged_share.min():.0%} to {flagged_share.max():.0%} of the samples it can judge, with recall "
+        f"{tc['recall_mean'].min():.2f} to {tc['recall_mean'].max():.2f} and a precision {lift.min():+.3f} to "
+        f"{lift.max():+.3f} above chance. At the same list length the action score's top-k differs from the "
+        f"flags by {tc['action_minus_flags'].min():+.3f} to {tc['action_minus_flags'].max():+.3f} in precision "
+        f"({n_diff} of {len(tc)} cells significant after Holm). A cut-off that flags most of the data is not an "
+        "audit list: where the model separates the fake class poorly, the threshold samples' margins overlap "
+        "those of the real classes."))
 else:
     display(Markdown("*No part with threshold-sample runs is committed yet (`aum_threshold` in "
                      "`params/mislabel.yaml`).*"))
