@@ -419,3 +419,19 @@ def test_noise_bad_labels():
     with pytest.raises(ParameterError) as e:
         inject_noise(["a", "b"], 0.1)
     assert_param_error(e, "labels", ["a", "b"])
+
+
+def test_one_split_for_training_and_held_out_gives_disjoint_rows(tiny_data_dir):
+    from nlpdiff.tasks import prepare_training_data
+
+    from conftest import tiny_rows_of
+
+    rows = tiny_rows_of(tasks.get_task("snli"), "validation")
+    spec, samples, held = prepare_training_data("snli", train_split="validation", train_size=rows // 2,
+                                                eval_size=None, data_dir=tiny_data_dir)
+    assert set(samples["row_idx"]).isdisjoint(held["row_idx"]) and len(held) == rows - rows // 2
+    _, _, some = prepare_training_data("snli", train_split="validation", train_size=rows // 2,
+                                       eval_size=rows // 4, data_dir=tiny_data_dir)
+    assert set(samples["row_idx"]).isdisjoint(some["row_idx"]) and len(some) == rows // 4
+    with pytest.raises(ParameterError, match="eval_size"):
+        prepare_training_data("snli", train_split="validation", train_size=None, data_dir=tiny_data_dir)

@@ -1416,12 +1416,13 @@ def from_csv(
 def resolve_splits(task: str | TaskSpec, train_split: str | None = None,
                    eval_split: str | None = "default") -> tuple[str, str | None]:
     """The (training, held-out) splits of a run: ``train_split=None`` means the task's training
-    split, ``eval_split="default"`` the task's held-out split; a held-out split equal to the
-    training split means none."""
+    split, ``eval_split="default"`` the task's held-out split, None no held-out evaluation. A
+    held-out split equal to the training split is carved from the rows not drawn for training
+    (:func:`prepare_training_data`)."""
     spec = get_task(task)
     train = train_split or spec.train_split
     held = spec.eval_split if eval_split == "default" else eval_split
-    return train, (None if held == train else held)
+    return train, held
 
 
 def check_task_data(task: str | TaskSpec, splits: Iterable[str | None],
@@ -1499,7 +1500,8 @@ def prepare_training_data(
     with ``data_seed`` (stratified by label for classification); the held-out split (``eval_split``:
     ``"default"`` the task's, None none) to ``eval_size``. With ``noise_rate`` > 0 the labels of
     ``round(noise_rate * n)`` training samples are corrupted (:func:`inject_noise`, seed
-    ``data_seed + 1``).
+    ``data_seed + 1``). When the two splits are the same split, the held-out rows are drawn from the
+    rows not drawn for training (disjoint by ``row_idx``).
 
     For classification it also checks, before anything trains, that every training text is
     non-empty, that the training samples hold at least two classes and, when ``batch_size`` is
@@ -1546,6 +1548,13 @@ def prepare_training_data(
     heldout = train.iloc[:0]  # no held-out split: an empty frame with the task's columns
     if eval_split is not None:
         heldout = load_split(spec, eval_split, data_dir=data_dir)
+        if eval_split == train_split:
+            # one split for both (SNLI offline has only its dev split): the held-out rows are drawn from
+            # the rows not drawn for training, so a held-out figure never scores a training sample
+            heldout = heldout[~heldout[ROW_INDEX].isin(train[ROW_INDEX])]
+            if len(heldout) == 0:
+                raise ParameterError("eval_size", eval_size, f"held-out rows left in split {eval_split!r}",
+                                     hint=f"train_size takes every row of it; lower train_size or set eval_split=None")
         if eval_size is not None:
             heldout = subsample(heldout, eval_size, seed=data_seed, stratify=stratify, param="eval_size")
     return PreparedData(spec, samples, heldout.reset_index(drop=True))
