@@ -225,6 +225,14 @@ display(scoring[["part", "task", "backbone", "noise_rate", "n_train", "n_corrupt
 # defined in `params/curriculum.yaml`, and the `cpu` profile trains this page's slice itself.
 
 # %% tags=["hide-input"]
+import yaml
+
+defined = yaml.safe_load(Path(curriculum_file).read_text())["parts"]
+pending = [p for p in defined if p not in parts and p not in ("smoke", slice_part)]
+if pending:
+    display(Markdown("**Defined but not computed yet**, so not in this chapter's numbers: " + ", ".join(
+        f"`{p}` ({defined[p]['task']}, {defined[p]['backbone']}, schedules "
+        f"{', '.join(defined[p]['schedules'])})" for p in pending) + "."))
 display(Markdown("```\n" + "".join(f"python -m nlpdiff.curriculum {p}    # -> {results_dir}/{p}/\n" for p in parts)
                  + "nlpdiff run src/nlpdiff/notebooks/curriculum.py -p runs_dir runs "
                  "-o book/results/curriculum.ipynb\n```"))
