@@ -422,8 +422,9 @@ def blind_summary(table: pd.DataFrame, judgements: pd.DataFrame, top: int = 50, 
 
 def reading_summary(groups: pd.DataFrame, judgements: pd.DataFrame) -> pd.DataFrame:
     """Per group (``top``, ``random``) of a blind reading: how many rows were read and judged
-    mislabelled, ambiguous or correct, the share judged mislabelled with its Wilson 95 % interval,
-    and (on the ``top`` row) Fisher's exact test of top vs random (mislabelled vs not; two-sided).
+    mislabelled, ambiguous or correct (``not_correct``: the first two), the share judged mislabelled
+    with its Wilson 95 % interval, and (on the ``top`` row) Fisher's exact tests of top vs random
+    (two-sided): mislabelled vs not (``fisher_p``) and not correct vs correct (``fisher_p_not_correct``).
 
     ``groups``: :func:`blind_groups` (the key); ``judgements``: the filled sheet, matched to the
     key by text column(s) and given label (so a reading stays valid when a rerun numbers the
@@ -454,12 +455,16 @@ def reading_summary(groups: pd.DataFrame, judgements: pd.DataFrame) -> pd.DataFr
         rows.append({"group": group, "n": len(g), "read": n_read, **counts, "share_mislabelled": share,
                      "low": low, "high": high})
     out = pd.DataFrame(rows)
+    out["not_correct"] = out["mislabelled"] + out["ambiguous"]
     t, r = out.iloc[0], out.iloc[1]
-    p = float("nan")
+    p = p_any = float("nan")
     if t["read"] and r["read"]:
         _, p = fisher_exact([[t["mislabelled"], t["read"] - t["mislabelled"]],
                              [r["mislabelled"], r["read"] - r["mislabelled"]]])
+        _, p_any = fisher_exact([[t["not_correct"], t["read"] - t["not_correct"]],
+                                 [r["not_correct"], r["read"] - r["not_correct"]]])
     out["fisher_p"] = [float(p), float("nan")]
+    out["fisher_p_not_correct"] = [float(p_any), float("nan")]
     return out
 
 

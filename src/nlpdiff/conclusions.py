@@ -299,11 +299,13 @@ def reading_claim(root: Path) -> Claim | None:
         better.append(bool(t["fisher_p"] < 0.05 and t["share_mislabelled"] > rnd["share_mislabelled"]))
         task = r["info"]["params"]["task"]
         parts.append(f"{{k{i}}} of its {{n{i}}} top suspects in {{task{i}}} looked mislabelled, against {{r{i}}} of "
-                     f"{{m{i}}} random samples (Fisher's exact test p {{p{i}}})")
+                     f"{{m{i}}} random samples (Fisher's exact test p {{p{i}}}; mislabelled or ambiguous {{a{i}}} "
+                     f"against {{b{i}}}, p {{q{i}}})")
         slots.update({f"k{i}": Figure(t["mislabelled"], src, 0), f"n{i}": Figure(t["read"], src, 0),
                       f"task{i}": Name(TASK_NAMES.get(task, task), src),
                       f"r{i}": Figure(rnd["mislabelled"], src, 0), f"m{i}": Figure(rnd["read"], src, 0),
-                      f"p{i}": Figure(t["fisher_p"], src, 2)})
+                      f"p{i}": Figure(t["fisher_p"], src, 2), f"a{i}": Figure(t["not_correct"], src, 0),
+                      f"b{i}": Figure(rnd["not_correct"], src, 0), f"q{i}": Figure(t["fisher_p_not_correct"], src, 2)})
     if not parts:
         return None
     verdict = ("finds more real label errors than random samples do" if all(better) else

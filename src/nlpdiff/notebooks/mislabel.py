@@ -346,8 +346,9 @@ for folder in readings:
             f"Judged mislabelled: **{int(t['mislabelled'])} of {int(t['read'])}** top suspects "
             f"({t['share_mislabelled']:.0%}, 95 % interval {t['low']:.0%}-{t['high']:.0%}) against "
             f"**{int(r['mislabelled'])} of {int(r['read'])}** random samples ({r['share_mislabelled']:.0%}, "
-            f"{r['low']:.0%}-{r['high']:.0%}); ambiguous: {int(t['ambiguous'])} and {int(r['ambiguous'])}. "
-            f"Fisher's exact test, top vs random: p = {t['fisher_p']:.2g}."))
+            f"{r['low']:.0%}-{r['high']:.0%}); Fisher's exact test, top vs random: p = {t['fisher_p']:.2g}. "
+            f"Judged mislabelled or ambiguous (no clear label): {int(t['not_correct'])} against "
+            f"{int(r['not_correct'])} (p = {t['fisher_p_not_correct']:.2g})."))
         display(reading["summary"].round(3))
         classes = reading["key"].groupby("group")["given_label"].value_counts().unstack(fill_value=0)
         display(Markdown("Given labels in each group (a top list drawn from one class says the score ranks that "
