@@ -33,6 +33,8 @@ from nlpdiff import plots
 
 plots.enable_offline()
 pd.set_option("display.width", 200)
+pd.set_option("display.max_columns", None)  # no table is shown truncated
+pd.set_option("display.max_rows", None)
 
 # this profile's slice (trained here, or reused from earlier runs), then every committed part
 slice_tables = cur.run_part(cur.load_part(slice_part, curriculum_file), Path(runs_dir) / "curriculum",

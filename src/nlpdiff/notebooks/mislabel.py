@@ -47,6 +47,8 @@ from nlpdiff import mislabel, plots
 
 plots.enable_offline()
 pd.set_option("display.width", 200)
+pd.set_option("display.max_columns", None)  # no table is shown truncated
+pd.set_option("display.max_rows", None)
 # the slice: computed now, written beside the profile's runs (not into the committed results)
 import contextlib
 import io
@@ -224,8 +226,8 @@ if thr_tables:
         f"{lift.max():+.3f} above chance. At the same list length the action score's top-k differs from the "
         f"flags by {tc['action_minus_flags'].min():+.3f} to {tc['action_minus_flags'].max():+.3f} in precision "
         f"({n_diff} of {len(tc)} cells significant after Holm). A cut-off that flags most of the data is not an "
-        "audit list: where the model separates the fake class poorly, the threshold samples' margins overlap "
-        "those of the real classes."))
+        "audit list: the threshold samples' margins overlap those of the real samples, whether the model hardly "
+        "learns the fake class (the probes) or fits it as it fits the flipped labels (the scratch model)."))
 else:
     display(Markdown("*No part with threshold-sample runs is committed yet (`aum_threshold` in "
                      "`params/mislabel.yaml`).*"))
