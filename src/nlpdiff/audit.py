@@ -413,6 +413,12 @@ def blind_sheet(table: pd.DataFrame, top: int = 50, n_random: int = 50, seed: in
     return sheet
 
 
+def read_sheet(path: str | os.PathLike) -> pd.DataFrame:
+    """A reading sheet (:func:`blind_sheet`) as written or filled: texts kept verbatim (no NA parsing),
+    an empty ``judgement`` read as None (not read)."""
+    return pd.read_csv(path, keep_default_na=False).replace({"judgement": {"": None}})
+
+
 def blind_summary(table: pd.DataFrame, judgements: pd.DataFrame, top: int = 50, n_random: int = 50,
                   seed: int = 0) -> pd.DataFrame:
     """Unblind a reading of :func:`blind_sheet` ``(table, top, n_random, seed)``: the groups are rebuilt
@@ -469,5 +475,5 @@ def reading_summary(groups: pd.DataFrame, judgements: pd.DataFrame) -> pd.DataFr
 
 
 __all__ = ["AuditResult", "DEFAULTS", "JUDGEMENTS", "OTHER_SCORES", "audit_html", "audit_table", "blind_groups",
-           "blind_sheet", "blind_summary", "chance_check", "reading_summary", "chance_warning",
+           "blind_sheet", "blind_summary", "chance_check", "read_sheet", "reading_summary", "chance_warning",
            "data_map_html", "report_lines", "score_file", "why_column", "write_audit"]

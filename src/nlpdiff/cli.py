@@ -177,9 +177,7 @@ def _cmd_audit(args) -> int:
 
 
 def _blind_reading(args) -> int:
-    import pandas as pd
-
-    from nlpdiff.audit import audit_table, blind_sheet, blind_summary
+    from nlpdiff.audit import audit_table, blind_sheet, blind_summary, read_sheet
 
     if args.blind < 1:
         raise ParameterError("--blind", args.blind, "an integer >= 1")
@@ -188,8 +186,7 @@ def _blind_reading(args) -> int:
         path = Path(args.judgements).expanduser()
         if not path.is_file():
             raise ParameterError("--judgements", str(path), "a filled reading sheet (CSV) written by --blind -o")
-        summary = blind_summary(table, pd.read_csv(path, keep_default_na=False).replace({"judgement": {"": None}}),
-                                top=args.blind, n_random=args.blind)
+        summary = blind_summary(table, read_sheet(path), top=args.blind, n_random=args.blind)
         print(summary.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
         return 0
     if not args.output:

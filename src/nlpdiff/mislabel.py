@@ -237,6 +237,11 @@ def run_grid(name: str, part: dict[str, Any], runs_dir: Path, out_dir: Path, pro
     cl = part.get("confident_learning") or {}
     cl_k = int(cl.get("k", 5))
     rows, costs, thr_rows = [], [], []
+
+    def tables() -> dict[str, pd.DataFrame]:
+        return {"summary": pd.DataFrame(rows), "cost": pd.DataFrame(costs),
+                **({"aum_threshold": pd.DataFrame(thr_rows)} if thr_rows else {})}
+
     jobs = grid_jobs(name, part)[:max_runs]
     for i, job in enumerate(jobs):
         t0 = time.perf_counter()
@@ -277,11 +282,10 @@ def run_grid(name: str, part: dict[str, Any], runs_dir: Path, out_dir: Path, pro
         print(f"[{i + 1}/{len(jobs)}] {job['run']}: {time.perf_counter() - t0:.1f} s, action ROC AUC "
               f"{next(r['roc_auc'] for r in rows[::-1] if r['score'] == 'action' and r['run'] == job['run']):.3f}, "
               f"train acc. on corrupted {mem['final_train_acc_corrupted']:.2f}", flush=True)
-        extra = {"aum_threshold": pd.DataFrame(thr_rows)} if thr_rows else {}
-        _write(out_dir, summary=pd.DataFrame(rows), cost=pd.DataFrame(costs), **extra)  # a cut keeps what ran
-    summary, cost = pd.DataFrame(rows), pd.DataFrame(costs)
-    _write(out_dir, summary=summary, cost=cost, **({"aum_threshold": pd.DataFrame(thr_rows)} if thr_rows else {}))
-    return summary, cost
+        _write(out_dir, **tables())  # after every run: a cut keeps what ran
+    out = tables()
+    _write(out_dir, **out)
+    return out["summary"], out["cost"]
 
 
 def threshold_row(info: dict[str, Any], flags: pd.DataFrame, scores: pd.DataFrame,
@@ -776,7 +780,7 @@ def prepare_reading(run_dir: str | Path, folder: str | Path, top: int = 50, n_ra
 
     folder = Path(folder)
     sheet_path = folder / "sheet.csv"
-    if sheet_path.exists() and pd.read_csv(sheet_path, keep_default_na=False)["judgement"].astype(str).str.len().any():
+    if sheet_path.exists() and audit.read_sheet(sheet_path)["judgement"].notna().any():
         raise ParameterError("folder", str(folder), "a folder without a filled reading sheet (a reading is kept)")
     run = rundir.load_run(run_dir)
     table = audit.audit_table(run)
@@ -799,7 +803,7 @@ def load_reading(folder: str | Path) -> dict[str, Any]:
 
     folder = Path(folder)
     key = pd.read_csv(folder / "key.csv")
-    sheet = pd.read_csv(folder / "sheet.csv", keep_default_na=False).replace({"judgement": {"": None}})
+    sheet = audit.read_sheet(folder / "sheet.csv")
     top = pd.read_csv(folder / "top.csv")
     text_cols = [c for c in sheet.columns if c not in ("item", "given_label", "judgement", "note")]
     judged = sheet[[*text_cols, "given_label", "judgement", "note"]].drop_duplicates(subset=[*text_cols, "given_label"])

@@ -1520,9 +1520,9 @@ def prepare_training_data(
         raise ParameterError("train_split", None, f"a split of task {spec.name!r} to train on: {list(spec.splits)}",
                              hint=f"task {spec.name!r} has no training split of its own")
     classification = spec.kind == "classification"
-    train = load_split(spec, train_split, data_dir=data_dir)
+    pool = load_split(spec, train_split, data_dir=data_dir)
     stratify = spec.label_field if classification else None
-    train = subsample(train, train_size, seed=data_seed, stratify=stratify, param="train_size").reset_index(drop=True)
+    train = subsample(pool, train_size, seed=data_seed, stratify=stratify, param="train_size").reset_index(drop=True)
     if classification:
         for role in spec.input_roles:
             _check_texts(train, spec.column(role), role, f"the {train_split!r} split of task {spec.name!r}")
@@ -1547,14 +1547,15 @@ def prepare_training_data(
         samples["is_corrupted"] = False
     heldout = train.iloc[:0]  # no held-out split: an empty frame with the task's columns
     if eval_split is not None:
-        heldout = load_split(spec, eval_split, data_dir=data_dir)
         if eval_split == train_split:
             # one split for both (SNLI offline has only its dev split): the held-out rows are drawn from
             # the rows not drawn for training, so a held-out figure never scores a training sample
-            heldout = heldout[~heldout[ROW_INDEX].isin(train[ROW_INDEX])]
+            heldout = pool[~pool[ROW_INDEX].isin(train[ROW_INDEX])]
             if len(heldout) == 0:
                 raise ParameterError("eval_size", eval_size, f"held-out rows left in split {eval_split!r}",
-                                     hint=f"train_size takes every row of it; lower train_size or set eval_split=None")
+                                     hint="train_size takes every row of it; lower train_size or set eval_split=None")
+        else:
+            heldout = load_split(spec, eval_split, data_dir=data_dir)
         if eval_size is not None:
             heldout = subsample(heldout, eval_size, seed=data_seed, stratify=stratify, param="eval_size")
     return PreparedData(spec, samples, heldout.reset_index(drop=True))
