@@ -269,12 +269,15 @@ def curriculum_claim(root: Path) -> Claim | None:
         "Ordering the training data easy-to-hard by the action score of a separate scoring run "
         "changes the final held-out accuracy against ordinary shuffled training by {slo} to {shi} points "
         "({ssig} of {sn} comparisons significantly better after Holm) and against the same pacing with a random "
-        "order by {rlo} to {rhi} points ({rsig} of {rn}), with cheap backbones over {seeds} seeds.",
+        "order by {rlo} to {rhi} points ({rsig} of {rn}), on {tasks} with the {backbones} backbones over "
+        + ("{seeds} seeds." if act["n"].min() == act["n"].max() else "{seeds} to {seeds_max} seeds."),
         {"slo": Figure(100 * vs_shuf["mean_diff"].min(), src, 1), "shi": Figure(100 * vs_shuf["mean_diff"].max(), src, 1),
          "ssig": Figure(sig(vs_shuf), src, 0), "sn": Figure(len(vs_shuf), src, 0),
          "rlo": Figure(100 * vs_rand["mean_diff"].min(), src, 1), "rhi": Figure(100 * vs_rand["mean_diff"].max(), src, 1),
          "rsig": Figure(sig(vs_rand), src, 0), "rn": Figure(len(vs_rand), src, 0),
-         "seeds": Figure(int(act["n"].min()), src, 0)},
+         "seeds": Figure(int(act["n"].min()), src, 0), "seeds_max": Figure(int(act["n"].max()), src, 0),
+         "tasks": Name(" and ".join(TASK_NAMES.get(t, t) for t in dict.fromkeys(runs["task"])), src),
+         "backbones": Name(" and ".join(dict.fromkeys(runs["backbone"])), src)},
     )
 
 

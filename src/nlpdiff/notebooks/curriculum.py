@@ -123,8 +123,10 @@ display(Markdown(
 #   Platanios et al. (2019), `c(t) = min(1, sqrt(t (1 - c0²)/T + c0²))`, each batch drawn uniformly
 #   from the easiest `c(t)` share (`c0` and the share of the steps after which competence is 1,
 #   `ramp`, are in the table below); baby steps (one more difficulty bucket per phase, then a phase on
-#   every sample). Annealing (each phase: the current bucket and a share of the earlier ones) is
-#   implemented (`curriculum.BucketSampler`) but was not in this round's parts, for lack of CPU time;
+#   every sample) and annealing (Christopoulou et al. 2022: each phase the current bucket and a random
+#   share of each earlier one, then a phase on every sample), both `curriculum.BucketSampler`. Which
+#   part ran which schedule and order is in the table below (the CPU budget did not allow every
+#   schedule on every part);
 # - **controls**: ordinary shuffled training; the same pacing with a random order; anti-curriculum
 #   (hard first, same pacing); and data pruning (training without the hardest 10 % by action);
 # - **settings**: clean labels or 20 % uniform label noise (the same corrupted samples for every run
@@ -136,6 +138,7 @@ display(Markdown(
 
 # %% tags=["hide-input"]
 meta = [{"part": p["name"], "task": p["task"], "backbone": p["backbone"], "seeds": len(p["seeds"]),
+         "schedules": "; ".join(f"{s}: {', '.join(o)}" for s, o in p["schedules"].items()),
          **{k: p["parameters"].get(k) for k in ("train_size", "eval_size", "epochs", "learning_rate")},
          "noise": p["noise_rates"], "budgets": p["budgets"], "c0": p["c0"], "ramp": p["ramp"], "buckets": p["n_buckets"],
          "prune": p["prune_fraction"], "runs": p["n_runs"], "complete": p["complete"]}
@@ -143,6 +146,7 @@ meta = [{"part": p["name"], "task": p["task"], "backbone": p["backbone"], "seeds
 slice_meta = json.loads((Path(runs_dir) / "curriculum_results" / slice_part / "part.json").read_text())
 meta.insert(0, {"part": slice_part + " (this page's slice)", "task": slice_meta["task"],
                 "backbone": slice_meta["backbone"], "seeds": len(slice_meta["seeds"]),
+                "schedules": "; ".join(f"{s}: {', '.join(o)}" for s, o in slice_meta["schedules"].items()),
                 **{k: slice_meta["parameters"].get(k) for k in ("train_size", "eval_size", "epochs", "learning_rate")},
                 "noise": slice_meta["noise_rates"], "budgets": slice_meta["budgets"], "c0": slice_meta["c0"],
                 "ramp": slice_meta["ramp"], "buckets": slice_meta["n_buckets"], "prune": slice_meta["prune_fraction"],
@@ -165,7 +169,7 @@ display(Markdown(f"Hardware (from each run's `run.json`): {'; '.join(hw)}. `run_
 
 # %% tags=["hide-input"]
 main_cells = [("competence", "action"), ("competence", "random"), ("competence", "anti_action"),
-              ("baby_steps", "action"), ("shuffled", "none"), ("prune", "action")]
+              ("baby_steps", "action"), ("annealing", "action"), ("shuffled", "none"), ("prune", "action")]
 for part in parts:
     b = bands[bands["part"] == part]
     display(cur.curve_chart(b, main_cells, title=f"{part}: held-out accuracy"))
