@@ -238,3 +238,19 @@ def test_the_learning_rate_schedule_counts_the_samplers_own_steps():
         sched.step()
         lrs.append(opt.param_groups[0]["lr"])
     assert lrs[-1] == 0.0 and lrs[-2] > 0
+
+
+def test_action_verdict_counts_holm_significant_differences_by_sign():
+    base = {"part": "p", "task": "sst2", "backbone": "probe", "noise_rate": 0.0, "budget": 1.0, "order": "action",
+            "measure": "final"}
+    rows = [dict(base, schedule="competence", against="shuffled", mean_diff=0.02, p_holm=0.01),
+            dict(base, schedule="competence", against="random order, same pacing", mean_diff=-0.01, p_holm=0.2),
+            dict(base, schedule="baby_steps", against="shuffled", mean_diff=-0.03, p_holm=0.04),
+            dict(base, schedule="prune", against="shuffled", mean_diff=-0.05, p_holm=0.001),  # not a curriculum
+            dict(base, schedule="competence", against="shuffled", mean_diff=0.05, p_holm=0.001, measure="aulc")]
+    v = cur.action_verdict(pd.DataFrame(rows))
+    assert v["n"] == 3 and len(v["better"]) == 1 and len(v["worse"]) == 1 and v["verdict"] == "mixed"
+    v = cur.action_verdict(pd.DataFrame(rows[:2]))
+    assert v["verdict"] == "helps"
+    v = cur.action_verdict(pd.DataFrame(rows[1:2]))
+    assert v["verdict"] == "no difference" and v["n"] == 1

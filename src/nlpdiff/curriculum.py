@@ -577,6 +577,22 @@ def paired_tests(runs: pd.DataFrame, measures=("final", "aulc")) -> pd.DataFrame
     return df
 
 
+def action_verdict(tests: pd.DataFrame, order: str = "action", measure: str = "final", alpha: float = 0.05) -> dict:
+    """What the paired tests say of the curricula ordered by ``order``, on ``measure``.
+
+    ``tests``: :func:`paired_tests` rows (any number of parts). Returns ``n`` (comparisons of a paced
+    schedule with ``order`` against a control), ``better`` and ``worse`` (Holm p below ``alpha`` with a
+    positive or negative mean difference), the rows of each, and ``verdict``: ``"helps"`` (some better,
+    none worse), ``"hurts"`` (some worse, none better), ``"mixed"`` or ``"no difference"``.
+    """
+    rows = tests[(tests["order"] == order) & tests["schedule"].isin(SCHEDULES) & (tests["measure"] == measure)]
+    sig = rows["p_holm"] < alpha
+    better, worse = rows[sig & (rows["mean_diff"] > 0)], rows[sig & (rows["mean_diff"] < 0)]
+    verdict = ("mixed" if len(better) and len(worse) else "helps" if len(better) else "hurts" if len(worse)
+               else "no difference")
+    return {"n": len(rows), "better": better, "worse": worse, "verdict": verdict, "rows": rows}
+
+
 def curve_bands(curves: pd.DataFrame) -> pd.DataFrame:
     """Held-out learning curves: mean and 95 % interval over seeds at each checkpoint of each cell."""
     from nlpdiff.stats import seed_interval

@@ -54,25 +54,27 @@ parts = list(dict.fromkeys(runs["part"]))
 # the opening answer: action-ordered curricula against Wu et al.'s control and against shuffled training, read from
 # the committed parts (5 seeds) when there are any, else from this page's slice
 answer_parts = committed or [slice_part]
-act = tests[(tests["order"] == "action") & tests["schedule"].isin(cur.SCHEDULES) & tests["part"].isin(answer_parts)]
-fin = act[act["measure"] == "final"]
+t_ans = tests[tests["part"].isin(answer_parts)]
+v = cur.action_verdict(t_ans)
+fin = v["rows"]
 n_set = len(fin.groupby(cur.SETTING))
-sig = fin[fin["p_holm"] < 0.05]
-wins = sig[sig["mean_diff"] > 0]
-losses = sig[sig["mean_diff"] < 0]
+aul_shuf = t_ans[(t_ans["order"] == "action") & t_ans["schedule"].isin(cur.SCHEDULES) & (t_ans["measure"] == "aulc")
+                 & (t_ans["against"] == "shuffled")]
 fin_rand, fin_shuf = fin[fin["against"] != "shuffled"], fin[fin["against"] == "shuffled"]
-aul_shuf = act[(act["measure"] == "aulc") & (act["against"] == "shuffled")]
 best = fin.loc[fin["mean_diff"].idxmax()]
 worst = fin.loc[fin["mean_diff"].idxmin()]
-prune = tests[(tests["schedule"] == "prune") & (tests["measure"] == "final") & tests["part"].isin(answer_parts)]
+prune = t_ans[(t_ans["schedule"] == "prune") & (t_ans["measure"] == "final")]
+prune_sig = prune[prune["p_holm"] < 0.05]
 # cost: the scoring run's training time against one action-ordered competence run's, per part and budget
 sc_cost = scoring[scoring["part"].isin(answer_parts)].groupby("part")["train_s"].mean()
 cur_cost = runs[(runs["schedule"] == "competence") & (runs["order"] == "action") & runs["part"].isin(answer_parts)
                 ].groupby(["part", "budget"])["train_s"].mean()
+ratio = pd.Series({k: 1 + sc_cost[k[0]] / c for k, c in cur_cost.items()})
+full, quarter = ratio[[b == 1 for _, b in ratio.index]], ratio[[b < 1 for _, b in ratio.index]]
 
 
 def _where(r):
-    return (f"{r['schedule']} pacing, {cur.setting_label(r['noise_rate'], r['budget'])} "
+    return (f"{cur.cell_label(r['schedule'], r['order'])}, {cur.setting_label(r['noise_rate'], r['budget'])} "
             f"({r['task']}, {r['backbone']}), against {r['against']}")
 
 
@@ -80,33 +82,51 @@ def _pts(x):
     return f"{100 * x:+.1f} points"
 
 
+def _diff(r):
+    return f"{_pts(r['mean_diff'])} [{100 * r['low']:+.1f}, {100 * r['high']:+.1f}], Holm p = {r['p_holm']:.2g}"
+
+
+lead = {"no difference": "No measurable help.", "helps": "Sometimes, and never at a loss.",
+        "hurts": "No: where it differs, it hurts.", "mixed": "It depends on the setting: it helps in some and hurts in others."}
 n_answer = int(runs["part"].isin(answer_parts).sum())
 display(Markdown(
-    f"**The answer, read from the {n_answer} runs of {', '.join(answer_parts)}.** Ordering the training "
-    f"data easy-to-hard by the action score of a separate scoring run was compared, on the final held-out metric, "
-    f"with the same pacing in a random order and with ordinary shuffled training in {n_set} settings "
-    f"({len(fin)} paired comparisons over the same seeds, Holm-adjusted across each part's test table below). "
-    f"It was **significantly better in {len(wins)}** of them and **significantly worse in {len(losses)}**"
-    + (f" (better: {'; '.join(f'{_where(r)}: {_pts(r.mean_diff)}' for _, r in wins.iterrows())})" if len(wins) else "")
-    + f". Unadjusted, it beat random-order pacing (p < 0.05) in {len(fin_rand[(fin_rand['p'] < 0.05) & (fin_rand['mean_diff'] > 0)])} "
-    f"of {len(fin_rand)} (schedule, setting) pairs and shuffled training in {len(fin_shuf[(fin_shuf['p'] < 0.05) & (fin_shuf['mean_diff'] > 0)])} "
-    f"of {len(fin_shuf)}. On the area under the learning curve (how early accuracy comes) the action order was below "
-    f"shuffled training in {int((aul_shuf['mean_diff'] < 0).sum())} of {len(aul_shuf)} comparisons "
-    f"({int(((aul_shuf['mean_diff'] < 0) & (aul_shuf['p_holm'] < 0.05)).sum())} with Holm p < 0.05; mean difference "
-    f"{_pts(aul_shuf['mean_diff'].mean())}). The largest mean difference in the final metric was {_pts(best['mean_diff'])} [{_pts(best['low'])}, {_pts(best['high'])}] "
-    f"({_where(best)}, Holm p = {best['p_holm']:.2g}); the most negative {_pts(worst['mean_diff'])} "
-    f"[{_pts(worst['low'])}, {_pts(worst['high'])}] ({_where(worst)}, Holm p = {worst['p_holm']:.2g}). "
-    f"Dropping the hardest {cur.load_part(slice_part, curriculum_file).prune_fraction:.0%} by action instead "
-    f"changed the final metric against shuffled training by "
-    f"{', '.join(f'{_pts(r.mean_diff)} ({cur.setting_label(r.noise_rate, r.budget)}, {r.part}, Holm p = {r.p_holm:.2g})' for r in prune.itertuples())}. "
-    f"**Cost:** every curriculum needs the scoring run first, a whole ordinary training run at the full budget: "
-    + "; ".join(f"in {p}, {sc_cost[p]:.1f} s of training, against "
-                + ", ".join(f"{cur_cost[(p, b)]:.1f} s for one action-ordered competence run at budget {b:g} "
-                            f"(the curriculum costs {1 + sc_cost[p] / cur_cost[(p, b)]:.1f}x that run)"
-                            for b in sorted((k[1] for k in cur_cost.index if k[0] == p), reverse=True))
-                for p in sc_cost.index)
-    + " (the scoring run is paid once per data set and noise setting and shared by every seed and schedule)."
+    f"**{lead[v['verdict']]}** Over the {n_answer} runs of {', '.join(answer_parts)} ({', '.join(dict.fromkeys(fin['task']))}; "
+    f"{', '.join(dict.fromkeys(fin['backbone']))} backbones; {n_set} settings of label noise and budget), ordering the "
+    f"training data easy-to-hard by the action score of a separate scoring run was **significantly better than its "
+    f"control in {len(v['better'])}** and **significantly worse in {len(v['worse'])}** of {v['n']} paired comparisons "
+    f"of the final held-out metric (over the same seeds, Holm-adjusted within each part; the controls are the same "
+    f"pacing in a random order, Wu et al.'s, and ordinary shuffled training)"
+    + (f"; better: {'; '.join(f'{_where(r)}: {_diff(r)}' for _, r in v['better'].iterrows())}" if len(v["better"]) else "")
+    + (f"; worse: {'; '.join(f'{_where(r)}: {_diff(r)}' for _, r in v['worse'].iterrows())}" if len(v["worse"]) else "")
+    + f". Before the Holm adjustment, the 95 % interval lay above zero against random-order pacing in "
+    f"{int((fin_rand['low'] > 0).sum())} of {len(fin_rand)} comparisons and against shuffled training in "
+    f"{int((fin_shuf['low'] > 0).sum())} of {len(fin_shuf)} (below zero: {int((fin_rand['high'] < 0).sum())} and "
+    f"{int((fin_shuf['high'] < 0).sum())}). The mean differences ranged from {_pts(worst['mean_diff'])} ({_where(worst)}) to {_pts(best['mean_diff'])} "
+    f"({_where(best)}). On the area under the held-out learning curve the action order was behind shuffled training in "
+    f"{int((aul_shuf['mean_diff'] < 0).sum())} of {len(aul_shuf)} comparisons (mean {_pts(aul_shuf['mean_diff'].mean())}; "
+    f"{int(((aul_shuf['mean_diff'] < 0) & (aul_shuf['p_holm'] < 0.05)).sum())} significant)"
+    + (": seeing the easy samples first delays held-out accuracy more often than it brings it sooner"
+       if (aul_shuf["mean_diff"] < 0).mean() > 0.5 else ": seeing the easy samples first brings held-out accuracy "
+       "sooner at least as often as it delays it")
+    + f". Dropping the hardest "
+    f"{cur.load_part(slice_part, curriculum_file).prune_fraction:.0%} by action instead changed the final metric against "
+    f"shuffled training by {_pts(prune['mean_diff'].min())} to {_pts(prune['mean_diff'].max())} "
+    f"({len(prune_sig)} of {len(prune)} significant"
+    + (f": {'; '.join(f'{_where(r)}: {_diff(r)}' for _, r in prune_sig.iterrows())}" if len(prune_sig) else "")
+    + f"). **Cost:** a curriculum needs its scoring run first, one ordinary training run at the full budget, so with "
+    f"one curriculum run per scoring run it costs {full.min():.1f}x to {full.max():.1f}x a shuffled run at the full "
+    f"budget and {quarter.min():.1f}x to {quarter.max():.1f}x at a quarter of the steps (training seconds from each "
+    f"run's `run.json`; the scoring run is shared by every seed and schedule of a setting)."
 ))
+display(Markdown("Per part and setting, the action order's paired differences in the final held-out metric "
+                 "(curriculum minus control, points, 95 % interval over seeds; empty: the part did not run that schedule):"))
+glance = fin.assign(cell=[cur.cell_label(s, o) for s, o in zip(fin["schedule"], fin["order"])],
+                    setting=[cur.setting_label(n, b) for n, b in zip(fin["noise_rate"], fin["budget"])],
+                    difference=[f"{100 * m:+.2f} [{100 * lo:+.2f}, {100 * hi:+.2f}]"
+                                for m, lo, hi in zip(fin["mean_diff"], fin["low"], fin["high"])],
+                    p_holm=fin["p_holm"].map(lambda x: f"{x:.2g}"))
+display(glance.pivot_table(index=["part", "setting"], columns=["cell", "against"], values=["difference"],
+                           aggfunc="first", sort=False).droplevel(0, axis=1).fillna(""))
 
 # %% [markdown]
 # ## What was run
@@ -242,7 +262,3 @@ if pending:
 display(Markdown("```\n" + "".join(f"python -m nlpdiff.curriculum {p}    # -> {results_dir}/{p}/\n" for p in parts)
                  + "nlpdiff run src/nlpdiff/notebooks/curriculum.py -p runs_dir runs "
                  "-o book/results/curriculum.ipynb\n```"))
-head = fin.sort_values("mean_diff", ascending=False)[["part", "noise_rate", "budget", "schedule", "against",
-                                                        "mean_diff", "low", "high", "p_holm"]]
-display(Markdown("**Headline numbers** (action order, final held-out accuracy, curriculum minus control, points):"))
-display(head.assign(**{c: (100 * head[c]).round(2) for c in ("mean_diff", "low", "high")}).reset_index(drop=True))
