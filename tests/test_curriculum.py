@@ -254,3 +254,15 @@ def test_action_verdict_counts_holm_significant_differences_by_sign():
     assert v["verdict"] == "helps"
     v = cur.action_verdict(pd.DataFrame(rows[1:2]))
     assert v["verdict"] == "no difference" and v["n"] == 1
+
+
+def test_learned_flags_parts_whose_scoring_runs_stay_near_chance():
+    scoring = pd.DataFrame([
+        {"part": "a", "task": "sst2", "backbone": "probe", "noise_rate": 0.0, "final_heldout": 0.80},
+        {"part": "a", "task": "sst2", "backbone": "probe", "noise_rate": 0.2, "final_heldout": 0.70},
+        {"part": "b", "task": "snli", "backbone": "scratch", "noise_rate": 0.0, "final_heldout": 0.45},
+        {"part": "b", "task": "snli", "backbone": "scratch", "noise_rate": 0.2, "final_heldout": 0.40}])
+    got = cur.learned(scoring).set_index("part")
+    assert got.at["a", "chance"] == 0.5 and got.at["a", "learns"]
+    assert math.isclose(got.at["b", "chance"], 1 / 3) and got.at["b", "min_heldout"] == 0.40
+    assert not got.at["b", "learns"]  # 0.40 < 1/3 + 0.10

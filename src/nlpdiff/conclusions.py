@@ -257,7 +257,11 @@ def curriculum_claim(root: Path) -> Claim | None:
     parts = sorted(p.name for p in folder.iterdir() if (p / "runs.csv").exists() and not p.name.endswith("_cpu"))
     if not parts:
         return None
-    runs = cur.load_results(folder, parts)["runs"]
+    tables = cur.load_results(folder, parts)
+    learns = cur.learned(tables["scoring"]).set_index("part")["learns"]
+    runs = tables["runs"][tables["runs"]["part"].map(learns)]  # parts whose model learns the task
+    if runs.empty:
+        return None
     tests = pd.concat([cur.paired_tests(g) for _, g in runs.groupby("part", sort=False)], ignore_index=True)
     act = tests[(tests["order"] == "action") & tests["schedule"].isin(cur.SCHEDULES) & (tests["measure"] == "final")]
     vs_shuf = act[act["against"] == "shuffled"]
@@ -270,7 +274,8 @@ def curriculum_claim(root: Path) -> Claim | None:
         "changes the final held-out accuracy against ordinary shuffled training by {slo} to {shi} points "
         "({ssig} of {sn} comparisons significantly better after Holm) and against the same pacing with a random "
         "order by {rlo} to {rhi} points ({rsig} of {rn}), on {tasks} with the {backbones} backbones over "
-        + ("{seeds} seeds." if act["n"].min() == act["n"].max() else "{seeds} to {seeds_max} seeds."),
+        + ("{seeds} seeds" if act["n"].min() == act["n"].max() else "{seeds} to {seeds_max} seeds")
+        + " (the parts whose model learns the task).",
         {"slo": Figure(100 * vs_shuf["mean_diff"].min(), src, 1), "shi": Figure(100 * vs_shuf["mean_diff"].max(), src, 1),
          "ssig": Figure(sig(vs_shuf), src, 0), "sn": Figure(len(vs_shuf), src, 0),
          "rlo": Figure(100 * vs_rand["mean_diff"].min(), src, 1), "rhi": Figure(100 * vs_rand["mean_diff"].max(), src, 1),

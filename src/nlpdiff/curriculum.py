@@ -577,6 +577,26 @@ def paired_tests(runs: pd.DataFrame, measures=("final", "aulc")) -> pd.DataFrame
     return df
 
 
+def learned(scoring: pd.DataFrame, margin: float = 0.10) -> pd.DataFrame:
+    """Whether each part's model learns its task: the scoring runs' held-out accuracy against chance.
+
+    ``scoring``: the scoring table of one or more parts. Chance is one over the task's number of
+    classes. A part ``learns`` when every scoring run (each noise rate) is at least ``margin`` above
+    chance; curricula of a model that does not learn say nothing about the order of the data.
+    Returns one row per part: ``task``, ``backbone``, ``chance``, ``min_heldout`` and ``learns``.
+    """
+    from nlpdiff import tasks
+
+    rows = []
+    for part, g in scoring.groupby("part", sort=False):
+        spec = tasks.get_task(g["task"].iloc[0])
+        chance = 1 / len(spec.label_names) if spec.label_names else float("nan")
+        low = float(g["final_heldout"].min())
+        rows.append({"part": part, "task": g["task"].iloc[0], "backbone": g["backbone"].iloc[0], "chance": chance,
+                     "min_heldout": low, "learns": bool(low >= chance + margin) if np.isfinite(chance) else True})
+    return pd.DataFrame(rows)
+
+
 def action_verdict(tests: pd.DataFrame, order: str = "action", measure: str = "final", alpha: float = 0.05) -> dict:
     """What the paired tests say of the curricula ordered by ``order``, on ``measure``.
 

@@ -53,7 +53,11 @@ parts = list(dict.fromkeys(runs["part"]))
 
 # the opening answer: action-ordered curricula against Wu et al.'s control and against shuffled training, read from
 # the committed parts (5 seeds) when there are any, else from this page's slice
-answer_parts = committed or [slice_part]
+# only parts whose model learns the task (every scoring run at least 10 points above chance): the curricula of a
+# model that does not learn say nothing about the order of the data
+learns = cur.learned(scoring).set_index("part")
+answer_parts = [p for p in committed if learns.at[p, "learns"]] or [slice_part]
+left_out = [p for p in committed if not learns.at[p, "learns"]]
 t_ans = tests[tests["part"].isin(answer_parts)]
 v = cur.action_verdict(t_ans)
 fin = v["rows"]
@@ -117,6 +121,10 @@ display(Markdown(
     f"one curriculum run per scoring run it costs {full.min():.1f}x to {full.max():.1f}x a shuffled run at the full "
     f"budget and {quarter.min():.1f}x to {quarter.max():.1f}x at a quarter of the steps (training seconds from each "
     f"run's `run.json`; the scoring run is shared by every seed and schedule of a setting)."
+    + (" Left out of this answer because their model does not learn the task (a scoring run within 10 points of "
+       "chance): " + "; ".join(f"{p} ({learns.at[p, 'task']}, {learns.at[p, 'backbone']}: held-out accuracy "
+                               f"{learns.at[p, 'min_heldout']:.3f} at worst, chance {learns.at[p, 'chance']:.3f})"
+                               for p in left_out) + "; their tables are below." if left_out else "")
 ))
 display(Markdown("Per part and setting, the action order's paired differences in the final held-out metric "
                  "(curriculum minus control, points, 95 % interval over seeds; empty: the part did not run that schedule):"))
@@ -237,12 +245,15 @@ display(Markdown(f"{n_sig} of the {len(tests)} comparisons have a Holm-adjusted 
 # ## The scoring run and what pruning removes
 #
 # The scoring run is ordinary training at the full budget: its cost comes before any curriculum run.
+# `learns`: every scoring run of the part is at least 10 points of held-out accuracy above chance
+# (one over the number of classes); the opening answer reads only the parts that learn.
 # `pruned_corrupted_share` is the share of corrupted labels among the 10 % of samples pruned by
 # action (chance: the noise rate).
 
 # %% tags=["hide-input"]
-display(scoring[["part", "task", "backbone", "noise_rate", "n_train", "n_corrupted", "final_heldout", "train_s",
-                 "total_s", "pruned_corrupted_share", "hardware"]].round(4))
+display(scoring.merge(learns[["chance", "learns"]], left_on="part", right_index=True)[
+    ["part", "task", "backbone", "noise_rate", "n_train", "n_corrupted", "final_heldout", "chance", "learns", "train_s",
+     "total_s", "pruned_corrupted_share", "hardware"]].round(4))
 
 # %% [markdown]
 # ## Reproduce
