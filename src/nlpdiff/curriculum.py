@@ -62,6 +62,8 @@ from nlpdiff.samplers import ShuffledSampler, SubsetSampler
 SCHEDULES = ("competence", "baby_steps", "annealing")
 CONTROLS = ("shuffled", "prune")
 LOSS_FREE_ORDERS = ("length", "random")
+#: held-out metrics that runs record in percent (SQuAD's F1 and exact match); the tables give them as fractions
+PERCENT_METRICS = {"heldout_f1": 100.0, "heldout_exact_match": 100.0}
 
 
 # --------------------------------------------------------------------------------------------- samplers
@@ -311,6 +313,8 @@ class Part:
                 raise ParameterError("controls", c, f"one of {list(CONTROLS)}")
         for b in self.budgets:
             budget_steps(1, 1, 1, b)
+        for noise in self.noise_rates:  # every run's parameters are valid before any training starts
+            _params(self, self.scoring_seed, noise, Path("unused"))
         if not 0 < self.prune_fraction < 1:
             raise ParameterError("prune_fraction", self.prune_fraction, "a fraction in (0, 1)")
         known = set(scores) if scores is not None else None
@@ -414,7 +418,8 @@ def run_part(part: Part, runs_root: str | Path = "runs/curriculum", results_root
 
     For each noise rate: the scoring run (``scoring_seed``, ordinary shuffled training at the full
     budget) gives the difficulty of every training sample; then for each budget, cell and seed, one
-    run with the cell's sampler. The tables go to ``<results_root>/<part.name>/``.
+    run with the cell's sampler. The tables go to ``<results_root>/<part.name>/``; the held-out metric
+    (``metric`` column) is a fraction in [0, 1] (accuracy, ROUGE-L, or SQuAD F1 / 100).
     """
     from nlpdiff import dynamics
 
@@ -489,6 +494,7 @@ def run_part(part: Part, runs_root: str | Path = "runs/curriculum", results_root
                     info, metrics = _read_run(run_dir)
                     metric = metrics["metric"]
                     ck = pd.DataFrame(metrics["checkpoints"])
+                    ck[metric] = ck[metric] / PERCENT_METRICS.get(metric, 1.0)  # every metric as a fraction
                     total = info["resolved"]["total_steps"]
                     ck["fraction"] = ck["step"] / total
                     key = {"part": part.name, "task": part.task, "backbone": part.backbone, "noise_rate": noise,
