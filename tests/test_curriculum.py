@@ -282,3 +282,20 @@ def test_a_qa_part_on_tiny_data_reports_f1_as_a_fraction_and_refuses_label_noise
     runs = cur.run_part(part, tmp_path / "runs", tmp_path / "results", log=lambda line: None)["runs"]
     assert set(runs["metric"]) == {"heldout_f1"} and len(runs) == 2
     assert runs["final"].between(0, 1).all() and runs["aulc"].between(0, 1).all()
+
+
+def test_settings_that_learn_need_both_the_scoring_runs_and_the_settings_shuffled_training():
+    scoring = pd.DataFrame([{"part": "a", "task": "sst2", "backbone": "finetune", "noise_rate": 0.0,
+                             "final_heldout": 0.79}])
+    key = {"part": "a", "task": "sst2", "backbone": "finetune", "noise_rate": 0.0}
+    runs = pd.DataFrame([
+        dict(key, budget=1.0, schedule="shuffled", order="none", seed=1, final=0.78),
+        dict(key, budget=1.0, schedule="shuffled", order="none", seed=2, final=0.76),
+        dict(key, budget=1.0, schedule="competence", order="action", seed=1, final=0.75),
+        dict(key, budget=0.25, schedule="shuffled", order="none", seed=1, final=0.51),  # stays at chance
+        dict(key, budget=0.25, schedule="competence", order="action", seed=1, final=0.52)])
+    got = cur.settings_that_learn(runs, scoring).set_index("budget")
+    assert got.at[1.0, "learns"] and math.isclose(got.at[1.0, "shuffled_final"], 0.77)
+    assert not got.at[0.25, "learns"] and got.at[0.25, "chance"] == 0.5
+    scoring["final_heldout"] = 0.55  # the scoring run does not learn: no setting of the part does
+    assert not cur.settings_that_learn(runs, scoring)["learns"].any()

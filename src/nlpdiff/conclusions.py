@@ -246,6 +246,12 @@ def grid_claim(root: Path) -> Claim | None:
     )
 
 
+def _and(words) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    words = list(words)
+    return " and ".join(words) if len(words) < 3 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
 def curriculum_claim(root: Path) -> Claim | None:
     """Curricula ordered by the action score of a separate scoring run, against shuffled training and
     against the same pacing with a random order (Wu et al.), final held-out accuracy, Holm per part."""
@@ -258,11 +264,14 @@ def curriculum_claim(root: Path) -> Claim | None:
     if not parts:
         return None
     tables = cur.load_results(folder, parts)
-    learns = cur.learned(tables["scoring"]).set_index("part")["learns"]
-    runs = tables["runs"][tables["runs"]["part"].map(learns)]  # parts whose model learns the task
+    ok = cur.settings_that_learn(tables["runs"], tables["scoring"])  # settings whose model learns the task
+    keep = ok[ok["learns"]][cur.SETTING]
+    runs = tables["runs"].merge(keep, on=cur.SETTING)
     if runs.empty:
         return None
-    tests = pd.concat([cur.paired_tests(g) for _, g in runs.groupby("part", sort=False)], ignore_index=True)
+    # Holm within each part's whole test table, as on the curriculum page; then the settings that learn
+    tests = pd.concat([cur.paired_tests(g) for _, g in tables["runs"].groupby("part", sort=False)],
+                      ignore_index=True).merge(keep, on=cur.SETTING)
     act = tests[(tests["order"] == "action") & tests["schedule"].isin(cur.SCHEDULES) & (tests["measure"] == "final")]
     vs_shuf = act[act["against"] == "shuffled"]
     vs_rand = act[act["against"] == "random order, same pacing"]
@@ -275,14 +284,14 @@ def curriculum_claim(root: Path) -> Claim | None:
         "({ssig} of {sn} comparisons significantly better after Holm) and against the same pacing with a random "
         "order by {rlo} to {rhi} points ({rsig} of {rn}), on {tasks} with the {backbones} backbones over "
         + ("{seeds} seeds" if act["n"].min() == act["n"].max() else "{seeds} to {seeds_max} seeds")
-        + " (the parts whose model learns the task).",
+        + " (the settings whose model learns the task).",
         {"slo": Figure(100 * vs_shuf["mean_diff"].min(), src, 1), "shi": Figure(100 * vs_shuf["mean_diff"].max(), src, 1),
          "ssig": Figure(sig(vs_shuf), src, 0), "sn": Figure(len(vs_shuf), src, 0),
          "rlo": Figure(100 * vs_rand["mean_diff"].min(), src, 1), "rhi": Figure(100 * vs_rand["mean_diff"].max(), src, 1),
          "rsig": Figure(sig(vs_rand), src, 0), "rn": Figure(len(vs_rand), src, 0),
          "seeds": Figure(int(act["n"].min()), src, 0), "seeds_max": Figure(int(act["n"].max()), src, 0),
-         "tasks": Name(" and ".join(TASK_NAMES.get(t, t) for t in dict.fromkeys(runs["task"])), src),
-         "backbones": Name(" and ".join(dict.fromkeys(runs["backbone"])), src)},
+         "tasks": Name(_and(TASK_NAMES.get(t, t) for t in dict.fromkeys(runs["task"])), src),
+         "backbones": Name(_and(dict.fromkeys(runs["backbone"])), src)},
     )
 
 

@@ -582,6 +582,31 @@ def paired_tests(runs: pd.DataFrame, measures=("final", "aulc")) -> pd.DataFrame
     return df
 
 
+def _chance(task: str) -> float:
+    from nlpdiff import tasks
+
+    spec = tasks.get_task(task)
+    return 1 / len(spec.label_names) if spec.label_names else float("nan")
+
+
+def settings_that_learn(runs: pd.DataFrame, scoring: pd.DataFrame, margin: float = 0.10) -> pd.DataFrame:
+    """The settings (part, noise rate, budget) whose model learns: the part's scoring runs do
+    (:func:`learned`) and so does the setting's own shuffled-training control (mean final held-out
+    metric over seeds at least ``margin`` above chance). Returns one row per setting of ``runs``:
+    the :data:`SETTING` columns, ``chance``, ``shuffled_final`` and ``learns``.
+    """
+    parts = learned(scoring, margin).set_index("part")["learns"]
+    shuf = runs[runs["schedule"] == "shuffled"].groupby(SETTING, sort=False)["final"].mean()
+    rows = []
+    for key, _ in runs.groupby(SETTING, sort=False):
+        s = dict(zip(SETTING, key))
+        chance = _chance(s["task"])
+        final = float(shuf.get(key, float("nan")))
+        ok = bool(parts.get(s["part"], True)) and (not np.isfinite(chance) or final >= chance + margin)
+        rows.append({**s, "chance": chance, "shuffled_final": final, "learns": ok})
+    return pd.DataFrame(rows)
+
+
 def learned(scoring: pd.DataFrame, margin: float = 0.10) -> pd.DataFrame:
     """Whether each part's model learns its task: the scoring runs' held-out accuracy against chance.
 
@@ -590,12 +615,9 @@ def learned(scoring: pd.DataFrame, margin: float = 0.10) -> pd.DataFrame:
     chance; curricula of a model that does not learn say nothing about the order of the data.
     Returns one row per part: ``task``, ``backbone``, ``chance``, ``min_heldout`` and ``learns``.
     """
-    from nlpdiff import tasks
-
     rows = []
     for part, g in scoring.groupby("part", sort=False):
-        spec = tasks.get_task(g["task"].iloc[0])
-        chance = 1 / len(spec.label_names) if spec.label_names else float("nan")
+        chance = _chance(g["task"].iloc[0])
         low = float(g["final_heldout"].min())
         rows.append({"part": part, "task": g["task"].iloc[0], "backbone": g["backbone"].iloc[0], "chance": chance,
                      "min_heldout": low, "learns": bool(low >= chance + margin) if np.isfinite(chance) else True})

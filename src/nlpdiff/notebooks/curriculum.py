@@ -55,10 +55,15 @@ parts = list(dict.fromkeys(runs["part"]))
 # the committed parts (5 seeds) when there are any, else from this page's slice
 # only parts whose model learns the task (every scoring run at least 10 points above chance): the curricula of a
 # model that does not learn say nothing about the order of the data
+# and, within them, only the settings whose shuffled-training control learns (a quarter of the steps can leave a
+# fine-tuned model at chance, whatever the order)
 learns = cur.learned(scoring).set_index("part")
 answer_parts = [p for p in committed if learns.at[p, "learns"]] or [slice_part]
 left_out = [p for p in committed if not learns.at[p, "learns"]]
-t_ans = tests[tests["part"].isin(answer_parts)]
+set_learns = cur.settings_that_learn(runs, scoring)
+left_settings = set_learns[set_learns["part"].isin(answer_parts) & ~set_learns["learns"]]
+ok_settings = set_learns[set_learns["learns"]][cur.SETTING]
+t_ans = tests[tests["part"].isin(answer_parts)].merge(ok_settings, on=cur.SETTING)
 v = cur.action_verdict(t_ans)
 fin = v["rows"]
 n_set = len(fin.groupby(cur.SETTING))
@@ -92,7 +97,7 @@ def _diff(r):
 
 lead = {"no difference": "No measurable help.", "helps": "Sometimes, and never at a loss.",
         "hurts": "No: where it differs, it hurts.", "mixed": "It depends on the setting: it helps in some and hurts in others."}
-n_answer = int(runs["part"].isin(answer_parts).sum())
+n_answer = len(runs[runs["part"].isin(answer_parts)].merge(ok_settings, on=cur.SETTING))
 display(Markdown(
     f"**{lead[v['verdict']]}** Over the {n_answer} runs of {', '.join(answer_parts)} ({', '.join(dict.fromkeys(fin['task']))}; "
     f"{', '.join(dict.fromkeys(fin['backbone']))} backbones; {n_set} settings of label noise and budget), ordering the "
@@ -125,6 +130,9 @@ display(Markdown(
        "chance): " + "; ".join(f"{p} ({learns.at[p, 'task']}, {learns.at[p, 'backbone']}: held-out accuracy "
                                f"{learns.at[p, 'min_heldout']:.3f} at worst, chance {learns.at[p, 'chance']:.3f})"
                                for p in left_out) + "; their tables are below." if left_out else "")
+    + (" Left out as well, because shuffled training itself stays within 10 points of chance there: "
+       + "; ".join(f"{r.part}, {cur.setting_label(r.noise_rate, r.budget)} (shuffled training {r.shuffled_final:.3f}, "
+                   f"chance {r.chance:.3f})" for r in left_settings.itertuples()) + "." if len(left_settings) else "")
 ))
 display(Markdown("Per part and setting, the action order's paired differences in the final held-out metric "
                  "(curriculum minus control, points, 95 % interval over seeds; empty: the part did not run that schedule):"))
