@@ -65,6 +65,7 @@ left_settings = set_learns[set_learns["part"].isin(answer_parts) & ~set_learns["
 ok_settings = set_learns[set_learns["learns"]][cur.SETTING]
 t_ans = tests[tests["part"].isin(answer_parts)].merge(ok_settings, on=cur.SETTING)
 v = cur.action_verdict(t_ans)
+v_all = cur.action_verdict(tests[tests["part"].isin(committed or [slice_part])])
 fin = v["rows"]
 n_set = len(fin.groupby(cur.SETTING))
 aul_shuf = t_ans[(t_ans["order"] == "action") & t_ans["schedule"].isin(cur.SCHEDULES) & (t_ans["measure"] == "aulc")
@@ -133,6 +134,9 @@ display(Markdown(
     + (" Left out as well, because shuffled training itself stays within 10 points of chance there: "
        + "; ".join(f"{r.part}, {cur.setting_label(r.noise_rate, r.budget)} (shuffled training {r.shuffled_final:.3f}, "
                    f"chance {r.chance:.3f})" for r in left_settings.itertuples()) + "." if len(left_settings) else "")
+    + (f" Counting every committed setting, learned or not, the action order was significantly better in "
+       f"{len(v_all['better'])} and significantly worse in {len(v_all['worse'])} of {v_all['n']} comparisons."
+       if left_out or len(left_settings) else "")
 ))
 display(Markdown("Per part and setting, the action order's paired differences in the final held-out metric "
                  "(curriculum minus control, points, 95 % interval over seeds; empty: the part did not run that schedule):"))
