@@ -20,6 +20,7 @@ profile = "cpu"
 slice_part = "sst2_probe_cpu"  # the part of params/curriculum.yaml this page trains (reusing finished runs)
 curriculum_file = "params/curriculum.yaml"
 results_dir = "results/curriculum"  # committed parts, computed by `python -m nlpdiff.curriculum PART`
+learn_margin = 0.10  # a setting is read only when its model is this far above chance (held-out metric)
 
 # %% tags=["hide-input"]
 import json
@@ -53,14 +54,14 @@ parts = list(dict.fromkeys(runs["part"]))
 
 # the opening answer: action-ordered curricula against Wu et al.'s control and against shuffled training, read from
 # the committed parts (5 seeds) when there are any, else from this page's slice
-# only parts whose model learns the task (every scoring run at least 10 points above chance): the curricula of a
+# only parts whose model learns the task (every scoring run at least learn_margin above chance): the curricula of a
 # model that does not learn say nothing about the order of the data
 # and, within them, only the settings whose shuffled-training control learns (a quarter of the steps can leave a
 # fine-tuned model at chance, whatever the order)
-learns = cur.learned(scoring).set_index("part")
+learns = cur.learned(scoring, learn_margin).set_index("part")
 answer_parts = [p for p in committed if learns.at[p, "learns"]] or [slice_part]
 left_out = [p for p in committed if not learns.at[p, "learns"]]
-set_learns = cur.settings_that_learn(runs, scoring)
+set_learns = cur.settings_that_learn(runs, scoring, learn_margin)
 left_settings = set_learns[set_learns["part"].isin(answer_parts) & ~set_learns["learns"]]
 ok_settings = set_learns[set_learns["learns"]][cur.SETTING]
 t_ans = tests[tests["part"].isin(answer_parts)].merge(ok_settings, on=cur.SETTING)
@@ -71,8 +72,8 @@ n_set = len(fin.groupby(cur.SETTING))
 aul_shuf = t_ans[(t_ans["order"] == "action") & t_ans["schedule"].isin(cur.SCHEDULES) & (t_ans["measure"] == "aulc")
                  & (t_ans["against"] == "shuffled")]
 fin_rand, fin_shuf = fin[fin["against"] != "shuffled"], fin[fin["against"] == "shuffled"]
-best = fin.loc[fin["mean_diff"].idxmax()]
-worst = fin.loc[fin["mean_diff"].idxmin()]
+best = fin.loc[fin["mean_diff"].idxmax()] if len(fin) else None
+worst = fin.loc[fin["mean_diff"].idxmin()] if len(fin) else None
 prune = t_ans[(t_ans["schedule"] == "prune") & (t_ans["measure"] == "final")]
 prune_sig = prune[prune["p_holm"] < 0.05]
 # cost: the scoring run's training time against one action-ordered competence run's, per part and budget
@@ -99,54 +100,65 @@ def _diff(r):
 lead = {"no difference": "No measurable help.", "helps": "Sometimes, and never at a loss.",
         "hurts": "No: where it differs, it hurts.", "mixed": "It depends on the setting: it helps in some and hurts in others."}
 n_answer = len(runs[runs["part"].isin(answer_parts)].merge(ok_settings, on=cur.SETTING))
-display(Markdown(
-    f"**{lead[v['verdict']]}** Over the {n_answer} runs of {', '.join(answer_parts)} ({', '.join(dict.fromkeys(fin['task']))}; "
-    f"{', '.join(dict.fromkeys(fin['backbone']))} backbones; {n_set} settings of label noise and budget), ordering the "
-    f"training data easy-to-hard by the action score of a separate scoring run was **significantly better than its "
-    f"control in {len(v['better'])}** and **significantly worse in {len(v['worse'])}** of {v['n']} paired comparisons "
-    f"of the final held-out metric (over the same seeds, Holm-adjusted within each part; the controls are the same "
-    f"pacing in a random order, Wu et al.'s, and ordinary shuffled training)"
-    + (f"; better: {'; '.join(f'{_where(r)}: {_diff(r)}' for _, r in v['better'].iterrows())}" if len(v["better"]) else "")
-    + (f"; worse: {'; '.join(f'{_where(r)}: {_diff(r)}' for _, r in v['worse'].iterrows())}" if len(v["worse"]) else "")
-    + f". Before the Holm adjustment, the 95 % interval lay above zero against random-order pacing in "
-    f"{int((fin_rand['low'] > 0).sum())} of {len(fin_rand)} comparisons and against shuffled training in "
-    f"{int((fin_shuf['low'] > 0).sum())} of {len(fin_shuf)} (below zero: {int((fin_rand['high'] < 0).sum())} and "
-    f"{int((fin_shuf['high'] < 0).sum())}). The mean differences ranged from {_pts(worst['mean_diff'])} ({_where(worst)}) to {_pts(best['mean_diff'])} "
-    f"({_where(best)}). On the area under the held-out learning curve the action order was behind shuffled training in "
-    f"{int((aul_shuf['mean_diff'] < 0).sum())} of {len(aul_shuf)} comparisons (mean {_pts(aul_shuf['mean_diff'].mean())}; "
-    f"{int(((aul_shuf['mean_diff'] < 0) & (aul_shuf['p_holm'] < 0.05)).sum())} significant)"
-    + (": seeing the easy samples first delays held-out accuracy more often than it brings it sooner"
-       if (aul_shuf["mean_diff"] < 0).mean() > 0.5 else ": seeing the easy samples first brings held-out accuracy "
-       "sooner at least as often as it delays it")
-    + f". Dropping the hardest "
-    f"{cur.load_part(slice_part, curriculum_file).prune_fraction:.0%} by action instead changed the final metric against "
-    f"shuffled training by {_pts(prune['mean_diff'].min())} to {_pts(prune['mean_diff'].max())} "
-    f"({len(prune_sig)} of {len(prune)} significant"
-    + (f": {'; '.join(f'{_where(r)}: {_diff(r)}' for _, r in prune_sig.iterrows())}" if len(prune_sig) else "")
-    + f"). **Cost:** a curriculum needs its scoring run first, one ordinary training run at the full budget, so with "
-    f"one curriculum run per scoring run it costs {full.min():.1f}x to {full.max():.1f}x a shuffled run at the full "
-    f"budget and {quarter.min():.1f}x to {quarter.max():.1f}x at a quarter of the steps (training seconds from each "
-    f"run's `run.json`; the scoring run is shared by every seed and schedule of a setting)."
-    + (" Left out of this answer because their model does not learn the task (a scoring run within 10 points of "
-       "chance): " + "; ".join(f"{p} ({learns.at[p, 'task']}, {learns.at[p, 'backbone']}: held-out accuracy "
-                               f"{learns.at[p, 'min_heldout']:.3f} at worst, chance {learns.at[p, 'chance']:.3f})"
-                               for p in left_out) + "; their tables are below." if left_out else "")
-    + (" Left out as well, because shuffled training itself stays within 10 points of chance there: "
-       + "; ".join(f"{r.part}, {cur.setting_label(r.noise_rate, r.budget)} (shuffled training {r.shuffled_final:.3f}, "
-                   f"chance {r.chance:.3f})" for r in left_settings.itertuples()) + "." if len(left_settings) else "")
-    + (f" Counting every committed setting, learned or not, the action order was significantly better in "
-       f"{len(v_all['better'])} and significantly worse in {len(v_all['worse'])} of {v_all['n']} comparisons."
-       if left_out or len(left_settings) else "")
-))
-display(Markdown("Per part and setting, the action order's paired differences in the final held-out metric "
-                 "(curriculum minus control, points, 95 % interval over seeds; empty: the part did not run that schedule):"))
-glance = fin.assign(cell=[cur.cell_label(s, o) for s, o in zip(fin["schedule"], fin["order"])],
-                    setting=[cur.setting_label(n, b) for n, b in zip(fin["noise_rate"], fin["budget"])],
-                    difference=[f"{100 * m:+.2f} [{100 * lo:+.2f}, {100 * hi:+.2f}]"
-                                for m, lo, hi in zip(fin["mean_diff"], fin["low"], fin["high"])],
-                    p_holm=fin["p_holm"].map(lambda x: f"{x:.2g}"))
-display(glance.pivot_table(index=["part", "setting"], columns=["cell", "against"], values=["difference"],
-                           aggfunc="first", sort=False).droplevel(0, axis=1).fillna(""))
+if len(fin) == 0:
+    # nothing to answer from (e.g. tiny data where no model learns): say so rather than read noise
+    display(Markdown(
+        f"**No answer from these runs.** No setting of {', '.join(answer_parts)} has a model that learns the task "
+        f"(every scoring run and the setting's shuffled training at least {100 * learn_margin:.0f} points above "
+        "chance), so the order of "
+        "the data cannot be judged here; the tables below show every run, and the scoring table says how far from "
+        "chance each model stayed."))
+else:
+    display(Markdown(
+        f"**{lead[v['verdict']]}** Over the {n_answer} runs of {', '.join(answer_parts)} ({', '.join(dict.fromkeys(fin['task']))}; "
+        f"{', '.join(dict.fromkeys(fin['backbone']))} backbones; {n_set} settings of label noise and budget), ordering the "
+        f"training data easy-to-hard by the action score of a separate scoring run was **significantly better than its "
+        f"control in {len(v['better'])}** and **significantly worse in {len(v['worse'])}** of {v['n']} paired comparisons "
+        f"of the final held-out metric (over the same seeds, Holm-adjusted within each part; the controls are the same "
+        f"pacing in a random order, Wu et al.'s, and ordinary shuffled training)"
+        + (f"; better: {'; '.join(f'{_where(r)}: {_diff(r)}' for _, r in v['better'].iterrows())}" if len(v["better"]) else "")
+        + (f"; worse: {'; '.join(f'{_where(r)}: {_diff(r)}' for _, r in v['worse'].iterrows())}" if len(v["worse"]) else "")
+        + f". Before the Holm adjustment, the 95 % interval lay above zero against random-order pacing in "
+        f"{int((fin_rand['low'] > 0).sum())} of {len(fin_rand)} comparisons and against shuffled training in "
+        f"{int((fin_shuf['low'] > 0).sum())} of {len(fin_shuf)} (below zero: {int((fin_rand['high'] < 0).sum())} and "
+        f"{int((fin_shuf['high'] < 0).sum())}). The mean differences ranged from {_pts(worst['mean_diff'])} ({_where(worst)}) to {_pts(best['mean_diff'])} "
+        f"({_where(best)}). On the area under the held-out learning curve the action order was behind shuffled training in "
+        f"{int((aul_shuf['mean_diff'] < 0).sum())} of {len(aul_shuf)} comparisons (mean {_pts(aul_shuf['mean_diff'].mean())}; "
+        f"{int(((aul_shuf['mean_diff'] < 0) & (aul_shuf['p_holm'] < 0.05)).sum())} significant)"
+        + (": seeing the easy samples first delays held-out accuracy more often than it brings it sooner"
+           if (aul_shuf["mean_diff"] < 0).mean() > 0.5 else ": seeing the easy samples first brings held-out accuracy "
+           "sooner at least as often as it delays it")
+        + f". Dropping the hardest "
+        f"{cur.load_part(slice_part, curriculum_file).prune_fraction:.0%} by action instead changed the final metric against "
+        f"shuffled training by {_pts(prune['mean_diff'].min())} to {_pts(prune['mean_diff'].max())} "
+        f"({len(prune_sig)} of {len(prune)} significant"
+        + (f": {'; '.join(f'{_where(r)}: {_diff(r)}' for _, r in prune_sig.iterrows())}" if len(prune_sig) else "")
+        + f"). **Cost:** a curriculum needs its scoring run first, one ordinary training run at the full budget, so with "
+        f"one curriculum run per scoring run it costs {full.min():.1f}x to {full.max():.1f}x a shuffled run at the full "
+        f"budget and {quarter.min():.1f}x to {quarter.max():.1f}x at a quarter of the steps (training seconds from each "
+        f"run's `run.json`; the scoring run is shared by every seed and schedule of a setting)."
+        + (f" Left out of this answer because their model does not learn the task (a scoring run within "
+           f"{100 * learn_margin:.0f} points of "
+           "chance): " + "; ".join(f"{p} ({learns.at[p, 'task']}, {learns.at[p, 'backbone']}: held-out accuracy "
+                                   f"{learns.at[p, 'min_heldout']:.3f} at worst, chance {learns.at[p, 'chance']:.3f})"
+                                   for p in left_out) + "; their tables are below." if left_out else "")
+        + (f" Left out as well, because shuffled training itself stays within {100 * learn_margin:.0f} points of "
+           "chance there: "
+           + "; ".join(f"{r.part}, {cur.setting_label(r.noise_rate, r.budget)} (shuffled training {r.shuffled_final:.3f}, "
+                       f"chance {r.chance:.3f})" for r in left_settings.itertuples()) + "." if len(left_settings) else "")
+        + (f" Counting every committed setting, learned or not, the action order was significantly better in "
+           f"{len(v_all['better'])} and significantly worse in {len(v_all['worse'])} of {v_all['n']} comparisons."
+           if left_out or len(left_settings) else "")
+    ))
+    display(Markdown("Per part and setting, the action order's paired differences in the final held-out metric "
+                     "(curriculum minus control, points, 95 % interval over seeds; empty: the part did not run that schedule):"))
+    glance = fin.assign(cell=[cur.cell_label(s, o) for s, o in zip(fin["schedule"], fin["order"])],
+                        setting=[cur.setting_label(n, b) for n, b in zip(fin["noise_rate"], fin["budget"])],
+                        difference=[f"{100 * m:+.2f} [{100 * lo:+.2f}, {100 * hi:+.2f}]"
+                                    for m, lo, hi in zip(fin["mean_diff"], fin["low"], fin["high"])],
+                        p_holm=fin["p_holm"].map(lambda x: f"{x:.2g}"))
+    display(glance.pivot_table(index=["part", "setting"], columns=["cell", "against"], values=["difference"],
+                               aggfunc="first", sort=False).droplevel(0, axis=1).fillna(""))
 
 # %% [markdown]
 # ## What was run
@@ -257,7 +269,7 @@ display(Markdown(f"{n_sig} of the {len(tests)} comparisons have a Holm-adjusted 
 # ## The scoring run and what pruning removes
 #
 # The scoring run is ordinary training at the full budget: its cost comes before any curriculum run.
-# `learns`: every scoring run of the part is at least 10 points of held-out accuracy above chance
+# `learns`: every scoring run of the part is at least 10 points of held-out accuracy above chance (`learn_margin`)
 # (one over the number of classes); the opening answer reads only the parts that learn.
 # `pruned_corrupted_share` is the share of corrupted labels among the 10 % of samples pruned by
 # action (chance: the noise rate).
