@@ -272,7 +272,7 @@ def curriculum_claim(root: Path) -> Claim | None:
     # Holm within each part's whole test table, as on the curriculum page; then the settings that learn
     tests = pd.concat([cur.paired_tests(g) for _, g in tables["runs"].groupby("part", sort=False)],
                       ignore_index=True).merge(keep, on=cur.SETTING)
-    act = tests[(tests["order"] == "action") & tests["schedule"].isin(cur.SCHEDULES) & (tests["measure"] == "final")]
+    act = cur.action_verdict(tests)["rows"]  # the action order on each pacing schedule, final held-out metric
     vs_shuf = act[act["against"] == "shuffled"]
     vs_rand = act[act["against"] == "random order, same pacing"]
     sig = lambda d: int(((d["p_holm"] < 0.05) & (d["mean_diff"] > 0)).sum())  # noqa: E731

@@ -585,8 +585,8 @@ def paired_tests(runs: pd.DataFrame, measures=("final", "aulc")) -> pd.DataFrame
 def _chance(task: str) -> float:
     from nlpdiff import tasks
 
-    spec = tasks.get_task(task)
-    return 1 / len(spec.label_names) if spec.label_names else float("nan")
+    n = tasks.get_task(task).num_labels
+    return 1 / n if n else float("nan")
 
 
 def settings_that_learn(runs: pd.DataFrame, scoring: pd.DataFrame, margin: float = 0.10) -> pd.DataFrame:

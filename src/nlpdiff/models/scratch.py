@@ -39,11 +39,10 @@ one sample, since the bag is an average).
 
 from __future__ import annotations
 
-import weakref
-
 import functools
 import math
 import re
+import weakref
 import zlib
 from typing import Any, Iterable, Sequence
 

@@ -53,11 +53,10 @@ bands = cur.curve_bands(curves)
 parts = list(dict.fromkeys(runs["part"]))
 
 # the opening answer: action-ordered curricula against Wu et al.'s control and against shuffled training, read from
-# the committed parts (5 seeds) when there are any, else from this page's slice
-# only parts whose model learns the task (every scoring run at least learn_margin above chance): the curricula of a
-# model that does not learn say nothing about the order of the data
-# and, within them, only the settings whose shuffled-training control learns (a quarter of the steps can leave a
-# fine-tuned model at chance, whatever the order)
+# the committed parts when there are any, else from this page's slice. It reads only the parts whose model learns
+# the task (every scoring run at least learn_margin above chance: the curricula of a model that does not learn say
+# nothing about the order of the data) and, within them, the settings whose shuffled-training control learns (a
+# quarter of the steps can leave a fine-tuned model at chance, whatever the order)
 learns = cur.learned(scoring, learn_margin).set_index("part")
 answer_parts = [p for p in committed if learns.at[p, "learns"]] or [slice_part]
 left_out = [p for p in committed if not learns.at[p, "learns"]]
@@ -69,8 +68,8 @@ v = cur.action_verdict(t_ans)
 v_all = cur.action_verdict(tests[tests["part"].isin(committed or [slice_part])])
 fin = v["rows"]
 n_set = len(fin.groupby(cur.SETTING))
-aul_shuf = t_ans[(t_ans["order"] == "action") & t_ans["schedule"].isin(cur.SCHEDULES) & (t_ans["measure"] == "aulc")
-                 & (t_ans["against"] == "shuffled")]
+aul = cur.action_verdict(t_ans, measure="aulc")["rows"]
+aul_shuf = aul[aul["against"] == "shuffled"]
 fin_rand, fin_shuf = fin[fin["against"] != "shuffled"], fin[fin["against"] == "shuffled"]
 best = fin.loc[fin["mean_diff"].idxmax()] if len(fin) else None
 worst = fin.loc[fin["mean_diff"].idxmin()] if len(fin) else None
