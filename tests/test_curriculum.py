@@ -268,11 +268,11 @@ def test_learned_flags_parts_whose_scoring_runs_stay_near_chance():
     assert not got.at["b", "learns"]  # 0.40 < 1/3 + 0.10
 
 
-def test_a_qa_part_on_tiny_data_reports_f1_as_a_fraction_and_refuses_label_noise(tiny_data_dir, tmp_path,
-                                                                                   one_torch_thread):
+def test_a_qa_part_on_tiny_data_reports_f1_as_a_fraction_and_refuses_a_bad_noise_rate(tiny_data_dir, tmp_path,
+                                                                                        one_torch_thread):
     params = {"train_size": 8, "eval_size": 4, "epochs": 1, "batch_size": 8, "max_length": 128,
               "data_dir": str(tiny_data_dir), "checkpoints_per_epoch": 1}
-    noisy = cur.Part(name="qa", task="squad", backbone="finetune", seeds=[1], noise_rates=[0.0, 0.2], budgets=[1.0],
+    noisy = cur.Part(name="qa", task="squad", backbone="finetune", seeds=[1], noise_rates=[0.0, 1.5], budgets=[1.0],
                      schedules={"competence": ["action"]}, controls=["shuffled"], parameters=params)
     with pytest.raises(ParameterError) as err:
         cur.run_part(noisy, tmp_path / "runs", tmp_path / "results", log=lambda line: None)

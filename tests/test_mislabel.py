@@ -151,6 +151,60 @@ def test_grid_part_end_to_end(tiny_data_dir, tmp_path, one_torch_thread):
     pd.testing.assert_frame_equal(again, summary)
 
 
+@pytest.mark.parametrize("task,backbone,extra", [
+    ("squad", "probe", {"max_length": 128, "batch_size": 4, "learning_rate": 1.0e-3}),
+    ("samsum", "finetune", {"model": "minilm", "batch_size": 4, "max_length": 64,
+                            "max_target_length": 16, "generation_max_tokens": 8}),
+])
+def test_grid_part_with_moved_answers_or_swapped_summaries(task, backbone, extra, tiny_data_dir, tmp_path,
+                                                           one_torch_thread):
+    part = {"kind": "grid", "params": {"task": task, "backbone": backbone, "train_size": 8, "eval_size": 2,
+                                       "epochs": 2, "checkpoints_per_epoch": 1, "data_dir": str(tiny_data_dir),
+                                       **extra},
+            "rates": [0.25], "noise_types": ["uniform"], "seeds": [0], "lengths": {"usual": {}}}
+    summary, cost = mislabel.run_part("t", _cfg(tmp_path, {"t": part}), tmp_path / "runs", tmp_path / "out")
+    assert (summary["n_positive"] == 2).all() and (summary["n"] == 8).all()  # 2 of 8 targets corrupted
+    assert {"action", "final_loss"} <= set(summary["score"]) and summary["roc_auc"].between(0, 1).all()
+    metric = {"squad": "heldout_f1", "samsum": "heldout_rougeL"}[task]
+    assert (summary["heldout_metric"] == metric).all() and summary["heldout_value"].notna().all()
+    assert summary["final_train_acc_corrupted"].between(0, 1).all() and len(cost) == 1
+
+
+def _summary_rows(part, task, backbone, aucs):
+    """Summary rows of one part: per seed, a score -> ROC AUC mapping."""
+    rows = []
+    for seed, by_score in enumerate(aucs):
+        for score, auc in by_score.items():
+            rows.append({"part": part, "run": f"{part}_s{seed}", "task": task, "backbone": backbone, "length": "usual",
+                         "epochs": 2, "noise_rate": 0.2, "noise_type": "uniform", "seed": seed, "score": score,
+                         "n": 50, "n_positive": 10, "roc_auc": auc, "average_precision": auc / 2,
+                         "precision_at_k": auc / 3, "chance_roc_auc": 0.5, "chance_average_precision": 0.2,
+                         "chance_precision_at_k": 0.2, "final_train_acc_corrupted": 0.1, "heldout_accuracy": np.nan})
+    return pd.DataFrame(rows)
+
+
+def test_grid_summaries_keep_class_labels_apart_from_corrupted_targets():
+    parts = {"sst": {"summary": _summary_rows("sst", "sst2", "probe", [{"action": 0.9}])},
+             "qa": {"summary": _summary_rows("qa", "squad", "probe", [{"action": 0.8}])},
+             "sum": {"summary": _summary_rows("sum", "samsum", "finetune", [{"action": 0.7}])},
+             "imdb": {"summary": _summary_rows("imdb", "imdb", "scratch", [{"action": 0.6}]).assign(subset="all")},
+             "clean": {"cleaning": pd.DataFrame({"method": ["action"]})}}
+    labels, targets = mislabel.grid_summaries(parts)
+    assert set(labels["part"]) == {"sst"} and set(targets["part"]) == {"qa", "sum"}
+    assert mislabel.grid_summaries({})[0].empty
+
+
+def test_targets_sentence_reads_the_paired_test():
+    aucs = [{"action": a, "final_loss": b, "aum": b - 0.1} for a, b in ((0.95, 0.80), (0.93, 0.80), (0.96, 0.79))]
+    t = _summary_rows("qa", "squad", "probe", aucs)
+    tests, cells = mislabel.paired_tests(t), mislabel.cells(t)
+    text = mislabel.targets_sentence(tests, cells)
+    act = cells[cells["score"] == "action"].iloc[0]
+    assert f"{act['roc_auc_mean']:.3f}" in text and "answers moved" in text and "`final_loss`" in text
+    assert "3 seeds" in text and "significantly better" in text  # +0.15 with a small spread over 3 seeds
+    assert mislabel.targets_sentence(tests.iloc[:0], cells) == ""
+
+
 def test_cleaning_part_end_to_end(tiny_data_dir, tmp_path, one_torch_thread):
     part = {"kind": "cleaning", "params": {**GRID["params"], "data_dir": str(tiny_data_dir), "epochs": 2,
                                            "noise_rate": 0.2},

@@ -435,3 +435,73 @@ def test_one_split_for_training_and_held_out_gives_disjoint_rows(tiny_data_dir):
     assert set(samples["row_idx"]).isdisjoint(some["row_idx"]) and len(some) == rows // 4
     with pytest.raises(ParameterError, match="eval_size"):
         prepare_training_data("snli", train_split="validation", train_size=None, data_dir=tiny_data_dir)
+
+
+# ------------------------------------------------------------- target noise (QA, summarization)
+
+
+def _qa_frame(n: int = 10) -> pd.DataFrame:
+    rows = []
+    for i in range(n):
+        context = f"Item {i} was made in the old mill by the river in the year {1900 + i} after the war."
+        answer = f"{1900 + i}"
+        rows.append({"question": f"When was item {i} made?", "context": context,
+                     "answers": {"text": [answer, answer], "answer_start": [context.index(answer)] * 2}})
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("rate", [0.1, 0.2, 0.5])
+def test_moved_answers_are_other_spans_of_the_same_context(rate):
+    frame = _qa_frame(10)
+    got = tasks.corrupt_targets(frame, get_task("squad"), rate, seed=3)
+    assert got.kind == "moved_answer" and got.n_corrupted == round(rate * 10)
+    for i, (old, new, bad) in enumerate(zip(frame["answers"], got.targets, got.corrupted)):
+        if not bad:
+            assert new is old
+            continue
+        text, start = new["text"][0], new["answer_start"][0]
+        context = frame.at[i, "context"]
+        assert context[start:start + len(text)] == text  # a real span of the same context
+        assert len(text.split()) == len(old["text"][0].split())  # as many words as the given answer
+        a = old["answer_start"][0]
+        assert start + len(text) <= a or start >= a + len(old["text"][0])  # no overlap with the answer
+    again = tasks.corrupt_targets(frame, get_task("squad"), rate, seed=3)
+    assert (again.corrupted == got.corrupted).all() and again.targets == got.targets
+
+
+def test_swapped_summaries_come_from_other_pairs_of_the_chosen_set():
+    frame = pd.DataFrame({"dialogue": [f"d{i}" for i in range(20)], "summary": [f"s{i}" for i in range(20)]})
+    got = tasks.corrupt_targets(frame, get_task("samsum"), 0.25, seed=0)
+    assert got.kind == "swapped_summary" and got.n_corrupted == 5
+    chosen = np.flatnonzero(got.corrupted)
+    assert sorted(got.targets[i] for i in chosen) == sorted(f"s{i}" for i in chosen)  # a permutation of the set
+    assert all(got.targets[i] != f"s{i}" for i in chosen)  # each one another pair's summary
+    assert all(got.targets[i] == f"s{i}" for i in np.flatnonzero(~got.corrupted))
+    with pytest.raises(ParameterError, match="noise_rate"):  # one pair cannot swap with itself
+        tasks.corrupt_targets(frame, get_task("samsum"), 0.05, seed=0)
+
+
+def test_target_noise_errors():
+    with pytest.raises(ParameterError, match="rate"):
+        tasks.corrupt_targets(_qa_frame(4), get_task("squad"), 1.0)
+    with pytest.raises(ParameterError, match="spec"):
+        tasks.corrupt_targets(pd.DataFrame({"text": ["a"], "label": [0]}), get_task("sst2"), 0.1)
+    one_word = pd.DataFrame([{"question": "q", "context": "1900", "answers": {"text": ["1900"], "answer_start": [0]}}])
+    with pytest.raises(ParameterError, match="noise_rate"):  # no other span to move the answer to
+        tasks.corrupt_targets(one_word, get_task("squad"), 0.5)
+
+
+@pytest.mark.parametrize("task", ["squad", "samsum"])
+def test_prepared_qa_and_summarization_samples_carry_their_corruption(task, tiny_data_dir):
+    from nlpdiff.tasks import prepare_training_data
+
+    spec, samples, _ = prepare_training_data(task, train_size=8, eval_size=2, noise_rate=0.25, data_seed=0,
+                                             data_dir=tiny_data_dir)
+    target = spec.label_field
+    assert int(samples["is_corrupted"].sum()) == 2
+    assert (samples["label"] == samples[target]).all()
+    changed = [str(a) != str(b) for a, b in zip(samples[target], samples["original_label"])]
+    assert changed == samples["is_corrupted"].tolist()
+    with pytest.raises(ParameterError, match="noise_type"):
+        prepare_training_data(task, train_size=8, eval_size=2, noise_rate=0.25, noise_type="class_conditional",
+                              data_dir=tiny_data_dir)

@@ -212,12 +212,10 @@ def grid_claim(root: Path) -> Claim | None:
     ``results/gpu/``): the action score against each cell's best other score, and against the last loss."""
     from nlpdiff import mislabel
 
-    parts = mislabel.load_results(root / "mislabel")
-    grids = [v["summary"].assign(part=k) for k, v in parts.items()
-             if "summary" in v and "subset" not in v["summary"].columns]
+    labels, _ = mislabel.grid_summaries(mislabel.load_results(root / "mislabel"))  # flipped labels only
     gpu = mislabel.gpu_summary(root / "gpu")
-    frames = [g for g in (*grids, gpu) if len(g)]
-    if not grids or not frames:
+    frames = [g for g in (labels, gpu) if len(g)]
+    if not len(labels) or not frames:
         return None
     everything = pd.concat(frames, ignore_index=True)
     tests = mislabel.paired_tests(everything)

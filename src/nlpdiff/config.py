@@ -241,11 +241,12 @@ class TrainParams:
                 raise ParameterError(name, value, "an integer >= 0")
         if not _is_number(self.noise_rate) or not 0 <= self.noise_rate < 1:
             raise ParameterError("noise_rate", self.noise_rate, "a number in [0, 1)")
-        if self.noise_rate > 0 and spec.kind != "classification":
-            raise ParameterError("noise_rate", self.noise_rate,
-                                 f"0 for a {spec.kind} task (label noise is for classification)")
         if self.noise_type not in tasks.NOISE_KINDS:
             raise ParameterError("noise_type", self.noise_type, f"one of {list(tasks.NOISE_KINDS)}")
+        if self.noise_rate > 0 and spec.kind != "classification" and self.noise_type != "uniform":
+            # QA: moved answers, summarization: swapped summaries (tasks.corrupt_targets), drawn uniformly
+            raise ParameterError("noise_type", self.noise_type, f"'uniform' for a {spec.kind} task",
+                                 hint="class-conditional noise needs classes")
         if self.device not in ("auto", "cpu") and not str(self.device).startswith(("cuda", "mps")):
             raise ParameterError("device", self.device, "'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
         if not self.output_dir:

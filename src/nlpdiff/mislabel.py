@@ -190,6 +190,12 @@ def _heldout(run) -> float:
     return float(final.get("heldout_accuracy", np.nan))
 
 
+def _heldout_metric(run) -> dict[str, Any]:
+    """The head's own held-out metric at the end (accuracy; F1 for QA, percent; ROUGE-L for summaries)."""
+    name = run.metrics.get("metric")
+    return {"heldout_metric": name, "heldout_value": float(run.metrics.get("final", {}).get(name, np.nan))}
+
+
 def cost_row(run_name: str, method: str, info: dict, training_runs: int, **extra: Any) -> dict[str, Any]:
     """One cost row: training runs, wall seconds and torch threads of the machine (from ``run.json``)."""
     hw = info.get("hardware", {})
@@ -252,7 +258,7 @@ def run_grid(name: str, part: dict[str, Any], runs_dir: Path, out_dir: Path, pro
         base = {"part": name, "run": job["run"], "task": job["params"]["task"],
                 "backbone": job["params"].get("backbone", "finetune"), "length": job["length"],
                 "epochs": run.params.get("epochs"), "noise_rate": job["noise_rate"], "noise_type": job["noise_type"],
-                "seed": job["seed"], "heldout_accuracy": _heldout(run), **mem}
+                "seed": job["seed"], "heldout_accuracy": _heldout(run), **_heldout_metric(run), **mem}
         costs.append(cost_row(job["run"], "dynamics (every score)", run.info, 1, **_cell(base)))
         if cl and job["length"] in cl.get("lengths", [next(iter(part["lengths"]))]) and job["noise_rate"] in cl.get(
                 "rates", part["rates"]):
@@ -489,7 +495,7 @@ def cells(summary: pd.DataFrame, by: list[str] | None = None) -> pd.DataFrame:
         for m in METRICS:
             row[f"{m}_mean"], row[f"{m}_lo"], row[f"{m}_hi"] = stats.seed_interval(g[m].to_numpy(float))
             row[f"chance_{m}"] = float(g[f"chance_{m}"].mean())
-        for m in ("final_train_acc_corrupted", "heldout_accuracy"):
+        for m in ("final_train_acc_corrupted", "heldout_accuracy", "heldout_value"):
             if m in g:
                 row[f"{m}_mean"] = float(g[m].mean())
         out.append(row)
@@ -607,6 +613,55 @@ def load_results(root: str | Path = "results/mislabel") -> dict[str, dict[str, p
     return out
 
 
+def _is_classification(task: str) -> bool:
+    from nlpdiff import tasks
+
+    try:
+        return tasks.get_task(task).kind == "classification"
+    except Exception:  # noqa: BLE001 - a task this install does not know: read as a class-label task
+        return True
+
+
+def grid_summaries(parts: dict[str, dict[str, pd.DataFrame]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The grid parts' summaries (not IMDB's, not cleaning), with their ``part`` column, split in two:
+    the label-noise grid (classification tasks: flipped labels) and the parts whose targets are not
+    classes (extractive QA: moved answers; summarization: swapped summaries; :func:`nlpdiff.tasks.corrupt_targets`).
+    Either frame may be empty."""
+    frames = [v["summary"].assign(part=k) for k, v in parts.items()
+              if "summary" in v and "subset" not in v["summary"].columns]
+    if not frames:
+        return pd.DataFrame(), pd.DataFrame()
+    every = pd.concat(frames, ignore_index=True)
+    cls = every["task"].map(_is_classification).astype(bool)
+    return every[cls].reset_index(drop=True), every[~cls].reset_index(drop=True)
+
+
+#: What corrupting a target means, per task kind of the non-classification parts.
+TARGET_NOISE = {"squad": "answers moved to another span of the same context",
+                "samsum": "reference summaries swapped between dialogues"}
+
+
+def targets_sentence(tests: pd.DataFrame, cells_df: pd.DataFrame, alpha: float = 0.05) -> str:
+    """One sentence on the parts whose targets are not classes: per part, the action score's ROC AUC
+    (mean and 95 % interval over seeds), the best other score's, and the Holm-adjusted paired test."""
+    act = tests[tests["score"] == "action"] if len(tests) else tests
+    if not len(act):
+        return ""
+    c = cells_df[cells_df["score"] == "action"].set_index("part")
+    bits = []
+    for r in act.itertuples():
+        row = c.loc[r.part]
+        row = row.iloc[0] if isinstance(row, pd.DataFrame) else row
+        verdict = ("not significantly different" if not r.p_holm < alpha else
+                   "significantly better" if r.diff > 0 else "significantly worse")
+        what = TARGET_NOISE.get(r.task, "targets corrupted")
+        bits.append(f"{r.task} ({r.noise_rate:.0%} {what}; {r.backbone}, {int(row['n_seeds'])} seeds): action "
+                    f"{row['roc_auc_mean']:.3f} [{row['roc_auc_lo']:.3f}, {row['roc_auc_hi']:.3f}] against "
+                    f"{r.roc_auc_baseline:.3f} for `{r.baseline}`, {verdict} (Holm p {r.p_holm:.2g})")
+    return ("Where the target is not a class label, corrupted targets are ranked first with ROC AUC: "
+            + "; ".join(bits) + " (chance 0.5).")
+
+
 def gpu_summary(gpu_dir: str | Path = "results/gpu") -> pd.DataFrame:
     """The committed fine-tuned grid (``results/gpu/summary_detection.csv``, SST-2 and SNLI) in this
     module's summary format (part ``gpu_<task>``, backbone ``finetune``, length ``long``: trained to memorise)."""
@@ -670,8 +725,10 @@ def _range(v: Iterable[float], f: str = "{:.3f}") -> str:
 
 def opening(tests: pd.DataFrame, cells_df: pd.DataFrame, cost: pd.DataFrame | None = None,
             published: dict | None = None, cleaning: pd.DataFrame | None = None, imdb: pd.DataFrame | None = None,
-            bench: pd.DataFrame | None = None, alpha: float = 0.05) -> str:
-    """The chapter's one-paragraph answer, every number read from the tables given (markdown)."""
+            bench: pd.DataFrame | None = None, alpha: float = 0.05, target_tests: pd.DataFrame | None = None,
+            target_cells: pd.DataFrame | None = None) -> str:
+    """The chapter's one-paragraph answer, every number read from the tables given (markdown); the
+    parts whose targets are not classes (``target_tests`` / ``target_cells``) add one sentence."""
     act = tests[tests["score"] == "action"]
     if act.empty:
         return "*No grid part to summarise yet.*"
@@ -754,6 +811,8 @@ def opening(tests: pd.DataFrame, cells_df: pd.DataFrame, cost: pd.DataFrame | No
         out.append(f"Cleaning under 20 % noise (removing the top 1 to 20 % and retraining): held-out accuracy "
                    f"{'; '.join(parts)}, against {noisy['heldout_accuracy_mean']:.3f} with no removal and "
                    f"{clean['heldout_accuracy_mean']:.3f} with clean labels (means over seeds).")
+    if target_tests is not None and target_cells is not None and len(target_tests):
+        out.append(targets_sentence(target_tests, target_cells, alpha))
     return " ".join(out)
 
 

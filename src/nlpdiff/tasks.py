@@ -89,6 +89,7 @@ __all__ = [
     "from_frame",
     "get_task",
     "inject_noise",
+    "corrupt_targets",
     "is_empty_text",
     "load_imdb_cleanlab_pred_probs",
     "load_split",
@@ -931,6 +932,113 @@ class NoiseResult:
         return self.n_corrupted / len(self.corrupted) if len(self.corrupted) else 0.0
 
 
+@dataclass(frozen=True)
+class TargetNoiseResult:
+    """Targets after :func:`corrupt_targets` (extractive QA and summarization).
+
+    Attributes:
+        targets: the targets to train on (answers dicts or summaries), corrupted where ``corrupted``.
+        corrupted: boolean mask of the corrupted samples.
+        rate: the requested rate.
+        kind: ``"moved_answer"`` (QA) or ``"swapped_summary"`` (summarization).
+        seed: the seed used.
+    """
+
+    targets: list
+    corrupted: np.ndarray
+    rate: float
+    kind: str
+    seed: int = 0
+
+    @property
+    def n_corrupted(self) -> int:
+        return int(self.corrupted.sum())
+
+
+_WORD = re.compile(r"\S+")
+
+
+def _moved_answer(context: str, answers: Any, rng: np.random.Generator) -> dict | None:
+    """Another span of ``context`` with as many words as the first answer and no overlap with any
+    given answer; None when the context has no such span."""
+    texts = [str(t) for t in list(answers.get("text", []))] if answers is not None else []
+    starts = [int(s) for s in list(answers.get("answer_start", []))] if answers is not None else []
+    if not texts:
+        return None
+    words = [(m.start(), m.end()) for m in _WORD.finditer(context)]
+    n_words = max(1, len(texts[0].split()))
+    taken = [(s, s + len(t)) for s, t in zip(starts, texts)]
+    candidates = [
+        i for i in range(len(words) - n_words + 1)
+        if all(words[i + n_words - 1][1] <= a or words[i][0] >= b for a, b in taken)
+    ]
+    if not candidates:
+        return None
+    i = int(rng.choice(candidates))
+    start, end = words[i][0], words[i + n_words - 1][1]
+    span = context[start:end]
+    if span in texts:
+        return None
+    return {"text": [span], "answer_start": [start]}
+
+
+def corrupt_targets(frame: pd.DataFrame, spec: TaskSpec, rate: float, seed: int = 0) -> TargetNoiseResult:
+    """Corrupt the targets of an exact number of QA or summarization samples, deterministically by seed.
+
+    The counterpart of :func:`inject_noise` for the tasks whose target is not a class:
+
+    * ``extractive_qa`` (``moved_answer``): ``round(rate * N)`` questions, chosen uniformly, get as
+      their only answer another span of the same context, with as many words as the first given
+      answer and overlapping none of the given answers (a plausible-looking but wrong span). A
+      question whose context has no such span is passed over for the next one drawn.
+    * ``summarization`` (``swapped_summary``): ``round(rate * N)`` pairs (at least 2), chosen
+      uniformly, swap their reference summaries along a random cycle, so each gets the summary of
+      another dialogue of the chosen set.
+
+    Args:
+        frame: the training rows, with the task's context/answers or summary columns.
+        spec: the task (its kind and column roles).
+        rate: the noise rate, in [0, 1).
+        seed: seed of the numpy Generator (>= 0).
+    """
+    if spec.kind not in ("extractive_qa", "summarization"):
+        raise ParameterError("spec", spec.name, "an extractive_qa or summarization task (for classes: inject_noise)")
+    if isinstance(rate, (bool, np.bool_)) or not isinstance(rate, (int, float, np.integer, np.floating)) \
+            or not np.isfinite(rate) or not 0 <= rate < 1:
+        raise ParameterError("rate", rate, "a number in [0, 1)")
+    seed = _check_seed(seed)
+    rng = np.random.default_rng(seed)
+    n = len(frame)
+    k = _round_half_up(float(rate) * n)
+    corrupted = np.zeros(n, dtype=bool)
+    if spec.kind == "extractive_qa":
+        targets = list(frame[spec.column("answers")])
+        contexts = [str(c) for c in frame[spec.column("context")]]
+        moved = 0
+        for i in rng.permutation(n):
+            if moved == k:
+                break
+            new = _moved_answer(contexts[i], targets[i], rng)
+            if new is not None:
+                targets[i], corrupted[i] = new, True
+                moved += 1
+        if moved < k:
+            raise ParameterError("noise_rate", rate, f"at most {moved / max(n, 1):.3f} for these {n} questions",
+                                 hint="only that many contexts have another span to move the answer to")
+        return TargetNoiseResult(targets, corrupted, float(rate), "moved_answer", seed)
+    targets = [str(t) for t in frame[spec.column("summary")]]
+    if 0 < k < 2:
+        raise ParameterError("noise_rate", rate, f"0 or at least {2 / n:.3f} for {n} pairs",
+                             hint="swapping summaries needs at least two corrupted pairs")
+    if k:
+        chosen = rng.choice(n, size=k, replace=False)
+        given = [targets[i] for i in chosen]
+        for j, i in enumerate(chosen):
+            targets[i] = given[(j + 1) % k]
+        corrupted[chosen] = [targets[i] != given[j] for j, i in enumerate(chosen)]
+    return TargetNoiseResult(targets, corrupted, float(rate), "swapped_summary", seed)
+
+
 def _round_half_up(x: float) -> int:
     return int(np.floor(x + 0.5))
 
@@ -1542,9 +1650,15 @@ def prepare_training_data(
         samples["label"] = noise.labels
         samples["is_corrupted"] = noise.corrupted
     else:
-        samples["label"] = train[spec.label_field]
         samples["original_label"] = train[spec.label_field]
-        samples["is_corrupted"] = False
+        if noise_rate:
+            if noise_type != "uniform":
+                raise ParameterError("noise_type", noise_type, f"'uniform' for a {spec.kind} task",
+                                     hint="its samples to corrupt are drawn uniformly; class-conditional noise needs classes")
+            noise = corrupt_targets(train, spec, noise_rate, seed=data_seed + 1)
+            samples[spec.label_field] = noise.targets
+        samples["label"] = samples[spec.label_field]
+        samples["is_corrupted"] = noise.corrupted if noise_rate else False
     heldout = train.iloc[:0]  # no held-out split: an empty frame with the task's columns
     if eval_split is not None:
         if eval_split == train_split:

@@ -61,7 +61,9 @@ parts = mislabel.load_results(results_dir)
 parts.update({f"{k} (this build)": v for k, v in mislabel.load_results(Path(runs_dir) / "mislabel" / "results").items()
               if k in slice_parts})
 grids = {k: v for k, v in parts.items() if "summary" in v and "subset" not in v["summary"]}
-summary = pd.concat([v["summary"].assign(part=k) for k, v in grids.items()], ignore_index=True) if grids else None
+# the label-noise grid (class labels) and the parts whose targets are not classes (moved answers, swapped summaries)
+summary, targets = mislabel.grid_summaries(grids)
+summary = summary if len(summary) else None
 gpu = mislabel.gpu_summary(gpu_dir)
 everything = pd.concat([x for x in (summary, gpu) if x is not None and len(x)], ignore_index=True)
 tests = mislabel.paired_tests(everything)
@@ -86,7 +88,10 @@ def keep(df):
 
 
 bench = parts.get("benchmark_detection", {}).get("benchmark")
-display(Markdown(mislabel.opening(keep(tests), keep(cells), keep(cost), published, cleaning, imdb, bench)))
+target_tests = mislabel.paired_tests(targets) if len(targets) else pd.DataFrame()
+target_cells = mislabel.cells(targets) if len(targets) else pd.DataFrame()
+display(Markdown(mislabel.opening(keep(tests), keep(cells), keep(cost), published, cleaning, imdb, bench,
+                                  target_tests=target_tests, target_cells=target_cells)))
 
 # %% [markdown]
 # ## The grid
@@ -180,6 +185,44 @@ display(alt.Chart(piv).mark_point(filled=True, size=60).encode(
              alt.Tooltip("action - final loss (ROC AUC):Q", format=".3f")]).properties(width=420, height=260))
 display(piv[["part", "cell", "train acc. on corrupted", "action", "final_loss", "action - final loss (ROC AUC)"]]
         .sort_values("train acc. on corrupted").round(3).reset_index(drop=True))
+
+# %% [markdown]
+# ## Answers and summaries: corrupted targets that are not class labels
+#
+# Label noise needs classes. For the other two tasks the study corrupts the target itself
+# (`nlpdiff.tasks.corrupt_targets`): in **SQuAD**, a share of the questions get, as their only answer,
+# another span of the same context with as many words as the given answer and no overlap with it (a
+# plausible-looking but wrong span); in **SAMSum**, a share of the dialogues swap their reference
+# summaries along a random cycle, so each gets the summary of another dialogue. One rate (20 %), 3 seeds
+# (`data_seed = seed`: other questions or dialogues each time), the cheapest backbone that trains the
+# task: the probe (frozen MiniLM, a small span head) for QA, fine-tuned SmolLM2-135M for summaries (no
+# cheap backbone writes summaries). Every score of the run, as in the grid: mean and 95 % interval over
+# seeds, chance beside it, and the paired test of the action score against the part's best other score
+# (Holm over this table). *Training accuracy on the corrupted targets* is exact match of the predicted
+# span for QA and mean token accuracy of the teacher-forced summary for SAMSum (not comparable with a
+# class accuracy); the held-out metric is the head's own (F1 in percent, ROUGE-L).
+
+# %% tags=["hide-input"]
+if len(targets):
+    tshow = [c for c in show + ["mean_entropy", "vog"] if c in set(target_cells["score"])]
+    tc_ = target_cells[target_cells["score"].isin(tshow)].copy()
+    tc_["roc_auc"] = tc_.apply(fmt, axis=1, m="roc_auc")
+    tc_["average_precision"] = tc_.apply(fmt, axis=1, m="average_precision")
+    fit_t = targets.drop_duplicates(["part", "run"]).groupby("part").agg(
+        task=("task", "first"), backbone=("backbone", "first"), runs=("run", "count"), epochs=("epochs", "first"),
+        n=("n", "first"), corrupted=("n_positive", "first"), heldout_metric=("heldout_metric", "first"),
+        heldout_value=("heldout_value", "mean"), train_acc_corrupted=("final_train_acc_corrupted", "mean"),
+        train_acc_clean=("final_train_acc_clean", "mean"))
+    display(fit_t.round(3).reset_index())
+    display(tc_.pivot_table(index="score", columns="part", values="roc_auc", aggfunc="first")
+            .reindex([c for c in tshow if c in set(tc_["score"])]).rename_axis(None, axis=1).reset_index()
+            .assign(chance=0.5))
+    display(target_tests[["part", "task", "score", "baseline", "roc_auc_score", "roc_auc_baseline", "diff", "diff_lo",
+                          "diff_hi", "p_seeds", "p_holm"]].round(4))
+    display(Markdown(mislabel.targets_sentence(target_tests, target_cells)))
+else:
+    display(Markdown("*No part with corrupted QA answers or summaries is committed yet (parts `squad_probe` and "
+                     "`samsum_finetune` of `params/mislabel.yaml`).*"))
 
 # %% [markdown]
 # ## Equal compute
