@@ -655,7 +655,7 @@ def targets_sentence(tests: pd.DataFrame, cells_df: pd.DataFrame, alpha: float =
         verdict = ("not significantly different" if not r.p_holm < alpha else
                    "significantly better" if r.diff > 0 else "significantly worse")
         what = TARGET_NOISE.get(r.task, "targets corrupted")
-        bits.append(f"{r.task} ({r.noise_rate:.0%} {what}; {r.backbone}, {int(row['n_seeds'])} seeds): action "
+        bits.append(f"{r.task} ({r.noise_rate:.0%} {what}; {r.backbone}, {int(row['n_seeds'])} seed{'s' if int(row['n_seeds']) != 1 else ''}): action "
                     f"{row['roc_auc_mean']:.3f} [{row['roc_auc_lo']:.3f}, {row['roc_auc_hi']:.3f}] against "
                     f"{r.roc_auc_baseline:.3f} for `{r.baseline}`, {verdict} (Holm p {r.p_holm:.2g})")
     return ("Where the target is not a class label, corrupted targets are ranked first with ROC AUC: "
