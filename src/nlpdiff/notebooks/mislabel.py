@@ -107,8 +107,8 @@ display(Markdown(mislabel.opening(keep(tests), keep(cells), keep(cost), publishe
 # from `results/gpu/` (5,000 SST-2 sentences or 4,000 SNLI pairs, 10 or 12 epochs, memorised).
 
 # %% tags=["hide-input"]
-# how well each part's models learn the task: held-out accuracy (SNLI parts: none, the engine keeps no held-out
-# pairs when SNLI dev is also the training split) and training accuracy on the clean samples at the end
+# how well each part's models learn the task: held-out accuracy (SNLI parts: 500 SNLI dev pairs outside the
+# training pairs; the GPU grid: 1,500) and training accuracy on the clean samples at the end
 fit = everything.drop_duplicates(["part", "run"]).groupby(["part", "backbone", "length"], dropna=False).agg(
     runs=("run", "count"), epochs=("epochs", "first"), heldout_accuracy=("heldout_accuracy", "mean"),
     train_acc_clean=("final_train_acc_clean", "mean"), train_acc_corrupted=("final_train_acc_corrupted", "mean"))
