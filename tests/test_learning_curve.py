@@ -36,3 +36,14 @@ def test_bad_sizes_and_parts_are_refused_before_training(tmp_path):
     assert lc.load_part("a", f)["sizes"] == [8]
     with pytest.raises(ParameterError, match="part"):
         lc.load_part("b", f)
+
+
+def test_largest_size_reads_the_last_checkpoint_of_the_largest_size(tmp_path):
+    from nlpdiff.learning_curve import largest_size
+
+    rows = [{"train_size": n, "checkpoint": c, "epoch": c + 1.0, "examples_seen": n * (c + 1), "heldout_f1": f}
+            for n, c, f in ((400, 0, 7.8), (400, 1, 9.3), (2000, 0, 37.6), (2000, 1, 46.7))]
+    path = tmp_path / "curve.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    assert largest_size(path) == {"train_size": 2000, "epoch": 2.0, "examples_seen": 4000, "heldout_f1": 46.7}
+    assert largest_size(tmp_path / "missing.csv") is None and largest_size(path, metric="rougeL") is None

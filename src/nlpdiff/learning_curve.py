@@ -76,6 +76,21 @@ def learning_curve(base: dict[str, Any], sizes: Sequence[int], runs_root: str | 
     return pd.DataFrame(rows)
 
 
+def largest_size(path: str | os.PathLike, metric: str = "heldout_f1") -> dict[str, Any] | None:
+    """The committed curve's last checkpoint at its largest training-set size (``train_size``,
+    ``epoch``, ``examples_seen`` and ``metric``), or None when the table is missing or empty: what a
+    result page quotes to say how far a larger training set gets on the same machine."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    curve = pd.read_csv(path)
+    if curve.empty or metric not in curve.columns:
+        return None
+    top = curve[curve["train_size"] == curve["train_size"].max()].sort_values("checkpoint").iloc[-1]
+    return {"train_size": int(top["train_size"]), "epoch": float(top["epoch"]),
+            "examples_seen": int(top["examples_seen"]), metric: float(top[metric])}
+
+
 def load_part(name: str, params_file: str | os.PathLike = PARAMS_FILE) -> dict[str, Any]:
     """The part ``name`` of ``params_file``: ``{"base": {...}, "sizes": [...]}``."""
     raw = yaml.safe_load(Path(params_file).read_text(encoding="utf-8")) or {}
