@@ -209,6 +209,8 @@ def test_trainer_run_is_indexed_and_analysable_like_any_run(trainer_run, tiny_da
     assert index.loc["auto", "n_train"] == N_TRAIN and index.loc["auto", "checkpoints"] == EPOCHS
     assert index.loc["auto", "heldout_metric"] == "heldout_accuracy"
     assert list(compare.run_index(root, kinds=("train",))["name"]) == ["own"]
+    # a chapter leaves out another chapter's slice folder (compare.ANALYSIS_FOLDERS), here "own"
+    assert set(compare.run_index(root, exclude=("own",))["name"]) == set(index.index) - {"own"}
     for path in (index.loc["auto", "path"], own.path):
         run = rundir.load_run(path)
         cols = compare.score_columns(run.scores)

@@ -243,12 +243,19 @@ def squad_annotator_agreement(answers: pd.Series) -> np.ndarray:
 # --------------------------------------------------------------------------- runs and human signals
 
 
-def run_index(runs_dir, kinds: Sequence[str] | None = None) -> pd.DataFrame:
+#: Folders under a profile's runs folder that hold the runs an analysis chapter trains for its own slice
+#: (``runs/<profile>/mislabel``, ``runs/<profile>/curriculum``): not runs of the profile's plan.
+ANALYSIS_FOLDERS = ("mislabel", "curriculum", "curriculum_results")
+
+
+def run_index(runs_dir, kinds: Sequence[str] | None = None, exclude: Sequence[str] = ()) -> pd.DataFrame:
     """One row per complete run folder under ``runs_dir``, of every kind: its parameters, size,
     held-out quality and cost. Column ``kind`` says what wrote it (``"train"``: :func:`nlpdiff.dynamics.train`;
     ``"trainer_callback"``: a ``transformers.Trainer`` with :class:`nlpdiff.DynamicsCallback`;
     ``"confident_learning"``: :func:`nlpdiff.detection.confident_learning`), column ``path`` points
-    at the folder. ``kinds`` keeps only those kinds. Runs nested inside another run's folder (the
+    at the folder. ``kinds`` keeps only those kinds; ``exclude`` leaves out the runs under those
+    top-level folders of ``runs_dir`` (e.g. :data:`ANALYSIS_FOLDERS`, so that a chapter does not read
+    another chapter's slice, whatever order the analyses ran in). Runs nested inside another run's folder (the
     folds of confident learning) are not listed. ``name`` is the folder's path relative to
     ``runs_dir``, without a last ``run`` component (``<name>/run`` is the study's layout).
     """
@@ -266,6 +273,8 @@ def run_index(runs_dir, kinds: Sequence[str] | None = None) -> pd.DataFrame:
             continue  # a run inside another run (a fold of confident learning)
         kind = info.get("kind")
         if kinds is not None and kind not in kinds:
+            continue
+        if path.relative_to(root).parts[0] in exclude:
             continue
         p = info.get("params", {})
         resolved = info.get("resolved", {})

@@ -53,7 +53,7 @@ pd.set_option("display.max_colwidth", 100)
 pd.set_option("display.precision", 3)
 pd.set_option("display.max_rows", None)  # no table of this page is cut
 
-index = compare.run_index(runs_dir, kinds=("train",))
+index = compare.run_index(runs_dir, kinds=("train",), exclude=compare.ANALYSIS_FOLDERS)  # the plan's runs only
 if index.empty:
     raise FileNotFoundError(f"runs_dir={runs_dir!r} holds no complete run: run the workflow first")
 display(Markdown(f"**{len(index)} runs** of the `{profile}` profile, "

@@ -41,10 +41,13 @@ from IPython.display import Markdown, display
 
 from nlpdiff import compare
 
-index = compare.run_index(runs_dir, kinds=("train",))
+index = compare.run_index(runs_dir, kinds=("train",), exclude=compare.ANALYSIS_FOLDERS)  # the plan's runs only
 infos = {p.parent.parent.name: json.loads(p.read_text()) for p in sorted(Path(runs_dir).glob("*/run/run.json"))}
 display(Markdown(f"## Runs of the `{profile}` profile\n\n{len(index)} training runs, "
-                 f"{index['wall_time_s'].sum() / 60:.1f} minutes of wall time in all."))
+                 f"{index['wall_time_s'].sum() / 60:.1f} minutes of wall time in all. The runs that the "
+                 "mislabel and curriculum chapters train for their own slices (under "
+                 f"`{runs_dir}/mislabel/` and `{runs_dir}/curriculum/`) are described in those chapters, and the "
+                 "committed parts they read record their machine and time in each part's `part.json`."))
 display(index.drop(columns=["path"]))
 
 # %% [markdown]
