@@ -71,7 +71,12 @@ rule train_run:
 
 # --- curriculum ---
 # the curriculum page also reads its part definitions and the committed parts' tables (results/curriculum/)
-ANALYSIS_EXTRA_INPUTS = {"curriculum": ["params/curriculum.yaml", *sorted(str(p) for p in Path("results/curriculum").glob("*/runs.csv"))]}
+# the mislabel chapter reads its parts' definitions and every committed part's tables (results/mislabel/, results/gpu/)
+ANALYSIS_EXTRA_INPUTS = {
+    "curriculum": ["params/curriculum.yaml", *sorted(str(p) for p in Path("results/curriculum").glob("*/runs.csv"))],
+    "mislabel": ["params/mislabel.yaml", *sorted(str(p) for p in Path("results/mislabel").glob("*/*.csv")),
+                 *sorted(str(p) for p in Path("results/gpu").glob("summary_*.csv"))],
+}
 
 
 rule analysis:
