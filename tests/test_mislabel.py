@@ -203,6 +203,11 @@ def test_targets_sentence_reads_the_paired_test():
     assert f"{act['roc_auc_mean']:.3f}" in text and "answers moved" in text and "`final_loss`" in text
     assert "3 seeds" in text and "significantly better" in text  # +0.15 with a small spread over 3 seeds
     assert mislabel.targets_sentence(tests.iloc[:0], cells) == ""
+    # a part with two rates: each cell's sentence reads its own cell
+    two = pd.concat([t, _summary_rows("qa", "squad", "probe", [{"action": 0.6, "final_loss": 0.7}] * 3)
+                     .assign(noise_rate=0.4)], ignore_index=True)
+    text = mislabel.targets_sentence(mislabel.paired_tests(two), mislabel.cells(two))
+    assert "20% answers" in text and "40% answers" in text and "action 0.600 [0.600, 0.600]" in text
 
 
 def test_cleaning_part_end_to_end(tiny_data_dir, tmp_path, one_torch_thread):

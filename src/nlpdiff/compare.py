@@ -245,7 +245,7 @@ def squad_annotator_agreement(answers: pd.Series) -> np.ndarray:
 
 #: Folders under a profile's runs folder that hold the runs an analysis chapter trains for its own slice
 #: (``runs/<profile>/mislabel``, ``runs/<profile>/curriculum``): not runs of the profile's plan.
-ANALYSIS_FOLDERS = ("mislabel", "curriculum", "curriculum_results")
+ANALYSIS_FOLDERS = ("mislabel", "curriculum")
 
 
 def run_index(runs_dir, kinds: Sequence[str] | None = None, exclude: Sequence[str] = ()) -> pd.DataFrame:

@@ -647,11 +647,11 @@ def targets_sentence(tests: pd.DataFrame, cells_df: pd.DataFrame, alpha: float =
     act = tests[tests["score"] == "action"] if len(tests) else tests
     if not len(act):
         return ""
-    c = cells_df[cells_df["score"] == "action"].set_index("part")
+    key = [k for k in CELL if k in act.columns and k in cells_df.columns]  # one cell: part, task, rate, ...
+    c = cells_df[cells_df["score"] == "action"].set_index(key)
     bits = []
     for r in act.itertuples():
-        row = c.loc[r.part]
-        row = row.iloc[0] if isinstance(row, pd.DataFrame) else row
+        row = c.loc[tuple(getattr(r, k) for k in key)]
         verdict = ("not significantly different" if not r.p_holm < alpha else
                    "significantly better" if r.diff > 0 else "significantly worse")
         what = TARGET_NOISE.get(r.task, "targets corrupted")

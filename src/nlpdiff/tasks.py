@@ -1003,13 +1003,11 @@ def corrupt_targets(frame: pd.DataFrame, spec: TaskSpec, rate: float, seed: int 
     """
     if spec.kind not in ("extractive_qa", "summarization"):
         raise ParameterError("spec", spec.name, "an extractive_qa or summarization task (for classes: inject_noise)")
-    if isinstance(rate, (bool, np.bool_)) or not isinstance(rate, (int, float, np.integer, np.floating)) \
-            or not np.isfinite(rate) or not 0 <= rate < 1:
-        raise ParameterError("rate", rate, "a number in [0, 1)")
+    rate = _check_rate(rate)
     seed = _check_seed(seed)
     rng = np.random.default_rng(seed)
     n = len(frame)
-    k = _round_half_up(float(rate) * n)
+    k = _round_half_up(rate * n)
     corrupted = np.zeros(n, dtype=bool)
     if spec.kind == "extractive_qa":
         targets = list(frame[spec.column("answers")])
@@ -1025,7 +1023,7 @@ def corrupt_targets(frame: pd.DataFrame, spec: TaskSpec, rate: float, seed: int 
         if moved < k:
             raise ParameterError("noise_rate", rate, f"at most {moved / max(n, 1):.3f} for these {n} questions",
                                  hint="only that many contexts have another span to move the answer to")
-        return TargetNoiseResult(targets, corrupted, float(rate), "moved_answer", seed)
+        return TargetNoiseResult(targets, corrupted, rate, "moved_answer", seed)
     targets = [str(t) for t in frame[spec.column("summary")]]
     if 0 < k < 2:
         raise ParameterError("noise_rate", rate, f"0 or at least {2 / n:.3f} for {n} pairs",
@@ -1036,7 +1034,19 @@ def corrupt_targets(frame: pd.DataFrame, spec: TaskSpec, rate: float, seed: int 
         for j, i in enumerate(chosen):
             targets[i] = given[(j + 1) % k]
         corrupted[chosen] = [targets[i] != given[j] for j, i in enumerate(chosen)]
-    return TargetNoiseResult(targets, corrupted, float(rate), "swapped_summary", seed)
+    return TargetNoiseResult(targets, corrupted, rate, "swapped_summary", seed)
+
+
+def _check_rate(rate: Any) -> float:
+    """A noise rate in [0, 1) as a float (not a bool), or a :class:`ParameterError` naming ``rate``."""
+    if (
+        isinstance(rate, (bool, np.bool_))
+        or not isinstance(rate, (int, float, np.integer, np.floating))
+        or not np.isfinite(rate)
+        or not 0 <= rate < 1
+    ):
+        raise ParameterError("rate", rate, "a number in [0, 1)")
+    return float(rate)
 
 
 def _round_half_up(x: float) -> int:
@@ -1108,14 +1118,7 @@ def inject_noise(
     ):
         raise ParameterError("num_classes", num_classes, "an integer >= 2")
     num_classes = int(num_classes)
-    if (
-        isinstance(rate, (bool, np.bool_))
-        or not isinstance(rate, (int, float, np.integer, np.floating))
-        or not np.isfinite(rate)
-        or not 0 <= rate < 1
-    ):
-        raise ParameterError("rate", rate, "a number in [0, 1)")
-    rate = float(rate)
+    rate = _check_rate(rate)
     seed = _check_seed(seed)
 
     arr = np.asarray(labels)
@@ -1651,14 +1654,15 @@ def prepare_training_data(
         samples["is_corrupted"] = noise.corrupted
     else:
         samples["original_label"] = train[spec.label_field]
+        samples["is_corrupted"] = False
         if noise_rate:
             if noise_type != "uniform":
                 raise ParameterError("noise_type", noise_type, f"'uniform' for a {spec.kind} task",
                                      hint="its samples to corrupt are drawn uniformly; class-conditional noise needs classes")
             noise = corrupt_targets(train, spec, noise_rate, seed=data_seed + 1)
             samples[spec.label_field] = noise.targets
+            samples["is_corrupted"] = noise.corrupted
         samples["label"] = samples[spec.label_field]
-        samples["is_corrupted"] = noise.corrupted if noise_rate else False
     heldout = train.iloc[:0]  # no held-out split: an empty frame with the task's columns
     if eval_split is not None:
         if eval_split == train_split:
