@@ -423,3 +423,57 @@ def forget_registered_tasks():
     yield
     for name in set(tasks.registered_tasks()) - before:
         tasks.unregister_task(name)
+
+
+@pytest.fixture(scope="session")
+def smoke_study(tmp_path_factory, tiny_data_dir):
+    """The smoke profile run once for the whole test session, as ``nlpdiff study --profile smoke``
+    runs it (Snakemake, every stage, its own book), in a copy of the project.
+
+    Returns ``(project, plan, result)``: the project folder (runs under ``runs/smoke/``, the book
+    under ``runs/smoke/site``), the profile's :class:`nlpdiff.workflow.Plan` and the finished
+    ``subprocess.CompletedProcess``. Tests that read one of its pages or runs use this instead of
+    executing the notebook again. The data are ``NLPDIFF_DATA_DIR`` when set (CI: the real copies),
+    else the tiny test data.
+    """
+    import os
+    import shutil
+    import subprocess
+
+    from nlpdiff.workflow import load_plan
+
+    if shutil.which("snakemake") is None:
+        pytest.skip("snakemake is not installed")
+    root = Path(__file__).resolve().parents[1]
+    project = tmp_path_factory.mktemp("smoke") / "project"
+    project.mkdir()
+    for name in ("Snakefile", "_config.yml", "_toc.yml"):
+        shutil.copy2(root / name, project / name)
+    shutil.copytree(root / "params", project / "params")
+    shutil.copytree(root / "src" / "nlpdiff" / "notebooks", project / "src" / "nlpdiff" / "notebooks")
+    shutil.copytree(root / "book", project / "book", ignore=shutil.ignore_patterns("_build", "results"))
+    # pages rendered from committed summaries (site files of every profile)
+    (project / "book" / "results").mkdir(parents=True, exist_ok=True)
+    for page in ("gpu_runs", "conclusions"):
+        shutil.copy2(root / "book" / "results" / f"{page}.ipynb", project / "book" / "results" / f"{page}.ipynb")
+    env = {**os.environ}
+    env.setdefault("NLPDIFF_DATA_DIR", str(tiny_data_dir))
+    cmd = ["snakemake", "--cores", "2", "--config", "profile=smoke"]
+    result = subprocess.run(cmd, cwd=project, env=env, capture_output=True, text=True, timeout=1500)
+    result.cmd, result.env = cmd, env
+    plan = load_plan("smoke", project / "params", project / "src" / "nlpdiff" / "notebooks")
+    return project, plan, result
+
+
+def smoke_page(smoke_study, name: str) -> Path:
+    """The executed notebook of a smoke run or analysis ``name`` (its page when it has one)."""
+    project, plan, result = smoke_study
+    assert result.returncode == 0, (result.stdout + result.stderr)[-8000:]
+    return project / plan.get(name).notebook_output("smoke")
+
+
+def smoke_run_dir(smoke_study, name: str) -> Path:
+    """The run folder (``run.json``, tables) of smoke run ``name``."""
+    project, plan, result = smoke_study
+    assert result.returncode == 0, (result.stdout + result.stderr)[-8000:]
+    return project / plan.get(name).run_dir("smoke")

@@ -128,19 +128,19 @@ def test_tiny_nli_runs_train_and_their_chaosnli_tables_compute(tiny_data_dir, tm
 
 
 @pytest.mark.slow
-def test_nli_notebook_smoke(tiny_data_dir, tmp_path):
-    """The NLI page runs end to end on tiny data with the smoke profile's parameters."""
-    from nlpdiff.runner import NOTEBOOKS_DIR, run_notebook
-    from nlpdiff.workflow import load_plan
+def test_nli_notebook_smoke(smoke_study):
+    """The NLI page runs end to end with the smoke profile's parameters (read from the shared smoke study)."""
+    import json
 
-    from pathlib import Path
+    import nbformat
 
-    root = Path(__file__).resolve().parents[1]
-    params = dict(load_plan("smoke", root / "params").get("nli").parameters)
-    params.update(data_dir=str(tiny_data_dir), run_dir=str(tmp_path / "nli" / "run"), gpu_results=str(tmp_path / "none"))
-    out = tmp_path / "nli.ipynb"
-    run_notebook(NOTEBOOKS_DIR / "nli.py", out, params)
-    assert out.is_file() and (tmp_path / "nli" / "run" / "run.json").is_file()
+    from conftest import smoke_page, smoke_run_dir
+
+    nb = nbformat.read(smoke_page(smoke_study, "nli"), as_version=4)
+    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors, errors[0]["evalue"] if errors else ""
+    assert (smoke_run_dir(smoke_study, "nli") / "run.json").is_file()
+    assert "ChaosNLI" in json.dumps([o for c in nb.cells for o in c.get("outputs", [])])
 
 
 def test_compare_human_signals_reads_chaosnli_columns_of_any_nli_run():

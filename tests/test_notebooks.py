@@ -33,12 +33,11 @@ def _outputs_text(nb) -> str:
     return "\n".join(parts)
 
 
-def test_sentiment_notebook_smoke(tiny_data_dir, tmp_path):
-    out = tmp_path / "results" / "sentiment.ipynb"
-    run_dir = tmp_path / "run"
-    params = dict(train_size=64, eval_size=40, epochs=2, batch_size=16, learning_rate=1e-4, max_length=24,
-                  noise_rate=0.125, data_dir=str(tiny_data_dir), run_dir=str(run_dir))
-    run_notebook(SENTIMENT, out, params, cwd=tmp_path)
+def test_sentiment_notebook_smoke(smoke_study):
+    """The sentiment page with injected noise, as the smoke study rendered it (64 sentences, 12.5 % flipped)."""
+    from conftest import smoke_page, smoke_run_dir
+
+    out = smoke_page(smoke_study, "sentiment_noise")
     nb = nbformat.read(out, as_version=4)
     assert not any(o.get("output_type") == "error" for c in nb.cells for o in c.get("outputs", []))
     # the parameters stay open in the book; every other code cell's source is folded (outputs shown)
@@ -57,9 +56,9 @@ def test_sentiment_notebook_smoke(tiny_data_dir, tmp_path):
     assert "roc_auc" in text and "average_precision" in text  # noise was injected: detection table
     charts = [o for c in nb.cells for o in c.get("outputs", []) if "image/svg+xml" in o.get("data", {})]
     assert len(charts) >= 3  # learning curve, data map, action-score distribution
-    run = rundir.load_run(run_dir)
+    run = rundir.load_run(smoke_run_dir(smoke_study, "sentiment_noise"))
     assert len(run.samples) == 64 and run.samples["is_corrupted"].sum() == 8
-    assert not (tmp_path / "results" / "sentiment.failed.ipynb").exists()
+    assert not out.with_name("notebook.failed.ipynb").exists()
 
 
 def test_bad_parameter_fails_the_notebook_and_keeps_the_page(tiny_data_dir, tmp_path):
@@ -132,36 +131,28 @@ def _assert_clean_page(out: Path, min_charts: int = 3) -> str:
     return _outputs_text(nb)
 
 
-def test_question_answering_notebook_smoke(tiny_data_dir, tmp_path):
-    out = tmp_path / "qa.ipynb"
-    run_notebook(NOTEBOOKS_DIR / "question_answering.py", out,
-                 dict(train_size=8, eval_size=6, epochs=2, batch_size=4, max_length=96, doc_stride=32,
-                      data_dir=str(tiny_data_dir), run_dir=str(tmp_path / "run")), cwd=tmp_path)
-    text = _assert_clean_page(out)
+def test_question_answering_notebook_smoke(smoke_study):
+    from conftest import smoke_page
+
+    text = _assert_clean_page(smoke_page(smoke_study, "question_answering"))
     assert "Held-out exact match" in text
 
 
-def test_question_answering_notebook_on_the_dev_split_without_heldout(tiny_data_dir, tmp_path):
-    out = tmp_path / "qa_dev.ipynb"
-    run_notebook(NOTEBOOKS_DIR / "question_answering.py", out,
-                 dict(train_size=6, train_split="validation", eval_split=None, epochs=2, batch_size=3,
-                      max_length=96, doc_stride=32, data_dir=str(tiny_data_dir), run_dir=str(tmp_path / "run")),
-                 cwd=tmp_path)
-    text = _assert_clean_page(out)
+def test_question_answering_notebook_on_the_dev_split_without_heldout(smoke_study):
+    from conftest import smoke_page, smoke_run_dir
+
+    text = _assert_clean_page(smoke_page(smoke_study, "squad_dev"))
     assert "No held-out evaluation" in text
-    run = rundir.load_run(tmp_path / "run")
+    run = rundir.load_run(smoke_run_dir(smoke_study, "squad_dev"))
     assert run.metrics["train_split"] == "validation" and run.metrics["heldout_split"] is None
 
 
-def test_summarization_notebook_smoke(tiny_data_dir, tmp_path):
-    out = tmp_path / "summarization.ipynb"
-    run_notebook(NOTEBOOKS_DIR / "summarization.py", out,
-                 dict(model="minilm", train_size=8, eval_size=4, epochs=2, batch_size=4, max_length=64,
-                      max_target_length=24, generation_max_tokens=8, data_dir=str(tiny_data_dir),
-                      run_dir=str(tmp_path / "run")), cwd=tmp_path)
-    text = _assert_clean_page(out)
+def test_summarization_notebook_smoke(smoke_study):
+    from conftest import smoke_page, smoke_run_dir
+
+    text = _assert_clean_page(smoke_page(smoke_study, "summarization"))
     assert "ROUGE" in text
-    run = rundir.load_run(tmp_path / "run")
+    run = rundir.load_run(smoke_run_dir(smoke_study, "summarization"))
     assert {"loss_sum", "n_tokens"} <= set(run.dynamics.columns)
     assert "action_token_sum" in run.scores.columns
 
@@ -185,3 +176,16 @@ def test_finish_page_folds_code_keeps_parameters_open_and_is_idempotent(tmp_path
     assert cells[0].metadata["tags"] == ["parameters"]
     assert cells[1].metadata["tags"] == ["hide-input"] and [o.name for o in cells[1].outputs] == ["stdout"]
     assert cells[2].metadata["tags"] == ["remove-input"]
+
+
+def test_kernel_runs_without_tcp_warning(tmp_path, capfd):
+    """The kernel talks to papermill over local IPC sockets: ipykernel's "Kernel is running over TCP
+    without encryption" warning (once per notebook: 15 times in the smoke study) is not printed."""
+    header = SENTIMENT.read_text().split("# %%", 1)[0]
+    source = tmp_path / "tiny.py"
+    source.write_text(header + '# %% tags=["parameters"]\nx = 1\n\n# %%\nprint("x is", x)\n')
+    out = tmp_path / "tiny.ipynb"
+    run_notebook(source, out, {"x": 7}, cwd=tmp_path)
+    assert "x is 7" in _outputs_text(nbformat.read(out, as_version=4))
+    captured = capfd.readouterr()
+    assert "without encryption" not in captured.err + captured.out

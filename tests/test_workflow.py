@@ -61,33 +61,15 @@ def test_snakemake_dag_resolves(profile, tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def _copy_project(dest: Path) -> None:
-    for name in ("Snakefile", "_config.yml", "_toc.yml"):
-        shutil.copy2(ROOT / name, dest / name)
-    shutil.copytree(ROOT / "params", dest / "params")
-    shutil.copytree(ROOT / "src" / "nlpdiff" / "notebooks", dest / "src" / "nlpdiff" / "notebooks")
-    shutil.copytree(ROOT / "book", dest / "book", ignore=shutil.ignore_patterns("_build", "results"))
-    # pages rendered from committed summaries (site files of every profile)
-    (dest / "book" / "results").mkdir(parents=True, exist_ok=True)
-    for page in ("gpu_runs", "conclusions"):
-        shutil.copy2(ROOT / "book" / "results" / f"{page}.ipynb", dest / "book" / "results" / f"{page}.ipynb")
-
-
 @pytest.mark.slow
-@pytest.mark.skipif(shutil.which("snakemake") is None, reason="snakemake is not installed")
-def test_smoke_profile_end_to_end(tmp_path, tiny_data_dir, monkeypatch):
+def test_smoke_profile_end_to_end(smoke_study):
     """The smoke profile runs every stage, builds its book with -W, and a second call does nothing."""
     import os
 
-    project = tmp_path / "project"
-    project.mkdir()
-    _copy_project(project)
-    env = {**os.environ}
-    env.setdefault("NLPDIFF_DATA_DIR", str(tiny_data_dir))
-    cmd = ["snakemake", "--cores", "2", "--config", "profile=smoke"]
-    result = subprocess.run(cmd, cwd=project, env=env, capture_output=True, text=True, timeout=1500)
+    project, plan, result = smoke_study
     assert result.returncode == 0, (result.stdout + result.stderr)[-8000:]
-    plan = load_plan("smoke", project / "params", project / "src" / "nlpdiff" / "notebooks")
+    # quiet: the kernels talk over local IPC sockets (no "running over TCP without encryption")
+    assert "without encryption" not in result.stdout + result.stderr
     site = project / "runs" / "smoke" / "site"
     html = site / "_build" / "html"
     assert (html / "index.html").is_file()
@@ -102,7 +84,8 @@ def test_smoke_profile_end_to_end(tmp_path, tiny_data_dir, monkeypatch):
     assert sorted(p.name for p in results.iterdir()) == ["conclusions.ipynb", "gpu_runs.ipynb"]
     for page in ("conclusions.ipynb", "gpu_runs.ipynb"):
         assert (results / page).read_bytes() == (ROOT / "book" / "results" / page).read_bytes()
-    again = subprocess.run(cmd + ["-n"], cwd=project, env=env, capture_output=True, text=True, timeout=300)
+    again = subprocess.run(result.cmd + ["-n"], cwd=project, env=result.env, capture_output=True, text=True,
+                           timeout=300)
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
 
     # and in a real browser, offline: every chart of the task and comparison pages rendered

@@ -28,6 +28,23 @@ HIDE_INPUT_TAG = "hide-input"
 VISIBILITY_TAGS = ("hide-input", "hide-cell", "remove-input", "remove-cell", "hide-output", "remove-output")
 
 
+def ipc_kernel_manager():
+    """The kernel manager papermill starts each notebook's kernel with: local IPC sockets, not TCP.
+
+    A kernel on TCP logs "Kernel is running over TCP without encryption" at every start (ipykernel
+    6.30 and later); a kernel on the same machine needs no network port at all, so the notebooks
+    run over Unix domain sockets in the Jupyter runtime folder instead (no warning, no open port).
+    """
+    from jupyter_client import AsyncKernelManager
+
+    class IPCKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs):
+            kwargs.setdefault("transport", "ipc")
+            super().__init__(**kwargs)
+
+    return IPCKernelManager
+
+
 class NotebookFailed(RuntimeError):
     """A notebook raised during execution; ``failed_path`` holds the executed copy with the error."""
 
@@ -160,6 +177,7 @@ def run_notebook(
                 kernel_name=kernel_name,
                 cwd=str(cwd) if cwd is not None else None,
                 progress_bar=progress_bar,
+                kernel_manager_class=ipc_kernel_manager(),
             )
         except papermill.PapermillExecutionError as exc:
             if tmp_out.exists():
