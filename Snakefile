@@ -4,7 +4,7 @@
 #   snakemake -n --config profile=gpu               (dry run: what would run)
 #   snakemake --profile cluster/slurm --config profile=gpu   (on a SLURM cluster, see cluster/)
 #
-# It reads params/<profile>.yaml (see nlpdiff.workflow), runs each training run's notebook with
+# It reads params/<profile>.yaml (see nlpdiff_study.workflow), runs each training run's notebook with
 # the nlpdiff runner (papermill) into runs/<profile>/<name>/, then the analysis notebooks, copies
 # the pages into <book_root>/book/results/ and builds the book with `jupyter-book build -W`.
 # A second call with nothing changed does nothing; changing one run's parameters reruns that run,
@@ -15,11 +15,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from nlpdiff.workflow import load_plan
+from nlpdiff_study.workflow import load_plan
 
 PROFILE = config.get("profile", "cpu")
 # the notebook sources are package data of nlpdiff (so `nlpdiff run` finds them from any folder)
-NOTEBOOKS = "src/nlpdiff/notebooks"
+NOTEBOOKS = "notebooks"
 PLAN = load_plan(PROFILE, "params", NOTEBOOKS)
 ROOT = PLAN.book_root
 RUNS = {r.name: r for r in PLAN.runs}

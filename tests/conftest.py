@@ -431,7 +431,7 @@ def smoke_study(tmp_path_factory, tiny_data_dir):
     runs it (Snakemake, every stage, its own book), in a copy of the project.
 
     Returns ``(project, plan, result)``: the project folder (runs under ``runs/smoke/``, the book
-    under ``runs/smoke/site``), the profile's :class:`nlpdiff.workflow.Plan` and the finished
+    under ``runs/smoke/site``), the profile's :class:`nlpdiff_study.workflow.Plan` and the finished
     ``subprocess.CompletedProcess``. Tests that read one of its pages or runs use this instead of
     executing the notebook again. The data are ``NLPDIFF_DATA_DIR`` when set (CI: the real copies),
     else the tiny test data.
@@ -440,7 +440,7 @@ def smoke_study(tmp_path_factory, tiny_data_dir):
     import shutil
     import subprocess
 
-    from nlpdiff.workflow import load_plan
+    from nlpdiff_study.workflow import load_plan
 
     if shutil.which("snakemake") is None:
         pytest.skip("snakemake is not installed")
@@ -450,7 +450,7 @@ def smoke_study(tmp_path_factory, tiny_data_dir):
     for name in ("Snakefile", "_config.yml", "_toc.yml"):
         shutil.copy2(root / name, project / name)
     shutil.copytree(root / "params", project / "params")
-    shutil.copytree(root / "src" / "nlpdiff" / "notebooks", project / "src" / "nlpdiff" / "notebooks")
+    shutil.copytree(root / "notebooks", project / "notebooks")
     shutil.copytree(root / "book", project / "book", ignore=shutil.ignore_patterns("_build", "results"))
     # pages rendered from committed summaries (site files of every profile)
     (project / "book" / "results").mkdir(parents=True, exist_ok=True)
@@ -461,7 +461,7 @@ def smoke_study(tmp_path_factory, tiny_data_dir):
     cmd = ["snakemake", "--cores", "2", "--config", "profile=smoke"]
     result = subprocess.run(cmd, cwd=project, env=env, capture_output=True, text=True, timeout=1500)
     result.cmd, result.env = cmd, env
-    plan = load_plan("smoke", project / "params", project / "src" / "nlpdiff" / "notebooks")
+    plan = load_plan("smoke", project / "params", project / "notebooks")
     return project, plan, result
 
 

@@ -20,7 +20,7 @@ from nlpdiff.cli import main as cli_main
 from nlpdiff.config import TrainParams
 from nlpdiff.dynamics import check_writable, load_or_train, train
 from nlpdiff.errors import ParameterError
-from nlpdiff.runner import default_run_dir, find_notebook, notebook_parameters
+from nlpdiff_study.runner import default_run_dir, find_notebook, notebook_parameters
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]),
@@ -328,7 +328,7 @@ def test_audit_blind_round_trip_on_a_run(tmp_path, capsys):
 
 
 def test_a_committed_reading_is_prepared_blind_and_never_overwritten(tmp_path):
-    from nlpdiff import mislabel
+    from nlpdiff_study import mislabel
 
     out = tmp_path / "run"
     train(_params(out), progress=False)

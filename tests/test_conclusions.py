@@ -9,7 +9,7 @@ import nbformat
 import pandas as pd
 import pytest
 
-from nlpdiff import conclusions
+from nlpdiff_study import conclusions
 from nlpdiff.errors import ParameterError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -80,7 +80,7 @@ def _reading(folder, task: str, top_bad: int, random_bad: int, noise_rate: float
 
 
 def test_the_reading_sentence_reads_its_counts_and_its_verdict(tmp_path):
-    from nlpdiff.conclusions import check_text, reading_claim
+    from nlpdiff_study.conclusions import check_text, reading_claim
 
     assert reading_claim(tmp_path) is None  # no reading committed: the sentence is skipped
     _reading(tmp_path / "readings" / "a_clean", "sst2", top_bad=9, random_bad=0)

@@ -1,4 +1,4 @@
-"""Curriculum samplers (order and pacing on tiny data), the grid runner and its statistics (nlpdiff.curriculum)."""
+"""Curriculum samplers (order and pacing on tiny data), the grid runner and its statistics (nlpdiff_study.curriculum)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nlpdiff import curriculum as cur
+from nlpdiff_study import curriculum as cur
 from nlpdiff.errors import ParameterError
 from nlpdiff.samplers import Sampler, ShuffledSampler, SubsetSampler
 

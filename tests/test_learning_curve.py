@@ -1,11 +1,11 @@
-"""nlpdiff.learning_curve: one run per size, reused when finished, one summary row per checkpoint."""
+"""nlpdiff_study.learning_curve: one run per size, reused when finished, one summary row per checkpoint."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from nlpdiff import learning_curve as lc
+from nlpdiff_study import learning_curve as lc
 from nlpdiff.errors import ParameterError
 
 
@@ -39,7 +39,7 @@ def test_bad_sizes_and_parts_are_refused_before_training(tmp_path):
 
 
 def test_largest_size_reads_the_last_checkpoint_of_the_largest_size(tmp_path):
-    from nlpdiff.learning_curve import largest_size
+    from nlpdiff_study.learning_curve import largest_size
 
     rows = [{"train_size": n, "checkpoint": c, "epoch": c + 1.0, "examples_seen": n * (c + 1), "heldout_f1": f}
             for n, c, f in ((400, 0, 7.8), (400, 1, 9.3), (2000, 0, 37.6), (2000, 1, 46.7))]

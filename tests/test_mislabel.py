@@ -1,4 +1,4 @@
-"""The mislabel-detection study runner (nlpdiff.mislabel): configuration, measurements, parts, analyses."""
+"""The mislabel-detection study runner (nlpdiff_study.mislabel): configuration, measurements, parts, analyses."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from nlpdiff import mislabel
+from nlpdiff_study import mislabel
 from nlpdiff.errors import ParameterError
 
 
@@ -261,7 +261,7 @@ def test_chapter_notebook_on_tiny_data(tiny_data_dir, tmp_path):
 
     import nbformat
 
-    from nlpdiff.runner import NOTEBOOKS_DIR, run_notebook
+    from nlpdiff_study.runner import NOTEBOOKS_DIR, run_notebook
 
     root = Path(__file__).resolve().parents[1]
     out = tmp_path / "mislabel.ipynb"

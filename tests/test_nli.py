@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 from conftest import TINY_ROWS
 
-from nlpdiff import nli, tasks
+from nlpdiff import tasks
+from nlpdiff_study import nli
 from nlpdiff.config import from_flat
 from nlpdiff.dynamics import load_or_train, train
 from nlpdiff.errors import ParameterError

@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 
 from nlpdiff import rundir
-from nlpdiff.runner import NOTEBOOKS_DIR
+from nlpdiff_study.runner import NOTEBOOKS_DIR
 from nlpdiff.cli import main as cli_main
-from nlpdiff.runner import NotebookFailed, run_notebook
+from nlpdiff_study.runner import NotebookFailed, run_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 SENTIMENT = NOTEBOOKS_DIR / "sentiment.py"
@@ -158,7 +158,7 @@ def test_summarization_notebook_smoke(smoke_study):
 
 
 def test_finish_page_folds_code_keeps_parameters_open_and_is_idempotent(tmp_path):
-    from nlpdiff.runner import finish_page
+    from nlpdiff_study.runner import finish_page
 
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters", "hide-cell"]}),

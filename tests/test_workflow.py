@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 
 from nlpdiff.errors import ParameterError
-from nlpdiff.workflow import PROFILES, load_plan
+from nlpdiff_study.workflow import PROFILES, load_plan
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize("profile", PROFILES)
 def test_profiles_expand(profile):
-    plan = load_plan(profile, ROOT / "params", ROOT / "src" / "nlpdiff" / "notebooks")
+    plan = load_plan(profile, ROOT / "params", ROOT / "notebooks")
     assert plan.runs and plan.profile == profile
     names = [r.name for r in plan.all()]
     assert len(names) == len(set(names))

@@ -4,7 +4,10 @@ The package behind the study: task loading (`nlpdiff.tasks`), a run's configurat
 (`nlpdiff.config`), models (`nlpdiff.models`), the training loop and its events (`nlpdiff.engine`,
 `nlpdiff.samplers`, `nlpdiff.recording`), composed by `nlpdiff.dynamics.train`, the run folder
 (`nlpdiff.rundir`), difficulty scores computed from the dynamics (`nlpdiff.scores`), plots
-(`nlpdiff.plots`) and the notebook runner (`nlpdiff.runner`).
+(`nlpdiff.plots`), analyses (`nlpdiff.compare`, `nlpdiff.analysis`, `nlpdiff.detection`,
+`nlpdiff.stats`) and the `score`/`audit` commands (`nlpdiff.cli`, `nlpdiff.audit`). The study that
+uses it (workflow, notebooks, grid parts, the answer) is the separate package `nlpdiff_study`,
+which this package never imports.
 """
 
 from nlpdiff.errors import ParameterError

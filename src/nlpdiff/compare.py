@@ -324,7 +324,7 @@ def human_signals(run) -> tuple[pd.DataFrame, list[str], str | None]:
       judged the given label wrong (0 for reviews that were not candidates); length = words.
 
     * NLI runs whose samples carry ChaosNLI's columns (``chaosnli_snli``, ``chaosnli_mnli``, the SNLI
-      pool of :mod:`nlpdiff.nli`): ``chaosnli_entropy`` (entropy of 100 crowd labels) and
+      pool of :mod:`nlpdiff_study.nli`): ``chaosnli_entropy`` (entropy of 100 crowd labels) and
       ``gold_differs`` (the gold label is not the crowd's majority), on the ChaosNLI pairs only.
 
     Other runs have no human signal: an empty frame.
@@ -335,8 +335,6 @@ def human_signals(run) -> tuple[pd.DataFrame, list[str], str | None]:
     task = run.params["task"]
     out = pd.DataFrame({"sample_id": s["sample_id"]})
     if {"entropy", "chaos_label", "premise", "hypothesis"} <= set(s.columns):  # ChaosNLI pairs (any NLI run)
-        from nlpdiff.nli import chaosnli_signals
-
         sig = chaosnli_signals(s)
         sig = sig.rename(columns={"entropy": "chaosnli_entropy"})
         sig["gold_differs"] = sig["gold_differs"].astype(float)
@@ -393,3 +391,32 @@ def missed_by_construction(scores: pd.DataFrame, a: str = "action", b: str = "me
     return {**base, "missed": len(missed), "missed_mostly_wrong": float(wrong.mean()) if len(missed) else np.nan,
             "n_mostly_right": len(right), "overlap_mostly_right": sub["overlap"],
             "missed_by_b_mostly_right": 1 - sub["overlap"], "chance_mostly_right": sub["chance_overlap"]}
+
+
+def chaosnli_signals(samples: pd.DataFrame) -> pd.DataFrame:
+    """The ChaosNLI human signals of a run's samples (the pairs that have them).
+
+    ``samples`` is a run's ``samples.parquet`` with the ChaosNLI columns (a run on ``chaosnli_snli``,
+    ``chaosnli_mnli`` or the SNLI pool of :func:`register_snli_pool`). Returns one row per ChaosNLI
+    pair: ``sample_id``, ``entropy`` (bits, of the 100 new labels: higher = humans disagree more),
+    ``gold_differs`` (the original gold label, ``original_label``, differs from ``chaos_label``, the
+    majority of the 100), ``chaos_share`` (share of the 100 on the majority label) and
+    ``length_words`` (words of premise and hypothesis).
+    """
+    missing = [c for c in ("sample_id", "premise", "hypothesis", "entropy", "chaos_label") if c not in samples]
+    if missing:
+        raise ParameterError("samples", f"columns {list(samples.columns)}",
+                             "a run's samples with ChaosNLI's columns (task chaosnli_snli, chaosnli_mnli or "
+                             "the SNLI pool snli_chaosnli)", hint=f"missing {missing}")
+    s = samples[np.isfinite(pd.to_numeric(samples["entropy"], errors="coerce").to_numpy(float))]
+    gold = s["original_label"] if "original_label" in s else s["label"]
+    counts = np.array([np.asarray(c, float) for c in s["label_count"]]) if "label_count" in s and len(s) else None
+    out = pd.DataFrame({
+        "sample_id": s["sample_id"].to_numpy(),
+        "entropy": s["entropy"].to_numpy(float),
+        "gold_differs": (gold.to_numpy() != s["chaos_label"].to_numpy().astype(np.int64)),
+        "length_words": (s["premise"].str.split().str.len() + s["hypothesis"].str.split().str.len()).to_numpy(float),
+    })
+    if counts is not None:
+        out["chaos_share"] = counts.max(axis=1) / counts.sum(axis=1)
+    return out.reset_index(drop=True)

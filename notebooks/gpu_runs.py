@@ -49,7 +49,7 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from nlpdiff import plots
-from nlpdiff.conclusions import not_baselines
+from nlpdiff_study.conclusions import not_baselines
 
 plots.enable_offline()
 root = Path(results_dir)

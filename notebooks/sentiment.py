@@ -14,7 +14,7 @@
 # %% [markdown]
 # # Sentiment analysis: the action score on SST-2
 #
-# *This page is one execution of `src/nlpdiff/notebooks/sentiment.py`; the same notebook scores any
+# *This page is one execution of `notebooks/sentiment.py`; the same notebook scores any
 # classification task of `nlpdiff.tasks` (IMDB, the VADER human-rated sentences), or a CSV file of
 # your own labelled texts (`data_file`), with any backbone (`finetune`, `probe`, `scratch`).*
 #

@@ -14,8 +14,8 @@
 # %% [markdown]
 # # Natural language inference: do hard pairs match human disagreement?
 #
-# *This page is one execution of `src/nlpdiff/notebooks/nli.py`. It trains (or reuses) its runs with
-# `nlpdiff.dynamics.load_or_train`; the tables come from `nlpdiff.nli`.*
+# *This page is one execution of `notebooks/nli.py`. It trains (or reuses) its runs with
+# `nlpdiff.dynamics.load_or_train`; the tables come from `nlpdiff_study.nli`.*
 #
 # Natural language inference (NLI) asks whether a hypothesis follows from a premise (entailment),
 # contradicts it, or neither (neutral). **ChaosNLI** (Nie, Zhou and Bansal, EMNLP 2020) gave 1,514
@@ -38,7 +38,7 @@
 #
 # **The runs.** SNLI has no training split offline, so the training pool is SNLI dev: every ChaosNLI
 # pair that is in SNLI dev (matched by premise and hypothesis text) plus other dev pairs, and a held-out
-# part of dev pairs *outside* ChaosNLI for accuracy (`nlpdiff.nli.register_snli_pool`). MiniLM is
+# part of dev pairs *outside* ChaosNLI for accuracy (`nlpdiff_study.nli.register_snli_pool`). MiniLM is
 # fine-tuned on it (the headline), and the cheap backbones (`probe`: frozen MiniLM features and an MLP;
 # `scratch`: an n-gram bag trained from nothing) over three seeds. On MNLI, no held-out pair exists
 # offline beyond ChaosNLI's 1,599: the runs train on all of them (every pair gets a score) and report
@@ -74,7 +74,8 @@ from pathlib import Path
 import pandas as pd
 from IPython.display import Markdown, display
 
-from nlpdiff import nli, plots
+from nlpdiff import plots
+from nlpdiff_study import nli
 from nlpdiff.config import from_flat
 from nlpdiff.dynamics import load_or_train
 

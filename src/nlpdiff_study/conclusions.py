@@ -210,7 +210,7 @@ def chaosnli_claim(root: Path) -> Claim | None:
 def grid_claim(root: Path) -> Claim | None:
     """The whole mislabel-detection grid (cheap backbones from ``results/mislabel/``, fine-tuned from
     ``results/gpu/``): the action score against each cell's best other score, and against the last loss."""
-    from nlpdiff import mislabel
+    from nlpdiff_study import mislabel
 
     labels, _ = mislabel.grid_summaries(mislabel.load_results(root / "mislabel"))  # flipped labels only
     gpu = mislabel.gpu_summary(root / "gpu")
@@ -253,7 +253,7 @@ def _and(words) -> str:
 def curriculum_claim(root: Path) -> Claim | None:
     """Curricula ordered by the action score of a separate scoring run, against shuffled training and
     against the same pacing with a random order (Wu et al.), final held-out accuracy, Holm per part."""
-    from nlpdiff import curriculum as cur
+    from nlpdiff_study import curriculum as cur
 
     folder = root / "curriculum"
     if not folder.is_dir():
@@ -295,9 +295,9 @@ def curriculum_claim(root: Path) -> Claim | None:
 
 def reading_claim(root: Path) -> Claim | None:
     """Blind readings of the action score's top suspects in clean data against random samples
-    (``results/readings/``, :func:`nlpdiff.mislabel.load_reading`): how many of each group one
+    (``results/readings/``, :func:`nlpdiff_study.mislabel.load_reading`): how many of each group one
     reader judged mislabelled."""
-    from nlpdiff import mislabel
+    from nlpdiff_study import mislabel
 
     folder = root / "readings"
     names = sorted(p.name for p in folder.glob("*/") if (p / "key.csv").exists()) if folder.is_dir() else []

@@ -19,7 +19,7 @@ runs_dir = "runs/cpu"  # the profile's runs folder: this page's own slice trains
 profile = "cpu"
 slice_part = "sst2_probe_cpu"  # the part of params/curriculum.yaml this page trains (reusing finished runs)
 curriculum_file = "params/curriculum.yaml"
-results_dir = "results/curriculum"  # committed parts, computed by `python -m nlpdiff.curriculum PART`
+results_dir = "results/curriculum"  # committed parts, computed by `python -m nlpdiff_study.curriculum PART`
 learn_margin = 0.10  # a setting is read only when its model is this far above chance (held-out metric)
 
 # %% tags=["hide-input"]
@@ -29,7 +29,7 @@ from pathlib import Path
 import pandas as pd
 from IPython.display import Markdown, display
 
-from nlpdiff import curriculum as cur
+from nlpdiff_study import curriculum as cur
 from nlpdiff import plots
 
 plots.enable_offline()
@@ -170,7 +170,7 @@ else:
 #   curriculum runs use other seeds, so no run orders its data by its own dynamics): the action score
 #   (sum of the per-sample loss over checkpoints, eval pass), its training-pass variant, AUM, and the
 #   loss-free text length (each part's orders are in its tables below);
-# - **schedules** (`nlpdiff.curriculum`): competence-based pacing with the square-root competence of
+# - **schedules** (`nlpdiff_study.curriculum`): competence-based pacing with the square-root competence of
 #   Platanios et al. (2019), `c(t) = min(1, sqrt(t (1 - c0²)/T + c0²))`, each batch drawn uniformly
 #   from the easiest `c(t)` share (`c0` and the share of the steps after which competence is 1,
 #   `ramp`, are in the table below); baby steps (one more difficulty bucket per phase, then a phase on
@@ -293,6 +293,6 @@ if pending:
     display(Markdown("**Defined but not computed yet**, so not in this chapter's numbers: " + ", ".join(
         f"`{p}` ({defined[p]['task']}, {defined[p]['backbone']}, schedules "
         f"{', '.join(defined[p]['schedules'])})" for p in pending) + "."))
-display(Markdown("```\n" + "".join(f"python -m nlpdiff.curriculum {p}    # -> {results_dir}/{p}/\n" for p in parts)
-                 + "nlpdiff run src/nlpdiff/notebooks/curriculum.py -p runs_dir runs "
+display(Markdown("```\n" + "".join(f"python -m nlpdiff_study.curriculum {p}    # -> {results_dir}/{p}/\n" for p in parts)
+                 + "nlpdiff run notebooks/curriculum.py -p runs_dir runs "
                  "-o book/results/curriculum.ipynb\n```"))

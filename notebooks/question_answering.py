@@ -103,14 +103,14 @@ display(Markdown(
 # dynamics carry signal.
 
 # %% tags=["hide-input"]
-from nlpdiff.learning_curve import largest_size
+from nlpdiff_study.learning_curve import largest_size
 
 larger = largest_size(learning_curve_table)
 if larger is not None and "heldout_f1" in final:
     display(Markdown(
         f"This run's {res['n_train']:,} questions reach held-out F1 {final['heldout_f1']:.1f}. On the same "
         f"kind of CPU, the committed learning curve (`{learning_curve_table}`, "
-        f"`python -m nlpdiff.learning_curve squad_cpu`) reaches F1 {larger['heldout_f1']:.1f} with "
+        f"`python -m nlpdiff_study.learning_curve squad_cpu`) reaches F1 {larger['heldout_f1']:.1f} with "
         f"{larger['train_size']:,} questions after {larger['epoch']:g} epochs; the conclusions chapter sets it "
         "beside the full-data GPU run. A larger training set does not fit this profile's budget, so read the "
         "scores on this page as those of a model that is still learning the task."))

@@ -313,7 +313,7 @@ display(repl)
 
 # %%
 from nlpdiff import stats as nstats
-from nlpdiff.conclusions import not_baselines
+from nlpdiff_study.conclusions import not_baselines
 
 SIGNAL_DATA = {"rt_human_ratings": "Rotten Tomatoes sentences (15 to 99 raters each)",
                "tweets_human_ratings": "Tweets (VADER raters)", "imdb": "IMDB test (crowd-checked label errors)",

@@ -39,6 +39,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from nlpdiff.compare import chaosnli_signals  # noqa: F401  (the library's; this page's helpers use it)
 from nlpdiff.errors import ParameterError
 
 __all__ = [
@@ -154,35 +155,6 @@ def register_snli_pool(data_dir: str | os.PathLike | None = None, n_other_train:
 
 
 # ------------------------------------------------------------------------------------------ signals
-
-
-def chaosnli_signals(samples: pd.DataFrame) -> pd.DataFrame:
-    """The ChaosNLI human signals of a run's samples (the pairs that have them).
-
-    ``samples`` is a run's ``samples.parquet`` with the ChaosNLI columns (a run on ``chaosnli_snli``,
-    ``chaosnli_mnli`` or the SNLI pool of :func:`register_snli_pool`). Returns one row per ChaosNLI
-    pair: ``sample_id``, ``entropy`` (bits, of the 100 new labels: higher = humans disagree more),
-    ``gold_differs`` (the original gold label, ``original_label``, differs from ``chaos_label``, the
-    majority of the 100), ``chaos_share`` (share of the 100 on the majority label) and
-    ``length_words`` (words of premise and hypothesis).
-    """
-    missing = [c for c in ("sample_id", "premise", "hypothesis", "entropy", "chaos_label") if c not in samples]
-    if missing:
-        raise ParameterError("samples", f"columns {list(samples.columns)}",
-                             "a run's samples with ChaosNLI's columns (task chaosnli_snli, chaosnli_mnli or "
-                             f"{POOL_TASK})", hint=f"missing {missing}")
-    s = samples[np.isfinite(pd.to_numeric(samples["entropy"], errors="coerce").to_numpy(float))]
-    gold = s["original_label"] if "original_label" in s else s["label"]
-    counts = np.array([np.asarray(c, float) for c in s["label_count"]]) if "label_count" in s and len(s) else None
-    out = pd.DataFrame({
-        "sample_id": s["sample_id"].to_numpy(),
-        "entropy": s["entropy"].to_numpy(float),
-        "gold_differs": (gold.to_numpy() != s["chaos_label"].to_numpy().astype(np.int64)),
-        "length_words": (s["premise"].str.split().str.len() + s["hypothesis"].str.split().str.len()).to_numpy(float),
-    })
-    if counts is not None:
-        out["chaos_share"] = counts.max(axis=1) / counts.sum(axis=1)
-    return out.reset_index(drop=True)
 
 
 def _scores_on(scores: pd.DataFrame, signals: pd.DataFrame, columns: Sequence[str] | None) -> tuple[pd.DataFrame, list[str]]:

@@ -15,7 +15,7 @@
 # # Is the action score an effective auditing tool?
 #
 # *Most of this page reads committed summary tables: `results/mislabel/<part>/` (the cheap backbones,
-# each part computed by `python -m nlpdiff.mislabel PART` from `params/mislabel.yaml`) and `results/gpu/`
+# each part computed by `python -m nlpdiff_study.mislabel PART` from `params/mislabel.yaml`) and `results/gpu/`
 # (the fine-tuned grid, run on a GPU). The profile that renders the page also computes a small slice
 # of the grid on the spot (`slice_parts`), shown beside the committed parts.*
 #
@@ -28,12 +28,12 @@
 # %% tags=["parameters"]
 runs_dir = "runs/cpu"  # the profile's run folders; the slice is trained under <runs_dir>/mislabel
 profile = "cpu"
-results_dir = "results/mislabel"  # committed parts (python -m nlpdiff.mislabel PART)
+results_dir = "results/mislabel"  # committed parts (python -m nlpdiff_study.mislabel PART)
 gpu_dir = "results/gpu"  # committed fine-tuned grid (gpu/summarize.py)
 config = "params/mislabel.yaml"
 slice_parts = ["slice_sst2"]  # parts of the config computed by this execution ([] for none)
 data_dir = None  # IMDB and its label errors (default: $NLPDIFF_DATA_DIR)
-readings_dir = "results/readings"  # committed blind readings of top suspects (python -m nlpdiff.mislabel NAME --reading-from RUN)
+readings_dir = "results/readings"  # committed blind readings of top suspects (python -m nlpdiff_study.mislabel NAME --reading-from RUN)
 
 # %% tags=["hide-input"]
 import os
@@ -43,7 +43,8 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from nlpdiff import mislabel, plots
+from nlpdiff import plots
+from nlpdiff_study import mislabel
 
 plots.enable_offline()
 pd.set_option("display.width", 200)

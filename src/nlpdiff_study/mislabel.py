@@ -1,9 +1,9 @@
 """The mislabel-detection study: a grid of label-noise runs computed in parts, real label errors, cleaning.
 
-``python -m nlpdiff.mislabel PART [--config params/mislabel.yaml] [--runs-dir runs/mislabel]
+``python -m nlpdiff_study.mislabel PART [--config params/mislabel.yaml] [--runs-dir runs/mislabel]
 [--out results/mislabel]`` computes one *part* of ``params/mislabel.yaml`` and writes its small
 summary tables under ``results/mislabel/<part>/`` (committed, so the chapter
-``src/nlpdiff/notebooks/mislabel.py`` is rebuilt from them without rerunning any part). A part is
+``notebooks/mislabel.py`` is rebuilt from them without rerunning any part). A part is
 one of three kinds:
 
 ``grid``
@@ -818,7 +818,7 @@ def opening(tests: pd.DataFrame, cells_df: pd.DataFrame, cost: pd.DataFrame | No
 
 # -- reading the top suspects by eye ----------------------------------------------------------------
 
-#: committed blind readings (``python -m nlpdiff.mislabel NAME --reading-from RUN_DIR``), one folder each
+#: committed blind readings (``python -m nlpdiff_study.mislabel NAME --reading-from RUN_DIR``), one folder each
 READINGS = Path("results/readings")
 
 
@@ -881,7 +881,7 @@ def cell_label(df: pd.DataFrame) -> pd.Series:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(prog="python -m nlpdiff.mislabel", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m nlpdiff_study.mislabel", description=__doc__.split("\n\n")[0])
     ap.add_argument("part")
     ap.add_argument("--config", default=str(CONFIG))
     ap.add_argument("--runs-dir", default="runs/mislabel")

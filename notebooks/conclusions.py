@@ -16,7 +16,7 @@
 #
 # *This page reads the committed result tables under `results/` (the parts of the study that are
 # computed on other days and machines commit a small summary each); it trains nothing. Every number
-# in its prose is read from those tables by `nlpdiff.conclusions`, and a test checks that the page
+# in its prose is read from those tables by `nlpdiff_study.conclusions`, and a test checks that the page
 # shows no number that was not read.*
 
 # %% tags=["parameters"]
@@ -31,7 +31,8 @@ from IPython.display import HTML, Markdown, display
 from markdown_it import MarkdownIt
 from myst_nb import glue
 
-from nlpdiff import conclusions, plots, stats
+from nlpdiff import plots, stats
+from nlpdiff_study import conclusions
 
 plots.enable_offline()
 root = Path(results_dir)
@@ -134,7 +135,7 @@ chaos[["score", "spearman_entropy", "spearman_entropy_lo", "spearman_entropy_hi"
 # Difficulty scores of a model that does not learn measure the failure, not the samples. The
 # question-answering page's CPU run (a few hundred SQuAD questions) stays far below a useful F1. The
 # curve below trains the same fine-tuned MiniLM at growing training-set sizes on this CPU
-# (`python -m nlpdiff.learning_curve squad_cpu`, committed under `results/learning_curve/`) and sets
+# (`python -m nlpdiff_study.learning_curve squad_cpu`, committed under `results/learning_curve/`) and sets
 # it beside the full-data GPU run (every checkpoint of it: F1 against the training examples seen),
 # held out on SQuAD dev questions.
 

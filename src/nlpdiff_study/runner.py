@@ -1,6 +1,6 @@
 """Execute a notebook source (a jupytext percent script) with papermill.
 
-The notebooks under ``src/nlpdiff/notebooks/`` (package data) are the only notebook sources; the book shows their executed
+The notebooks under ``notebooks/`` (shipped in the wheel as ``nlpdiff_study/notebooks``) are the only notebook sources; the book shows their executed
 copies under ``book/results/``. :func:`run_notebook` converts the script to a notebook, injects the
 parameters (papermill), executes it, folds the code of every other cell in the book (``hide-input``:
 the reader expands it; the parameter cells stay open)
@@ -18,8 +18,19 @@ from typing import Any
 
 import yaml
 
-#: The notebook sources ship with the package, so ``nlpdiff run sentiment`` works from any folder.
-NOTEBOOKS_DIR = Path(__file__).resolve().parent / "notebooks"
+def _notebooks_dir() -> Path:
+    """The notebook sources: ``notebooks/`` of the checkout (an editable install, the study's own
+    tree), else the copy the wheel ships as ``nlpdiff_study/notebooks`` (so that ``nlpdiff run
+    sentiment`` works from any folder)."""
+    here = Path(__file__).resolve().parent
+    checkout = here.parents[1] / "notebooks"
+    if (checkout / "sentiment.py").is_file():
+        return checkout
+    return here / "notebooks"
+
+
+#: The folder of the notebook sources (jupytext percent scripts), one per page.
+NOTEBOOKS_DIR = _notebooks_dir()
 
 PARAMETER_TAGS = ("parameters", "injected-parameters")
 #: Tag that folds a code cell's source in the book (its outputs stay visible; the reader can expand it).
@@ -55,7 +66,7 @@ class NotebookFailed(RuntimeError):
 
 
 def find_notebook(name: str | os.PathLike, notebooks_dir: str | os.PathLike = NOTEBOOKS_DIR) -> Path:
-    """Resolve ``sentiment`` (a notebook shipped in ``nlpdiff/notebooks/``) or a path to an existing
+    """Resolve ``sentiment`` (a notebook of ``notebooks/``) or a path to an existing
     notebook source."""
     candidates = [Path(name), Path(notebooks_dir) / f"{name}.py", Path(notebooks_dir) / str(name)]
     for c in candidates:

@@ -27,7 +27,7 @@ Three parts:
   from a *separate* scoring run (another seed; a run never orders its data by its own dynamics),
   or by text length (loss-free), or random (the control), or reversed (anti-curriculum).
 
-* **a grid runner** (:func:`run_part`, ``python -m nlpdiff.curriculum PART``): a part of
+* **a grid runner** (:func:`run_part`, ``python -m nlpdiff_study.curriculum PART``): a part of
   ``params/curriculum.yaml`` names a task, a backbone, the seeds and the settings (label noise,
   budget); the runner trains the scoring run for each noise setting, then every (schedule x order)
   cell and the controls over the seeds through :func:`nlpdiff.dynamics.train` with held-out
@@ -698,7 +698,7 @@ def curve_chart(bands: pd.DataFrame, cells: Iterable[tuple[str, str]] | None = N
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m nlpdiff.curriculum",
+    parser = argparse.ArgumentParser(prog="python -m nlpdiff_study.curriculum",
                                      description="Train one part of the curriculum grid and write its tables.")
     parser.add_argument("part", help="a part of the curriculum file (e.g. sst2_probe)")
     parser.add_argument("--params", default="params/curriculum.yaml")

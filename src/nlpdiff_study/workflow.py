@@ -8,7 +8,7 @@ x seed x noise) and the analysis notebooks::
     defaults: {data_seed: 0}       # merged into every run's parameters
     runs:
       sentiment:                   # run name -> runs/<profile>/sentiment/
-        notebook: sentiment        # src/nlpdiff/notebooks/sentiment.py
+        notebook: sentiment        # notebooks/sentiment.py
         page: sentiment            # also shown in the book as book/results/sentiment.ipynb
         parameters: {train_size: 4000, epochs: 4}
       sst2_scratch:
@@ -106,7 +106,7 @@ def load_plan(profile: str, params_dir: str | os.PathLike = "params",
               notebooks_dir: str | os.PathLike | None = None) -> Plan:
     """Read and expand ``params/<profile>.yaml``; check that every notebook exists."""
     if notebooks_dir is None:
-        from nlpdiff.runner import NOTEBOOKS_DIR as notebooks_dir
+        from nlpdiff_study.runner import NOTEBOOKS_DIR as notebooks_dir
     path = Path(params_dir) / f"{profile}.yaml"
     if not path.is_file():
         available = sorted(p.stem for p in Path(params_dir).glob("*.yaml")) if Path(params_dir).is_dir() else []
