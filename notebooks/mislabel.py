@@ -44,7 +44,7 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from nlpdiff import plots
-from nlpdiff_study import mislabel
+from nlpdiff_study import comparisons, mislabel
 
 plots.enable_offline()
 pd.set_option("display.width", 200)
@@ -91,8 +91,9 @@ def keep(df):
 bench = parts.get("benchmark_detection", {}).get("benchmark")
 target_tests = mislabel.paired_tests(targets) if len(targets) else pd.DataFrame()
 target_cells = mislabel.cells(targets) if len(targets) else pd.DataFrame()
+pooled = comparisons.pooled_detection(keep(everything))  # the pre-declared baselines (Methods), pooled
 display(Markdown(mislabel.opening(keep(tests), keep(cells), keep(cost), published, cleaning, imdb, bench,
-                                  target_tests=target_tests, target_cells=target_cells)))
+                                  target_tests=target_tests, target_cells=target_cells, pooled=pooled)))
 
 # %% [markdown]
 # ## The grid

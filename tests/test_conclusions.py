@@ -92,3 +92,44 @@ def test_the_reading_sentence_reads_its_counts_and_its_verdict(tmp_path):
     _reading(tmp_path / "readings" / "c_clean", "snli_chaosnli", top_bad=1, random_bad=1)
     text = reading_claim(tmp_path).render()
     assert "in some data sets only" in text and "in SNLI" in text
+
+
+def test_every_sentence_names_its_test_family_and_margin():
+    claims, _ = conclusions.answer(ROOT / "results")
+    for claim in claims:
+        conclusions.check_statistics(claim)  # raises on a missing test, family or margin
+        assert claim.test and claim.family and claim.margin
+
+
+def test_no_difference_wording_needs_an_equivalence_test():
+    bare = conclusions.Claim("x", "the action score is no better and no worse than {b}",
+                             {"b": conclusions.Name("aum", "t.csv")}, test="t", family="f", margin="0.01")
+    with pytest.raises(ParameterError, match="equivalence"):
+        conclusions.check_statistics(bare)
+    conclusions.check_statistics(conclusions.Claim(bare.analysis, bare.template, bare.slots, test="t", family="f",
+                                                   margin="0.01", equivalence=True))
+    with pytest.raises(ParameterError, match="family"):
+        conclusions.check_statistics(conclusions.Claim("x", "text", {}, test="t", margin="m"))
+
+
+def test_methods_declares_the_comparisons_the_code_uses():
+    from nlpdiff_study import comparisons
+
+    methods = (ROOT / "book" / "methods.md").read_text(encoding="utf-8")
+    declared = methods.split("## Declared comparisons", 1)[1].split("\n## ", 1)[0]
+    for baseline in comparisons.PRIMARY_BASELINES:
+        assert f"`{baseline}`" in declared, baseline
+    assert f"{comparisons.MARGIN_AUC} ROC AUC" in declared
+    assert f"({comparisons.MARGIN_ACCURACY})" in declared and "1 point of held-out accuracy" in declared
+    # declared before the results: the section comes before any result page in the book's order
+    toc = (ROOT / "_toc.yml").read_text()
+    assert toc.index("file: book/methods") < toc.index("file: book/results/")
+
+
+def test_the_answer_leaves_out_the_blind_readings():
+    assert conclusions.reading_claim not in conclusions.CLAIMS
+
+
+def test_no_negative_zero():
+    assert conclusions.Figure(-0.0002, "t.csv").text() == "0.000"
+    assert conclusions.Figure(-0.0004, "t.csv", 1, percent=True).text() == "0.0 %"

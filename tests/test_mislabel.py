@@ -314,3 +314,18 @@ def test_threshold_row_and_cells_compare_the_flags_with_the_action_top_k():
     cells = mislabel.threshold_cells(table)
     assert len(cells) == 1 and cells.loc[0, "n_seeds"] == 3
     assert cells.loc[0, "action_minus_flags"] == pytest.approx(0.2) and 0 <= cells.loc[0, "p_holm"] <= 1
+
+
+def test_opening_leads_with_the_declared_pooled_comparisons():
+    from nlpdiff_study import comparisons
+
+    s = _summary()
+    s2 = s.assign(part="q", roc_auc=np.where(s["score"] == "action", 0.95, s["roc_auc"]))
+    both = pd.concat([s, s2], ignore_index=True)
+    tests, cells = mislabel.paired_tests(both), mislabel.cells(both)
+    pooled = comparisons.pooled_detection(both, n_boot=500)
+    text = mislabel.opening(tests, cells, pooled=pooled)
+    assert text.startswith("**Against the baselines declared in Methods")
+    assert "no better and no worse" not in text and "*Exploratory:*" in text
+    for r in pooled.to_dict("records"):
+        assert f"`{r['baseline']}` ({r['estimate']:+.3f}" in text

@@ -72,3 +72,38 @@ def test_paired_seed_test_is_scipy_ttest_rel():
     assert r["mean_diff"] == pytest.approx(np.mean(np.subtract(a, b))) and r["n"] == 5
     with pytest.raises(ParameterError, match="one per seed"):
         stats.paired_seed_test(a, b[:3])
+
+
+def test_bounded_seed_interval_stays_inside_0_1():
+    from nlpdiff.stats import bounded_seed_interval, seed_interval
+
+    values = [0.99, 0.95, 0.999]
+    _, lo_t, hi_t = seed_interval(values)
+    assert hi_t > 1  # the plain t interval leaves the scale
+    mean, lo, hi = bounded_seed_interval(values)
+    assert 0 < lo < mean < hi < 1
+    with pytest.raises(ParameterError, match="values"):
+        bounded_seed_interval([0.5, 1.2])
+
+
+def test_cluster_bootstrap_weighs_cells_and_finds_a_shift():
+    from nlpdiff.stats import cluster_bootstrap, equivalence_verdict
+
+    rng = np.random.default_rng(1)
+    clusters = np.repeat(np.arange(12), 3)
+    cell_effect = np.repeat(rng.normal(0, 0.01, 12), 3)
+    shifted = 0.03 + cell_effect + rng.normal(0, 0.005, clusters.size)
+    r = cluster_bootstrap(shifted, clusters, n_boot=2000, margin=0.01)
+    assert r["n_clusters"] == 12 and r["n_units"] == 36
+    assert r["low"] > 0 and r["p"] < 0.05 and equivalence_verdict(r, 0.01) == "better"
+    null = cell_effect * 0.1 + rng.normal(0, 0.002, clusters.size)
+    r0 = cluster_bootstrap(null, clusters, n_boot=2000, margin=0.01)
+    assert -0.01 < r0["low90"] and r0["high90"] < 0.01 and equivalence_verdict(r0, 0.01) == "equivalent"
+    noisy = rng.normal(0, 0.05, clusters.size)
+    rn = cluster_bootstrap(noisy, clusters, n_boot=2000, margin=0.01)
+    assert equivalence_verdict(rn, 0.01) == "not shown to differ" and rn["mdd"] > 0.01
+    # every cell weighs the same: a cell with many seeds does not dominate
+    one_big = cluster_bootstrap([1.0] * 10 + [0.0], [0] * 10 + [1], n_boot=200)
+    assert one_big["estimate"] == 0.5
+    with pytest.raises(ParameterError, match="margin"):
+        equivalence_verdict(r, 0)

@@ -10,7 +10,14 @@ References: DeLong, DeLong and Clarke-Pearson, "Comparing the areas under two or
 receiver operating characteristic curves", Biometrics 1988 (the fast algorithm of Sun and Xu, IEEE
 Signal Processing Letters 2014); Holm, "A simple sequentially rejective multiple test procedure",
 Scandinavian Journal of Statistics 1979; Efron and Tibshirani, *An Introduction to the Bootstrap*,
-1993 (percentile intervals).
+1993 (percentile intervals); Field and Welsh, "Bootstrapping clustered data", JRSS B 2007 (resampling
+clusters, then units within them: :func:`cluster_bootstrap`); Schuirmann, "A comparison of the two
+one-sided tests procedure and the power approach for assessing the equivalence of average
+bioavailability", J. Pharmacokinetics and Biopharmaceutics 1987 (TOST: :func:`equivalence_verdict`).
+
+A pooled estimate across the cells of a grid uses :func:`cluster_bootstrap` (cells are clusters, the
+seeds of a cell its units); a claim of "no difference" needs :func:`equivalence_verdict` at a margin
+declared before the results, else it says "not shown to differ" with the minimum detectable difference.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ from scipy import stats as _st
 from nlpdiff.errors import ParameterError
 
 __all__ = ["spearman", "roc_auc", "average_precision", "seed_interval", "paired_bootstrap", "delong", "holm",
-           "paired_seed_test"]
+           "paired_seed_test", "bounded_seed_interval", "cluster_bootstrap", "equivalence_verdict"]
 
 
 def spearman(score: np.ndarray, y: np.ndarray) -> float:
@@ -172,3 +179,83 @@ def paired_seed_test(a: Sequence[float], b: Sequence[float], confidence: float =
     else:
         p = float(_st.ttest_rel(a[ok], b[ok]).pvalue)
     return {"mean_diff": mean, "low": low, "high": high, "p": p, "n": int(d.size)}
+
+
+def bounded_seed_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float]:
+    """Mean and a ``confidence`` interval of a probability-scale metric (ROC AUC, accuracy) over seeds that
+    stays inside [0, 1]: the Student-t interval of the logits, mapped back (values are clipped to
+    [1e-6, 1 - 1e-6] first). The mean is the plain mean of the values."""
+    v = np.asarray(values, float)
+    v = v[np.isfinite(v)]
+    if v.size and ((v < 0) | (v > 1)).any():
+        raise ParameterError("values", f"range [{v.min():.3g}, {v.max():.3g}]", "values in [0, 1]")
+    mean = float(v.mean()) if v.size else float("nan")
+    if v.size < 2:
+        return mean, float("nan"), float("nan")
+    logit = np.log(np.clip(v, 1e-6, 1 - 1e-6) / (1 - np.clip(v, 1e-6, 1 - 1e-6)))
+    _, lo, hi = seed_interval(logit, confidence)
+    if not np.isfinite(lo):  # constant logits: the interval is the value itself
+        lo = hi = float(logit[0])
+    expit = lambda x: float(1 / (1 + np.exp(-x)))  # noqa: E731
+    return mean, expit(lo), expit(hi)
+
+
+def cluster_bootstrap(diffs: Sequence[float], clusters: Sequence, n_boot: int = 4000, seed: int = 0,
+                      margin: float | None = None) -> dict:
+    """Pooled mean of paired differences nested in clusters (grid cells), with a two-stage bootstrap.
+
+    ``diffs[i]`` is one paired difference (e.g. one seed's ROC AUC of score A minus score B), from
+    cluster ``clusters[i]``. Each replicate draws the clusters with replacement, then the units of each
+    drawn cluster with replacement, and takes the mean of each cluster's mean (every cell weighs the
+    same, however many seeds it has). Returns ``estimate`` (the mean of cluster means), the 95 %
+    percentile interval ``low``/``high``, the 90 % interval ``low90``/``high90`` (the two one-sided
+    tests at level 0.05), the bootstrap standard error ``se``, a two-sided bootstrap ``p`` for "no
+    difference", the minimum detectable difference ``mdd`` (2.8 x se: 80 % power at level 0.05),
+    ``n_clusters`` and ``n_units``; with ``margin``, also ``p_equivalence`` (the larger of the two
+    one-sided bootstrap p values against -margin and +margin).
+    """
+    d = np.asarray(diffs, float)
+    c = np.asarray(clusters)
+    if d.shape != c.shape:
+        raise ParameterError("clusters", f"{c.size} labels", f"one cluster label per difference ({d.size})")
+    ok = np.isfinite(d)
+    d, c = d[ok], c[ok]
+    if d.size == 0:
+        raise ParameterError("diffs", "no finite value", "at least one finite paired difference")
+    groups = [d[c == k] for k in dict.fromkeys(c.tolist())]
+    estimate = float(np.mean([g.mean() for g in groups]))
+    rng = np.random.default_rng(seed)
+    reps = np.empty(n_boot)
+    for b in range(n_boot):
+        picked = rng.integers(0, len(groups), len(groups))
+        reps[b] = np.mean([groups[k][rng.integers(0, len(groups[k]), len(groups[k]))].mean() for k in picked])
+    low, high, low90, high90 = np.percentile(reps, [2.5, 97.5, 5, 95])
+    p = float(min(1.0, 2 * min((reps <= 0).mean(), (reps >= 0).mean())))
+    se = float(reps.std(ddof=1))
+    out = {"estimate": estimate, "low": float(low), "high": float(high), "low90": float(low90),
+           "high90": float(high90), "se": se, "p": p, "mdd": 2.8 * se, "n_clusters": len(groups),
+           "n_units": int(d.size)}
+    if margin is not None:
+        out["p_equivalence"] = float(max((reps <= -margin).mean(), (reps >= margin).mean()))
+    return out
+
+
+def equivalence_verdict(result: dict, margin: float, alpha: float = 0.05, p_difference: float | None = None,
+                        p_equivalence: float | None = None) -> str:
+    """One of ``better``, ``worse``, ``equivalent`` or ``not shown to differ`` for a pooled difference.
+
+    ``better``/``worse``: the difference test rejects (``p_difference``, default ``result["p"]``, below
+    ``alpha``; pass a Holm-adjusted p for a family). ``equivalent``: the two one-sided tests reject at
+    ``margin`` (``p_equivalence``, default ``result["p_equivalence"]``, below ``alpha``), i.e. the 90 %
+    interval lies inside (-margin, margin). Otherwise ``not shown to differ``: the sentence must then give
+    the minimum detectable difference, never "no difference".
+    """
+    if margin <= 0:
+        raise ParameterError("margin", margin, "a positive equivalence margin, declared before the results")
+    p_diff = result["p"] if p_difference is None else p_difference
+    p_eq = result.get("p_equivalence") if p_equivalence is None else p_equivalence
+    if p_diff < alpha:
+        return "better" if result["estimate"] > 0 else "worse"
+    if p_eq is not None and p_eq < alpha:
+        return "equivalent"
+    return "not shown to differ"

@@ -46,11 +46,14 @@ class Figure:
     def text(self) -> str:
         if self.value is None or not np.isfinite(self.value):
             return "n/a"
+        value = 100 * self.value if self.percent else self.value
+        if round(value, self.digits) == 0:
+            value = 0.0  # never "-0.000"
         if self.percent:
-            return f"{100 * self.value:.{self.digits}f} %"
+            return f"{value:.{self.digits}f} %"
         if self.digits == 0:
-            return f"{int(round(self.value)):,}"
-        return f"{self.value:.{self.digits}f}"
+            return f"{int(round(value)):,}"
+        return f"{value:.{self.digits}f}"
 
 
 @dataclass(frozen=True)
@@ -66,11 +69,20 @@ class Name:
 
 @dataclass
 class Claim:
-    """One sentence of the answer: ``template`` with ``{slot}`` fields filled from ``slots``."""
+    """One sentence of the answer: ``template`` with ``{slot}`` fields filled from ``slots``.
+
+    ``test``, ``family`` and ``margin`` say which statistical test the sentence rests on, over which
+    family its p values are adjusted and at which equivalence margin (declared in Methods,
+    :mod:`nlpdiff_study.comparisons`) a "no difference" would be judged; ``equivalence`` is True when
+    the sentence rests on an equivalence test (:func:`check_statistics`)."""
 
     analysis: str
     template: str
     slots: dict[str, Figure | Name] = field(default_factory=dict)
+    test: str = ""
+    family: str = ""
+    margin: str = ""
+    equivalence: bool = False
 
     def render(self) -> str:
         return self.template.format(**{k: v.text() for k, v in self.slots.items()})
@@ -87,6 +99,24 @@ def check_template(template: str) -> None:
     digits = re.findall(r"\d+", bare)
     if digits:
         raise ParameterError("template", template, f"prose without typed numbers (found {digits}); use a slot")
+
+
+#: Wording that claims the absence of a difference: allowed only in a sentence resting on an equivalence test.
+NO_DIFFERENCE_WORDING = ("no better", "no worse", "no difference", "never significantly different", "does not help",
+                         "not different", "the same as", "as good as")
+
+
+def check_statistics(claim: Claim) -> None:
+    """Raise unless the claim names its test, family and margin, and says "no difference" only with an
+    equivalence result behind it (otherwise it must say "not shown to differ" and give the minimum
+    detectable difference)."""
+    for what in ("test", "family", "margin"):
+        if not getattr(claim, what).strip():
+            raise ParameterError(f"{claim.analysis}.{what}", getattr(claim, what), "the test, family and margin it rests on")
+    text = claim.render().lower()
+    said = [w for w in NO_DIFFERENCE_WORDING if w in text]
+    if said and not claim.equivalence:
+        raise ParameterError(f"{claim.analysis}", said, "no 'no difference' wording without an equivalence test")
 
 
 def numbers_in(text: str) -> list[str]:
@@ -163,6 +193,7 @@ def detection_claim(root: Path, task: str = "sst2", noise_rate: float = 0.1,
     a = per[per.score == "action"].sort_values("seed").roc_auc.to_numpy()
     b = per[per.score == best.score].sort_values("seed").roc_auc.to_numpy()
     test = stats.paired_seed_test(a, b)
+    _, lo, hi = stats.bounded_seed_interval(a)  # inside [0, 1] (a t interval over 3 seeds can pass 1)
     src = f"{rel} ({task}, noise {noise_rate} {noise_type})"
     mean_loss = _one(cells, {**where, "score": "mean_loss"}, rel)
     same = np.isclose(mean_loss.roc_auc_mean, act.roc_auc_mean, rtol=0, atol=1e-12)
@@ -171,14 +202,18 @@ def detection_claim(root: Path, task: str = "sst2", noise_rate: float = 0.1,
         "With {rate} of the {task} training labels flipped at random, the action score of a "
         "fine-tuned MiniLM ranks the flipped samples first with ROC AUC {auc} (95 % interval over {n} seeds "
         "{lo} to {hi}; chance {chance}), {same} the mean loss it is a multiple of; the best other score, "
-        "{best}, reaches {best_auc} (paired difference over seeds {diff}, p = {p}).",
+        "{best}, chosen after the fact (exploratory), reaches {best_auc} (paired difference over seeds {diff}, "
+        "p = {p}).",
         {"rate": Figure(noise_rate, src, 0, percent=True), "task": Name(TASK_NAMES.get(task, task), src),
          "auc": Figure(act.roc_auc_mean, src), "n": Figure(act.n_seeds, src, 0),
-         "lo": Figure(act.roc_auc_lo, src), "hi": Figure(act.roc_auc_hi, src),
+         "lo": Figure(lo, src), "hi": Figure(hi, src),
          "chance": Figure(act.chance_roc_auc, src, 1), "best": Name(best.score, src),
          "same": Name("exactly as" if same else "unlike", src),
          "p": Figure(test["p"], src, 2),
          "best_auc": Figure(best.roc_auc_mean, src), "diff": Figure(test["mean_diff"], src)},
+        test="interval: Student t of the logits over seeds; comparison: paired t test over seeds (exploratory)",
+        family="one comparison, not adjusted (exploratory; the declared baselines are pooled in the next sentence)",
+        margin="none: no equivalence is claimed",
     )
 
 
@@ -194,7 +229,7 @@ def chaosnli_claim(root: Path) -> Claim | None:
     return Claim(
         "Human disagreement (NLI)",
         "On the {n} SNLI pairs that ChaosNLI had relabelled by a hundred annotators, the action "
-        "score of a fine-tuned MiniLM correlates {strength} with their disagreement (Spearman {rho}, 95 % interval "
+        "score of one fine-tuned MiniLM run (one seed) correlates {strength} with their disagreement (Spearman {rho}, 95 % interval "
         "{lo} to {hi}; predictive entropy {rho_ent}, paired bootstrap interval of entropy minus action {dlo} to "
         "{dhi}) and ranks the {k} pairs whose gold label differs from the "
         "annotators' majority first at ROC AUC {auc} (chance {chance}).",
@@ -204,13 +239,22 @@ def chaosnli_claim(root: Path) -> Claim | None:
          "lo": Figure(act.spearman_entropy_lo, rel), "hi": Figure(act.spearman_entropy_hi, rel),
          "rho_ent": Figure(ent.spearman_entropy, rel), "k": Figure(act.n_gold_differs, rel, 0),
          "auc": Figure(act.roc_auc, rel), "chance": Figure(act.chance_roc_auc, rel, 1)},
+        test="percentile bootstrap over pairs (Spearman; paired bootstrap of the difference with entropy)",
+        family="one run and one seed: a single comparison, not adjusted",
+        margin="none: no equivalence is claimed",
     )
+
+
+def _verdict_words(verdict: str) -> str:
+    return {"better": "higher", "worse": "lower", "equivalent": "equivalent within the margin",
+            "not shown to differ": "not shown to differ"}[verdict]
 
 
 def grid_claim(root: Path) -> Claim | None:
     """The whole mislabel-detection grid (cheap backbones from ``results/mislabel/``, fine-tuned from
-    ``results/gpu/``): the action score against each cell's best other score, and against the last loss."""
-    from nlpdiff_study import mislabel
+    ``results/gpu/``): the action score against each pre-declared baseline
+    (:data:`nlpdiff_study.comparisons.PRIMARY_BASELINES`), pooled over cells and seeds."""
+    from nlpdiff_study import comparisons, mislabel
 
     labels, _ = mislabel.grid_summaries(mislabel.load_results(root / "mislabel"))  # flipped labels only
     gpu = mislabel.gpu_summary(root / "gpu")
@@ -218,29 +262,43 @@ def grid_claim(root: Path) -> Claim | None:
     if not len(labels) or not frames:
         return None
     everything = pd.concat(frames, ignore_index=True)
-    tests = mislabel.paired_tests(everything)
-    act = tests[tests["score"] == "action"]
-    sig = act["p_holm"] < 0.05
-    better, worse = int((sig & (act["diff"] > 0)).sum()), int((sig & (act["diff"] < 0)).sum())
-    cells = mislabel.cells(everything)
-    key = [c for c in ("part", "length", "noise_rate", "noise_type") if c in cells.columns]
-    fin = cells.pivot_table(index=key, columns="score", values="roc_auc_mean")
-    mem = cells[cells["score"] == "action"].set_index(key)
-    gain = (fin["action"] - fin["final_loss"]).dropna()
-    memorised_ft = mem.reindex(gain.index)
-    ft = (memorised_ft["backbone"] == "finetune") & (memorised_ft["final_train_acc_corrupted_mean"] > 0.5)
-    src = "mislabel/*/summary.csv + gpu/summary_detection.csv"
+    pooled = comparisons.pooled_detection(everything)
+    if pooled.empty:
+        return None
+    src = "mislabel/*/summary.csv + gpu/summary_detection.csv (nlpdiff_study.comparisons.pooled_detection)"
+    slots: dict = {"n": Figure(int(pooled["n_cells"].max()), src, 0), "m": Figure(int(pooled["n_pairs"].max()), src, 0),
+                   "k": Figure(len(pooled), src, 0), "margin": Figure(comparisons.MARGIN_AUC, src, 2)}
+    parts = []
+    for i, r in enumerate(pooled.to_dict("records")):
+        slots.update({f"b{i}": Name(r["baseline"], src), f"d{i}": Figure(r["estimate"], src),
+                      f"lo{i}": Figure(r["low"], src), f"hi{i}": Figure(r["high"], src),
+                      f"v{i}": Name(_verdict_words(r["verdict"]), src)})
+        text = f"{{b{i}}} {{d{i}}} ({{lo{i}}} to {{hi{i}}}, {{v{i}}}"
+        if r["verdict"] == "not shown to differ":
+            slots[f"mdd{i}"] = Figure(r["mdd"], src)
+            text += f"; minimum detectable difference {{mdd{i}}}"
+        if r["n_cells"] < pooled["n_cells"].max():
+            slots[f"c{i}"] = Figure(r["n_cells"], src, 0)
+            text += f"; only the {{c{i}}} cells that computed it"
+        parts.append(text + ")")
+    per_cell = mislabel.paired_tests(everything)
+    act = per_cell[per_cell["score"] == "action"]
+    slots.update({"lo": Figure(act["diff"].min(), src), "hi": Figure(act["diff"].max(), src)})
+    equivalent = bool((pooled["verdict"] == "equivalent").any())
     return Claim(
         "Across the label-noise grid",
-        "Over the whole label-noise grid ({n} cells of task, backbone, training length, noise rate and type), the "
-        "action score's ROC AUC minus that of the cell's best other score runs from {lo} to {hi}, {verdict} after "
-        "the Holm correction ({better} cells better, {worse} worse); it clearly beats the loss at the last "
-        "checkpoint only where a fine-tuned model memorises the flipped labels (median gain {gain} over {k} cells).",
-        {"n": Figure(len(act), src, 0), "lo": Figure(act["diff"].min(), src), "hi": Figure(act["diff"].max(), src),
-         "verdict": Name("never significantly different" if better == worse == 0 else "with a mixed record", src),
-         "better": Figure(better, src, 0), "worse": Figure(worse, src, 0),
-         "gain": Figure(float(gain[ft.to_numpy()].median()) if ft.any() else float("nan"), src),
-         "k": Figure(int(ft.sum()), src, 0)},
+        "Pooled over the {n} cells of the label-noise grid (task, backbone, training length, noise rate and type) "
+        "and their {m} seeded runs, the action score's ROC AUC minus that of each baseline declared in Methods is "
+        + "; ".join(parts)
+        + " (95 % cluster-bootstrap intervals; Holm over the {k} baselines; equivalence margin {margin}); against "
+        "the best other score of each cell, chosen after the fact (exploratory), the difference runs from {lo} "
+        "to {hi}.",
+        slots,
+        test="two-stage cluster bootstrap over cells and seeds of the paired differences (same run); two "
+             "one-sided tests for equivalence",
+        family="the declared baselines of the detection question (Holm)",
+        margin=f"{comparisons.MARGIN_AUC} ROC AUC",
+        equivalence=equivalent,
     )
 
 
@@ -252,7 +310,9 @@ def _and(words) -> str:
 
 def curriculum_claim(root: Path) -> Claim | None:
     """Curricula ordered by the action score of a separate scoring run, against shuffled training and
-    against the same pacing with a random order (Wu et al.), final held-out accuracy, Holm per part."""
+    against the same pacing with a random order (Wu et al.), on the final held-out accuracy and on the
+    area under the learning curve, pooled over the settings that learn, their schedules and seeds."""
+    from nlpdiff_study import comparisons
     from nlpdiff_study import curriculum as cur
 
     folder = root / "curriculum"
@@ -267,29 +327,42 @@ def curriculum_claim(root: Path) -> Claim | None:
     runs = tables["runs"].merge(keep, on=cur.SETTING)
     if runs.empty:
         return None
-    # Holm within each part's whole test table, as on the curriculum page; then the settings that learn
-    tests = pd.concat([cur.paired_tests(g) for _, g in tables["runs"].groupby("part", sort=False)],
-                      ignore_index=True).merge(keep, on=cur.SETTING)
-    act = cur.action_verdict(tests)["rows"]  # the action order on each pacing schedule, final held-out metric
-    vs_shuf = act[act["against"] == "shuffled"]
-    vs_rand = act[act["against"] == "random order, same pacing"]
-    sig = lambda d: int(((d["p_holm"] < 0.05) & (d["mean_diff"] > 0)).sum())  # noqa: E731
-    src = "curriculum/*/runs.csv"
+    results = {(against, m): comparisons.pooled_curriculum(runs, against, m)
+               for against in ("shuffled", "random") for m in ("final", "aulc")}
+    p_holm = stats.holm([r["p"] for r in results.values()])
+    p_eq_holm = stats.holm([r["p_equivalence"] for r in results.values()])
+    src = "curriculum/*/runs.csv (nlpdiff_study.comparisons.pooled_curriculum)"
+    slots = {"tasks": Name(_and(TASK_NAMES.get(t, t) for t in dict.fromkeys(runs["task"])), src),
+             "backbones": Name(_and(dict.fromkeys(runs["backbone"])), src),
+             "n": Figure(results[("shuffled", "final")]["n_clusters"], src, 0),
+             "m": Figure(results[("shuffled", "final")]["n_units"], src, 0),
+             "margin": Figure(100 * comparisons.MARGIN_ACCURACY, src, 0)}
+    words = {}
+    for i, ((against, m), r) in enumerate(results.items()):
+        verdict = stats.equivalence_verdict(r, comparisons.MARGIN_ACCURACY, p_difference=p_holm[i],
+                                            p_equivalence=p_eq_holm[i])
+        slots.update({f"d{i}": Figure(100 * r["estimate"], src, 1), f"lo{i}": Figure(100 * r["low"], src, 1),
+                      f"hi{i}": Figure(100 * r["high"], src, 1), f"v{i}": Name(_verdict_words(verdict), src)})
+        text = f"{{d{i}}} points ({{lo{i}}} to {{hi{i}}}, {{v{i}}}"
+        if verdict == "not shown to differ":
+            slots[f"mdd{i}"] = Figure(100 * r["mdd"], src, 1)
+            text += f"; minimum detectable difference {{mdd{i}}} points"
+        words[(against, m)] = text + ")"
     return Claim(
         "Curriculum",
-        "Ordering the training data easy-to-hard by the action score of a separate scoring run "
-        "changes the final held-out accuracy against ordinary shuffled training by {slo} to {shi} points "
-        "({ssig} of {sn} comparisons significantly better after Holm) and against the same pacing with a random "
-        "order by {rlo} to {rhi} points ({rsig} of {rn}), on {tasks} with the {backbones} backbones over "
-        + ("{seeds} seeds" if act["n"].min() == act["n"].max() else "{seeds} to {seeds_max} seeds")
-        + " (the settings whose model learns the task).",
-        {"slo": Figure(100 * vs_shuf["mean_diff"].min(), src, 1), "shi": Figure(100 * vs_shuf["mean_diff"].max(), src, 1),
-         "ssig": Figure(sig(vs_shuf), src, 0), "sn": Figure(len(vs_shuf), src, 0),
-         "rlo": Figure(100 * vs_rand["mean_diff"].min(), src, 1), "rhi": Figure(100 * vs_rand["mean_diff"].max(), src, 1),
-         "rsig": Figure(sig(vs_rand), src, 0), "rn": Figure(len(vs_rand), src, 0),
-         "seeds": Figure(int(act["n"].min()), src, 0), "seeds_max": Figure(int(act["n"].max()), src, 0),
-         "tasks": Name(_and(TASK_NAMES.get(t, t) for t in dict.fromkeys(runs["task"])), src),
-         "backbones": Name(_and(dict.fromkeys(runs["backbone"])), src)},
+        "Ordering the training data easy-to-hard by the action score of a separate scoring run, pooled over the "
+        "{n} settings and schedules whose model learns the task ({tasks}, {backbones} backbones; {m} seeded "
+        "pairs), changes the final held-out accuracy against ordinary shuffled training by "
+        + words[("shuffled", "final")] + " and against the same pacing with a random order by "
+        + words[("random", "final")] + "; on the area under the learning curve, by "
+        + words[("shuffled", "aulc")] + " and " + words[("random", "aulc")]
+        + " (95 % cluster-bootstrap intervals; Holm over these four comparisons; equivalence margin {margin} point).",
+        slots,
+        test="two-stage cluster bootstrap over (setting, schedule) cells and seeds of the paired differences; "
+             "two one-sided tests for equivalence",
+        family="the four curriculum comparisons (two controls x final accuracy and area under the curve; Holm)",
+        margin=f"{comparisons.MARGIN_ACCURACY} accuracy (one point)",
+        equivalence=any(v.value.startswith("equivalent") for k, v in slots.items() if k.startswith("v")),
     )
 
 
@@ -332,12 +405,16 @@ def reading_claim(root: Path) -> Claim | None:
         "Read blind by one reader beside random samples of the same clean data, the action score's audit list "
         "{verdict}: " + "; ".join(parts) + ".",
         slots,
+        test="Fisher's exact test, top suspects against random samples",
+        family="one test per data set, not adjusted",
+        margin="none: no equivalence is claimed",
     )
 
 
 #: The answer's sentences in order; each returns None when its table is not committed.
-CLAIMS: list[Callable[[Path], Claim | None]] = [detection_claim, grid_claim, chaosnli_claim, reading_claim,
-                                                curriculum_claim]
+#: The blind readings (:func:`reading_claim`) are not in the answer: one reader who knew the study read
+#: them, not independent annotators; the mislabel chapter shows them as what they are.
+CLAIMS: list[Callable[[Path], Claim | None]] = [detection_claim, grid_claim, chaosnli_claim, curriculum_claim]
 
 
 def answer(results_root: str | Path = "results") -> tuple[list[Claim], list[str]]:
@@ -350,5 +427,6 @@ def answer(results_root: str | Path = "results") -> tuple[list[Claim], list[str]
             skipped.append(make.__name__)
             continue
         check_template(c.template)
+        check_statistics(c)
         claims.append(c)
     return claims, skipped

@@ -726,22 +726,39 @@ def _range(v: Iterable[float], f: str = "{:.3f}") -> str:
 def opening(tests: pd.DataFrame, cells_df: pd.DataFrame, cost: pd.DataFrame | None = None,
             published: dict | None = None, cleaning: pd.DataFrame | None = None, imdb: pd.DataFrame | None = None,
             bench: pd.DataFrame | None = None, alpha: float = 0.05, target_tests: pd.DataFrame | None = None,
-            target_cells: pd.DataFrame | None = None) -> str:
-    """The chapter's one-paragraph answer, every number read from the tables given (markdown); the
-    parts whose targets are not classes (``target_tests`` / ``target_cells``) add one sentence."""
+            target_cells: pd.DataFrame | None = None, pooled: pd.DataFrame | None = None) -> str:
+    """The chapter's answer, every number read from the tables given (markdown); the parts whose
+    targets are not classes (``target_tests`` / ``target_cells``) add one sentence. With ``pooled``
+    (:func:`nlpdiff_study.comparisons.pooled_detection`), it opens with the pre-declared comparisons."""
     act = tests[tests["score"] == "action"]
     if act.empty:
         return "*No grid part to summarise yet.*"
+    head = []
+    if pooled is not None and len(pooled):
+        words = {"better": "higher than", "worse": "lower than", "equivalent": "equivalent (within the margin) to",
+                 "not shown to differ": "not shown to differ from"}
+        items = []
+        for r in pooled.to_dict("records"):
+            item = (f"{words[r['verdict']]} `{r['baseline']}` ({r['estimate']:+.3f}, 95 % interval "
+                    f"{r['low']:+.3f} to {r['high']:+.3f}")
+            if r["verdict"] == "not shown to differ":
+                item += f"; minimum detectable difference {r['mdd']:.3f}"
+            items.append(item + (f"; {r['n_cells']} cells)" if r["n_cells"] < pooled["n_cells"].max() else ")"))
+        head.append(f"**Against the baselines declared in Methods, pooled over the {int(pooled['n_cells'].max())} "
+                    f"cells of the grid and their seeds, the action score's ROC AUC is " + "; ".join(items)
+                    + f".** (Two-stage cluster bootstrap; Holm over the {len(pooled)} baselines; equivalence margin "
+                    f"{pooled['margin'].iloc[0]:g} ROC AUC.)")
     sig = act["p_holm"] < alpha
     better, worse = int((sig & (act["diff"] > 0)).sum()), int((sig & (act["diff"] < 0)).sum())
     raw_better = int(((act["p_seeds"] < alpha) & (act["diff"] > 0)).sum())
     raw_worse = int(((act["p_seeds"] < alpha) & (act["diff"] < 0)).sum())
     ft = act["part"].str.startswith("gpu_")
     within = int((act["diff"].abs() <= 0.01).sum())
-    verdict = ("no better and no worse than" if better == 0 and worse == 0 else
+    verdict = ("not shown to differ, cell by cell, from" if better == 0 and worse == 0 else
                "better than" if worse == 0 else "worse than" if better == 0 else "sometimes better, sometimes worse than")
-    out = [f"**As a ranking of suspect labels from one training run, the action score is {verdict} the best other "
-           f"score of the same run.** Over the {len(act)} cells of the grid ({int((~ft).sum())} with the cheap "
+    out = [*head, f"*Exploratory:* as a ranking of suspect labels from one training run, the action score is {verdict} "
+           f"the best other score of the same run, chosen after the fact on the same seeds (which favours the "
+           f"baseline). Over the {len(act)} cells of the grid ({int((~ft).sum())} with the cheap "
            f"backbones, {int(ft.sum())} fine-tuned; a cell is a task, backbone, training length, noise rate and "
            f"type, 3 seeds each) its ROC AUC minus that of the cell's best baseline is {_range(act['diff'], '{:+.3f}')} "
            f"(mean over seeds; within 0.01 in {within} cells); after Holm's adjustment it is significantly better "

@@ -1,0 +1,111 @@
+"""The study's pre-declared comparisons: primary baselines, families and equivalence margins.
+
+Declared on the Methods page before any result (``tests/test_conclusions.py`` checks that the page
+and these constants agree), and read by the answer (:mod:`nlpdiff_study.conclusions`):
+
+* **Finding mislabelled samples** (one family): the action score's ROC AUC against each primary
+  baseline of :data:`PRIMARY_BASELINES` that a cell computed, pooled over every cell of the label-noise
+  grid and its seeds (:func:`pooled_detection`, a two-stage cluster bootstrap: cells, then seeds),
+  Holm-adjusted over the baselines; equivalence at :data:`MARGIN_AUC`.
+* **Curricula** (one family per part, as on the curriculum page): the action order against shuffled
+  training and against the same pacing with a random order; equivalence at :data:`MARGIN_ACCURACY`.
+
+"The cell's best other score" (chosen after the fact, on the same seeds) stays on the pages as an
+exploratory comparison, labelled so; it favours the baseline.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from nlpdiff import stats
+
+#: The baselines every detection claim compares the action score with, fixed before the results: the
+#: loss at the last checkpoint (the action score's own last term), the area under the margin (Pleiss
+#: et al.), dataset cartography's confidence (Swayamdipta et al.), predictive entropy of the final
+#: model (the seed study's only baseline, Angelov et al.) and confident learning (Northcutt et al.)
+#: where a cell computed it.
+PRIMARY_BASELINES = ("final_loss", "aum", "cartography_confidence", "final_entropy", "confident_learning")
+#: Equivalence margin of a difference in ROC AUC (two one-sided tests).
+MARGIN_AUC = 0.01
+#: Equivalence margin of a difference in held-out accuracy (a fraction: one point).
+MARGIN_ACCURACY = 0.01
+#: The columns that identify one cell of the label-noise grid.
+CELL = ("part", "task", "backbone", "length", "noise_rate", "noise_type")
+
+
+def pooled_detection(summary: pd.DataFrame, baselines=PRIMARY_BASELINES, margin: float = MARGIN_AUC,
+                     metric: str = "roc_auc", n_boot: int = 4000, seed: int = 0) -> pd.DataFrame:
+    """The action score against each baseline, pooled over the grid's cells and seeds.
+
+    ``summary`` has one row per run and score (``seed``, ``score``, ``metric`` and the :data:`CELL`
+    columns it has). For each baseline: the paired differences action minus baseline (same run), their
+    cluster-bootstrap estimate and intervals (:func:`nlpdiff.stats.cluster_bootstrap`), Holm over the
+    baselines for the difference (``p_holm``) and for equivalence (``p_equivalence_holm``), and the
+    verdict (:func:`nlpdiff.stats.equivalence_verdict`). A baseline no cell computed is left out.
+    """
+    key = [c for c in CELL if c in summary.columns]
+    wide = summary.pivot_table(index=[*key, "seed"], columns="score", values=metric, aggfunc="first")
+    rows = []
+    for base in baselines:
+        if base not in wide or "action" not in wide:
+            continue
+        pair = wide[["action", base]].dropna()
+        if pair.empty:
+            continue
+        cells = pair.index.droplevel("seed").map(lambda k: "|".join(map(str, k if isinstance(k, tuple) else (k,))))
+        r = stats.cluster_bootstrap((pair["action"] - pair[base]).to_numpy(), np.asarray(cells), n_boot=n_boot,
+                                    seed=seed, margin=margin)
+        rows.append({"baseline": base, "n_cells": r["n_clusters"], "n_pairs": r["n_units"],
+                     "estimate": r["estimate"], "low": r["low"], "high": r["high"], "low90": r["low90"],
+                     "high90": r["high90"], "mdd": r["mdd"], "p": r["p"], "p_equivalence": r["p_equivalence"]})
+    out = pd.DataFrame(rows)
+    if out.empty:
+        return out
+    out["p_holm"] = stats.holm(out["p"].to_numpy())
+    out["p_equivalence_holm"] = stats.holm(out["p_equivalence"].to_numpy())
+    out["verdict"] = [stats.equivalence_verdict(r, margin, p_difference=r["p_holm"],
+                                                p_equivalence=r["p_equivalence_holm"])
+                      for r in out.to_dict("records")]
+    out["margin"] = margin
+    return out
+
+
+#: The curriculum's columns that identify a setting (as :data:`nlpdiff_study.curriculum.SETTING`).
+SETTING = ("part", "task", "backbone", "noise_rate", "budget")
+#: The paced schedules whose order is compared with the controls.
+SCHEDULES = ("competence", "baby_steps", "annealing")
+
+
+def pooled_curriculum(runs: pd.DataFrame, against: str, measure: str = "final", order: str = "action",
+                      margin: float = MARGIN_ACCURACY, n_boot: int = 4000, seed: int = 0) -> dict:
+    """The ``order`` curricula against a control, pooled over settings, schedules and seeds.
+
+    ``runs``: one row per curriculum run (``schedule``, ``order``, ``seed``, ``measure`` and the
+    :data:`SETTING` columns). ``against`` is ``"shuffled"`` (ordinary shuffled training of the same
+    setting and seed) or ``"random"`` (the same schedule with a random order). Each paired difference
+    is one seed of one (setting, schedule); the clusters are the (setting, schedule) cells. Returns
+    :func:`nlpdiff.stats.cluster_bootstrap`'s result with ``verdict`` at ``margin``.
+    """
+    if against not in ("shuffled", "random"):
+        from nlpdiff.errors import ParameterError
+
+        raise ParameterError("against", against, "'shuffled' or 'random'")
+    key = [c for c in SETTING if c in runs.columns]
+    diffs, clusters = [], []
+    for setting, g in runs.groupby(key, sort=False):
+        by = {c: d.set_index("seed")[measure] for c, d in g.groupby(["schedule", "order"], sort=False)}
+        for (schedule, o), values in by.items():
+            if schedule not in SCHEDULES or o != order:
+                continue
+            control = by.get(("shuffled", "none") if against == "shuffled" else (schedule, "random"))
+            if control is None:
+                continue
+            seeds = sorted(set(values.index) & set(control.index))
+            diffs += list(values.loc[seeds].to_numpy(float) - control.loc[seeds].to_numpy(float))
+            clusters += [f"{setting}|{schedule}"] * len(seeds)
+    r = stats.cluster_bootstrap(diffs, clusters, n_boot=n_boot, seed=seed, margin=margin)
+    r["verdict"] = stats.equivalence_verdict(r, margin)
+    r["margin"] = margin
+    return r
