@@ -11,6 +11,7 @@
 # the analyses that read it and the book.
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -37,10 +38,12 @@ def _alternation(names):
     return "|".join(sorted(names)) if names else "^$"
 
 
-def run_notebook(source, output, parameters):
-    """The nlpdiff runner as a command (so a cluster job runs it the same way)."""
+def run_notebook(source, output, parameters, threads=None):
+    """The nlpdiff runner as a command (so a cluster job runs it the same way); ``threads`` caps the
+    kernel's torch and OpenMP threads."""
+    env = {**os.environ, **({"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)} if threads else {})}
     subprocess.run(["nlpdiff", "run", str(source), "--parameters-json", json.dumps(parameters), "-o", str(output)],
-                   check=True)
+                   check=True, env=env)
 
 
 def page_path(page):
@@ -62,7 +65,8 @@ rule train_run:
         parameters=lambda w: PLAN.executed_parameters(RUNS[w.name]),
     wildcard_constraints:
         name=_alternation(RUNS),
-    threads: workflow.cores  # one training run at a time; each uses every core
+    # one training run at a time, each using every core; a profile's run_threads (smoke: 1) runs several side by side
+    threads: PLAN.run_threads or workflow.cores
     resources:
         gpu=1 if PROFILE == "gpu" else 0,
     run:

@@ -328,4 +328,5 @@ def test_opening_leads_with_the_declared_pooled_comparisons():
     assert text.startswith("**Against the baselines declared in Methods")
     assert "no better and no worse" not in text and "*Exploratory:*" in text
     for r in pooled.to_dict("records"):
-        assert f"`{r['baseline']}` ({r['estimate']:+.3f}" in text
+        assert f"`{r['baseline']}` ({r['estimate']:+.3f}".replace("-0.000", "+0.000") in text
+    assert "-0.000" not in text

@@ -116,3 +116,18 @@ def test_study_command_dry_run(monkeypatch, capsys):
     monkeypatch.chdir(ROOT)
     assert main(["study", "--profile", "smoke", "--cores", "1", "-n", "--", "--quiet", "rules"]) == 0
     assert "snakemake --snakefile Snakefile --cores 1 -n --quiet rules --config profile=smoke" in capsys.readouterr().out
+
+
+def test_run_threads_of_a_profile(tmp_path):
+    (tmp_path / "params").mkdir()
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "notebooks" / "nb.py").write_text("# %%\n")
+    body = "runs:\n  a:\n    notebook: nb\n"
+    (tmp_path / "params" / "p.yaml").write_text(body)
+    assert load_plan("p", tmp_path / "params", tmp_path / "notebooks").run_threads is None  # every core, one at a time
+    (tmp_path / "params" / "q.yaml").write_text("run_threads: 1\n" + body)
+    assert load_plan("q", tmp_path / "params", tmp_path / "notebooks").run_threads == 1
+    (tmp_path / "params" / "r.yaml").write_text("run_threads: 0\n" + body)
+    with pytest.raises(ParameterError, match="run_threads=0"):
+        load_plan("r", tmp_path / "params", tmp_path / "notebooks")
+    assert load_plan("smoke", ROOT / "params", ROOT / "notebooks").run_threads == 1

@@ -739,8 +739,9 @@ def opening(tests: pd.DataFrame, cells_df: pd.DataFrame, cost: pd.DataFrame | No
                  "not shown to differ": "not shown to differ from"}
         items = []
         for r in pooled.to_dict("records"):
-            item = (f"{words[r['verdict']]} `{r['baseline']}` ({r['estimate']:+.3f}, 95 % interval "
-                    f"{r['low']:+.3f} to {r['high']:+.3f}")
+            sign = lambda x: f"{x:+.3f}".replace("-0.000", "+0.000")  # noqa: E731  (never "-0.000")
+            item = (f"{words[r['verdict']]} `{r['baseline']}` ({sign(r['estimate'])}, 95 % interval "
+                    f"{sign(r['low'])} to {sign(r['high'])}")
             if r["verdict"] == "not shown to differ":
                 item += f"; minimum detectable difference {r['mdd']:.3f}"
             items.append(item + (f"; {r['n_cells']} cells)" if r["n_cells"] < pooled["n_cells"].max() else ")"))

@@ -70,6 +70,9 @@ class Plan:
     analyses: list[PlannedRun]
     build_book: bool = True
     raw: dict[str, Any] = field(default_factory=dict)
+    #: torch threads of each training run; None: every core, one run at a time (the default). A profile of
+    #: tiny runs (smoke) sets 1: its runs are mostly single-threaded start-up, so two run side by side.
+    run_threads: int | None = None
 
     def all(self) -> list[PlannedRun]:
         return [*self.runs, *self.analyses]
@@ -151,4 +154,13 @@ def load_plan(profile: str, params_dir: str | os.PathLike = "params",
         analyses=analyses,
         build_book=bool(raw.get("build_book", True)),
         raw=raw,
+        run_threads=_run_threads(raw.get("run_threads")),
     )
+
+
+def _run_threads(value) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ParameterError("run_threads", value, "a positive integer (torch threads per training run), or absent")
+    return value
