@@ -741,3 +741,24 @@ def test_run_score_table_lists_computed_scores_and_names_the_others():
     assert note == "Registered but not computed for this run: `vog` (no vog table recorded)."
     run.info["resolved"]["skipped_scores"] = {}
     assert run_score_table(run)[1] is None
+
+
+def test_families_of_the_registry():
+    """The action score's variants are one family, read by every page that compares families."""
+    from nlpdiff import scores
+
+    assert set(scores.family_members("action")) == {"action", "action_train", "action_trapezoid",
+                                                     "action_train_trapezoid", "early_action", "action_token_sum",
+                                                     "mean_loss"}
+    assert scores.score_family("aum") == "aum" and scores.score_family("not_a_score") is None
+    with pytest.raises(ParameterError, match="family"):
+        scores.register("toy_family", lambda d: d.loss.sum(axis=1), needs=("eval.loss",), description="x",
+                        reference="x", orientation="x", family="not an identifier")
+    assert "toy_family" not in scores.SCORES
+
+
+def test_one_definition_of_the_action_family_in_the_study():
+    from nlpdiff_study import comparisons, conclusions, mislabel
+
+    assert conclusions.ACTION_FAMILY == mislabel.ACTION_FAMILY == comparisons.action_family()
+    assert conclusions.not_baselines() == mislabel._not_baselines() == comparisons.not_baselines()

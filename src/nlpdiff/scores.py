@@ -63,6 +63,8 @@ __all__ = [
     "AXES",
     "difficulty_scores",
     "score_axis",
+    "score_family",
+    "family_members",
     "register",
     "score",
     "unregister",
@@ -531,6 +533,8 @@ class ScoreSpec:
         params: fixed keyword arguments passed to ``func`` (e.g. the pass-independent column).
         min_checkpoints: fewer recorded checkpoints than this and the score is skipped.
         axis: one of :data:`AXES`: ``"difficulty"`` (higher = harder) or ``"ambiguity"``.
+        family: the family of scores it belongs to, for pages that compare families (``"action"``: the
+            action score and its variants, which the mean loss ranks like); by default its own name.
         compute: for a score whose inputs are not one pass of the dynamics: ``compute(ctx)``
             returns ``(sample_ids, values)`` or raises ``_Unavailable(reason)``; ``None`` for the
             default, ``func(Dynamics of the pass, **params)``.
@@ -548,6 +552,7 @@ class ScoreSpec:
     min_checkpoints: int = 1
     compute: Callable[["_Context"], tuple[np.ndarray, np.ndarray]] | None = field(default=None, repr=False)
     axis: str = "difficulty"
+    family: str = ""
 
     @property
     def dynamics_needs(self) -> list[tuple[str, str]]:
@@ -590,6 +595,7 @@ def register(
     compute: Callable[["_Context"], tuple[np.ndarray, np.ndarray]] | None = None,
     replace: bool = False,
     axis: str = "difficulty",
+    family: str | None = None,
 ) -> ScoreSpec:
     """Register a difficulty score; :func:`compute_scores` then computes it on every run whose inputs it finds.
 
@@ -599,7 +605,8 @@ def register(
     ``compute_scores(...).attrs["skipped"]``. A score that needs anything else (the VoG table,
     the number of classes, K trainings) passes ``compute``. See :class:`ScoreSpec` for the fields;
     ``replace=True`` replaces a score of the same name (otherwise a duplicate name raises).
-    ``axis="ambiguity"`` registers a score that is not a difficulty score (see :data:`AXES`).
+    ``axis="ambiguity"`` registers a score that is not a difficulty score (see :data:`AXES`);
+    ``family`` groups variants of one score (:func:`family_members`; default: the score's own name).
 
     Example, a score on QA's per-checkpoint token F1 (recorded as the ``f1`` column)::
 
@@ -627,8 +634,10 @@ def register(
         raise ParameterError("min_checkpoints", min_checkpoints, "an integer >= 1")
     if axis not in AXES:
         raise ParameterError("axis", axis, f"one of {', '.join(AXES)}")
+    if family is not None and (not isinstance(family, str) or not family.isidentifier()):
+        raise ParameterError("family", family, "a family name that is a Python identifier, or None")
     spec = ScoreSpec(name, func, description, reference, orientation, needs, formula, cites,
-                     MappingProxyType(dict(params or {})), min_checkpoints, compute, axis)
+                     MappingProxyType(dict(params or {})), min_checkpoints, compute, axis, family or name)
     if compute is None:
         passes = {p for p, _ in spec.dynamics_needs}
         others = [n for n in needs if n.partition(".")[0] not in PASSES]
@@ -665,6 +674,17 @@ def score_axis(name: str) -> str | None:
     """The axis of a registered score (:data:`AXES`), or None for a column that is not a registered score."""
     spec = SCORES.get(name)
     return spec.axis if spec is not None else None
+
+
+def score_family(name: str) -> str | None:
+    """The family of a registered score (``"action"`` for the action score and its variants), or None."""
+    spec = SCORES.get(name)
+    return spec.family if spec is not None else None
+
+
+def family_members(family: str) -> tuple[str, ...]:
+    """The registered scores of one family, in registration order (``family_members("action")``)."""
+    return tuple(s.name for s in SCORES.values() if s.family == family)
 
 
 def unregister(name: str) -> ScoreSpec:
@@ -771,6 +791,7 @@ def _cl_unavailable(ctx: _Context):
 
 @score(
     "action",
+    family="action",
     needs=("eval.loss",),
     description="Action score: loss summed over checkpoints, eval pass (sum_t L_t).",
     formula=r"$A(x) = \sum_{t=1}^{T} L_t(x)$, evaluation pass",
@@ -799,6 +820,7 @@ def action_score(dyn: Dynamics, column: str = "loss") -> np.ndarray:
 register(
     "action_train",
     action_score,
+    family="action",
     needs=("train.loss",),
     description="Action score from the training forward pass (dropout on, weights moving within the epoch).",
     formula=r"$\sum_{t=1}^{T} L_t(x)$ over the training-pass losses",
@@ -810,6 +832,7 @@ register(
 
 @score(
     "action_trapezoid",
+    family="action",
     needs=("eval.loss", "eval.step"),
     min_checkpoints=2,
     description="Action integrated over optimiser steps (trapezoid rule), eval pass; for uneven checkpoints.",
@@ -869,6 +892,7 @@ def action_trapezoid_score(dyn: Dynamics, column: str = "loss") -> np.ndarray:
 register(
     "action_train_trapezoid",
     action_trapezoid_score,
+    family="action",
     needs=("train.loss", "train.step"),
     min_checkpoints=2,
     description="Action integrated over each sample's own training steps (trapezoid rule), training pass; its weights depend on the random batch order.",
@@ -890,6 +914,7 @@ def _early_k(dyn: Dynamics, k: int | None) -> int:
 
 @score(
     "early_action",
+    family="action",
     needs=("eval.loss",),
     description="Action over the first ceil(T/4) checkpoints only, eval pass.",
     formula=r"$\sum_{t=1}^{k} L_t(x)$, $k = \lceil T/4 \rceil$",
@@ -914,6 +939,7 @@ def early_action_score(dyn: Dynamics, k: int | None = None, column: str = "loss"
 
 @score(
     "action_token_sum",
+    family="action",
     needs=("eval.loss_sum",),
     description="Action on the summed token NLL (sequences), instead of the mean token NLL of 'action'.",
     formula=r"$\sum_t \sum_i \ell_{t,i}(x)$ over the reference tokens $i$ (sequences)",
@@ -938,6 +964,7 @@ def action_token_sum_score(dyn: Dynamics) -> np.ndarray:
 
 @score(
     "mean_loss",
+    family="action",
     needs=("eval.loss",),
     description="Mean loss over checkpoints, eval pass ((1/T) sum_t L_t).",
     formula=r"$\tfrac{1}{T}\sum_t L_t(x)$",

@@ -31,6 +31,22 @@ PRIMARY_BASELINES = ("final_loss", "aum", "cartography_confidence", "final_entro
 MARGIN_AUC = 0.01
 #: Equivalence margin of a difference in held-out accuracy (a fraction: one point).
 MARGIN_ACCURACY = 0.01
+def action_family() -> tuple[str, ...]:
+    """The action score and its variants (the registry's ``"action"`` family; the mean loss ranks exactly as
+    the action score): never "the best other score"."""
+    from nlpdiff import scores
+
+    return scores.family_members("action")
+
+
+def not_baselines() -> tuple[str, ...]:
+    """Scores never chosen as "the best other score" (the exploratory comparison): the action family and the
+    scores that are not on the difficulty axis (cartography variability measures ambiguity)."""
+    from nlpdiff import scores
+
+    return action_family() + tuple(s for s in scores.SCORES if scores.score_axis(s) != "difficulty")
+
+
 #: The columns that identify one cell of the label-noise grid.
 CELL = ("part", "task", "backbone", "length", "noise_rate", "noise_type")
 

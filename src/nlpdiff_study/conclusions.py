@@ -143,17 +143,11 @@ def render(claims: list[Claim]) -> str:
 
 # ----------------------------------------------------------------------------------------- readers
 
-#: The action score and its variants (the mean loss is the plain action score divided by the number of
-#: checkpoints when every sample shares them); "the best other score" is chosen outside this family.
-ACTION_FAMILY = ("action", "mean_loss", "action_train", "action_trapezoid", "action_train_trapezoid", "early_action")
+#: The action score and its variants, and the scores never chosen as "the best other score": one
+#: definition, in :mod:`nlpdiff_study.comparisons` (read from the score registry's families).
+from nlpdiff_study.comparisons import action_family, not_baselines  # noqa: E402
 
-
-def not_baselines() -> tuple[str, ...]:
-    """Scores never chosen as "the best other score": the action family and the scores that are not on the
-    difficulty axis (cartography variability measures ambiguity, see ``nlpdiff.scores.AXES``)."""
-    from nlpdiff import scores
-
-    return ACTION_FAMILY + tuple(s for s in scores.SCORES if scores.score_axis(s) != "difficulty")
+ACTION_FAMILY = action_family()
 
 
 def strength(rho: float) -> str:

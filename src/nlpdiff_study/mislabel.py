@@ -42,21 +42,15 @@ import pandas as pd
 
 from nlpdiff import stats
 from nlpdiff.errors import ParameterError
+from nlpdiff_study.comparisons import action_family, not_baselines
 
 CONFIG = Path("params/mislabel.yaml")
 PART_KINDS = ("grid", "cleaning", "imdb")
-#: the action family: scores that are the action score or a variant of it (``mean_loss`` ranks exactly as
-#: ``action``); the "best baseline" of a cell is the best score outside this family
-ACTION_FAMILY = ("action", "action_train", "action_trapezoid", "action_train_trapezoid", "early_action",
-                 "action_token_sum", "mean_loss")
+#: the action family (the registry's "action" family: the action score and its variants; ``mean_loss`` ranks
+#: exactly as ``action``); the "best baseline" of a cell is the best score outside it
+ACTION_FAMILY = action_family()
 TESTED = ("action", "action_train")
-
-
-def _not_baselines() -> tuple[str, ...]:
-    """Never "the best baseline": the action family, and scores off the difficulty axis (variability)."""
-    from nlpdiff import scores
-
-    return ACTION_FAMILY + tuple(s for s in scores.SCORES if scores.score_axis(s) != "difficulty")
+_not_baselines = not_baselines
 METRICS = ("roc_auc", "average_precision", "precision_at_k")
 NOISE_SHORT = {"uniform": "u", "class_conditional": "cc"}
 
