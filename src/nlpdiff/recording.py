@@ -29,9 +29,10 @@ import pandas as pd
 
 from nlpdiff.engine import Handler, State, progress_bar
 from nlpdiff.errors import ParameterError
+from nlpdiff.schema import CLASSIFICATION_STATS
 
-#: Statistics of classification runs (other heads record BASE_STATS and their own extras).
-STAT_COLUMNS = ("loss", "gold_prob", "correct", "margin", "entropy", "el2n")
+#: Statistics of classification runs (other heads record BASE_STATS and their own extras): :mod:`nlpdiff.schema`.
+STAT_COLUMNS = CLASSIFICATION_STATS
 
 
 class Recorder:

@@ -38,14 +38,10 @@ from typing import Any
 
 import pandas as pd
 
-RUN_FILES = ("run.json", "samples.parquet", "dynamics.parquet", "scores.parquet", "metrics.json")
+from nlpdiff import schema
 
-#: Columns every ``samples.parquet`` has (the task's own fields come in addition).
-SAMPLES_COLUMNS = ("sample_id", "label", "original_label", "is_corrupted")
-#: Columns every ``dynamics.parquet`` has (task-specific extras come in addition).
-DYNAMICS_COLUMNS = (
-    "sample_id", "checkpoint", "epoch", "step", "pass", "loss", "gold_prob", "correct", "margin", "entropy",
-)
+# the names of the files and columns: one list, in nlpdiff.schema
+RUN_FILES, SAMPLES_COLUMNS, DYNAMICS_COLUMNS = schema.RUN_FILES, schema.SAMPLES_COLUMNS, schema.DYNAMICS_COLUMNS
 
 _VERSIONED_PACKAGES = (
     "nlpdiff", "torch", "transformers", "datasets", "tokenizers", "numpy", "pandas", "pyarrow",

@@ -49,6 +49,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from nlpdiff import schema
 from nlpdiff.errors import ParameterError
 
 __all__ = [
@@ -112,19 +113,10 @@ AXES = ("difficulty", "ambiguity")
 #: extras). They are attributes of :class:`Dynamics` that are ``None`` when not recorded; any
 #: other numeric column of ``dynamics.parquet`` (QA's ``f1``, or anything a head adds) is kept
 #: too, under its own name (see :meth:`Dynamics.get`).
-VALUE_COLUMNS = (
-    "loss",
-    "gold_prob",
-    "correct",
-    "margin",
-    "entropy",
-    "el2n",
-    "loss_sum",
-    "n_tokens",
-)
+VALUE_COLUMNS = schema.VALUE_COLUMNS
 
 #: Columns of ``dynamics.parquet`` that index the rows rather than hold per-sample values.
-KEY_COLUMNS = ("sample_id", "checkpoint", "pass", "step", "epoch")
+KEY_COLUMNS = schema.KEY_COLUMNS
 
 #: Names accepted for the checkpoint-time arrays (the frame's column, or the attribute).
 _TIME_ALIASES = {"step": "steps", "steps": "steps", "epoch": "epochs", "epochs": "epochs"}

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from nlpdiff.config import HeadOptions, NoOptions
+from nlpdiff import schema
 from nlpdiff.errors import ParameterError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -32,8 +33,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from nlpdiff.config import TrainParams
     from nlpdiff.tasks import TaskSpec
 
-#: Statistics every head records per sample and checkpoint.
-BASE_STATS = ("loss", "gold_prob", "correct", "margin", "entropy")
+#: Statistics every head records per sample and checkpoint (:mod:`nlpdiff.schema`).
+BASE_STATS = schema.BASE_STATS
 
 BACKBONES = ("finetune", "probe", "scratch")
 
