@@ -182,3 +182,53 @@ def test_score_and_callback_run_without_the_study_extra(tmp_path, tiny_data_dir)
     proc = subprocess.run([sys.executable, "-c", callback], capture_output=True, text=True, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (tmp_path / "cb" / "scores.parquet").is_file()
+
+
+def _runtime_imports(path: Path, name: str, modules: dict[str, Path]) -> set[str]:
+    """Modules of the package that ``name`` may import at run time: module level *and* inside functions
+    and classes (not ``TYPE_CHECKING`` blocks, which only type hints read)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    skip = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+            for n in ast.walk(node)}
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in skip:
+            continue
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            base = node.module
+            if node.level:
+                parts = name.split(".")[: -node.level if path.name != "__init__.py" else len(name.split("."))]
+                base = ".".join(parts + [node.module])
+            found.add(base)
+            found.update(f"{base}.{a.name}" for a in node.names)
+    return {m for m in found if m in modules and m != name and not name.startswith(m + ".")}
+
+
+def test_no_import_cycle_counting_imports_inside_functions():
+    """No cycle hides in a function-level import: the graph of every run-time import is acyclic."""
+    modules = _modules()
+    graph = {name: _runtime_imports(path, name, modules) for name, path in modules.items()}
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def dfs(node):
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                pytest.fail("import cycle through a function-level import: " + " -> ".join(stack[stack.index(nxt):] + [nxt]))
+            if nxt not in state:
+                dfs(nxt)
+        stack.pop()
+        state[node] = 2
+
+    for name in sorted(graph):
+        if name not in state:
+            dfs(name)
+    # the leaves stay leaves
+    for leaf in ("nlpdiff.errors", "nlpdiff.schema", "nlpdiff.checks", "nlpdiff.runtime"):
+        assert graph[leaf] <= {"nlpdiff.errors"}, (leaf, graph[leaf])
+    # the heads never import the configuration (it imports them)
+    assert not [m for m in graph if m.startswith("nlpdiff.models") and "nlpdiff.config" in graph[m]]

@@ -16,139 +16,25 @@ the typed configuration (and names any unknown key), :meth:`TrainParams.flat` tu
 :meth:`TrainParams.validate` checks every option, including the head's and the backbone/VoG
 combination, before any data is loaded or any weight trained.
 
-This module imports nothing from :mod:`nlpdiff.models` at import time (heads import it), so the
-package has no import cycle.
+The arrows point one way: this module imports the heads' registry and their options
+(:mod:`nlpdiff.models`, :mod:`nlpdiff.models.options`); no head imports it.
 """
 
 from __future__ import annotations
 
-import math
-import random
 from dataclasses import asdict, dataclass, fields
 from typing import Any, ClassVar, Mapping
 
-import numpy as np
 
 from nlpdiff import tasks
+from nlpdiff.checks import _is_int, _is_number, positive_int  # noqa: F401  (also re-exported)
 from nlpdiff.errors import ParameterError
-
-
-def _is_number(x) -> bool:
-    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool) and math.isfinite(x)
-
-
-def _is_int(x) -> bool:
-    return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
-
-
-def positive_int(name: str, value, also: str = "") -> None:
-    """Raise :class:`ParameterError` unless ``value`` is an integer >= 1."""
-    if not _is_int(value) or value < 1:
-        raise ParameterError(name, value, f"an integer >= 1{' ' + also if also else ''}")
-
-
-# -- each head's own options ------------------------------------------------------------------------
-
-@dataclass
-class HeadOptions:
-    """Base of the options of one head family. Field names are unique across all option classes,
-    so that a flat parameter dict maps to exactly one of them."""
-
-    def validate(self, params: "TrainParams") -> None:
-        """Check the options (``params`` is the run's loop configuration); raise :class:`ParameterError`."""
-
-
-@dataclass
-class NoOptions(HeadOptions):
-    """A head with no options of its own (fine-tuned classification)."""
-
-
-@dataclass
-class QAOptions(HeadOptions):
-    """Extractive question answering: window stride over long contexts and the longest answer span."""
-
-    doc_stride: int = 64
-    max_answer_length: int = 30
-
-    def validate(self, params: "TrainParams") -> None:
-        positive_int("doc_stride", self.doc_stride)
-        positive_int("max_answer_length", self.max_answer_length)
-        if self.doc_stride >= params.max_length:
-            raise ParameterError("doc_stride", self.doc_stride, f"an integer < max_length ({params.max_length})")
-
-
-@dataclass
-class SummarizationOptions(HeadOptions):
-    """Summarization: the reference summary's token budget and the generation length at evaluation."""
-
-    max_target_length: int = 64
-    generation_max_tokens: int = 48
-    #: when held-out summaries are generated for ROUGE (the costly part of an evaluation; the
-    #: held-out loss is computed at every evaluation): "ends" = before training and at the last
-    #: checkpoint, "every" = also at every checkpoint between
-    rouge_at: str = "ends"
-
-    def validate(self, params: "TrainParams") -> None:
-        positive_int("max_target_length", self.max_target_length)
-        positive_int("generation_max_tokens", self.generation_max_tokens)
-        if self.rouge_at not in ("ends", "every"):
-            raise ParameterError("rouge_at", self.rouge_at, '"ends" (before training and at the last checkpoint) '
-                                 'or "every" (at every checkpoint)')
-
-
-@dataclass
-class ProbeOptions(HeadOptions):
-    """Probe backbone (frozen encoder, cached features, small MLP).
-
-    ``probe_hidden``: hidden width; ``probe_dropout`` in [0, 1); ``probe_feature_batch_size``:
-    encoder batch size for feature extraction (None: 64 for classification, 32 for QA);
-    ``probe_cache_scope``: ``"texts"`` (cache the run's own texts) or ``"split"`` (cache the whole
-    split once, then pick the run's rows: cheaper across data seeds).
-    """
-
-    probe_hidden: int = 256
-    probe_dropout: float = 0.1
-    probe_feature_batch_size: int | None = None
-    probe_cache_scope: str = "texts"
-
-    def validate(self, params: "TrainParams") -> None:
-        positive_int("probe_hidden", self.probe_hidden)
-        if not _is_number(self.probe_dropout) or not 0 <= self.probe_dropout < 1:
-            raise ParameterError("probe_dropout", self.probe_dropout, "a number in [0, 1)")
-        if self.probe_feature_batch_size is not None:
-            positive_int("probe_feature_batch_size", self.probe_feature_batch_size, also="or None")
-        if self.probe_cache_scope not in ("texts", "split"):
-            raise ParameterError("probe_cache_scope", self.probe_cache_scope, "'texts' or 'split'")
-
-
-@dataclass
-class ScratchOptions(HeadOptions):
-    """Scratch backbone (hashed n-gram bag): hash buckets, embedding width, n-gram order, hidden width (0: none)."""
-
-    scratch_buckets: int = 2**18
-    scratch_dim: int = 64
-    scratch_ngrams: int = 2
-    scratch_hidden: int = 0
-
-    def validate(self, params: "TrainParams") -> None:
-        for name, low, high in (("scratch_buckets", 1, 2**32), ("scratch_dim", 1, None),
-                                ("scratch_ngrams", 1, 5), ("scratch_hidden", 0, None)):
-            value = getattr(self, name)
-            if not _is_int(value) or value < low or (high is not None and value > high):
-                raise ParameterError(name, value, f"an integer >= {low}" + (f" and <= {high}" if high else ""))
-
-
-@dataclass
-class ProbeQAOptions(QAOptions, ProbeOptions):
-    """Extractive QA on the probe backbone: the options of both (windows and span length; the probe's)."""
-
-    def validate(self, params: "TrainParams") -> None:
-        QAOptions.validate(self, params)
-        ProbeOptions.validate(self, params)
-
-
-#: every option class, to map a flat key to its class in error messages
-OPTION_CLASSES: tuple[type[HeadOptions], ...] = (QAOptions, SummarizationOptions, ProbeOptions, ScratchOptions)
+from nlpdiff.models import get_head
+from nlpdiff.models.hub import resolve_model
+# each head declares its own options (nlpdiff.models.options); re-exported here, where runs are configured
+from nlpdiff.models.options import (OPTION_CLASSES, HeadOptions, NoOptions, ProbeOptions, ProbeQAOptions,  # noqa: F401
+                                    QAOptions, ScratchOptions, SummarizationOptions)
+from nlpdiff.runtime import pick_device, seed_everything  # noqa: F401  (re-exported)
 
 
 # -- the loop's parameters --------------------------------------------------------------------------
@@ -196,8 +82,6 @@ class TrainParams:
 
     def head_class(self):
         """The head class that serves this run's task kind and backbone (or a :class:`ParameterError`)."""
-        from nlpdiff.models import get_head
-
         return get_head(tasks.get_task(self.task).kind, self.backbone)
 
     def validate(self) -> "TrainParams":
@@ -263,8 +147,6 @@ class TrainParams:
         tasks.check_task_data(spec, self.splits(), self.data_dir, train_size=self.train_size,
                               batch_size=self.batch_size)
         if self.backbone != "scratch":
-            from nlpdiff.models.hub import resolve_model
-
             resolve_model(self.model)
         return self
 
@@ -321,33 +203,6 @@ def from_flat(values: Mapping[str, Any]) -> TrainParams:
             raise ParameterError(key, values[key], allowed, hint=hint)
     params.options = wanted(**rest)
     return params.validate()
-
-
-# -- seeds and devices -----------------------------------------------------------------------------
-
-def seed_everything(seed: int) -> None:
-    """Seed Python's, numpy's and torch's global random generators: called once per run.
-
-    The training loop calls it right before the head builds its model, so that the model's new
-    weights, then dropout, follow from ``seed`` alone. The shuffling order has its own generator
-    (see :class:`nlpdiff.samplers.ShuffledSampler`).
-    """
-    import torch
-
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def pick_device(device: str):
-    """The torch device of ``device`` (``"auto"``: CUDA when available, else the CPU)."""
-    import torch
-
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if str(device).startswith("cuda") and not torch.cuda.is_available():
-        raise ParameterError("device", device, "'cpu' or 'auto' on this machine (no CUDA device is available)")
-    return torch.device(device)
 
 
 __all__ = [

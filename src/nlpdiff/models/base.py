@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from nlpdiff.config import HeadOptions, NoOptions
+from nlpdiff.models.options import HeadOptions, NoOptions
 from nlpdiff import schema
 from nlpdiff.errors import ParameterError
 

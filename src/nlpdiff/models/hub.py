@@ -103,7 +103,7 @@ def load_classifier(model: str | None, num_labels: int, seed: int | None = None)
     """
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from nlpdiff.config import seed_everything
+    from nlpdiff.runtime import seed_everything
     from transformers.utils import logging as hf_logging
 
     source = resolve_model(model)

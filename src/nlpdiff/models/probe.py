@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nlpdiff.config import ProbeOptions, ProbeQAOptions
+from nlpdiff.models.options import ProbeOptions, ProbeQAOptions
 from nlpdiff.errors import ParameterError
 from nlpdiff.models.base import register_head
 from nlpdiff.models.classification import ClassificationHeadBase

@@ -45,7 +45,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from nlpdiff.config import QAOptions
+from nlpdiff.models.options import QAOptions
 from nlpdiff.errors import ParameterError
 from nlpdiff.models.base import Head, register_head
 from nlpdiff.squad_metric import exact_match, f1, squad_scores
@@ -81,7 +81,7 @@ def load_qa_model(model: str | None, seed: int | None = None):
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
-    from nlpdiff.config import seed_everything
+    from nlpdiff.runtime import seed_everything
     from nlpdiff.models.hub import LoadedModel, load_config, resolve_model
 
     source = resolve_model(model)

@@ -48,7 +48,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from nlpdiff.config import ScratchOptions
+from nlpdiff.models.options import ScratchOptions
 from nlpdiff.models.base import register_head
 from nlpdiff.models.classification import ClassificationHeadBase
 

@@ -60,7 +60,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nlpdiff.config import SummarizationOptions, seed_everything
+from nlpdiff.models.options import SummarizationOptions
+from nlpdiff.runtime import seed_everything
 from nlpdiff.errors import ParameterError
 from nlpdiff.models.base import Head, register_head
 
