@@ -66,7 +66,8 @@ def test_score_writes_a_ranked_audit_table_and_an_offline_data_map(capsys):
     ev = run.dynamics[run.dynamics["pass"] == "eval"]
     assert ev["checkpoint"].nunique() == 4  # 2 epochs x 2 checkpoints
     hits = ev.groupby("sample_id")["correct"].sum().loc[table["sample_id"]].to_numpy()
-    assert (table["correct_checkpoints"].to_numpy() == hits).all() and table["correct_checkpoints"].between(0, 4).all()
+    assert (table["correct_checkpoints"].to_numpy() == hits).all()
+    assert table["correct_checkpoints"].between(0, 4).all()
     assert table["confidence"].corr(table["action"], method="spearman") < -0.5  # higher confidence = easier
     assert table["aum"].corr(table["action"], method="spearman") < -0.5
     page = open("out/data_map.html", encoding="utf-8").read()

@@ -69,8 +69,10 @@ COLUMNS: dict[str, str] = {
     "predicted_label": "the final model's prediction",
     "predicted_prob": "the final model's probability of its predicted class",
     "given_label_prob": "probability of the given label at the last checkpoint (higher = easier)",
-    "confidence": "mean probability of the given label over the checkpoints (higher = easier); the data map's y axis",
-    "variability": "standard deviation of that probability over the checkpoints (high = ambiguous); the data map's x axis",
+    "confidence": "mean probability of the given label over the checkpoints (higher = easier); "
+                  "the data map's y axis",
+    "variability": "standard deviation of that probability over the checkpoints (high = ambiguous); "
+                   "the data map's x axis",
     "correct_checkpoints": "at how many checkpoints the given label was predicted (higher = easier); the data map's colour",
     "action": "the sample's loss accumulated over training (higher = harder); the ranking",
     "aum": "area under the margin: mean of (given label's logit - largest other logit) (low or negative = suspect)",
@@ -765,6 +767,7 @@ def reading_summary(groups: pd.DataFrame, judgements: pd.DataFrame) -> pd.DataFr
 
 
 __all__ = ["AuditResult", "COLUMNS", "DEFAULTS", "JUDGEMENTS", "OTHER_SCORES", "SCORES_PARQUET", "SavePredictions",
-           "Summary", "TimeEstimate", "audit_html", "map_coordinates", "shorten", "summarize", "token_lengths", "audit_table", "blind_groups",
+           "Summary", "TimeEstimate", "audit_html", "map_coordinates", "shorten", "summarize", "token_lengths",
+           "audit_table", "blind_groups",
            "blind_sheet", "blind_summary", "chance_check", "read_sheet", "reading_summary", "chance_warning",
            "data_map_html", "report_lines", "score_file", "why_column", "write_audit"]

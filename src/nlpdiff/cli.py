@@ -135,7 +135,7 @@ def make_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     score = sub.add_parser("score", help="rank the rows of a CSV of labelled texts by difficulty (audit table, data map)")
-    score.add_argument("file", help="a CSV file with a header row")
+    score.add_argument("file", help="a CSV (or TSV, semicolon- or pipe-separated) file with a header row")
     score.add_argument("--text", required=True, help="the column of texts")
     score.add_argument("--label", required=True, help="the column of labels (strings or integers)")
     score.add_argument("--text-pair", help="a second text column, for pair tasks (e.g. premise/hypothesis)")
@@ -180,15 +180,17 @@ def _on_sigterm(signum, frame):
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     previous = None
-    try:
-        previous = signal.signal(signal.SIGTERM, _on_sigterm)
-    except ValueError:  # not the main thread: SIGTERM keeps its handler
-        pass
+    if args.func in (_cmd_score, _cmd_audit):  # the library's commands; the study's keep SIGTERM's default
+        try:
+            previous = signal.signal(signal.SIGTERM, _on_sigterm)
+        except ValueError:  # not the main thread: SIGTERM keeps its handler
+            pass
     try:
         return args.func(args)
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (above): one line, 128 + the signal's number
         signum = getattr(exc, "signum", signal.SIGINT)
-        what = getattr(exc, "message", "") or "before finishing: nothing half-written is left (files are written whole or not at all)"
+        what = getattr(exc, "message", "") or ("before finishing: nothing half-written is left (files are written "
+                                               "whole or not at all)")
         if sys.stderr.isatty():
             print(file=sys.stderr)  # below a progress bar
         name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
