@@ -306,3 +306,10 @@ def test_data_map_fills_the_page_and_labels_the_suspects():
     assert text["mark"]["type"] == "text" and text["encoding"]["text"]["field"] == "suspect"
     rows = next(iter(spec["datasets"].values()))
     assert len(rows) == 500 and {f"#{i}" for i in range(1, 11)} <= {r["suspect"] for r in rows}  # kept in the sample
+
+
+def test_summary_names_the_separator_and_a_byte_order_mark():
+    summary = audit.Summary(path="a.tsv", n_rows=10, n_train=8, n_heldout=2, classes={"a": 5, "b": 5}, sep="\t",
+                            encoding="utf-8-sig", max_length=64, unit="token", n_long=0, longest=12)
+    assert summary.lines()[0] == "read a.tsv: 10 rows (tab-separated, UTF-8 with a byte-order mark), 2 classes: a 5, b 5"
+    assert summary.lines()[2] == "no text is longer than the 64-token limit (longest 12 tokens)"

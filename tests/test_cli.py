@@ -169,7 +169,7 @@ def test_any_delimited_file_is_read(case, tmp_path):
     assert both["review"].tolist() == data["review"].tolist()
     assert [spec.label_names[i] for i in both["stars"]] == data["stars"].tolist()
     assert spec.data_source.get("sep", ",") == sep
-    assert spec.data_source.get("encoding", "utf-8") == (encoding if options else "utf-8")
+    assert spec.data_source.get("encoding", "utf-8") == encoding  # utf-8-sig: a byte-order mark
 
 
 def test_a_ragged_file_names_the_likely_cause(tmp_path):

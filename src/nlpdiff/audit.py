@@ -423,7 +423,8 @@ class Summary:
     longest: int
 
     def lines(self) -> list[str]:
-        read = f"{tasks.SEPARATORS.get(self.sep, repr(self.sep))}-separated, {self.encoding}"
+        encoding = {"utf-8-sig": "UTF-8 with a byte-order mark"}.get(self.encoding, self.encoding)
+        read = f"{tasks.SEPARATORS.get(self.sep, repr(self.sep))}-separated, {encoding}"
         counts = ", ".join(f"{name} {n:,}" for name, n in list(self.classes.items())[:8])
         more = f", ... ({len(self.classes)} in all)" if len(self.classes) > 8 else ""
         out = [f"read {self.path}: {self.n_rows:,} rows ({read}), {len(self.classes)} classes: {counts}{more}",

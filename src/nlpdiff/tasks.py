@@ -1595,7 +1595,7 @@ def from_csv(
     cause ("the file looks tab-separated: pass --sep '\\t'"). ``read_csv`` passes further options.
     ``name`` defaults to the file's stem. ``heldout`` may be a second CSV file (read the same way).
     ``spec.source`` records the file's absolute path and SHA-256, and the separator and encoding
-    when they are not comma and UTF-8.
+    when they are not comma and UTF-8 (``utf-8-sig``: UTF-8 with a byte-order mark).
     """
     import io
 
@@ -1652,7 +1652,7 @@ def from_csv(
         source["heldout_path"] = str(Path(heldout).expanduser().resolve())
     if frame.attrs["sep"] != ",":  # recorded when not the default, so that runs of comma files stay comparable
         source["sep"] = frame.attrs["sep"]
-    if frame.attrs["encoding"] not in ("utf-8", "utf-8-sig"):
+    if frame.attrs["encoding"] != "utf-8":  # utf-8-sig: UTF-8 that starts with a byte-order mark
         source["encoding"] = frame.attrs["encoding"]
     return from_frame(frame, text=text, label=label, text_pair=text_pair, name=name, label_names=label_names,
                       heldout=held, heldout_fraction=heldout_fraction, seed=seed, _source=source)
