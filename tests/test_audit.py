@@ -15,8 +15,9 @@ import pytest
 from nlpdiff import audit, rundir
 from nlpdiff.cli import main as cli_main
 
-COLUMNS = ["rank", "sample_id", "row", "review", "given_label", "predicted_label", "confidence",
-           "given_label_prob", "action", "cartography_confidence", "aum", "final_loss", "why"]
+COLUMNS = ["rank", "sample_id", "row", "review", "given_label", "predicted_label", "predicted_prob",
+           "given_label_prob", "confidence", "variability", "correct_checkpoints", "action", "aum", "final_loss",
+           "why"]
 
 
 @pytest.fixture(autouse=True)
@@ -54,11 +55,27 @@ def test_score_writes_a_ranked_audit_table_and_an_offline_data_map(capsys):
     data = reviews()
     assert (table["review"] == data["review"][table["row"]].to_numpy()).all()  # row: the CSV's data row
     assert (table["given_label"] == data["stars"][table["row"]].to_numpy()).all()
-    assert table["confidence"].between(1 / 3 - 1e-6, 1).all()  # the predicted class's probability
+    assert table["predicted_prob"].between(1 / 3 - 1e-6, 1).all()  # the predicted class's probability
     right = table["predicted_label"] == table["given_label"]
-    assert np.allclose(table.loc[right, "confidence"], table.loc[right, "given_label_prob"], atol=1e-4)
+    assert np.allclose(table.loc[right, "predicted_prob"], table.loc[right, "given_label_prob"], atol=1e-4)
+    # every column reads in its usual direction, and maps exactly to the study's scores.parquet
+    run = rundir.load_run("out/run")
+    scores = run.scores.set_index("sample_id").loc[table["sample_id"]]
+    assert np.allclose(table["confidence"], 1 - scores["cartography_confidence"].to_numpy(), atol=1e-6)
+    assert np.allclose(table["aum"], -scores["aum"].to_numpy(), atol=1e-6)
+    ev = run.dynamics[run.dynamics["pass"] == "eval"]
+    assert ev["checkpoint"].nunique() == 4  # 2 epochs x 2 checkpoints
+    hits = ev.groupby("sample_id")["correct"].sum().loc[table["sample_id"]].to_numpy()
+    assert (table["correct_checkpoints"].to_numpy() == hits).all()
+    assert table["correct_checkpoints"].between(0, 4).all()
+    assert table["confidence"].corr(table["action"], method="spearman") < -0.5  # higher confidence = easier
+    assert table["aum"].corr(table["action"], method="spearman") < -0.5
     page = open("out/data_map.html", encoding="utf-8").read()
     assert "vegaEmbed" in page and "<svg" in page
+    # the map draws the table's columns, fills its page, says correctness in words, numbers the top suspects
+    assert re.search(r'"width":\s*1000', page) and "0.3333" not in page.split("<body>")[1]
+    assert "correct at 4 of 4 checkpoints" in page and "correct at 0 of 4 checkpoints" in page
+    assert re.search(r'"suspect":\s*"#1"', page) and not re.search(r'"suspect":\s*"#11"', page)
     assert not re.search(r"<script[^>]*\bsrc\s*=\s*[\"']?https?:", page, re.I)  # offline
     assert not re.search(r"<link[^>]*href\s*=\s*[\"']?https?:", page, re.I)
     # the same table from the run directory alone (`nlpdiff audit RUN_DIR`): one function for both
@@ -195,3 +212,104 @@ def test_chance_warning_uses_a_binomial_test():
     assert audit.chance_check(run(0.60, 20, balanced))["at_chance"]  # too few held-out rows to tell
     assert audit.chance_check(run(0.62, 200, [0] * 60 + [1] * 40))["at_chance"]  # majority class is 0.60
     assert audit.chance_warning(run(None, 0, balanced)).startswith("WARNING: no held-out accuracy")
+
+
+def test_pairs_are_shown_whole_enough_to_read():
+    """The terminal's hardest rows: both texts of a pair, each on its own line, shortened in the middle."""
+    premise = "A man in a red jacket is " + "walking his very old dog " * 6 + "along the river at dawn."
+    table = pd.DataFrame({"rank": [1], "sample_id": [0], "row": [17], "premise": [premise],
+                          "hypothesis": ["Nobody is outside."], "given_label": ["entailment"],
+                          "predicted_label": ["contradiction"], "predicted_prob": [0.97], "why": ["never"]})
+    table.attrs["text_columns"] = ["premise", "hypothesis"]
+    run = rundir.Run(path="r", info={}, samples=pd.DataFrame({"label": [0, 1]}), dynamics=None, scores=None,
+                     metrics={"final": {"heldout_accuracy": 0.9}, "heldout_size": 100})
+    result = audit.AuditResult(run=run, table=table, audit_csv="a.csv", data_map_html="m.html", reused=True,
+                               heldout_accuracy=0.9, chance=0.5, p_value=1e-9, n_heldout=100)
+    lines = audit.report_lines(result)
+    at = next(i for i, line in enumerate(lines) if "row 17" in line)
+    assert "given entailment, predicted contradiction (0.97): never" in lines[at]
+    assert lines[at + 1].strip().startswith("premise:") and "'A man in a red jacket" in lines[at + 1]
+    assert "along the river at dawn.'" in lines[at + 1] and " ... " in lines[at + 1]  # beginning and end kept
+    assert lines[at + 2].strip() == "hypothesis: 'Nobody is outside.'"
+    assert max(len(line) for line in lines[at:at + 3]) <= 100
+
+
+def test_shorten_keeps_both_ends():
+    assert audit.shorten("short text") == "short text"
+    assert audit.shorten("a  b\n c") == "a b c"
+    long = "begin " + "x" * 200 + " the end"
+    cut = audit.shorten(long, 40)
+    assert len(cut) <= 40 and cut.startswith("begin") and cut.endswith("the end") and " ... " in cut
+
+
+def test_score_says_rows_classes_long_texts_and_time_before_training(capsys):
+    """Before training: rows, classes, how many texts the --max-length limit cuts; after a few steps: the
+    estimated total time. Nothing is cut silently: the report says it again."""
+    from nlpdiff.models.scratch import tokenize
+
+    data = reviews()
+    data.loc[[0, 5], "review"] = ["a much longer review than the others, with many more words in it"] * 2
+    data.to_csv("my.csv", index=False)
+    lengths = [len(tokenize(t)) for t in data["review"]]
+    assert score("--epochs", "2", "--max-length", "6") == 0, capsys.readouterr().err
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0] == "read my.csv: 45 rows (comma-separated, UTF-8), 3 classes: bad 15, good 15, meh 15"
+    assert printed[1] == "training on 36 rows, 9 held out to measure accuracy"
+    n_long = sum(n > 6 for n in lengths)
+    assert n_long == 16  # the two long reviews, and the 14 other "so-so" ones (so, -, so: 3 words)
+    assert printed[2].startswith(f"{n_long} of 45 texts are longer than the 6-word limit (longest {max(lengths)} "
+                                 "words): only their first 6 words are read; --max-length 16 keeps them whole")
+    assert printed[3].startswith("estimated total time: about ")
+    assert f"{n_long} texts were read only up to 6 words (--max-length)" in printed
+    assert score("--epochs", "2", "--max-length", "16", "--overwrite") == 0
+    assert "no text is longer than the 16-word limit (longest 14 words)" in capsys.readouterr().out
+
+
+def test_token_lengths_count_the_model_tokens_of_both_texts():
+    """With a Hugging Face model the limit is in its tokens, a pair counted together, as the model reads it."""
+    from transformers import AutoTokenizer
+
+    from nlpdiff import tasks
+    from nlpdiff.config import from_flat
+    from nlpdiff.models.hub import resolve_model
+
+    frame = pd.DataFrame({"premise": ["a short one", "word " * 70, "two words"] * 10,
+                          "hypothesis": ["yes", "no", "more " * 60] * 10, "label": ["e", "c", "n"] * 10})
+    spec = tasks.register_task(tasks.from_frame(frame, text="premise", text_pair="hypothesis", label="label",
+                                                name="pairs27"), replace=True)
+    config = from_flat({**audit.DEFAULTS, "task": spec.name, "batch_size": 2, "output_dir": "unused"})
+    tok = AutoTokenizer.from_pretrained(resolve_model("minilm"))
+    lengths = audit.token_lengths(spec, config)
+    rows = pd.concat([spec.data[s] for s in spec.data])
+    expected = [len(tok(a, b)["input_ids"]) for a, b in zip(rows["premise"], rows["hypothesis"])]
+    assert lengths.tolist() == expected
+    summary = audit.summarize(spec, config)
+    assert summary.n_long == 20 and summary.unit == "token" and summary.longest == max(expected)
+
+
+def test_data_map_fills_the_page_and_labels_the_suspects():
+    from nlpdiff import plots
+
+    rng = np.random.default_rng(0)
+    n = 2000
+    words = [f"correct at {i} of 6 checkpoints" for i in range(6, -1, -1)]
+    df = pd.DataFrame({"sample_id": np.arange(n), "variability": rng.random(n), "confidence": rng.random(n),
+                       "correct": pd.Categorical([words[i] for i in rng.integers(0, 7, n)], categories=words,
+                                                 ordered=True),
+                       "suspect": [f"#{i + 1}" if i < 10 else None for i in range(n)]})
+    spec = plots.data_map(df, color="correct", width=1000, height=620, size=9, opacity=0.2, label="suspect",
+                          max_points=500).to_dict()
+    assert spec["width"] == 1000 and spec["height"] == 620 and len(spec["layer"]) == 2
+    points, text = spec["layer"]
+    assert points["mark"]["size"] == 9 and points["mark"]["opacity"] == 0.2
+    assert points["encoding"]["color"]["scale"]["domain"] == words  # the legend in words, in order
+    assert text["mark"]["type"] == "text" and text["encoding"]["text"]["field"] == "suspect"
+    rows = next(iter(spec["datasets"].values()))
+    assert len(rows) == 500 and {f"#{i}" for i in range(1, 11)} <= {r["suspect"] for r in rows}  # kept in the sample
+
+
+def test_summary_names_the_separator_and_a_byte_order_mark():
+    summary = audit.Summary(path="a.tsv", n_rows=10, n_train=8, n_heldout=2, classes={"a": 5, "b": 5}, sep="\t",
+                            encoding="utf-8-sig", max_length=64, unit="token", n_long=0, longest=12)
+    assert summary.lines()[0] == "read a.tsv: 10 rows (tab-separated, UTF-8 with a byte-order mark), 2 classes: a 5, b 5"
+    assert summary.lines()[2] == "no text is longer than the 64-token limit (longest 12 tokens)"

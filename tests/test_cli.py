@@ -86,7 +86,25 @@ def test_score_from_outside_the_repository_and_rerun(tmp_path):
 
 
 def _bad_input(case: str, tmp_path: Path) -> tuple[list[str], str]:
-    data, out = reviews(), "out"
+    data, out, extra, file = reviews(), "out", [], "my.csv"
+    data["review"] = data["review"] + ", café"  # a comma and an accent in every text
+    if case == "tab-separated read as commas":
+        data.to_csv(tmp_path / file, sep="\t", index=False)
+        extra, words = ["--sep", ","], ["sep=','", "the file looks tab-separated: pass --sep '\\t'"]
+    elif case == "semicolons read as commas":
+        data.to_csv(tmp_path / file, sep=";", index=False)
+        extra, words = ["--sep", ","], ["sep=','", "semicolon-separated: pass --sep ';'"]
+    elif case == "Latin-1 without --encoding":
+        data.to_csv(tmp_path / file, index=False, encoding="latin-1")
+        words = ["encoding='utf-8'", "not UTF-8: byte 0xe9 in line 2", "--encoding latin-1"]
+    elif case == "unknown encoding":
+        data.to_csv(tmp_path / file, index=False)
+        extra, words = ["--encoding", "klingon"], ["encoding='klingon'", "an encoding Python knows"]
+    elif case == "bad --max-length":
+        data.to_csv(tmp_path / file, index=False)
+        extra, words = ["--max-length", "0"], ["max_length=0"]
+    if extra or case == "Latin-1 without --encoding":
+        return ["score", file, "--text", "review", "--label", "stars", *FAST, *extra, "-o", out], words
     if case == "empty text":
         data.loc[[3, 7], "review"] = ["", "   "]
         words = ["review", "2 empty cells", "3, 7"]
@@ -113,13 +131,184 @@ def _bad_input(case: str, tmp_path: Path) -> tuple[list[str], str]:
 
 
 @pytest.mark.parametrize("case", ["empty text", "one class", "missing label column", "too few rows",
-                                  "read-only output folder"])
+                                  "read-only output folder", "tab-separated read as commas",
+                                  "semicolons read as commas", "Latin-1 without --encoding", "unknown encoding",
+                                  "bad --max-length"])
 def test_score_bad_input_is_one_line(case, tmp_path):
     args, words = _bad_input(case, tmp_path)
     result = nlpdiff(*args, cwd=tmp_path)
     line = one_error_line(result)
     assert result.returncode == 2 and all(w in line for w in words), line
     assert not (tmp_path / "out").exists()  # nothing trained, no empty folder
+
+
+@pytest.mark.parametrize("case", ["tsv", "tab-separated .csv", "semicolon", "pipe", "BOM", "Latin-1",
+                                  "cp1252", "comma texts with semicolons"])
+def test_any_delimited_file_is_read(case, tmp_path):
+    """TSV, semicolon, pipe, a UTF-8 byte-order mark and (with --encoding) Latin-1 read into the same table."""
+    data = reviews()
+    data["review"] = data["review"] + ", café; «très» bien"
+    file, options, sep, encoding = tmp_path / "my.csv", {}, ",", "utf-8"
+    if case == "tsv":
+        file, sep = tmp_path / "my.tsv", "\t"
+    elif case == "tab-separated .csv":
+        sep = "\t"
+    elif case == "semicolon":
+        sep = ";"
+    elif case == "pipe":
+        sep = "|"
+    elif case == "BOM":
+        encoding = "utf-8-sig"
+    elif case in ("Latin-1", "cp1252"):
+        encoding, options = case.lower(), {"encoding": case.lower()}
+    data.to_csv(file, sep=sep, index=False, encoding=encoding)
+    if encoding == "utf-8-sig":
+        assert file.read_bytes().startswith(b"\xef\xbb\xbf")
+    spec = tasks.from_csv(file, text="review", label="stars", **options)
+    both = pd.concat([spec.data["train"], spec.data["heldout"]]).sort_values("row_idx")
+    assert both["review"].tolist() == data["review"].tolist()
+    assert [spec.label_names[i] for i in both["stars"]] == data["stars"].tolist()
+    assert spec.data_source.get("sep", ",") == sep
+    assert spec.data_source.get("encoding", "utf-8") == encoding  # utf-8-sig: a byte-order mark
+
+
+def test_a_ragged_file_names_the_likely_cause(tmp_path):
+    """Pandas' "Expected 3 fields in line 33, saw 4" comes with what to do about it."""
+    lines = ["review,stars", *[f"item {i} was fine,good" for i in range(30)], "item 31 was fine, really,bad"]
+    (tmp_path / "ragged.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(ParameterError, match=r"Expected 2 fields in line 32, saw 3; a row has more fields than "
+                                             r"the header: a text with an unquoted comma\? quote such texts"):
+        tasks.from_csv(tmp_path / "ragged.csv", text="review", label="stars")
+
+
+def test_run_files_follow_the_umask(tmp_path):
+    """No forced 0600: with umask 022 every file of the run and the audit is readable by others, with 027
+    by the group only."""
+    reviews().to_csv("my.csv", index=False)
+    for mask, mode in ((0o022, 0o644), (0o027, 0o640)):
+        old = os.umask(mask)
+        try:
+            out = f"out{mask:o}"
+            assert cli_main(["score", "my.csv", "--text", "review", "--label", "stars", *FAST, "-o", out]) == 0
+        finally:
+            os.umask(old)
+        files = [p for p in Path(out).rglob("*") if p.is_file()]
+        assert {"run.json", "scores.parquet", "audit.csv", "data_map.html", "predictions.parquet"} <= \
+            {p.name for p in files}
+        assert {oct(p.stat().st_mode & 0o777) for p in files} == {oct(mode)}, out
+
+
+# ------------------------------------------------------------------------ Ctrl-C and SIGTERM
+
+
+def _interrupt_at_step(monkeypatch, step: int, exc=KeyboardInterrupt):
+    """Make training raise ``exc`` at its ``step``-th optimiser step, as a Ctrl-C there would."""
+    import nlpdiff.dynamics as dynamics
+    from nlpdiff.engine import Handler
+
+    real = dynamics.fit
+
+    class Stop(Handler):
+        def on_batch_end(self, state):
+            if state.step == step:
+                raise exc()
+
+    monkeypatch.setattr(dynamics, "fit", lambda state, sampler, opt, sched, handlers, **kw:
+                        real(state, sampler, opt, sched, [Stop(), *handlers], **kw))
+
+
+def test_ctrl_c_during_training_keeps_nothing_and_a_rerun_trains(tmp_path, capsys, monkeypatch):
+    reviews().to_csv("my.csv", index=False)
+    args = ["score", "my.csv", "--text", "review", "--label", "stars", *FAST, "-o", "out"]
+    _interrupt_at_step(monkeypatch, 3)
+    assert cli_main(args) == 130
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert lines[0].startswith("nlpdiff: interrupted (Ctrl-C) during training, after ")
+    assert "nothing is kept" in lines[0] and "run the same command again to start over" in lines[0]
+    assert not Path("out").exists()  # no empty folder left behind
+    monkeypatch.undo()
+    monkeypatch.chdir(tmp_path)
+    assert cli_main(args) == 0 and "trained run:" in capsys.readouterr().out
+
+
+def test_ctrl_c_over_an_earlier_run_leaves_no_stale_audit(tmp_path, capsys, monkeypatch):
+    """An interrupted --overwrite: the replaced run's audit.csv and data map are gone, the folder has no
+    run.json, so neither a reader nor a rerun takes the old results for the new run's."""
+    reviews().to_csv("my.csv", index=False)
+    args = ["score", "my.csv", "--text", "review", "--label", "stars", *FAST, "-o", "out"]
+    assert cli_main(args) == 0
+    _interrupt_at_step(monkeypatch, 2)
+    assert cli_main([*args, "--epochs", "3", "--overwrite"]) == 130
+    assert "during training" in capsys.readouterr().err
+    assert not Path("out/audit.csv").exists() and not Path("out/data_map.html").exists()
+    assert not Path("out/run/run.json").exists()
+    with pytest.raises(rundir.RunDirError):
+        rundir.load_run("out/run")
+
+
+def test_ctrl_c_after_training_keeps_the_run_and_a_rerun_reuses_it(tmp_path, capsys, monkeypatch):
+    reviews().to_csv("my.csv", index=False)
+    args = ["score", "my.csv", "--text", "review", "--label", "stars", *FAST, "-o", "out"]
+
+    def stop(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("nlpdiff.audit.data_map_html", stop)
+    assert cli_main(args) == 130
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "after training: the finished run in" in err and "reuse it" in err, err
+    assert (Path("out/run/run.json").exists() and Path("out/run/predictions.parquet").exists())
+    assert not Path("out/data_map.html").exists()
+    monkeypatch.undo()
+    monkeypatch.chdir(tmp_path)
+    assert cli_main(args) == 0 and "reusing run:" in capsys.readouterr().out
+    assert Path("out/data_map.html").exists()
+
+
+SLOW_TRAINING = """
+import sys, time
+import nlpdiff.dynamics as dynamics
+from nlpdiff.engine import Handler
+
+real = dynamics.fit
+
+
+class Slow(Handler):
+    def on_batch_end(self, state):
+        if state.step == 2:
+            print("TRAINING", flush=True)
+        time.sleep(0.3)
+
+
+dynamics.fit = lambda state, sampler, opt, sched, handlers, **kw: real(state, sampler, opt, sched,
+                                                                       [Slow(), *handlers], **kw)
+from nlpdiff.cli import main
+
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("sig, code, name", [("SIGINT", 130, "Ctrl-C"), ("SIGTERM", 143, "SIGTERM")])
+def test_a_signal_stops_the_command_cleanly(sig, code, name, tmp_path):
+    """A real signal to a real process, in the middle of training: one line, 128 + the signal, no folder."""
+    import signal
+
+    reviews().to_csv(tmp_path / "my.csv", index=False)
+    (tmp_path / "slow.py").write_text(SLOW_TRAINING)
+    proc = subprocess.Popen([sys.executable, "slow.py", "score", "my.csv", "--text", "review", "--label", "stars",
+                             *FAST, "-o", "out"], cwd=tmp_path, env=ENV, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    for line in proc.stdout:
+        if line.startswith("TRAINING"):
+            break
+    proc.send_signal(getattr(signal, sig))
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == code, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"nlpdiff: interrupted ({name}) during training"), err
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_read_only_file_system_is_one_line(tmp_path, capsys, monkeypatch):

@@ -5,13 +5,21 @@ reads the file (:func:`nlpdiff.tasks.from_csv`: string or integer labels, 20 % h
 checked before training), trains a run into ``out/run/`` (:func:`nlpdiff.dynamics.train`), then writes
 
 ``out/audit.csv``
-    one row per training sample, hardest first (:func:`audit_table`): ``rank``, ``row`` (the row's
-    0-based position among the CSV's data rows), the text column(s), ``given_label``,
-    ``predicted_label`` and ``confidence`` (the model's probability of its predicted class) of the
-    final model, ``given_label_prob`` (its probability of the given label, eval pass at the last
-    checkpoint), then the scores ``action`` (higher = harder; the ranking) and the runner-up scores
-    ``cartography_confidence``, ``aum`` and ``final_loss`` (all three: higher = harder), and ``why``:
-    a short reason read from the eval pass at every checkpoint (:func:`why_column`).
+    one row per training sample, hardest first (:func:`audit_table`). Every column name says which
+    way it points (:data:`COLUMNS`, the one place the mapping is written down; the README shows it):
+    ``rank`` (1 = hardest, by the action score), ``row`` (the row's 0-based position among the
+    CSV's data rows), the text column(s), ``given_label``, ``predicted_label`` and
+    ``predicted_prob`` (the final model's probability of its predicted class), ``given_label_prob``
+    (probability of the given label at the last checkpoint), then the data map's coordinates in
+    their usual meaning (higher = easier): ``confidence`` (mean probability of the given label over
+    the checkpoints), ``variability`` (its standard deviation) and ``correct_checkpoints`` (at how
+    many of the checkpoints the given label was predicted), and the scores ``action`` (the loss
+    accumulated over training: higher = harder; the ranking), ``aum`` (area under the margin, its
+    usual sign: low or negative = the model prefers another class) and ``final_loss`` (higher =
+    harder), and ``why``: a short reason read from the eval pass at every checkpoint
+    (:func:`why_column`). Inside the run folder, ``scores.parquet`` keeps the study's convention
+    (every score: higher = harder): there ``cartography_confidence`` = 1 - ``confidence`` and
+    ``aum`` = minus the table's ``aum``.
 ``out/data_map.html``
     the dataset-cartography data map (:func:`nlpdiff.plots.data_map`) as one standalone page that
     works offline: the Vega bundle is inlined, a static SVG shows without JavaScript.
@@ -37,6 +45,7 @@ from __future__ import annotations
 
 import html
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,10 +54,34 @@ import numpy as np
 import pandas as pd
 
 from nlpdiff import rundir, tasks
+from nlpdiff.engine import Handler
 from nlpdiff.errors import ParameterError
 
-#: Scores shown in the audit table besides the action score (all: higher = harder).
-OTHER_SCORES = ("cartography_confidence", "aum", "final_loss")
+#: Scores shown in the audit table besides the action score, under the table's names (``aum`` with its usual sign).
+OTHER_SCORES = ("aum", "final_loss")
+
+#: Every column of the audit table that is not a text column, with what it means and which way it points.
+COLUMNS: dict[str, str] = {
+    "rank": "1 = hardest (highest action score)",
+    "sample_id": "the sample's id in the run folder",
+    "row": "the row's 0-based position among the CSV's data rows",
+    "given_label": "the label in the file",
+    "predicted_label": "the final model's prediction",
+    "predicted_prob": "the final model's probability of its predicted class",
+    "given_label_prob": "probability of the given label at the last checkpoint (higher = easier)",
+    "confidence": "mean probability of the given label over the checkpoints (higher = easier); "
+                  "the data map's y axis",
+    "variability": "standard deviation of that probability over the checkpoints (high = ambiguous); "
+                   "the data map's x axis",
+    "correct_checkpoints": "at how many checkpoints the given label was predicted (higher = easier); the data map's colour",
+    "action": "the sample's loss accumulated over training (higher = harder); the ranking",
+    "aum": "area under the margin: mean of (given label's logit - largest other logit) (low or negative = suspect)",
+    "final_loss": "loss at the last checkpoint (higher = harder)",
+    "why": "what the model did with the sample over the checkpoints",
+}
+#: How the table's columns map to ``scores.parquet`` (the study's convention: every score higher = harder).
+SCORES_PARQUET = {"confidence": "1 - cartography_confidence", "aum": "-aum", "action": "action",
+                  "final_loss": "final_loss"}
 PREDICTIONS_FILE = "predictions.parquet"
 
 DEFAULTS: dict[str, Any] = {"backbone": "finetune", "model": "minilm", "train_size": None, "epochs": 3,
@@ -68,6 +101,7 @@ class AuditResult:
     chance: float
     p_value: float | None = None
     n_heldout: int = 0
+    summary: "Summary | None" = None
 
     @property
     def learned(self) -> bool:
@@ -138,7 +172,7 @@ def audit_table(run: rundir.Run | str | os.PathLike, top: int | None = None) -> 
     if ev.empty:
         ev = run.dynamics
     last = ev[ev["checkpoint"] == ev["checkpoint"].max()]
-    preds = _predictions(run, last, num_classes)
+    preds = _predictions(run, last, num_classes).rename(columns={"confidence": "predicted_prob"})
     text_cols = [roles[r] for r in ("text", "text_pair") if roles.get(r) in run.samples.columns]
     if not text_cols:  # a run without declared roles (DynamicsCallback): its text columns
         text_cols = [c for c in run.samples.columns
@@ -151,18 +185,34 @@ def audit_table(run: rundir.Run | str | os.PathLike, top: int | None = None) -> 
     table["predicted_label"] = name_of(table.pop("predicted").to_numpy())
     table = table.merge(last[["sample_id", "gold_prob"]].rename(columns={"gold_prob": "given_label_prob"}),
                         on="sample_id", how="left")
+    table = table.merge(map_coordinates(ev), on="sample_id", how="left")
     scores = [s for s in ("action", *OTHER_SCORES) if s in run.scores.columns]
     table = table.merge(run.scores[["sample_id", *scores]], on="sample_id", how="left")
+    if "aum" in table.columns:
+        table["aum"] = -table["aum"]  # scores.parquet holds minus the AUM (higher = harder); here its usual sign
     why = why_column(ev, run.samples.set_index("sample_id")["label"], num_classes, name_of)
     table["why"] = why.reindex(table["sample_id"]).to_numpy()
     table = table.sort_values(["action", "sample_id"], ascending=[False, True]).reset_index(drop=True)
     table.insert(0, "rank", np.arange(1, len(table) + 1))
     table = table.rename(columns={"row_idx": "row"})
     order = ["rank", "sample_id", *(["row"] if "row" in table.columns else []), *text_cols, "given_label",
-             "predicted_label", "confidence", "given_label_prob", *scores, "why"]
+             "predicted_label", "predicted_prob", "given_label_prob", "confidence", "variability",
+             "correct_checkpoints", *scores, "why"]
     table = table[order]
     table.attrs["text_columns"] = text_cols
+    table.attrs["n_checkpoints"] = int(ev["checkpoint"].nunique())
     return table if top is None else table.head(int(top))
+
+
+def map_coordinates(eval_dynamics: pd.DataFrame) -> pd.DataFrame:
+    """Per ``sample_id``: the data map's coordinates in their usual meaning, from the eval pass at every
+    checkpoint (the pass the scores and the ``why`` column read): ``confidence`` (mean probability of
+    the given label), ``variability`` (its population standard deviation) and ``correct_checkpoints``
+    (how many checkpoints predicted the given label)."""
+    g = eval_dynamics.groupby("sample_id")
+    out = pd.DataFrame({"confidence": g["gold_prob"].mean(), "variability": g["gold_prob"].std(ddof=0),
+                        "correct_checkpoints": g["correct"].sum().astype(np.int64)})
+    return out.reset_index()
 
 
 #: A probability above this counts as confident in the "why" column.
@@ -220,72 +270,293 @@ def why_column(dynamics: pd.DataFrame, labels: pd.Series, num_classes: int, name
     return pd.Series(out, index=ids, name="why")
 
 
-def data_map_html(run: rundir.Run, table: pd.DataFrame, path: str | os.PathLike) -> Path:
-    """Write the run's data map as a standalone HTML page that needs no network (Vega inlined)."""
-    from nlpdiff import plots
-    from nlpdiff.analysis import cartography_map
+#: The data map page's chart size in pixels (it fills a laptop screen's page).
+MAP_SIZE = (1000, 620)
+#: How many of the hardest samples the data map labels with their rank.
+MAP_LABELS = 10
 
-    cart = cartography_map(run.dynamics, "train" if (run.dynamics["pass"] == "train").any() else "eval")
-    text_cols = [c for c in table.columns if c not in ("rank", "sample_id", "row", "given_label", "predicted_label",
-                                                       "confidence", "given_label_prob", "action", *OTHER_SCORES,
-                                                       "why")]
-    df = cart.merge(table[["sample_id", "rank", *text_cols, "given_label", "predicted_label"]], on="sample_id")
-    chart = plots.data_map(df, color="correctness", tooltip=["rank", *text_cols, "given_label", "predicted_label"])
+
+def data_map_html(run: rundir.Run, table: pd.DataFrame, path: str | os.PathLike) -> Path:
+    """Write the run's data map as a standalone HTML page that needs no network (Vega inlined).
+
+    The map draws the audit table's own columns (``confidence``, ``variability``,
+    ``correct_checkpoints``: eval pass at every checkpoint), so map and table agree. Colour says
+    "correct at k of K checkpoints"; point size and opacity shrink as the number of samples grows,
+    so that dense regions read as dense; the :data:`MAP_LABELS` hardest samples are labelled with
+    their rank.
+    """
+    from nlpdiff import plots
+
+    text_cols = table.attrs.get("text_columns") or [c for c in table.columns if c not in COLUMNS]
+    k = int(table.attrs.get("n_checkpoints") or table["correct_checkpoints"].max())
+    df = table[["sample_id", "rank", *text_cols, "given_label", "predicted_label", "confidence", "variability",
+                "correct_checkpoints"]].copy()
+    words = [f"correct at {i} of {k} checkpoints" for i in range(k, -1, -1)]
+    df["correct"] = pd.Categorical([words[k - int(i)] for i in df["correct_checkpoints"]], categories=words,
+                                   ordered=True)
+    df["suspect"] = np.where(df["rank"] <= MAP_LABELS, "#" + df["rank"].astype(str), None)
+    n = len(df)
+    size = float(np.clip(60.0 * np.sqrt(200.0 / max(n, 1)), 8.0, 60.0))
+    opacity = float(np.clip(0.85 * (300.0 / max(n, 1)) ** 0.35, 0.15, 0.85))
+    chart = plots.data_map(df, color="correct", tooltip=["rank", *text_cols, "given_label", "predicted_label"],
+                           width=MAP_SIZE[0], height=MAP_SIZE[1], size=size, opacity=opacity, label="suspect",
+                           title=f"Data map: {n:,} training samples, the {min(MAP_LABELS, n)} hardest numbered by rank")
     plots.enable_offline()
     body = plots.mimebundle(chart.to_dict())["text/html"]
     title = f"Data map of {html.escape(str(run.params.get('task', 'run')))}"
     page = (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title>\n"
+            "<style>body{font-family:sans-serif;margin:1em 2em;max-width:1200px}</style>\n"
             f"<script type=\"text/javascript\">{plots.vega_bundle()}</script>\n</head>\n<body>\n<h1>{title}</h1>\n"
-            "<p>Each point is a training sample: confidence = mean probability of its given label over the "
-            "checkpoints, variability = its standard deviation, colour = how often it was predicted right. "
-            "Low confidence: hard to learn (or mislabelled); high variability: ambiguous.</p>\n"
+            "<p>Each point is a training sample, read at each of the run's "
+            f"{k} checkpoints (eval pass): confidence = mean probability of its given label (higher = easier), "
+            "variability = its standard deviation, colour = at how many checkpoints the given label was predicted. "
+            "Low confidence: hard to learn, or mislabelled; high variability: ambiguous. The numbers are the "
+            "ranks of the hardest samples in audit.csv, whose columns confidence, variability and "
+            "correct_checkpoints are the ones drawn here.</p>\n"
             f"{body}\n</body></html>\n")
     path = Path(path)
     rundir.atomic_write(path, lambda tmp: Path(tmp).write_text(page, encoding="utf-8"))
-    os.chmod(path, 0o644)
     return path
+
+
+class SavePredictions(Handler):
+    """At the end of training, before the run is marked complete: the final model's predicted class and
+    its probability for every training sample, as ``predictions.parquet`` in the run folder (so that an
+    interrupted command never leaves a complete run without them)."""
+
+    def __init__(self, folder: str | os.PathLike):
+        self.folder = Path(folder)
+
+    def on_fit_end(self, state) -> None:
+        n = state.n_samples
+        proba = np.asarray(state.head.predict_proba_positions(np.arange(n)))
+        pred = proba.argmax(axis=1)
+        df = pd.DataFrame({"sample_id": np.arange(n, dtype=np.int64), "predicted": pred.astype(np.int64),
+                           "confidence": proba[np.arange(n), pred]})
+        rundir.write_parquet(df, self.folder / PREDICTIONS_FILE)
+
+
+class TimeEstimate(Handler):
+    """Say, after timing the first ``steps`` training steps (the very first, a warm-up, left out), about how
+    long the whole run will take: the steps left plus the eval pass at each checkpoint (a forward pass
+    over every training sample, counted as a third of a training step per sample) and the held-out
+    evaluation. ``say``: where the line goes."""
+
+    def __init__(self, say, n_heldout: int = 0, steps: int = 5, max_seconds: float = 20.0):
+        self.say, self.n_heldout, self.steps, self.max_seconds = say, int(n_heldout), int(steps), max_seconds
+        self.t0: float | None = None
+        self.start: float | None = None
+        self.done = False
+        self.estimate: float | None = None
+
+    def on_fit_start(self, state) -> None:
+        self.start = time.perf_counter()
+
+    def on_batch_end(self, state) -> None:
+        if self.done:
+            return
+        now = time.perf_counter()
+        if self.t0 is None:
+            self.t0 = now
+            return
+        timed = state.step - 1
+        if timed < self.steps and now - self.t0 < self.max_seconds and state.step < state.total_steps:
+            return
+        self.done = True
+        per_step = (now - self.t0) / max(timed, 1)
+        per_sample = per_step / max(len(state.batch), 1)
+        checkpoints = state.n_checkpoints * (state.n_samples + self.n_heldout) * per_sample / 3
+        self.estimate = (now - self.start) + per_step * (state.total_steps - state.step) + checkpoints
+        step = f"{per_step:.2f} s" if per_step >= 0.1 else f"{per_step * 1000:.0f} ms"
+        self.say(f"estimated total time: about {_duration(self.estimate)} ({step} per step, timed over "
+                 f"{timed} steps; {state.total_steps:,} steps and {state.n_checkpoints} checkpoints in all)")
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(float(seconds), 1.0)
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def token_lengths(spec: tasks.TaskSpec, config) -> np.ndarray:
+    """The length of every row of a user's task (training rows, then held-out rows) in the units the
+    run's backbone cuts at ``max_length``, before any cut: tokens of the model's tokenizer (a pair:
+    both texts together, as the model reads them), or words for the ``scratch`` backbone (a pair: the
+    longer of the two, each cut on its own)."""
+    text, pair = spec.roles.get("text"), spec.roles.get("text_pair")
+    frames = [spec.data[s] for s in spec.data]
+    texts = [str(t) for f in frames for t in f[text]]
+    pairs = [str(t) for f in frames for t in f[pair]] if pair else None
+    if config.backbone == "scratch":
+        from nlpdiff.models.scratch import tokenize
+
+        first = np.array([len(tokenize(t)) for t in texts], dtype=np.int64)
+        if pairs is None:
+            return first
+        return np.maximum(first, np.array([len(tokenize(t)) for t in pairs], dtype=np.int64))
+    from transformers import AutoTokenizer
+
+    from nlpdiff.models.hub import resolve_model
+
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model(config.model))
+    ids = tokenizer(texts, pairs, truncation=False, verbose=False)["input_ids"]
+    return np.array([len(i) for i in ids], dtype=np.int64)
+
+
+@dataclass
+class Summary:
+    """What :func:`score_file` says before training: the rows, the classes, and how many texts are cut."""
+
+    path: str
+    n_rows: int
+    n_train: int
+    n_heldout: int
+    classes: dict[str, int]
+    sep: str
+    encoding: str
+    max_length: int
+    unit: str
+    n_long: int
+    longest: int
+
+    def lines(self) -> list[str]:
+        encoding = {"utf-8-sig": "UTF-8 with a byte-order mark"}.get(self.encoding, self.encoding)
+        read = f"{tasks.SEPARATORS.get(self.sep, repr(self.sep))}-separated, {encoding}"
+        counts = ", ".join(f"{name} {n:,}" for name, n in list(self.classes.items())[:8])
+        more = f", ... ({len(self.classes)} in all)" if len(self.classes) > 8 else ""
+        out = [f"read {self.path}: {self.n_rows:,} rows ({read}), {len(self.classes)} classes: {counts}{more}",
+               f"training on {self.n_train:,} rows, {self.n_heldout:,} held out to measure accuracy"]
+        if self.n_long:
+            out.append(f"{self.n_long:,} of {self.n_rows:,} texts are longer than the {self.max_length}-{self.unit} "
+                       f"limit (longest {self.longest:,} {self.unit}s): only their first {self.max_length} "
+                       f"{self.unit}s are read; --max-length {_next_length(self.longest)} keeps them whole")
+        else:
+            out.append(f"no text is longer than the {self.max_length}-{self.unit} limit (longest "
+                       f"{self.longest:,} {self.unit}s)")
+        return out
+
+
+def _next_length(n: int) -> int:
+    return int(min(512, 2 ** int(np.ceil(np.log2(max(n, 2))))))
+
+
+def summarize(spec: tasks.TaskSpec, config) -> Summary:
+    """The pre-training :class:`Summary` of a user's CSV task under a run's parameters."""
+    source = spec.data_source or {}
+    train = spec.data[config.train_split or spec.train_split]
+    held_split = spec.eval_split if config.eval_split == "default" else config.eval_split
+    n_held = len(spec.data[held_split]) if held_split in spec.data else 0
+    n_train = len(train) if config.train_size is None else min(int(config.train_size), len(train))
+    labels = pd.concat([spec.data[s][spec.label_field] for s in spec.data])
+    names = spec.label_names or sorted(labels.unique())
+    counts = labels.value_counts()
+    classes = {str(names[int(i)]): int(counts.get(i, 0)) for i in range(len(names))}
+    lengths = token_lengths(spec, config)
+    unit = "word" if config.backbone == "scratch" else "token"
+    long = lengths > config.max_length
+    return Summary(path=Path(source.get("path", spec.name)).name, n_rows=len(lengths), n_train=n_train,
+                   n_heldout=n_held, classes=classes, sep=source.get("sep", ","),
+                   encoding=source.get("encoding", "UTF-8"), max_length=int(config.max_length), unit=unit,
+                   n_long=int(long.sum()), longest=int(lengths.max()) if len(lengths) else 0)
+
+
+def _remove_if_empty(folder: Path) -> bool:
+    try:
+        folder.rmdir()  # only an empty folder
+        return True
+    except OSError:
+        return False
 
 
 def score_file(path: str | os.PathLike, text: str, label: str, output_dir: str | os.PathLike = "nlpdiff-out",
                text_pair: str | None = None, overwrite: bool = False, progress: bool = True,
-               **params: Any) -> AuditResult:
+               sep: str | None = None, encoding: str | None = None, say=None, **params: Any) -> AuditResult:
     """Score every row of a CSV of labelled texts by difficulty; write ``audit.csv`` and ``data_map.html``.
 
     ``params`` are flat training parameters (:func:`nlpdiff.config.from_flat`) over :data:`DEFAULTS`
     (fine-tuned MiniLM, every row, 3 epochs, 2 checkpoints per epoch, batch 16, learning rate 1e-4:
     more steps and a larger rate than the study's, so that a few hundred rows learn; on 480 SST-2
-    rows the study's batch 32 / 5e-5 stayed near the majority-class rate, these reach 0.80). The run goes to
-    ``output_dir/run``; a finished run there with the same parameters and data is reused, one with
-    others is refused unless ``overwrite=True``. Every input is checked before anything trains.
+    rows the study's batch 32 / 5e-5 stayed near the majority-class rate, these reach 0.80; texts cut
+    at ``max_length`` 64 tokens). The run goes to ``output_dir/run``; a finished run there with the
+    same parameters and data is reused, one with others is refused unless ``overwrite=True``. Every
+    input is checked before anything trains. ``sep``, ``encoding``: how to read the file
+    (:func:`nlpdiff.tasks.from_csv`: guessed when None).
+
+    ``say``: a function that gets the lines worth saying before training (:func:`summarize`: rows,
+    classes, texts longer than the limit) and, after the first steps, the estimated total time
+    (:class:`TimeEstimate`); None says nothing.
+
+    Ctrl-C (:class:`KeyboardInterrupt`, also raised for SIGTERM by the command) raises
+    :class:`nlpdiff.errors.Interrupted` with one sentence on what was kept and how to go on. No
+    half-made result is left to be trusted: an interrupted run has no ``run.json`` (a rerun trains
+    again), empty folders made by this call are removed, and ``audit.csv`` / ``data_map.html`` of a
+    run being replaced are removed before it trains.
     """
     from nlpdiff.config import from_flat
     from nlpdiff.dynamics import check_writable, finished_run, train
     from nlpdiff.engine import progress_bar
+    from nlpdiff.errors import Interrupted
 
-    spec = tasks.from_csv(path, text=text, label=label, text_pair=text_pair)
+    say = say or (lambda line: None)
     out = Path(output_dir).expanduser().resolve()
     run_dir = out / "run"
-    tasks.register_task(spec, replace=True)
-    config = from_flat({**DEFAULTS, **params, "task": spec.name, "output_dir": str(run_dir)})
-    check_writable(out)
-    run = finished_run(config, overwrite=overwrite)
-    reused = run is not None
-    if run is None:
-        run = train(config, progress=progress, overwrite=overwrite)
-    stages = progress_bar(["scoring", "audit table", "data map"], desc="writing", disable=not progress, leave=False)
-    for stage in stages:
-        stages.set_description(stage)
-        if stage == "scoring" and not reused:
-            _save_predictions(run)  # the final model's prediction for every training sample
-        elif stage == "audit table":
-            table = audit_table(run)
-            audit_csv = write_audit(table, out / "audit.csv")
-        elif stage == "data map":
-            page = data_map_html(run, table, out / "data_map.html")
+    made = [p for p in (out, run_dir) if not p.exists()]
+    stage, t0 = "reading", time.perf_counter()
+    try:
+        spec = tasks.from_csv(path, text=text, label=label, text_pair=text_pair, sep=sep, encoding=encoding)
+        tasks.register_task(spec, replace=True)
+        config = from_flat({**DEFAULTS, **params, "task": spec.name, "output_dir": str(run_dir)})
+        check_writable(out)
+        run = finished_run(config, overwrite=overwrite)
+        reused = run is not None
+        if run is None:
+            splits = tasks.resolve_splits(spec, config.train_split, config.eval_split)
+            tasks.check_task_data(spec, splits, train_size=config.train_size, batch_size=config.batch_size)
+            summary = summarize(spec, config)
+            for line in summary.lines():
+                say(line)
+            for stale in ("audit.csv", "data_map.html"):  # they describe the run being replaced
+                if (out / stale).exists():
+                    (out / stale).unlink()
+            stage = "training"
+            extra = [SavePredictions(run_dir), TimeEstimate(say, n_heldout=summary.n_heldout)]
+            run = train(config, progress=progress, overwrite=overwrite, handlers=extra)
+        stage = "writing"
+        stages = progress_bar(["audit table", "data map"], desc="writing", disable=not progress, leave=False)
+        for step in stages:
+            stages.set_description(step)
+            if step == "audit table":
+                if not (run.path / PREDICTIONS_FILE).exists() and getattr(run, "head", None) is not None:
+                    _save_predictions(run)
+                table = audit_table(run)
+                audit_csv = write_audit(table, out / "audit.csv")
+            else:
+                page = data_map_html(run, table, out / "data_map.html")
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", 2)
+        took = _duration(time.perf_counter() - t0)
+        if stage == "writing":
+            msg = (f"after training: the finished run in {run_dir} is kept; run the same command again to reuse "
+                   "it and write audit.csv and data_map.html")
+        else:
+            removed = [p for p in reversed(made) if p.exists() and _remove_if_empty(p)]
+            left = run_dir.exists() and not (run_dir / "run.json").exists() and any(run_dir.iterdir())
+            when = "before training" if stage == "reading" else f"during training, after {took}"
+            msg = (f"{when}: no run was finished, so nothing is kept"
+                   + (f" ({run_dir} holds unfinished files without run.json, which no rerun trusts)" if left else "")
+                   + (" and the empty output folder was removed" if removed and not left else "")
+                   + "; run the same command again to start over")
+        raise Interrupted(msg, signum) from None
     check = chance_check(run)
-    return AuditResult(run=run, table=table, audit_csv=audit_csv, data_map_html=page, reused=reused,
-                       heldout_accuracy=check["accuracy"], chance=check["chance"], p_value=check["p"],
-                       n_heldout=check["n"])
+    result = AuditResult(run=run, table=table, audit_csv=audit_csv, data_map_html=page, reused=reused,
+                         heldout_accuracy=check["accuracy"], chance=check["chance"], p_value=check["p"],
+                         n_heldout=check["n"])
+    if not reused:
+        result.summary = summary
+    return result
 
 
 def chance_check(run: rundir.Run) -> dict[str, Any]:
@@ -329,7 +600,6 @@ def write_audit(table: pd.DataFrame, path: str | os.PathLike) -> Path:
         rundir.atomic_write(path, lambda tmp: Path(tmp).write_text(page, encoding="utf-8"))
     else:
         rundir.atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
-    os.chmod(path, 0o644)
     return path
 
 
@@ -345,13 +615,27 @@ def audit_html(table: pd.DataFrame, title: str = "Audit table") -> str:
              "vertical-align:top}table.audit th{background:#f3f3f3;position:sticky;top:0}")
     return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>\n"
             f"<style>{style}</style></head>\n<body>\n<h1>{html.escape(title)}</h1>\n"
-            f"<p>{len(table):,} samples, hardest first (rank 1 = highest action score; every score: higher = harder). "
-            "<b>why</b>: what the model did with the sample over the checkpoints.</p>\n"
+            f"<p>{len(table):,} samples, hardest first (rank 1 = highest action score).</p>\n<dl>"
+            + "".join(f"<dt><b>{html.escape(c)}</b></dt><dd>{html.escape(m)}</dd>" for c, m in COLUMNS.items()
+                      if c in table.columns)
+            + "</dl>\n"
             f"{body}\n</body></html>\n")
 
 
-def report_lines(result: AuditResult) -> list[str]:
-    """What ``nlpdiff score`` prints about a result."""
+def shorten(text: Any, width: int = 90) -> str:
+    """``text`` on one line, at most ``width`` characters: a longer one keeps its beginning and its end,
+    with `` ... `` in the middle (the end of a text often carries its point)."""
+    text = " ".join(str(text).split())
+    if len(text) <= width:
+        return text
+    keep = width - 5
+    head = (keep + 1) // 2
+    return f"{text[:head].rstrip()} ... {text[len(text) - (keep - head):].lstrip()}"
+
+
+def report_lines(result: AuditResult, width: int = 100) -> list[str]:
+    """What ``nlpdiff score`` prints about a result. The hardest rows show every text column (both
+    texts of a pair), each on its own line and shortened in the middle to ``width`` characters."""
     lines = [f"{'reusing' if result.reused else 'trained'} run: {result.run.path}",
              f"audit table (hardest first): {result.audit_csv}",
              f"data map: {result.data_map_html}"]
@@ -362,16 +646,25 @@ def report_lines(result: AuditResult) -> list[str]:
     warning = chance_warning(result.run)
     if warning:
         lines.append(warning)
+    summary = result.summary
+    if summary is not None and summary.n_long:
+        lines.append(f"{summary.n_long:,} texts were read only up to {summary.max_length} {summary.unit}s "
+                     f"(--max-length)")
     top = result.table.head(5)
     text_cols = result.table.attrs.get("text_columns", [])
     if len(top):
-        lines.append("hardest rows:")
+        lines.append("hardest rows: rank, row in the file, given label, predicted label (its probability), why; "
+                     "the text(s)")
+    label = max((len(c) for c in text_cols), default=0)
     for _, r in top.iterrows():
-        text = " | ".join(str(r[c]) for c in text_cols)
-        text = text if len(text) <= 60 else text[:57] + "..."
-        conf = "" if pd.isna(r["confidence"]) else f" ({r['confidence']:.2f})"
-        lines.append(f"  {r['rank']:>3}  {text!r}  given {r['given_label']}, predicted {r['predicted_label']}"
-                     f"{conf}: {r['why']}")
+        prob = "" if pd.isna(r["predicted_prob"]) else f" ({r['predicted_prob']:.2f})"
+        row = f"row {r['row']}, " if "row" in r.index else ""
+        lines.append(f"  {r['rank']:>3}  {row}given {r['given_label']}, predicted {r['predicted_label']}{prob}: "
+                     f"{r['why']}")
+        for c in text_cols:
+            name = f"{c}:".ljust(label + 1) if len(text_cols) > 1 else ""
+            lines.append(f"       {name} {shorten(r[c], width - label - 11)!r}" if name
+                         else f"       {shorten(r[c], width - 9)!r}")
     return lines
 
 
@@ -474,6 +767,8 @@ def reading_summary(groups: pd.DataFrame, judgements: pd.DataFrame) -> pd.DataFr
     return out
 
 
-__all__ = ["AuditResult", "DEFAULTS", "JUDGEMENTS", "OTHER_SCORES", "audit_html", "audit_table", "blind_groups",
+__all__ = ["AuditResult", "COLUMNS", "DEFAULTS", "JUDGEMENTS", "OTHER_SCORES", "SCORES_PARQUET", "SavePredictions",
+           "Summary", "TimeEstimate", "audit_html", "map_coordinates", "shorten", "summarize", "token_lengths",
+           "audit_table", "blind_groups",
            "blind_sheet", "blind_summary", "chance_check", "read_sheet", "reading_summary", "chance_warning",
            "data_map_html", "report_lines", "score_file", "why_column", "write_audit"]

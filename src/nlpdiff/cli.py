@@ -17,17 +17,19 @@
     added through the ``nlpdiff.commands`` entry points.
 
 Exit status: 0 on success, 1 when training or a file write failed (or, for the study's commands, a
-notebook or the book build) (one ``nlpdiff: error:`` line), 2 on bad arguments or input (one ``nlpdiff: error:`` line).
+notebook or the book build) (one ``nlpdiff: error:`` line), 2 on bad arguments or input (one ``nlpdiff: error:`` line),
+130 on Ctrl-C and 143 on SIGTERM (one ``nlpdiff: interrupted`` line that says what was kept and how to go on).
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 from pathlib import Path
 
-from nlpdiff.errors import ParameterError
+from nlpdiff.errors import Interrupted, ParameterError
 
 #: Entry-point group of the commands that other packages add to ``nlpdiff`` (the study's ``run``,
 #: ``study`` and ``book``, :mod:`nlpdiff_study.cli`): each entry point is a function that takes the
@@ -35,18 +37,35 @@ from nlpdiff.errors import ParameterError
 COMMANDS_GROUP = "nlpdiff.commands"
 
 
+def _say(line: str) -> None:
+    """Print a line on stdout without breaking a progress bar drawn on stderr."""
+    from tqdm import tqdm
+
+    tqdm.write(line, file=sys.stdout)
+    sys.stdout.flush()
+
+
 def _cmd_score(args) -> int:
     from nlpdiff.audit import report_lines, score_file
 
     params = {name: getattr(args, name) for name in ("backbone", "model", "epochs", "train_size", "batch_size",
-                                                     "seed", "learning_rate") if getattr(args, name) is not None}
+                                                     "seed", "learning_rate", "max_length")
+              if getattr(args, name) is not None}
     t = time.perf_counter()
     result = score_file(args.file, text=args.text, label=args.label, text_pair=args.text_pair,
-                        output_dir=args.output, overwrite=args.overwrite, progress=not args.quiet, **params)
+                        output_dir=args.output, overwrite=args.overwrite, progress=not args.quiet,
+                        sep=_unescape(args.sep), encoding=args.encoding, say=_say, **params)
     for line in report_lines(result):
         print(line)
     print(f"done in {time.perf_counter() - t:.0f} s")
     return 0
+
+
+def _unescape(sep: str | None) -> str | None:
+    """``--sep '\\t'`` as typed in a shell (a backslash and a t) means a tab; ``--sep tab`` too."""
+    if sep is None:
+        return None
+    return {"\\t": "\t", "tab": "\t", "TAB": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}.get(sep, sep)
 
 
 def _cmd_audit(args) -> int:
@@ -63,10 +82,13 @@ def _cmd_audit(args) -> int:
         return 0
     import pandas as pd
 
-    shown = table.drop(columns=[c for c in ("sample_id", "given_label_prob", "cartography_confidence", "final_loss")
+    from nlpdiff.audit import shorten
+
+    shown = table.drop(columns=[c for c in ("sample_id", "given_label_prob", "variability", "final_loss")
                                 if c in table.columns])
-    for c in table.attrs.get("text_columns", []):
-        shown[c] = shown[c].map(lambda t: t if len(str(t)) <= 50 else str(t)[:47] + "...")
+    text_cols = table.attrs.get("text_columns", [])
+    for c in text_cols:
+        shown[c] = shown[c].map(lambda t: shorten(t, 60 if len(text_cols) == 1 else 40))
     with pd.option_context("display.max_rows", None, "display.width", 200, "display.max_colwidth", 70):
         print(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     return 0
@@ -113,7 +135,7 @@ def make_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     score = sub.add_parser("score", help="rank the rows of a CSV of labelled texts by difficulty (audit table, data map)")
-    score.add_argument("file", help="a CSV file with a header row")
+    score.add_argument("file", help="a CSV (or TSV, semicolon- or pipe-separated) file with a header row")
     score.add_argument("--text", required=True, help="the column of texts")
     score.add_argument("--label", required=True, help="the column of labels (strings or integers)")
     score.add_argument("--text-pair", help="a second text column, for pair tasks (e.g. premise/hypothesis)")
@@ -124,6 +146,13 @@ def make_parser() -> argparse.ArgumentParser:
     score.add_argument("--batch-size", type=int, dest="batch_size", help="default 16")
     score.add_argument("--seed", type=int, help="default 0")
     score.add_argument("--learning-rate", type=float, dest="learning_rate", help="default 1e-4")
+    score.add_argument("--max-length", type=int, dest="max_length",
+                       help="read at most this many tokens of each text (words for --backbone scratch; a pair: both "
+                            "texts together); default 64. How many texts are longer is said before training")
+    score.add_argument("--sep", help="the field separator (',', ';', '\\t' or tab, '|'); default: guessed from the "
+                                     "header (a .tsv file: tab)")
+    score.add_argument("--encoding", help="the file's encoding (e.g. latin-1, cp1252); default UTF-8, with or "
+                                          "without a byte-order mark")
     score.add_argument("--overwrite", action="store_true", help="replace a finished run with other parameters")
     score.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     score.add_argument("-o", "--output", default="nlpdiff-out", help="the output folder (default nlpdiff-out)")
@@ -144,10 +173,29 @@ def make_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _on_sigterm(signum, frame):
+    raise Interrupted("", signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
+    previous = None
+    if args.func in (_cmd_score, _cmd_audit):  # the library's commands; the study's keep SIGTERM's default
+        try:
+            previous = signal.signal(signal.SIGTERM, _on_sigterm)
+        except ValueError:  # not the main thread: SIGTERM keeps its handler
+            pass
     try:
         return args.func(args)
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (above): one line, 128 + the signal's number
+        signum = getattr(exc, "signum", signal.SIGINT)
+        what = getattr(exc, "message", "") or ("before finishing: nothing half-written is left (files are written "
+                                               "whole or not at all)")
+        if sys.stderr.isatty():
+            print(file=sys.stderr)  # below a progress bar
+        name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+        print(f"nlpdiff: interrupted ({name}) {what}", file=sys.stderr)
+        return 128 + int(signum)
     except ParameterError as exc:
         print(f"nlpdiff: error: {' '.join(str(exc).split())}", file=sys.stderr)  # one line
         return 2
@@ -158,6 +206,9 @@ def main(argv: list[str] | None = None) -> int:
         where = f": {exc.filename}" if exc.filename else ""
         print(f"nlpdiff: error: {exc.strerror or type(exc).__name__}{where}", file=sys.stderr)
         return 1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":  # pragma: no cover

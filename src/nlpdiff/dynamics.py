@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -48,7 +48,8 @@ def prepare_data(params: TrainParams):
 
 
 def train(params: TrainParams, progress: bool = True, heldout: bool = True,
-          sampler: Sampler | Callable[[int], Sampler] | None = None, overwrite: bool = False) -> rundir.Run:
+          sampler: Sampler | Callable[[int], Sampler] | None = None, overwrite: bool = False,
+          handlers: Sequence[Handler] = ()) -> rundir.Run:
     """Train ``params.backbone`` on ``params.task`` and write its run directory; return the run.
 
     Every parameter is validated before any data is loaded or any weight is trained. ``sampler``
@@ -62,6 +63,10 @@ def train(params: TrainParams, progress: bool = True, heldout: bool = True,
     made with other parameters or data, it is refused with a :class:`ParameterError` (before
     anything is loaded) unless ``overwrite=True`` (:func:`check_output_dir`); a run with the same
     parameters and data is trained again. The folder must be writable (checked first, too).
+
+    ``handlers``: more loop handlers (:class:`~nlpdiff.engine.Handler`), fired after the recording
+    ones and before the run is written, so that what they write at ``on_fit_end`` is in the folder
+    before ``run.json`` marks it complete.
     """
     import torch
 
@@ -104,14 +109,14 @@ def train(params: TrainParams, progress: bool = True, heldout: bool = True,
     recorder = Recorder(n, state.n_checkpoints, params.epochs, head.stat_columns)
     vog = VogPass(lengths, params.eval_batch_size) if params.vog else None
     rows = MetricsRows()
-    handlers: list[Handler] = [TrainPass(recorder), EvalPass(recorder, lengths, params.eval_batch_size),
-                               *([vog] if vog else []), *([HeldoutEvaluation()] if heldout and len(held) else []),
-                               rows, WriteTrainingRun(writer, params, samples, held, recorder, rows, vog, sampler,
-                                                      n_loaded)]
+    loop: list[Handler] = [TrainPass(recorder), EvalPass(recorder, lengths, params.eval_batch_size),
+                           *([vog] if vog else []), *([HeldoutEvaluation()] if heldout and len(held) else []),
+                           rows, *handlers, WriteTrainingRun(writer, params, samples, held, recorder, rows, vog,
+                                                             sampler, n_loaded)]
 
     optimizer = adamw(head, params.learning_rate, params.weight_decay)
     scheduler = linear_warmup(optimizer, params.warmup_ratio, state.total_steps)
-    fit(state, sampler, optimizer, scheduler, handlers)
+    fit(state, sampler, optimizer, scheduler, loop)
     run = rundir.load_run(params.output_dir)
     run.head = head
     return run

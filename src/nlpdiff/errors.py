@@ -26,3 +26,17 @@ class ParameterError(ValueError):
         if hint:
             message += f" ({hint})"
         super().__init__(message)
+
+
+class Interrupted(KeyboardInterrupt):
+    """A command stopped by Ctrl-C (SIGINT) or SIGTERM.
+
+    ``message``: one sentence on what was kept and how to go on; ``signum``: the signal (2 for
+    SIGINT, 15 for SIGTERM). The ``nlpdiff`` command prints it on one line and exits with
+    ``128 + signum`` (130 for Ctrl-C).
+    """
+
+    def __init__(self, message: str = "", signum: int = 2):
+        super().__init__(message)
+        self.message = message
+        self.signum = int(signum)

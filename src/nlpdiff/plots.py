@@ -337,14 +337,23 @@ def data_map(
     max_points: int = MAX_POINTS,
     seed: int = 0,
     title: str | None = None,
+    width: int = 420,
+    height: int = 360,
+    size: float = 14,
+    opacity: float = 0.6,
+    label: str | None = None,
 ) -> alt.Chart:
     """The dataset-cartography scatter (Swayamdipta et al. 2020): variability vs confidence.
 
     At most ``max_points`` points are embedded (a seeded random sample of the rows); the title
     says so when the frame was sampled. ``tooltip`` names extra columns to show on hover
-    (``sample_id`` is added when present); long text is cut to 120 characters.
+    (``sample_id`` is added when present); long text is cut to 120 characters. ``width``,
+    ``height``, ``size`` and ``opacity``: the chart's size in pixels and the points' area and
+    opacity. A ``color`` column of ordered categories (:class:`pandas.Categorical`) keeps their
+    order in the legend, first = darkest. ``label``: a column whose non-empty values are written
+    beside their points (rows with a label are always kept when sampling).
     """
-    cols = [x, y] + [c for c in (color, shape) if c]
+    cols = [x, y] + [c for c in (color, shape, label) if c]
     _require(df, cols)
     extra = list(tooltip or [])
     if "sample_id" in df.columns and "sample_id" not in extra and "sample_id" not in cols:
@@ -353,8 +362,16 @@ def data_map(
     n_total = len(df)
     data = df[list(dict.fromkeys(cols + extra))]
     if n_total > max_points:
-        data = data.sample(n=max_points, random_state=seed)
+        if label:
+            marked = data[data[label].notna()]
+            data = pd.concat([marked, data[data[label].isna()].sample(n=max(max_points - len(marked), 0),
+                                                                      random_state=seed)])
+        else:
+            data = data.sample(n=max_points, random_state=seed)
     data = data.reset_index(drop=True).copy()
+    order = list(data[color].cat.categories) if color and isinstance(data[color].dtype, pd.CategoricalDtype) else None
+    if order is not None:
+        data[color] = data[color].astype(str)
     for c in data.columns:  # 4 decimals are plenty for a plot, and keep the notebook small
         if pd.api.types.is_float_dtype(data[c]):
             data[c] = data[c].round(4)
@@ -373,7 +390,11 @@ def data_map(
             data[color]
         )
         scale = alt.Scale(scheme="viridis") if is_number else alt.Undefined
-        encoding["color"] = alt.Color(f"{color}:{ctype}", title=_title(color), scale=scale)
+        if order is not None:
+            ctype = "O"
+            scale = alt.Scale(domain=order, scheme="viridis", reverse=True)
+        encoding["color"] = alt.Color(f"{color}:{ctype}", title=_title(color), scale=scale,
+                                      **({"sort": order} if order is not None else {}))
         encoding["tooltip"].append(alt.Tooltip(f"{color}:{ctype}"))
     if shape:
         encoding["shape"] = alt.Shape(f"{shape}:N", title=_title(shape))
@@ -382,13 +403,21 @@ def data_map(
         title = "Data map"
         if n_total > len(data):
             title += f" ({len(data):,} of {n_total:,} samples shown)"
-    return (
+    points = (
         alt.Chart(data)
         # aria=False: no per-point ARIA label in the SVG (5000 of them would double its size)
-        .mark_point(filled=True, size=14, opacity=0.6, aria=False)
+        .mark_point(filled=True, size=size, opacity=opacity, aria=False)
         .encode(**encoding)
-        .properties(width=420, height=360, title=title)
     )
+    if not label:
+        return points.properties(width=width, height=height, title=title)
+    text = (
+        alt.Chart(data)
+        .transform_filter(f"isValid(datum[{label!r}])")
+        .mark_text(align="left", dx=5, dy=-5, fontSize=11, fontWeight="bold", aria=False)
+        .encode(x=f"{x}:Q", y=f"{y}:Q", text=f"{label}:N")
+    )
+    return alt.layer(points, text).properties(width=width, height=height, title=title)
 
 
 def score_histogram(
