@@ -232,3 +232,16 @@ def test_no_import_cycle_counting_imports_inside_functions():
         assert graph[leaf] <= {"nlpdiff.errors"}, (leaf, graph[leaf])
     # the heads never import the configuration (it imports them)
     assert not [m for m in graph if m.startswith("nlpdiff.models") and "nlpdiff.config" in graph[m]]
+
+
+def test_every_package_is_in_the_wheel():
+    """pyproject.toml lists the packages explicitly (the notebooks folder is mapped into the study
+    package): a new subpackage that is not listed would be missing from an installed wheel."""
+    import tomllib
+
+    root = PACKAGE.parents[1]
+    listed = set(tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(root / "src").parts) for p in (root / "src").rglob("__init__.py")
+             if "egg-info" not in str(p)}
+    assert found <= listed, sorted(found - listed)
+    assert "nlpdiff_study.notebooks" in listed
