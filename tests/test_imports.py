@@ -230,6 +230,8 @@ def test_no_import_cycle_counting_imports_inside_functions():
     # the leaves stay leaves
     for leaf in ("nlpdiff.errors", "nlpdiff.schema", "nlpdiff.checks", "nlpdiff.runtime"):
         assert graph[leaf] <= {"nlpdiff.errors"}, (leaf, graph[leaf])
+    # the run folder's writer writes; it computes no score (no arrow from rundir up to scores)
+    assert not [m for m in graph["nlpdiff.rundir"] if m.startswith("nlpdiff.scores")], graph["nlpdiff.rundir"]
     # the heads never import the configuration (it imports them)
     assert not [m for m in graph if m.startswith("nlpdiff.models") and "nlpdiff.config" in graph[m]]
 

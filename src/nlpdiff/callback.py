@@ -73,6 +73,7 @@ from transformers import TrainerCallback
 from nlpdiff import rundir
 from nlpdiff.engine import State
 from nlpdiff.errors import ParameterError
+from nlpdiff.scores import compute_scores
 from nlpdiff.models.classification import classification_stats
 from nlpdiff.recording import STAT_COLUMNS, EvalPass, Recorder
 
@@ -249,7 +250,9 @@ class DynamicsCallback(TrainerCallback):
     def _write(self, args, state, model) -> None:
         timings = self._state.timings
         t = time.perf_counter()
-        _, scores = self._writer.dynamics(self._samples(), self._recorder, num_classes=self._num_labels)
+        samples, dynamics = self._samples(), self._recorder.frame()
+        scores = compute_scores(dynamics, samples=samples, num_classes=self._num_labels)
+        self._writer.dynamics(samples, dynamics, scores)
         rows = []
         for row in self._rows:
             same_step = [e for e in self._evaluations if e["step"] == row["step"]]

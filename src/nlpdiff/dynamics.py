@@ -32,6 +32,7 @@ from nlpdiff import rundir, tasks
 from nlpdiff.config import TrainParams, from_flat, pick_device, seed_everything
 from nlpdiff.engine import Handler, State, adamw, fit, linear_warmup, plan_state
 from nlpdiff.errors import ParameterError
+from nlpdiff.scores import compute_scores
 from nlpdiff.recording import (STAT_COLUMNS, EvalPass, HeldoutEvaluation, MetricsRows, Recorder, TrainPass,
                                VogAccumulator, VogPass)
 from nlpdiff.samplers import Sampler, ShuffledSampler
@@ -151,8 +152,10 @@ class WriteTrainingRun(Handler):
             if spec.kind == "classification":
                 vog["label"] = samples["label"].to_numpy()
         # samples carry the class labels for VoG's class normalisation: classification only
-        _, scores = self.writer.dynamics(samples, self.recorder, vog=vog, num_classes=spec.num_labels,
-                                         class_labels=spec.kind == "classification")
+        dynamics = self.recorder.frame()
+        scores = compute_scores(dynamics, samples=samples if spec.kind == "classification" else None, vog=vog,
+                                num_classes=spec.num_labels)
+        self.writer.dynamics(samples, dynamics, scores, vog=vog)
         train_split, heldout_split = params.splits()
         rows = self.rows.rows
         self.writer.json("metrics.json", {

@@ -256,16 +256,10 @@ class RunWriter:
         """Write ``<name>`` as JSON atomically."""
         write_json(obj, self.path / name)
 
-    def dynamics(self, samples: pd.DataFrame, recorder, vog: pd.DataFrame | None = None,
-                 num_classes: int | None = None, class_labels: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """Write ``samples``, ``dynamics`` (from ``recorder.frame()``), ``scores`` and ``vog`` (or remove a
-        stale one); return ``(dynamics, scores)``. ``class_labels``: the samples' ``label`` is a class
-        (used by VoG's class normalisation)."""
-        from nlpdiff import scores as score_lib
-
-        dynamics = recorder.frame()
-        scores = score_lib.compute_scores(dynamics, samples=samples if class_labels else None, vog=vog,
-                                          num_classes=num_classes)
+    def dynamics(self, samples: pd.DataFrame, dynamics: pd.DataFrame, scores: pd.DataFrame,
+                 vog: pd.DataFrame | None = None) -> None:
+        """Write ``samples``, ``dynamics``, ``scores`` and ``vog`` (or remove a stale one). The writer
+        computes nothing: the caller scores the dynamics (:func:`nlpdiff.scores.compute_scores`)."""
         self.table("samples", samples)
         self.table("dynamics", dynamics)
         self.table("scores", scores)
@@ -273,7 +267,6 @@ class RunWriter:
             self.table("vog", vog)
         else:
             self.remove("vog.parquet")
-        return dynamics, scores
 
     def finish(self, kind: str, params: dict[str, Any], resolved: dict[str, Any] | None = None,
                timings: dict[str, float] | None = None, data: dict[str, Any] | None = None,
