@@ -156,6 +156,8 @@ class WriteTrainingRun(Handler):
         scores = compute_scores(dynamics, samples=samples if spec.kind == "classification" else None, vog=vog,
                                 num_classes=spec.num_labels)
         self.writer.dynamics(samples, dynamics, scores, vog=vog)
+        for name, table in head.extra_tables().items():  # e.g. summarization's held-out generations
+            self.writer.table(name, table)
         train_split, heldout_split = params.splits()
         rows = self.rows.rows
         self.writer.json("metrics.json", {

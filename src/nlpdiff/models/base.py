@@ -124,6 +124,11 @@ class Head(ABC):
         """Extra per-sample columns for ``samples.parquet`` (for example ``n_tokens``)."""
         return {}
 
+    def extra_tables(self) -> dict[str, pd.DataFrame]:
+        """Tables of the head's own that the run writer puts in the run folder (``<name>.parquet``), written
+        with the dynamics, before ``run.json``; none by default."""
+        return {}
+
     def describe(self) -> dict[str, Any]:
         """What was built (model source, class, parameter counts) for ``run.json``."""
         n_params = sum(p.numel() for p in self.model.parameters()) if self.model is not None else 0

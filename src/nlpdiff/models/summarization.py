@@ -547,15 +547,17 @@ class FinetuneSummarizationHead(Head):
         self._generations.append(frame)
         if generate:
             self.last_generations = frame
-        from nlpdiff import rundir
-
-        # every evaluation, kept in the run directory so that a reused run can still show them
-        rundir.write_parquet(pd.concat(self._generations, ignore_index=True),
-                             Path(self.params.output_dir) / GENERATIONS_FILE)
         out = {k: float(rouge[k].mean()) for k in ROUGE_TYPES}
         out["loss"] = float(loss.mean())
         out["generated_words"] = float(np.mean([len(g.split()) for g in gens])) if generate else float("nan")
         return out
+
+    def extra_tables(self) -> dict[str, pd.DataFrame]:
+        """Every evaluation's generations, for the run writer (``generations.parquet``), so that a reused run
+        can still show them."""
+        if not self._generations:
+            return {}
+        return {Path(GENERATIONS_FILE).stem: pd.concat(self._generations, ignore_index=True)}
 
     # -- VoG and bookkeeping --------------------------------------------------------------------
     def gold_output(self, idx):
