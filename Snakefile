@@ -60,7 +60,9 @@ rule train_run:
         notebook=lambda w: f"{NOTEBOOKS}/{RUNS[w.name].notebook}.py",
     output:
         notebook=f"runs/{PROFILE}/{{name}}/notebook.ipynb",
-        run=f"runs/{PROFILE}/{{name}}/run/run.json",
+        # update(): Snakemake keeps the finished run when it re-executes the notebook (a prose edit), so the
+        # notebook reuses it (same parameters and data); changed parameters make the notebook retrain
+        run=update(f"runs/{PROFILE}/{{name}}/run/run.json"),
     params:
         parameters=lambda w: PLAN.executed_parameters(RUNS[w.name]),
     wildcard_constraints:
@@ -70,7 +72,9 @@ rule train_run:
     resources:
         gpu=1 if PROFILE == "gpu" else 0,
     run:
-        run_notebook(input.notebook, output.notebook, params.parameters)
+        run_notebook(input.notebook, output.notebook, params.parameters, threads=PLAN.run_threads)
+        if Path(output.run).is_file():  # reused or retrained, the run is current for this notebook now
+            os.utime(output.run)
 
 
 # --- curriculum ---

@@ -131,3 +131,64 @@ def test_run_threads_of_a_profile(tmp_path):
     with pytest.raises(ParameterError, match="run_threads=0"):
         load_plan("r", tmp_path / "params", tmp_path / "notebooks")
     assert load_plan("smoke", ROOT / "params", ROOT / "notebooks").run_threads == 1
+
+
+_TINY_NOTEBOOK = '''# %% tags=["parameters"]
+run_dir = "run"
+epochs = 1
+
+# %% [markdown]
+# First version of the prose.
+
+# %%
+import json
+import time
+from pathlib import Path
+
+path = Path(run_dir) / "run.json"
+old = json.loads(path.read_text()) if path.is_file() else None
+if old is None or old["params"] != {"epochs": epochs}:  # as load_or_train: the same parameters are reused
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"params": {"epochs": epochs}, "trained_at": time.time_ns()}))
+print("epochs", epochs)
+'''
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("snakemake") is None, reason="snakemake is not installed")
+def test_a_prose_edit_re_executes_the_page_and_retrains_nothing(tmp_path):
+    """The real Snakefile on a one-run profile whose notebook, like the study's, reuses a finished run with
+    the same parameters: editing the notebook's prose re-executes its page but keeps the run (Snakemake
+    does not delete it first); a changed parameter retrains; then nothing is left to do."""
+    import json
+    import time
+
+    project = tmp_path / "project"
+    (project / "params").mkdir(parents=True)
+    (project / "notebooks").mkdir()
+    shutil.copy2(ROOT / "Snakefile", project / "Snakefile")
+    header = (ROOT / "notebooks" / "sentiment.py").read_text().split("# %%", 1)[0]
+    source = project / "notebooks" / "nb.py"
+    source.write_text(header + _TINY_NOTEBOOK)
+    profile = "build_book: false\nruns:\n  a:\n    notebook: nb\n    page: a\n    parameters: {{epochs: {}}}\n"
+    (project / "params" / "tiny.yaml").write_text(profile.format(1))
+
+    def snakemake(*extra):
+        done = subprocess.run(["snakemake", "--cores", "1", "--config", "profile=tiny", *extra], cwd=project,
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+        return done.stdout + done.stderr
+
+    run_json, page = project / "runs" / "tiny" / "a" / "run" / "run.json", project / "runs" / "tiny" / "a" / "notebook.ipynb"
+    snakemake()
+    trained = json.loads(run_json.read_text())["trained_at"]
+    time.sleep(1.1)
+    source.write_text(source.read_text().replace("First version", "Second version"))
+    snakemake()
+    assert "Second version" in page.read_text()  # the page was re-executed
+    assert json.loads(run_json.read_text())["trained_at"] == trained  # the run was kept, not retrained
+    assert "Nothing to be done" in snakemake("-n")
+    (project / "params" / "tiny.yaml").write_text(profile.format(2))
+    snakemake()
+    assert json.loads(run_json.read_text())["trained_at"] != trained  # a changed parameter retrains
+    assert "Nothing to be done" in snakemake("-n")
