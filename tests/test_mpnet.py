@@ -127,6 +127,22 @@ def test_a_copy_assembled_for_another_checksum_is_rebuilt(fake_parts, monkeypatc
     assert (hub.packaged_mpnet_path() / "model.safetensors").read_bytes() == WEIGHTS
 
 
+def test_a_copy_finished_meanwhile_by_another_process_is_kept(fake_parts, tmp_path, monkeypatch):
+    target = tmp_path / "cache" / "models" / "all-mpnet-base-v2"
+    real_concat = hub._sha256_concat
+
+    def other_process_finishes(parts, out):
+        target.mkdir(parents=True)
+        (target / "config.json").write_text('{"other": true}')
+        (target / hub._DONE_FILE).write_text(hub.MPNET_ZIP_SHA256 + "\n")
+        return real_concat(parts, out)
+
+    monkeypatch.setattr(hub, "_sha256_concat", other_process_finishes)
+    assert hub.packaged_mpnet_path() == target
+    assert (target / "config.json").read_text() == '{"other": true}'  # not removed under its readers
+    assert _cache_entries(tmp_path) == ["all-mpnet-base-v2"]
+
+
 def test_missing_packages_say_how_to_install_them(fake_parts, monkeypatch):
     real = metadata.distribution
 

@@ -97,6 +97,13 @@ def _sha256_concat(parts: list[Path], out: Path) -> str:
     return digest.hexdigest()
 
 
+def _assembled(target: Path) -> bool:
+    """Whether ``target`` is a finished assembly of the zip whose sha256 is :data:`MPNET_ZIP_SHA256`."""
+    done = target / _DONE_FILE
+    return (done.is_file() and done.read_text(encoding="utf-8").strip() == MPNET_ZIP_SHA256
+            and (target / "config.json").is_file())
+
+
 def packaged_mpnet_path() -> Path:
     """A ``from_pretrained`` folder of all-mpnet-base-v2, assembled once from the five packages.
 
@@ -107,9 +114,7 @@ def packaged_mpnet_path() -> Path:
     Later calls return the cached folder without reading the packages.
     """
     target = models_cache_dir() / MPNET_FOLDER
-    done = target / _DONE_FILE
-    if done.is_file() and done.read_text(encoding="utf-8").strip() == MPNET_ZIP_SHA256 \
-            and (target / "config.json").is_file():
+    if _assembled(target):
         return target
     parts = mpnet_part_files()
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -136,12 +141,14 @@ def packaged_mpnet_path() -> Path:
                                  hint=f"none in {MPNET_FOLDER}.zip")
         folder = configs[0].parent
         (folder / _DONE_FILE).write_text(MPNET_ZIP_SHA256 + "\n", encoding="utf-8")
+        if _assembled(target):  # another process finished meanwhile: keep its copy
+            return target
         if target.exists():  # an older or unfinished copy: never trusted, replaced
             shutil.rmtree(target)
         try:
             os.replace(folder, target)
-        except OSError:  # another process finished first: use its copy if it is complete
-            if not (done.is_file() and (target / "config.json").is_file()):
+        except OSError:  # another process renamed its copy in between: use it if it is complete
+            if not _assembled(target):
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -205,7 +212,8 @@ def resolve_model(model: str | os.PathLike | None) -> str:
             )
         return str(path.resolve())
     if not _HUB_ID.match(text):
-        raise ParameterError("model", text, f"a Hugging Face hub id (org/name), {PACKAGED_NAMES}, or a local model folder")
+        raise ParameterError("model", text,
+                             f"a Hugging Face hub id (org/name), {PACKAGED_NAMES}, or a local model folder")
     return text
 
 
