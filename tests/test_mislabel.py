@@ -314,3 +314,33 @@ def test_threshold_row_and_cells_compare_the_flags_with_the_action_top_k():
     cells = mislabel.threshold_cells(table)
     assert len(cells) == 1 and cells.loc[0, "n_seeds"] == 3
     assert cells.loc[0, "action_minus_flags"] == pytest.approx(0.2) and 0 <= cells.loc[0, "p_holm"] <= 1
+
+
+REAL = {"kind": "grid", "params": {"task": "noisy_agnews_clean", "backbone": "scratch", "train_size": None,
+                                   "eval_size": 20, "batch_size": 16, "learning_rate": 0.05},
+        "real": {"task": "noisy_agnews", "rate": 0.2}, "rates": [0.2], "noise_types": ["uniform", "empirical"],
+        "seeds": [0, 1], "lengths": {"usual": {"epochs": 2}}}
+
+
+def test_real_errors_part_pairs_real_and_synthetic_noise(tiny_data_dir, tmp_path, one_torch_thread):
+    part = mislabel.get_part({"parts": {"r": REAL}}, "r")
+    jobs = mislabel.grid_jobs("r", part)
+    assert [j["noise_type"] for j in jobs] == ["real", "uniform", "empirical"] * 2
+    assert jobs[0]["params"]["task"] == "noisy_agnews" and jobs[0]["params"]["noise_rate"] == 0.0
+    assert jobs[0]["run"] == "r_real_usual_s0" and jobs[2]["run"] == "r_n20emp_usual_s0"
+    with pytest.raises(ParameterError, match="real"):
+        mislabel.get_part({"parts": {"r": {**REAL, "real": {"task": "noisy_agnews", "rate": 1.5}}}}, "r")
+    cfg = _cfg(tmp_path, {"r": {**REAL, "params": {**REAL["params"], "data_dir": str(tiny_data_dir)}}})
+    summary, cost = mislabel.run_part("r", cfg, tmp_path / "runs", tmp_path / "out")
+    assert set(summary["noise_source"]) == {"real", "synthetic"}
+    # the tiny data's real errors are a fifth of the rows, as the synthetic noise of the same texts
+    assert (summary["actual_noise_rate"] == 0.2).all()
+    # real-against-synthetic parts stay out of the label-noise grid of the chapter
+    parts = mislabel.load_results(tmp_path / "out")
+    assert mislabel.grid_summaries(parts)[0].empty
+    t = mislabel.real_vs_synthetic(summary)
+    assert set(t["against"]) == {"uniform", "empirical"} and (t["n_seeds"] == 2).all()
+    a = t[(t["score"] == "action") & (t["against"] == "uniform")].iloc[0]
+    piv = summary[summary["score"] == "action"].pivot_table(index="seed", columns="noise_type", values="roc_auc")
+    assert a["diff"] == pytest.approx((piv["real"] - piv["uniform"]).mean())
+    assert a["roc_auc_real"] == pytest.approx(piv["real"].mean())

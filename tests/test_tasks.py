@@ -581,6 +581,11 @@ def test_noisy_agnews_synthetic_on_the_same_texts(tiny_data_dir, kind):
     conf_real = tasks.error_confusion(real["label"], real["clean_label"], 4)
     conf_syn = tasks.error_confusion(syn["label"], syn["original_label"], 4)
     assert (conf_syn == conf_real).all() == (kind == "empirical")
+    # a sample draws the same texts for the same data seed (both stratified by the true label)
+    a = tasks.prepare_training_data("noisy_agnews", train_size=60, data_seed=3, data_dir=tiny_data_dir).samples
+    b = tasks.prepare_training_data("noisy_agnews_clean", train_size=60, data_seed=3, noise_rate=0.2,
+                                    noise_type=kind, data_dir=tiny_data_dir).samples
+    assert (a["row_idx"] == b["row_idx"]).all()
     # the clean test split reads its only label column as the clean label
     held = tasks.prepare_training_data("noisy_agnews_clean", data_dir=tiny_data_dir).heldout
     assert (held["clean_label"] == held["label"]).all()

@@ -1748,7 +1748,8 @@ def prepare_training_data(
     """Load, subsample and (for classification, optionally) corrupt the training data of a run.
 
     The training split (``train_split``, default the task's) is subsampled to ``train_size`` rows
-    with ``data_seed`` (stratified by label for classification); the held-out split (``eval_split``:
+    with ``data_seed`` (stratified by label for classification; by the true label for a task with
+    real errors, :attr:`TaskSpec.clean_label`); the held-out split (``eval_split``:
     ``"default"`` the task's, None none) to ``eval_size``. With ``noise_rate`` > 0 the labels of
     ``round(noise_rate * n)`` training samples are corrupted (:func:`inject_noise`, seed
     ``data_seed + 1``). When the two splits are the same split, the held-out rows are drawn from the
@@ -1773,7 +1774,10 @@ def prepare_training_data(
     classification = spec.kind == "classification"
     pool = load_split(spec, train_split, data_dir=data_dir)
     stratify = spec.label_field if classification else None
-    train = subsample(pool, train_size, seed=data_seed, stratify=stratify, param="train_size").reset_index(drop=True)
+    # a task with real errors is stratified by its true labels, as the same texts on their clean labels
+    # are (noisy_agnews and noisy_agnews_clean draw the same rows for the same data_seed)
+    train = subsample(pool, train_size, seed=data_seed, stratify=(spec.clean_label or stratify) if classification
+                      else None, param="train_size").reset_index(drop=True)
     if classification:
         for role in spec.input_roles:
             _check_texts(train, spec.column(role), role, f"the {train_split!r} split of task {spec.name!r}")
