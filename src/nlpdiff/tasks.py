@@ -49,8 +49,15 @@ recording which samples it corrupted.
 Local copies (``../shared/data``) differ from the hub in a few places, recorded per task in
 :attr:`TaskSpec.description`: SST-2's local ``test`` split carries gold labels (the hub's are -1),
 the local SQuAD ``train`` split is an 11,877-question subset, and the local CNN/DailyMail and XSum
-copies are 1,000-row subsets of one split each. Three tasks (``imdb_label_errors``,
-``rt_human_ratings``, ``tweets_human_ratings``) have no hub copy and need a data dir.
+copies are 1,000-row subsets of one split each. Some tasks (``imdb_label_errors``,
+``rt_human_ratings``, ``tweets_human_ratings``, ChaosNLI, ``noisy_agnews`` and ``noisy_agnews_clean``)
+have no hub copy and need a data dir.
+
+**Real label errors.** ``noisy_agnews`` (NoisyAG-News) trains on the majority label of three human
+annotators and records ``is_corrupted = label != clean_label`` (the original AG-News label) as the truth
+(:attr:`TaskSpec.clean_label`); no noise is injected. ``noisy_agnews_clean`` is the same texts on their
+clean labels, to corrupt synthetically at the same rate: ``uniform``, or ``empirical``, the
+class-conditional noise of the human errors' own confusion matrix (:func:`error_confusion`).
 
 **Adding a dataset.** A single-text (or text-pair) classification dataset needs one new entry in
 ``_SPECS`` below: its roles, label names, splits, columns and row counts. The tests iterate over
