@@ -276,7 +276,8 @@ def run_grid(name: str, part: dict[str, Any], runs_dir: Path, out_dir: Path, pro
             base["actual_noise_rate"] = float(y.mean())
         costs.append(cost_row(job["run"], "dynamics (every score)", run.info, 1, **_cell(base)))
         if cl and job["length"] in cl.get("lengths", [next(iter(part["lengths"]))]) and job["noise_rate"] in cl.get(
-                "rates", part["rates"]) and job["seed"] in cl.get("seeds", part["seeds"]):
+                "rates", part["rates"]) and job["seed"] in cl.get("seeds", part["seeds"]) and job["noise_type"] in cl.get(
+                "noise_types", [job["noise_type"]]):
             cl_dir = runs_dir / name / f"{job['run']}_cl{cl_k}"
             try:
                 info, _, cl_scores = load_confident_learning(cl_dir)
