@@ -96,6 +96,11 @@ for backbone in summary["backbone"].unique():
     text += (f", confident learning (K = 5, same backbone, {int(cl['n_seeds'])} seeds) {fmt(cl)}." if cl is not None
              else "; confident learning was not computed for this backbone.")
     lines.append(text)
+fit = summary[summary["score"] == "action"].groupby(["backbone", "noise_type"])["final_train_acc_corrupted"].mean()
+lines.append("Fitted wrong labels: " + "; ".join(
+    f"the {b} model ends up fitting {fit[(b, 'real')]:.0%} of the real wrong labels against {fit[(b, 'empirical')]:.0%} "
+    f"of the human-shaped and {fit[(b, 'uniform')]:.0%} of the uniform synthetic ones" for b in summary["backbone"].unique())
+    + " (training accuracy against the wrong label at the last checkpoint, means over seeds).")
 worst = paired[(paired["metric"] == "roc_auc") & (paired["against"] == "empirical")].sort_values("diff")
 lines.append("Scores that lose most from human-shaped synthetic noise to real errors (ROC AUC, real minus empirical): "
              + "; ".join(f"`{r.score}` ({r.backbone}) {r.diff:+.3f}" for r in worst.head(3).itertuples()) + ".")
