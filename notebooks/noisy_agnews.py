@@ -189,8 +189,10 @@ c = cost.groupby(["part", "method"]).agg(runs=("run", "count"), training_runs_ea
                                          wall_s_each=("wall_s", "mean"), wall_s_total=("wall_s", "sum"),
                                          cpu_count=("cpu_count", "first"), torch_threads=("torch_threads", "first"))
 display(c.round(1))
-display(Markdown(" ".join(f"Part `{p}`: {v['wall_s'] / 60:.1f} minutes of wall time in all, finished "
-                          f"{v['finished_at']}." for p, v in info.items())))
+display(Markdown(" ".join(f"Part `{p}`: {cost.loc[cost['part'] == p, 'wall_s'].sum() / 60:.1f} minutes of training "
+                          f"in all (the sum over its `cost.csv`), tables written {v['finished_at']}." for p, v in info.items())
+                 + " Not in these sums: the probe's frozen-encoder features of the texts, computed once and cached "
+                   "(see `results/mislabel/README.md`)."))
 
 # %% [markdown]
 # ## What this does not show yet
