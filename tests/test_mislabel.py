@@ -344,3 +344,28 @@ def test_real_errors_part_pairs_real_and_synthetic_noise(tiny_data_dir, tmp_path
     piv = summary[summary["score"] == "action"].pivot_table(index="seed", columns="noise_type", values="roc_auc")
     assert a["diff"] == pytest.approx((piv["real"] - piv["uniform"]).mean())
     assert a["roc_auc_real"] == pytest.approx(piv["real"].mean())
+
+
+def test_noisy_agnews_page_is_the_rendering_of_the_committed_tables(tmp_path):
+    """book/results/noisy_agnews.ipynb shows what notebooks/noisy_agnews.py computes from the committed
+    results/mislabel/noisy_agnews_* tables (its finding and tables are read from them, never typed)."""
+    import subprocess
+    from pathlib import Path
+
+    import nbformat
+
+    root = Path(__file__).resolve().parents[1]
+    if not (root / "results/mislabel/noisy_agnews_probe/summary.csv").exists():
+        pytest.skip("the NoisyAG-News parts are not committed")
+    out = tmp_path / "page.ipynb"
+    subprocess.run(["nlpdiff", "run", str(root / "notebooks/noisy_agnews.py"), "-o", str(out)], cwd=root, check=True,
+                   capture_output=True, text=True, timeout=600)
+
+    def texts(path):
+        nb = nbformat.read(path, 4)
+        return [o["data"].get("text/markdown") or o["data"].get("text/plain") for c in nb.cells if c.cell_type == "code"
+                for o in c.get("outputs", []) if "data" in o and "image/svg+xml" not in o["data"]]
+
+    fresh, committed = texts(out), texts(root / "book/results/noisy_agnews.ipynb")
+    assert fresh == committed
+    assert "the action score ranks the real errors" in fresh[0]
