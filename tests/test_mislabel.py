@@ -318,7 +318,8 @@ def test_threshold_row_and_cells_compare_the_flags_with_the_action_top_k():
 
 REAL = {"kind": "grid", "params": {"task": "noisy_agnews_clean", "backbone": "scratch", "train_size": None,
                                    "eval_size": 20, "batch_size": 16, "learning_rate": 0.05},
-        "real": {"task": "noisy_agnews", "rate": 0.2}, "rates": [0.2], "noise_types": ["uniform", "empirical"],
+        "real": {"task": "noisy_agnews", "rate": 0.2}, "audit_top": [5, 10], "rates": [0.2],
+        "noise_types": ["uniform", "empirical"],
         "seeds": [0, 1], "lengths": {"usual": {"epochs": 2}}}
 
 
@@ -333,6 +334,10 @@ def test_real_errors_part_pairs_real_and_synthetic_noise(tiny_data_dir, tmp_path
     cfg = _cfg(tmp_path, {"r": {**REAL, "params": {**REAL["params"], "data_dir": str(tiny_data_dir)}}})
     summary, cost = mislabel.run_part("r", cfg, tmp_path / "runs", tmp_path / "out")
     assert set(summary["noise_source"]) == {"real", "synthetic"}
+    top = pd.read_csv(tmp_path / "out" / "r" / "audit_top.csv")
+    assert set(top["top"]) == {5, 10} and len(top) == 2 * 6
+    assert (top["wrong_in_top"] <= top["top"]).all() and (top["chance_precision"] == 0.2).all()
+    assert (top["precision"] == top["wrong_in_top"] / top["top"]).all()
     # the tiny data's real errors are a fifth of the rows, as the synthetic noise of the same texts
     assert (summary["actual_noise_rate"] == 0.2).all()
     # real-against-synthetic parts stay out of the label-noise grid of the chapter

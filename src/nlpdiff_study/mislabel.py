@@ -256,9 +256,12 @@ def run_grid(name: str, part: dict[str, Any], runs_dir: Path, out_dir: Path, pro
     cl_k = int(cl.get("k", 5))
     rows, costs, thr_rows = [], [], []
 
+    audit_rows: list[dict[str, Any]] = []
+
     def tables() -> dict[str, pd.DataFrame]:
         return {"summary": pd.DataFrame(rows), "cost": pd.DataFrame(costs),
-                **({"aum_threshold": pd.DataFrame(thr_rows)} if thr_rows else {})}
+                **({"aum_threshold": pd.DataFrame(thr_rows)} if thr_rows else {}),
+                **({"audit_top": pd.DataFrame(audit_rows)} if audit_rows else {})}
 
     jobs = grid_jobs(name, part)[:max_runs]
     for i, job in enumerate(jobs):
@@ -301,6 +304,8 @@ def run_grid(name: str, part: dict[str, Any], runs_dir: Path, out_dir: Path, pro
             costs.append(cost_row(job["run"], "AUM threshold samples", info["run_info"], 1, **_cell(base)))
         for r in detection_rows(scores, y):
             rows.append({**base, **r})
+        if part.get("audit_top"):  # the audit table's first rows, as `nlpdiff score` writes them
+            audit_rows.extend({**_cell(base), **r} for r in audit_top_rows(run, part["audit_top"], seed=job["seed"]))
         print(f"[{i + 1}/{len(jobs)}] {job['run']}: {time.perf_counter() - t0:.1f} s, action ROC AUC "
               f"{next(r['roc_auc'] for r in rows[::-1] if r['score'] == 'action' and r['run'] == job['run']):.3f}, "
               f"train acc. on corrupted {mem['final_train_acc_corrupted']:.2f}", flush=True)
@@ -308,6 +313,25 @@ def run_grid(name: str, part: dict[str, Any], runs_dir: Path, out_dir: Path, pro
     out = tables()
     _write(out_dir, **out)
     return out["summary"], out["cost"]
+
+
+def audit_top_rows(run, tops: Iterable[int] = (50, 100, 200), seed: int = 0) -> list[dict[str, Any]]:
+    """How many of the first rows of the run's audit table (:func:`nlpdiff.audit.audit_table`, what
+    ``nlpdiff score`` writes as ``audit.csv``: hardest first by the action score) are wrong labels, per
+    ``top``; beside as many rows drawn at random (seeded) and the chance level (the wrong-label share)."""
+    from nlpdiff import audit
+
+    table = audit.audit_table(run)
+    wrong = run.samples.set_index("sample_id")["is_corrupted"].astype(bool)
+    y = wrong.reindex(table["sample_id"]).to_numpy(bool)
+    rng = np.random.default_rng(seed)
+    rows = []
+    for top in tops:
+        top = min(int(top), len(y))
+        rows.append({"top": top, "wrong_in_top": int(y[:top].sum()), "precision": float(y[:top].mean()),
+                     "random_precision": float(y[rng.choice(len(y), size=top, replace=False)].mean()),
+                     "chance_precision": float(y.mean())})
+    return rows
 
 
 def threshold_row(info: dict[str, Any], flags: pd.DataFrame, scores: pd.DataFrame,
