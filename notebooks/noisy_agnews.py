@@ -51,6 +51,8 @@ root = Path(results_dir)
 found = [p for p in part_names if (root / p / "summary.csv").exists()]
 summary = pd.concat([pd.read_csv(root / p / "summary.csv") for p in found], ignore_index=True)
 cost = pd.concat([pd.read_csv(root / p / "cost.csv") for p in found], ignore_index=True)
+audit_top = pd.concat([pd.read_csv(root / p / "audit_top.csv") for p in found if (root / p / "audit_top.csv").exists()],
+                      ignore_index=True)
 info = {p: json.loads((root / p / "part.json").read_text()) for p in found if (root / p / "part.json").exists()}
 cells = mislabel.cells(summary, by=["part", "backbone", "noise_type"])
 paired = pd.concat([mislabel.real_vs_synthetic(summary, m).assign(metric=m) for m in mislabel.METRICS],
@@ -96,6 +98,12 @@ for backbone in summary["backbone"].unique():
     text += (f", confident learning (K = 5, same backbone, {int(cl['n_seeds'])} seeds) {fmt(cl)}." if cl is not None
              else "; confident learning was not computed for this backbone.")
     lines.append(text)
+for backbone in audit_top["backbone"].unique() if len(audit_top) else []:
+    a = audit_top[(audit_top["backbone"] == backbone) & (audit_top["noise_type"] == "real")]
+    lines.append(f"An auditor reading the first rows of the {backbone} runs' audit tables (the table `nlpdiff score` "
+                 "writes as `audit.csv`; means over seeds) finds " + ", ".join(
+                     f"{g['precision'].mean():.0%} real errors among the top {top}" for top, g in a.groupby("top"))
+                 + f", against {a['random_precision'].mean():.0%} among as many random rows.")
 fit = summary[summary["score"] == "action"].groupby(["backbone", "noise_type"])["final_train_acc_corrupted"].mean()
 lines.append("Fitted wrong labels: " + "; ".join(
     f"the {b} model ends up fitting {fit[(b, 'real')]:.0%} of the real wrong labels against {fit[(b, 'empirical')]:.0%} "
@@ -153,6 +161,24 @@ for backbone in summary["backbone"].unique():
 pd.DataFrame(rows)
 
 # %% [markdown]
+# ## The audit table's first rows
+#
+# What a user of `nlpdiff score` reads: the share of wrong labels among the first 50, 100 and 200 rows of
+# the run's audit table (ranked by the action score, hardest first), mean [95 % interval] over seeds,
+# beside as many rows drawn at random from the same run and the chance level.
+
+# %% tags=["hide-input"]
+def interval(v):
+    m, lo, hi = mislabel.stats.seed_interval(v.to_numpy(float))
+    return f"{m:.3f} [{lo:.3f}, {hi:.3f}]"
+
+
+(audit_top.groupby(["backbone", "noise_type", "top"])
+ .agg(seeds=("seed", "nunique"), top_rows=("precision", interval), random_rows=("random_precision", interval),
+      chance=("chance_precision", "mean"))
+ .round(3))
+
+# %% [markdown]
 # ## How the model treats the wrong labels
 #
 # Training accuracy on the wrong labels (against the wrong label, eval pass at the last checkpoint:
@@ -202,5 +228,6 @@ display(Markdown(" ".join(f"Part `{p}`: {cost.loc[cost['part'] == p, 'wall_s'].s
 # `params/mislabel.yaml`: the probe runs encode the texts at
 # `max_length` 64 (the texts average 39 words) and report held-out accuracy on 500 clean test items per
 # seed; confident learning ran on the seeds listed there. Not computed in this session (CPU budget):
-# fine-tuned MiniLM on these texts, AUM with threshold samples, cleaning by retraining (accuracy on the
-# clean test split), and the precision of the top rows of `nlpdiff score`'s audit table.
+# fine-tuned MiniLM on these texts, AUM with threshold samples, and cleaning by retraining (accuracy on
+# the clean test split). The audit table's rows above are those of the study's own runs, not of a call of
+# `nlpdiff score` on a CSV file of the items (same engine and ranking, but a CSV task carves a held-out part).
