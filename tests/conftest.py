@@ -14,7 +14,7 @@ QA gets questions on a few facts with correct answer offsets (validation: severa
 summarization gets short dialogues and their summaries. Columns without a role are filled by name
 (``idx``: positions; ``id``: ``<split>-<i>``; anything else: short strings). Only tasks whose columns
 mean something of their own have a writer of their own (:data:`SPECIAL_WRITERS`: IMDB with the label
-errors that join it on ``id``, the human-rating tasks, ChaosNLI). Adding a dataset to the registry therefore
+errors that join it on ``id``, the human-rating tasks, ChaosNLI, NoisyAG-News). Adding a dataset to the registry therefore
 needs no change here.
 
 Row counts are in :data:`TINY_ROWS` (also the ``tiny_rows`` fixture): the explicit counts below,
@@ -363,12 +363,33 @@ def _chaosnli(root: Path, rng: random.Random, spec: TaskSpec) -> None:
     _write(root / spec.folder / "validation.parquet", cols, schema)
 
 
+def _noisy_agnews(root: Path, rng: random.Random, spec: TaskSpec) -> None:
+    """NoisyAG-News in its schema: train with a human ``label`` (wrong on a fifth of the rows, mostly
+    towards class 0, as the real errors are), the true ``clean_label`` and ``source_group``; test with
+    ``text`` and the clean ``label``. Texts carry the true class's cue words. Its own generator, so the
+    other tasks' tiny data do not move."""
+    rng = random.Random("noisy_agnews")
+    k = len(spec.label_names)
+    n = tiny_rows_of(spec, "train")
+    clean = balanced_labels(n, rng, k)
+    wrong = set(rng.sample(range(n), n // 5))
+    human = [((y + 1) % k if y == 0 else 0) if i in wrong else y for i, y in enumerate(clean)]
+    _write(root / spec.folder / "train.parquet",
+           {"text": [class_text(rng, spec, y) for y in clean], "label": human, "clean_label": clean,
+            "source_group": [rng.randint(0, 4) if i in wrong else rng.randint(5, 6) for i in range(n)]},
+           pa.schema([("text", _S), ("label", pa.int64()), ("clean_label", pa.int64()), ("source_group", pa.int64())]))
+    test = balanced_labels(tiny_rows_of(spec, "test"), rng, k)
+    _write(root / spec.folder / "test.parquet", {"text": [class_text(rng, spec, y) for y in test], "label": test},
+           pa.schema([("text", _S), ("label", pa.int64())]))
+
+
 #: Writers by kind, for a task whose columns are its roles (plus ``idx``/``id``-like columns).
 KIND_WRITERS = {"classification": _classification, "extractive_qa": _extractive_qa,
                 "summarization": _summarization}
 #: Tasks with columns that mean something of their own (None: written by another task's writer).
 SPECIAL_WRITERS = {"imdb": _imdb, "imdb_label_errors": None, "rt_human_ratings": _ratings,
-                   "tweets_human_ratings": _ratings, "chaosnli_snli": _chaosnli, "chaosnli_mnli": _chaosnli}
+                   "tweets_human_ratings": _ratings, "chaosnli_snli": _chaosnli, "chaosnli_mnli": _chaosnli,
+                   "noisy_agnews": _noisy_agnews, "noisy_agnews_clean": None}
 
 
 def write_task(root: Path, spec: TaskSpec, rng: random.Random) -> None:
@@ -454,7 +475,7 @@ def smoke_study(tmp_path_factory, tiny_data_dir):
     shutil.copytree(root / "book", project / "book", ignore=shutil.ignore_patterns("_build", "results"))
     # pages rendered from committed summaries (site files of every profile)
     (project / "book" / "results").mkdir(parents=True, exist_ok=True)
-    for page in ("gpu_runs", "conclusions"):
+    for page in ("gpu_runs", "conclusions", "noisy_agnews"):
         shutil.copy2(root / "book" / "results" / f"{page}.ipynb", project / "book" / "results" / f"{page}.ipynb")
     env = {**os.environ}
     env.setdefault("NLPDIFF_DATA_DIR", str(tiny_data_dir))

@@ -330,3 +330,63 @@ def test_opening_leads_with_the_declared_pooled_comparisons():
     for r in pooled.to_dict("records"):
         assert f"`{r['baseline']}` ({r['estimate']:+.3f}".replace("-0.000", "+0.000") in text
     assert "-0.000" not in text
+
+
+REAL = {"kind": "grid", "params": {"task": "noisy_agnews_clean", "backbone": "scratch", "train_size": None,
+                                   "eval_size": 20, "batch_size": 16, "learning_rate": 0.05},
+        "real": {"task": "noisy_agnews", "rate": 0.2}, "audit_top": [5, 10], "rates": [0.2],
+        "noise_types": ["uniform", "empirical"],
+        "seeds": [0, 1], "lengths": {"usual": {"epochs": 2}}}
+
+
+def test_real_errors_part_pairs_real_and_synthetic_noise(tiny_data_dir, tmp_path, one_torch_thread):
+    part = mislabel.get_part({"parts": {"r": REAL}}, "r")
+    jobs = mislabel.grid_jobs("r", part)
+    assert [j["noise_type"] for j in jobs] == ["real", "uniform", "empirical"] * 2
+    assert jobs[0]["params"]["task"] == "noisy_agnews" and jobs[0]["params"]["noise_rate"] == 0.0
+    assert jobs[0]["run"] == "r_real_usual_s0" and jobs[2]["run"] == "r_n20emp_usual_s0"
+    with pytest.raises(ParameterError, match="real"):
+        mislabel.get_part({"parts": {"r": {**REAL, "real": {"task": "noisy_agnews", "rate": 1.5}}}}, "r")
+    cfg = _cfg(tmp_path, {"r": {**REAL, "params": {**REAL["params"], "data_dir": str(tiny_data_dir)}}})
+    summary, cost = mislabel.run_part("r", cfg, tmp_path / "runs", tmp_path / "out")
+    assert set(summary["noise_source"]) == {"real", "synthetic"}
+    top = pd.read_csv(tmp_path / "out" / "r" / "audit_top.csv")
+    assert set(top["top"]) == {5, 10} and len(top) == 2 * 6
+    assert (top["wrong_in_top"] <= top["top"]).all() and (top["chance_precision"] == 0.2).all()
+    assert (top["precision"] == top["wrong_in_top"] / top["top"]).all()
+    # the tiny data's real errors are a fifth of the rows, as the synthetic noise of the same texts
+    assert (summary["actual_noise_rate"] == 0.2).all()
+    # real-against-synthetic parts stay out of the label-noise grid of the chapter
+    parts = mislabel.load_results(tmp_path / "out")
+    assert mislabel.grid_summaries(parts)[0].empty
+    t = mislabel.real_vs_synthetic(summary)
+    assert set(t["against"]) == {"uniform", "empirical"} and (t["n_seeds"] == 2).all()
+    a = t[(t["score"] == "action") & (t["against"] == "uniform")].iloc[0]
+    piv = summary[summary["score"] == "action"].pivot_table(index="seed", columns="noise_type", values="roc_auc")
+    assert a["diff"] == pytest.approx((piv["real"] - piv["uniform"]).mean())
+    assert a["roc_auc_real"] == pytest.approx(piv["real"].mean())
+
+
+def test_noisy_agnews_page_is_the_rendering_of_the_committed_tables(tmp_path):
+    """book/results/noisy_agnews.ipynb shows what notebooks/noisy_agnews.py computes from the committed
+    results/mislabel/noisy_agnews_* tables (its finding and tables are read from them, never typed)."""
+    import subprocess
+    from pathlib import Path
+
+    import nbformat
+
+    root = Path(__file__).resolve().parents[1]
+    if not (root / "results/mislabel/noisy_agnews_probe/summary.csv").exists():
+        pytest.skip("the NoisyAG-News parts are not committed")
+    out = tmp_path / "page.ipynb"
+    subprocess.run(["nlpdiff", "run", str(root / "notebooks/noisy_agnews.py"), "-o", str(out)], cwd=root, check=True,
+                   capture_output=True, text=True, timeout=600)
+
+    def texts(path):
+        nb = nbformat.read(path, 4)
+        return [o["data"].get("text/markdown") or o["data"].get("text/plain") for c in nb.cells if c.cell_type == "code"
+                for o in c.get("outputs", []) if "data" in o and "image/svg+xml" not in o["data"]]
+
+    fresh, committed = texts(out), texts(root / "book/results/noisy_agnews.ipynb")
+    assert fresh == committed
+    assert "the action score ranks the real errors" in fresh[0]

@@ -376,9 +376,10 @@ def test_class_conditional_multiclass_targets():
 def test_noise_deterministic():
     labels = np.random.default_rng(0).integers(0, 2, size=500)
     for kind in NOISE_KINDS:
-        a = inject_noise(labels, 0.2, kind, seed=11)
-        b = inject_noise(list(labels), 0.2, kind, seed=11)
-        c = inject_noise(pd.Series(labels), 0.2, kind, seed=12)
+        conf = {"confusion": [[8, 2], [1, 9]]} if kind == "empirical" else {}
+        a = inject_noise(labels, 0.2, kind, seed=11, **conf)
+        b = inject_noise(list(labels), 0.2, kind, seed=11, **conf)
+        c = inject_noise(pd.Series(labels), 0.2, kind, seed=12, **conf)
         np.testing.assert_array_equal(a.labels, b.labels)
         np.testing.assert_array_equal(a.corrupted, b.corrupted)
         assert not np.array_equal(a.corrupted, c.corrupted)
@@ -505,3 +506,109 @@ def test_prepared_qa_and_summarization_samples_carry_their_corruption(task, tiny
     with pytest.raises(ParameterError, match="noise_type"):
         prepare_training_data(task, train_size=8, eval_size=2, noise_rate=0.25, noise_type="class_conditional",
                               data_dir=tiny_data_dir)
+
+
+# --- real annotator errors: NoisyAG-News (issue 24) ---------------------------------------------
+
+
+def test_error_confusion_counts():
+    given = [0, 1, 2, 0, 0, 3, 2]
+    true = [0, 1, 2, 2, 3, 3, 0]
+    m = tasks.error_confusion(given, true, 4)
+    assert m.dtype == np.int64 and m.shape == (4, 4)
+    assert m.sum() == 7 and np.trace(m) == 4
+    assert m[2, 0] == 1 and m[3, 0] == 1 and m[0, 2] == 1  # rows: true class, columns: given label
+    assert m[0, 3] == 0
+    with pytest.raises(ParameterError) as e:
+        tasks.error_confusion([0, 4], [0, 1], 4)
+    assert e.value.param == "given"
+    with pytest.raises(ParameterError) as e:
+        tasks.error_confusion([0, 1], [0], 4)
+    assert e.value.param == "given"
+
+
+def test_empirical_noise_reproduces_the_confusion():
+    rng = np.random.default_rng(0)
+    true = rng.integers(0, 4, size=2000)
+    given = true.copy()
+    flip = rng.random(2000) < 0.2
+    given[flip & (true == 2)] = 0  # Business -> World
+    given[flip & (true == 3)] = 2  # Sci/Tech -> Business
+    m = tasks.error_confusion(given, true, 4)
+    rate = (given != true).mean()
+    res = inject_noise(true, rate, kind="empirical", num_classes=4, seed=1, confusion=m)
+    assert res.n_corrupted == int(round(rate * 2000))
+    # on the data it was measured on, at its own rate: the same off-diagonal counts, other samples
+    assert (tasks.error_confusion(res.labels, true, 4) == m).all()
+    assert not (res.labels == given).all()
+    assert (res.labels[res.corrupted] != true[res.corrupted]).all()
+    # on a sample, the shares follow the matrix: only the two confusions occur
+    sub = inject_noise(true[:500], rate, kind="empirical", num_classes=4, seed=2, confusion=m)
+    cm = tasks.error_confusion(sub.labels, true[:500], 4)
+    off = cm - np.diag(np.diag(cm))
+    assert off.sum() == int(round(rate * 500)) and set(zip(*np.nonzero(off))) <= {(2, 0), (3, 2)}
+    with pytest.raises(ParameterError) as e:
+        inject_noise(true, 0.2, kind="empirical", num_classes=4)
+    assert e.value.param == "confusion"
+    with pytest.raises(ParameterError) as e:
+        inject_noise(true, 0.2, kind="empirical", num_classes=4, confusion=np.ones((3, 3)))
+    assert e.value.param == "confusion"
+
+
+def test_noisy_agnews_real_errors(tiny_data_dir):
+    d = tasks.prepare_training_data("noisy_agnews", data_dir=tiny_data_dir)
+    s = d.samples
+    assert TASKS["noisy_agnews"].label_names == ("World", "Sports", "Business", "Sci/Tech")
+    assert "clean_label" in s.columns
+    assert (s["is_corrupted"] == (s["label"] != s["clean_label"])).all()
+    assert (s["original_label"] == s["clean_label"]).all()
+    assert 0 < s["is_corrupted"].sum() < len(s)
+    assert list(d.heldout.columns) == ["row_idx", "text", "label"]
+    with pytest.raises(ParameterError) as e:
+        tasks.prepare_training_data("noisy_agnews", noise_rate=0.1, data_dir=tiny_data_dir)
+    assert e.value.param == "noise_rate"
+
+
+@pytest.mark.parametrize("kind", ["uniform", "empirical"])
+def test_noisy_agnews_synthetic_on_the_same_texts(tiny_data_dir, kind):
+    real = tasks.prepare_training_data("noisy_agnews", data_dir=tiny_data_dir).samples
+    rate = real["is_corrupted"].mean()
+    syn = tasks.prepare_training_data("noisy_agnews_clean", noise_rate=rate, noise_type=kind,
+                                      data_dir=tiny_data_dir).samples
+    assert (syn["text"] == real["text"]).all()
+    assert (syn["original_label"] == real["clean_label"]).all()
+    assert syn["is_corrupted"].sum() == real["is_corrupted"].sum()
+    conf_real = tasks.error_confusion(real["label"], real["clean_label"], 4)
+    conf_syn = tasks.error_confusion(syn["label"], syn["original_label"], 4)
+    assert (conf_syn == conf_real).all() == (kind == "empirical")
+    # a sample draws the same texts for the same data seed (both stratified by the true label)
+    a = tasks.prepare_training_data("noisy_agnews", train_size=60, data_seed=3, data_dir=tiny_data_dir).samples
+    b = tasks.prepare_training_data("noisy_agnews_clean", train_size=60, data_seed=3, noise_rate=0.2,
+                                    noise_type=kind, data_dir=tiny_data_dir).samples
+    assert (a["row_idx"] == b["row_idx"]).all()
+    # the clean test split reads its only label column as the clean label
+    held = tasks.prepare_training_data("noisy_agnews_clean", data_dir=tiny_data_dir).heldout
+    assert (held["clean_label"] == held["label"]).all()
+
+
+def test_empirical_noise_needs_human_labels(tiny_data_dir):
+    with pytest.raises(ParameterError) as e:
+        tasks.prepare_training_data("sst2", noise_rate=0.1, noise_type="empirical", data_dir=tiny_data_dir)
+    assert e.value.param == "noise_type"
+
+
+def test_noisy_agnews_missing_folder_names_it(tmp_path):
+    with pytest.raises(ParameterError) as e:
+        load_split("noisy_agnews", "train", data_dir=tmp_path)
+    msg = str(e.value)
+    assert "noisy_agnews/train.parquet" in msg and "hhf-hd/NoisyAG-News" in msg and "\n" not in msg
+
+
+@pytest.mark.skipif(not REAL_DATA, reason="set NLPDIFF_DATA_DIR to the real data (../shared/data)")
+def test_noisy_agnews_real_counts():
+    s = tasks.prepare_training_data("noisy_agnews", data_dir=REAL_DATA).samples
+    assert len(s) == 10000 and s["is_corrupted"].sum() == 1975
+    syn = tasks.prepare_training_data("noisy_agnews_clean", noise_rate=0.1975, noise_type="empirical",
+                                      data_dir=REAL_DATA).samples
+    assert (tasks.error_confusion(syn["label"], syn["original_label"], 4)
+            == tasks.error_confusion(s["label"], s["clean_label"], 4)).all()

@@ -127,6 +127,13 @@ class TrainParams:
             raise ParameterError("noise_rate", self.noise_rate, "a number in [0, 1)")
         if self.noise_type not in tasks.NOISE_KINDS:
             raise ParameterError("noise_type", self.noise_type, f"one of {list(tasks.NOISE_KINDS)}")
+        if self.noise_rate > 0 and spec.clean_label is not None:
+            raise ParameterError("noise_rate", self.noise_rate, f"0 for task {spec.name!r}, whose labels carry real errors",
+                                 hint="for synthetic noise on the same texts use a task on the clean labels (noisy_agnews_clean)")
+        if self.noise_rate > 0 and self.noise_type == "empirical" and spec.human_label is None:
+            raise ParameterError("noise_type", "empirical", f"'uniform' or 'class_conditional' for task {spec.name!r}",
+                                 hint="'empirical' copies the confusion of human labels; it needs a task with them "
+                                      "beside the true labels (noisy_agnews_clean)")
         if self.noise_rate > 0 and spec.kind != "classification" and self.noise_type != "uniform":
             # QA: moved answers, summarization: swapped summaries (tasks.corrupt_targets), drawn uniformly
             raise ParameterError("noise_type", self.noise_type, f"'uniform' for a {spec.kind} task",

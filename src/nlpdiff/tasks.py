@@ -49,8 +49,15 @@ recording which samples it corrupted.
 Local copies (``../shared/data``) differ from the hub in a few places, recorded per task in
 :attr:`TaskSpec.description`: SST-2's local ``test`` split carries gold labels (the hub's are -1),
 the local SQuAD ``train`` split is an 11,877-question subset, and the local CNN/DailyMail and XSum
-copies are 1,000-row subsets of one split each. Three tasks (``imdb_label_errors``,
-``rt_human_ratings``, ``tweets_human_ratings``) have no hub copy and need a data dir.
+copies are 1,000-row subsets of one split each. Some tasks (``imdb_label_errors``,
+``rt_human_ratings``, ``tweets_human_ratings``, ChaosNLI, ``noisy_agnews`` and ``noisy_agnews_clean``)
+have no hub copy and need a data dir.
+
+**Real label errors.** ``noisy_agnews`` (NoisyAG-News) trains on the majority label of three human
+annotators and records ``is_corrupted = label != clean_label`` (the original AG-News label) as the truth
+(:attr:`TaskSpec.clean_label`); no noise is injected. ``noisy_agnews_clean`` is the same texts on their
+clean labels, to corrupt synthetically at the same rate: ``uniform``, or ``empirical``, the
+class-conditional noise of the human errors' own confusion matrix (:func:`error_confusion`).
 
 **Adding a dataset.** A single-text (or text-pair) classification dataset needs one new entry in
 ``_SPECS`` below: its roles, label names, splits, columns and row counts. The tests iterate over
@@ -90,6 +97,7 @@ __all__ = [
     "get_task",
     "inject_noise",
     "corrupt_targets",
+    "error_confusion",
     "is_empty_text",
     "load_imdb_cleanlab_pred_probs",
     "load_split",
@@ -108,8 +116,9 @@ DATA_DIR_ENV = "NLPDIFF_DATA_DIR"
 ROW_INDEX = "row_idx"
 #: The kinds of task.
 KINDS = ("classification", "extractive_qa", "summarization")
-#: The kinds of label noise that :func:`inject_noise` knows.
-NOISE_KINDS = ("uniform", "class_conditional")
+#: The kinds of label noise that :func:`inject_noise` knows (``empirical``: the class-conditional noise of
+#: a measured confusion matrix, e.g. of real annotator errors, see :func:`error_confusion`).
+NOISE_KINDS = ("uniform", "class_conditional", "empirical")
 #: kind -> (input roles in model input order, target role, optional roles).
 ROLES: Mapping[str, tuple[tuple[str, ...], str, tuple[str, ...]]] = MappingProxyType({
     "classification": (("text", "text_pair"), "label", ("text_pair",)),
@@ -144,6 +153,12 @@ class TaskSpec:
         local_rows: documented row count of each local split, as ``((split, rows), ...)``.
         hub_splits: splits that exist on the hub (a superset of ``splits`` for some tasks).
         obtain: for local-only tasks, where to get the files.
+        clean_label: for a task whose training labels carry real (human) errors, the column of the
+            true labels: :func:`prepare_training_data` records ``is_corrupted = label != clean label``
+            as the truth and injects no noise (``noisy_agnews``); None otherwise.
+        human_label: for a task that trains on the true labels of such data, the column of the
+            human labels; ``noise_type="empirical"`` corrupts the true labels with the confusion
+            matrix of the human errors (:func:`error_confusion`; ``noisy_agnews_clean``); None otherwise.
         data_source: for data given by a user (:func:`from_frame`, :func:`from_csv`), where it came
             from; None for the registry's tasks (see :attr:`source`).
         data: for data given by a user, split -> frame (held in memory); None otherwise.
@@ -167,6 +182,8 @@ class TaskSpec:
     local_rows: tuple[tuple[str, int], ...] = ()
     hub_splits: tuple[str, ...] = ()
     obtain: str = ""
+    clean_label: str | None = None
+    human_label: str | None = None
     data_source: Mapping[str, Any] | None = field(default=None, hash=False, compare=False)
     data: Mapping[str, pd.DataFrame] | None = field(default=None, hash=False, compare=False, repr=False)
 
@@ -187,6 +204,9 @@ class TaskSpec:
             object.__setattr__(self, "label_names", tuple(str(n) for n in self.label_names))
         elif self.label_names is not None:
             raise ParameterError("label_names", self.label_names, f"None for a {self.kind} task")
+        for attr in ("clean_label", "human_label"):
+            if getattr(self, attr) is not None and (self.kind != "classification" or not isinstance(getattr(self, attr), str)):
+                raise ParameterError(attr, getattr(self, attr), "None, or (classification) a column name")
         if self.prompt is not None and (self.kind != "summarization" or self.prompt.count("{document}") != 1):
             raise ParameterError("prompt", self.prompt,
                                  "None, or (summarization) a text with '{document}' once")
@@ -307,6 +327,17 @@ _CHAOSNLI_COLUMNS = ("uid", "premise", "hypothesis", "label", "old_labels", "cha
 _CHAOSNLI_CITATION = (
     "Nie, Zhou and Bansal, What Can We Learn from Collective Human Opinions on Natural Language "
     "Inference Data?, EMNLP 2020."
+)
+AGNEWS_LABELS = ("World", "Sports", "Business", "Sci/Tech")
+_NOISY_AGNEWS_COLUMNS = ("text", "label")  # train also has clean_label and source_group
+_NOISY_AGNEWS_CITATION = (
+    "NoisyAG-News (hhf-hd/NoisyAG-News, MIT): AG-News relabelled by three groups of human annotators; "
+    "Zhang, Zhao and LeCun, Character-level Convolutional Networks for Text Classification, NeurIPS 2015 (AG-News)."
+)
+_NOISY_AGNEWS_OBTAIN = (
+    "the GitHub repository hhf-hd/NoisyAG-News (not on the Hugging Face hub), converted to parquet as "
+    "<data_dir>/noisy_agnews/train.parquet (text, label, clean_label, source_group) and test.parquet "
+    "(text, label)"
 )
 #: The causal-LM prompt of dialogue summarization (SAMSum).
 DIALOGUE_PROMPT = "Summarize the dialogue.\n{document}\nSummary:"
@@ -533,6 +564,52 @@ _SPECS = (
             "tweets_GroundTruth.txt and its raw ratings in the vaderSentiment 3.3.2 source "
             "distribution (PyPI sdist), converted to parquet"
         ),
+    ),
+    # --- real annotator errors: NoisyAG-News (issue 24) ----------------------------------------
+    TaskSpec(
+        name="noisy_agnews",
+        kind="classification",
+        roles={"text": "text", "label": "label"},
+        label_names=AGNEWS_LABELS,
+        splits=("train", "test"),
+        train_split="train",
+        eval_split="test",
+        description=(
+            "NoisyAG-News: 10,000 AG-News items whose training `label` is the majority of three "
+            "independent human annotators; `clean_label` is the original AG-News label. The human "
+            "label is wrong on 1,975 rows (19.75 %): real, instance-dependent annotator errors, "
+            "mostly World/Business/Sci-Tech confusions. A run trains on the human labels and records "
+            "is_corrupted = (label != clean_label) as the truth; no noise is injected. `test` is the "
+            "clean 7,600-item AG-News test split. Local only: not on the Hugging Face hub."
+        ),
+        license="MIT",
+        citation=_NOISY_AGNEWS_CITATION,
+        columns=_NOISY_AGNEWS_COLUMNS,
+        local_rows=(("train", 10000), ("test", 7600)),
+        obtain=_NOISY_AGNEWS_OBTAIN,
+        clean_label="clean_label",
+    ),
+    TaskSpec(
+        name="noisy_agnews_clean",
+        kind="classification",
+        roles={"text": "text", "label": "clean_label"},
+        label_names=AGNEWS_LABELS,
+        folder="noisy_agnews",
+        splits=("train", "test"),
+        train_split="train",
+        eval_split="test",
+        description=(
+            "The same 10,000 NoisyAG-News texts with their original (clean) AG-News labels, to corrupt "
+            "synthetically on the same texts: noise_type 'uniform', or 'empirical' (class-conditional "
+            "with the confusion matrix of the human errors, measured on the whole training split). "
+            "The test split is the clean AG-News test split (its column `label`)."
+        ),
+        license="MIT",
+        citation=_NOISY_AGNEWS_CITATION,
+        columns=(*_NOISY_AGNEWS_COLUMNS, "clean_label"),  # the test split's `label` is copied to it on loading
+        local_rows=(("train", 10000), ("test", 7600)),
+        obtain=_NOISY_AGNEWS_OBTAIN,
+        human_label="label",
     ),
     # --- natural language inference: ChaosNLI (issue 9) -----------------------------------------
     *(
@@ -787,7 +864,11 @@ def load_split(
         path = _split_file(spec, split, root)
         dataset = _load_dataset(spec, split, path)
         source = str(path)
-    return _validate_frame(_to_frame(dataset), spec, split, source)
+    frame = _to_frame(dataset)
+    if spec.human_label is not None and spec.label_field not in frame.columns and spec.human_label in frame.columns:
+        # a split with one label column only is a clean split (NoisyAG-News test: the AG-News test labels)
+        frame[spec.label_field] = frame[spec.human_label]
+    return _validate_frame(frame, spec, split, source)
 
 
 def load_imdb_cleanlab_pred_probs(data_dir: str | os.PathLike | None = None) -> pd.DataFrame:
@@ -1093,6 +1174,13 @@ def inject_noise(
 
     * ``uniform``: exactly ``round(rate * N)`` of the N samples (chosen uniformly without
       replacement) get a label drawn uniformly from the OTHER ``num_classes - 1`` classes.
+    * ``empirical``: ``confusion`` is a ``num_classes`` x ``num_classes`` matrix of counts (true class
+      in rows, given label in columns; :func:`error_confusion`), e.g. of real annotator errors. Cell
+      (i, j), i != j, gets a share of the ``round(rate * N)`` corrupted samples proportional to
+      ``n_i * confusion[i, j] / confusion[i].sum()`` (largest remainder), with ``n_i`` the samples of
+      class i here; the samples of each class are chosen uniformly. On the data the matrix was
+      measured on, at its own error rate, this reproduces its off-diagonal counts exactly, with
+      instance-independent choices of which samples.
     * ``class_conditional``: only samples whose label is a key of ``confusion`` are eligible;
       exactly ``round(rate * E)`` of the E eligible samples are corrupted, each to its class's target
       (or uniformly to one of its targets when a list is given). ``confusion=None`` means the
@@ -1146,6 +1234,9 @@ def inject_noise(
     corrupted = np.zeros(len(original), dtype=bool)
     conf_used: dict[int, tuple[int, ...]] | None = None
 
+    if kind == "empirical" and confusion is None:
+        raise ParameterError("confusion", None, "a num_classes x num_classes count matrix for kind='empirical' "
+                             "(tasks.error_confusion)")
     if kind == "uniform":
         if confusion is not None:
             raise ParameterError(
@@ -1156,6 +1247,32 @@ def inject_noise(
         shift = rng.integers(1, num_classes, size=k)
         new[chosen] = (original[chosen] + shift) % num_classes
         corrupted[chosen] = True
+    elif kind == "empirical":
+        matrix = _check_matrix(confusion, num_classes)
+        k = _round_half_up(round(rate * len(original), 9))  # 0.1975 * 10000 is 1974.9999999999998 in floats
+        n_class = np.bincount(original, minlength=num_classes).astype(float)
+        rows = matrix.sum(axis=1)
+        weights = np.where(rows[:, None] > 0, matrix / np.where(rows > 0, rows, 1)[:, None], 0.0) * n_class[:, None]
+        np.fill_diagonal(weights, 0.0)
+        if k and weights.sum() == 0:
+            raise ParameterError("confusion", _short(confusion), "a matrix with off-diagonal counts in classes present here")
+        quota = weights.ravel() * k / weights.sum() if k else np.zeros(weights.size)
+        cells = np.floor(quota).astype(np.int64)
+        cells[np.argsort(-(quota - cells), kind="stable")[: k - int(cells.sum())]] += 1  # largest remainder
+        cells = cells.reshape(num_classes, num_classes)
+        per_class = cells.sum(axis=1)
+        if (per_class > n_class).any():
+            raise ParameterError("rate", rate, f"a rate that leaves each class enough samples to corrupt (here at most "
+                                 f"{(n_class / np.maximum(per_class, 1) * rate).min():.3f})")
+        for src in range(num_classes):
+            if not per_class[src]:
+                continue
+            members = np.flatnonzero(original == src)
+            picked = rng.choice(members, size=int(per_class[src]), replace=False)
+            targets = np.repeat(np.arange(num_classes), cells[src])
+            new[picked] = rng.permutation(targets)
+            corrupted[picked] = True
+        conf_used = {int(i): tuple(int(j) for j in np.flatnonzero(cells[i])) for i in range(num_classes) if per_class[i]}
     else:
         if confusion is None:
             confusion = {c: c - 1 for c in range(1, num_classes)}
@@ -1180,6 +1297,36 @@ def inject_noise(
         confusion=conf_used,
         seed=seed,
     )
+
+
+def error_confusion(given: Sequence[int] | np.ndarray | pd.Series, true: Sequence[int] | np.ndarray | pd.Series,
+                    num_classes: int) -> np.ndarray:
+    """The confusion matrix of labelling errors: counts with the true class in rows and the given
+    (e.g. human) label in columns, ``num_classes`` x ``num_classes`` int64. Its off-diagonal cells are
+    the errors; ``inject_noise(kind="empirical", confusion=...)`` corrupts true labels with the same
+    class-conditional pattern."""
+    if isinstance(num_classes, (bool, np.bool_)) or not isinstance(num_classes, (int, np.integer)) or num_classes < 2:
+        raise ParameterError("num_classes", num_classes, "an integer >= 2")
+    g, t = np.asarray(given), np.asarray(true)
+    if g.ndim != 1 or g.shape != t.shape:
+        raise ParameterError("given", f"shape {g.shape} against true {t.shape}", "two 1-d label arrays of one length")
+    for name, a in (("given", g), ("true", t)):
+        if a.size and (not np.issubdtype(a.dtype, np.integer) or a.min() < 0 or a.max() >= num_classes):
+            raise ParameterError(name, _short(a.tolist()), f"integer labels in 0..{num_classes - 1}")
+    out = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(out, (t.astype(np.int64), g.astype(np.int64)), 1)
+    return out
+
+
+def _check_matrix(confusion: Any, num_classes: int) -> np.ndarray:
+    allowed = f"a {num_classes} x {num_classes} matrix of counts >= 0 (true class in rows; tasks.error_confusion)"
+    try:
+        m = np.asarray(confusion, dtype=float)
+    except (TypeError, ValueError):
+        raise ParameterError("confusion", _short(confusion), allowed) from None
+    if m.shape != (num_classes, num_classes) or not np.isfinite(m).all() or (m < 0).any():
+        raise ParameterError("confusion", _short(confusion), allowed)
+    return m
 
 
 def _short(value: Any, limit: int = 60) -> Any:
@@ -1745,7 +1892,8 @@ def prepare_training_data(
     """Load, subsample and (for classification, optionally) corrupt the training data of a run.
 
     The training split (``train_split``, default the task's) is subsampled to ``train_size`` rows
-    with ``data_seed`` (stratified by label for classification); the held-out split (``eval_split``:
+    with ``data_seed`` (stratified by label for classification; by the true label for a task with
+    real errors, :attr:`TaskSpec.clean_label`); the held-out split (``eval_split``:
     ``"default"`` the task's, None none) to ``eval_size``. With ``noise_rate`` > 0 the labels of
     ``round(noise_rate * n)`` training samples are corrupted (:func:`inject_noise`, seed
     ``data_seed + 1``). When the two splits are the same split, the held-out rows are drawn from the
@@ -1770,7 +1918,10 @@ def prepare_training_data(
     classification = spec.kind == "classification"
     pool = load_split(spec, train_split, data_dir=data_dir)
     stratify = spec.label_field if classification else None
-    train = subsample(pool, train_size, seed=data_seed, stratify=stratify, param="train_size").reset_index(drop=True)
+    # a task with real errors is stratified by its true labels, as the same texts on their clean labels
+    # are (noisy_agnews and noisy_agnews_clean draw the same rows for the same data_seed)
+    train = subsample(pool, train_size, seed=data_seed, stratify=(spec.clean_label or stratify) if classification
+                      else None, param="train_size").reset_index(drop=True)
     if classification:
         for role in spec.input_roles:
             _check_texts(train, spec.column(role), role, f"the {train_split!r} split of task {spec.name!r}")
@@ -1783,9 +1934,31 @@ def prepare_training_data(
                                  hint="lower batch_size or train on more rows")
     samples = train.copy()
     samples.insert(0, "sample_id", np.arange(len(train), dtype=np.int64))
-    if classification:
+    if classification and spec.clean_label is not None:
+        # real annotator errors: the given labels are trained on, the true ones are the truth
+        if noise_rate:
+            raise ParameterError("noise_rate", noise_rate, f"0 for task {spec.name!r}, whose labels carry real errors",
+                                 hint="for synthetic noise on the same texts train a task on the clean labels "
+                                      "(noisy_agnews_clean)")
+        if spec.clean_label not in train.columns:
+            raise ParameterError("task", spec.name, f"a training split with the column {spec.clean_label!r} (true labels)")
+        given = train[spec.label_field].to_numpy().astype(np.int64)
+        samples["original_label"] = train[spec.clean_label].to_numpy().astype(np.int64)
+        samples["label"] = given
+        samples["is_corrupted"] = given != samples["original_label"].to_numpy()
+    elif classification:
         labels = train[spec.label_field].to_numpy().astype(np.int64)
-        noise = inject_noise(labels, noise_rate, kind=noise_type, num_classes=spec.num_labels, seed=data_seed + 1)
+        confusion = None
+        if noise_type == "empirical" and noise_rate:
+            if spec.human_label is None or spec.human_label not in pool.columns:
+                raise ParameterError("noise_type", noise_type, "'uniform' or 'class_conditional' for task "
+                                     f"{spec.name!r}; 'empirical' needs a task with human labels beside the true "
+                                     "ones (noisy_agnews_clean)")
+            # measured on the whole training split, not on the run's sample
+            confusion = error_confusion(pool[spec.human_label].to_numpy().astype(np.int64),
+                                        pool[spec.label_field].to_numpy().astype(np.int64), spec.num_labels)
+        noise = inject_noise(labels, noise_rate, kind=noise_type if confusion is not None or noise_type != "empirical"
+                             else "uniform", num_classes=spec.num_labels, seed=data_seed + 1, confusion=confusion)
         samples["original_label"] = noise.original_labels
         samples["label"] = noise.labels
         samples["is_corrupted"] = noise.corrupted

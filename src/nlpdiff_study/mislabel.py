@@ -52,7 +52,7 @@ ACTION_FAMILY = action_family()
 TESTED = ("action", "action_train")
 _not_baselines = not_baselines
 METRICS = ("roc_auc", "average_precision", "precision_at_k")
-NOISE_SHORT = {"uniform": "u", "class_conditional": "cc"}
+NOISE_SHORT = {"uniform": "u", "class_conditional": "cc", "empirical": "emp", "real": "real"}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -100,6 +100,12 @@ def get_part(cfg: dict[str, Any], name: str) -> dict[str, Any]:
         if not isinstance(lengths, dict):
             raise ParameterError(f"{name}.lengths", lengths, "a mapping of length names to parameter changes")
         part["lengths"] = lengths
+        real = part.get("real")
+        if real is not None:
+            if not isinstance(real, dict) or not isinstance(real.get("task"), str) or not isinstance(
+                    real.get("rate"), (int, float)) or not 0 < real["rate"] < 1:
+                raise ParameterError(f"{name}.real", real, "a mapping {task: a task whose labels carry real errors, "
+                                     "rate: its error rate in (0, 1)}")
     if kind == "cleaning":
         fr = part.get("fractions")
         if not fr or not all(isinstance(f, (int, float)) and 0 < f < 1 for f in fr):
@@ -110,8 +116,14 @@ def get_part(cfg: dict[str, Any], name: str) -> dict[str, Any]:
 def grid_jobs(name: str, part: dict[str, Any]) -> list[dict[str, Any]]:
     """Every training run of a grid part, seed-major (a cut budget loses whole seeds, not cells)."""
     jobs = []
+    real = part.get("real")
     for seed in part["seeds"]:
         for length, changes in part["lengths"].items():
+            if real:  # the real errors of the same texts: no injected noise, the task's own truth
+                params = {**part["params"], **(changes or {}), "task": real["task"], "noise_rate": 0.0,
+                          "noise_type": "uniform", "seed": seed, "data_seed": seed}
+                jobs.append({"run": f"{name}_real_{length}_s{seed}", "length": length,
+                             "noise_rate": float(real["rate"]), "noise_type": "real", "seed": seed, "params": params})
             for rate in part["rates"]:
                 for kind in part["noise_types"]:
                     run = f"{name}_n{round(rate * 100):02d}{NOISE_SHORT.get(kind, kind)}_{length}_s{seed}"
@@ -238,9 +250,12 @@ def run_grid(name: str, part: dict[str, Any], runs_dir: Path, out_dir: Path, pro
     cl_k = int(cl.get("k", 5))
     rows, costs, thr_rows = [], [], []
 
+    audit_rows: list[dict[str, Any]] = []
+
     def tables() -> dict[str, pd.DataFrame]:
         return {"summary": pd.DataFrame(rows), "cost": pd.DataFrame(costs),
-                **({"aum_threshold": pd.DataFrame(thr_rows)} if thr_rows else {})}
+                **({"aum_threshold": pd.DataFrame(thr_rows)} if thr_rows else {}),
+                **({"audit_top": pd.DataFrame(audit_rows)} if audit_rows else {})}
 
     jobs = grid_jobs(name, part)[:max_runs]
     for i, job in enumerate(jobs):
@@ -253,9 +268,13 @@ def run_grid(name: str, part: dict[str, Any], runs_dir: Path, out_dir: Path, pro
                 "backbone": job["params"].get("backbone", "finetune"), "length": job["length"],
                 "epochs": run.params.get("epochs"), "noise_rate": job["noise_rate"], "noise_type": job["noise_type"],
                 "seed": job["seed"], "heldout_accuracy": _heldout(run), **_heldout_metric(run), **mem}
+        if part.get("real"):  # real against synthetic noise: the measured share of wrong labels of each run
+            base["noise_source"] = "real" if job["noise_type"] == "real" else "synthetic"
+            base["actual_noise_rate"] = float(y.mean())
         costs.append(cost_row(job["run"], "dynamics (every score)", run.info, 1, **_cell(base)))
         if cl and job["length"] in cl.get("lengths", [next(iter(part["lengths"]))]) and job["noise_rate"] in cl.get(
-                "rates", part["rates"]):
+                "rates", part["rates"]) and job["seed"] in cl.get("seeds", part["seeds"]) and job["noise_type"] in cl.get(
+                "noise_types", [job["noise_type"]]):
             cl_dir = runs_dir / name / f"{job['run']}_cl{cl_k}"
             try:
                 info, _, cl_scores = load_confident_learning(cl_dir)
@@ -279,6 +298,8 @@ def run_grid(name: str, part: dict[str, Any], runs_dir: Path, out_dir: Path, pro
             costs.append(cost_row(job["run"], "AUM threshold samples", info["run_info"], 1, **_cell(base)))
         for r in detection_rows(scores, y):
             rows.append({**base, **r})
+        if part.get("audit_top"):  # the audit table's first rows, as `nlpdiff score` writes them
+            audit_rows.extend({**_cell(base), **r} for r in audit_top_rows(run, part["audit_top"], seed=job["seed"]))
         print(f"[{i + 1}/{len(jobs)}] {job['run']}: {time.perf_counter() - t0:.1f} s, action ROC AUC "
               f"{next(r['roc_auc'] for r in rows[::-1] if r['score'] == 'action' and r['run'] == job['run']):.3f}, "
               f"train acc. on corrupted {mem['final_train_acc_corrupted']:.2f}", flush=True)
@@ -286,6 +307,25 @@ def run_grid(name: str, part: dict[str, Any], runs_dir: Path, out_dir: Path, pro
     out = tables()
     _write(out_dir, **out)
     return out["summary"], out["cost"]
+
+
+def audit_top_rows(run, tops: Iterable[int] = (50, 100, 200), seed: int = 0) -> list[dict[str, Any]]:
+    """How many of the first rows of the run's audit table (:func:`nlpdiff.audit.audit_table`, what
+    ``nlpdiff score`` writes as ``audit.csv``: hardest first by the action score) are wrong labels, per
+    ``top``; beside as many rows drawn at random (seeded) and the chance level (the wrong-label share)."""
+    from nlpdiff import audit
+
+    table = audit.audit_table(run)
+    wrong = run.samples.set_index("sample_id")["is_corrupted"].astype(bool)
+    y = wrong.reindex(table["sample_id"]).to_numpy(bool)
+    rng = np.random.default_rng(seed)
+    rows = []
+    for top in tops:
+        top = min(int(top), len(y))
+        rows.append({"top": top, "wrong_in_top": int(y[:top].sum()), "precision": float(y[:top].mean()),
+                     "random_precision": float(y[rng.choice(len(y), size=top, replace=False)].mean()),
+                     "chance_precision": float(y.mean())})
+    return rows
 
 
 def threshold_row(info: dict[str, Any], flags: pd.DataFrame, scores: pd.DataFrame,
@@ -554,6 +594,35 @@ def paired_tests(summary: pd.DataFrame, metric: str = "roc_auc", tested: Iterabl
     return out
 
 
+def real_vs_synthetic(summary: pd.DataFrame, metric: str = "roc_auc",
+                      against: Iterable[str] = ("uniform", "empirical")) -> pd.DataFrame:
+    """Per backbone, length and score of a part with real errors (``noise_source`` in its summary):
+    ``metric`` on the real errors minus on each synthetic noise of the same texts, paired over seeds
+    (:func:`nlpdiff.stats.paired_seed_test`; the same seed draws the same model initialisation and
+    data order), with the means of both, Holm-adjusted over the table. Negative: the score finds real
+    errors worse than synthetic ones."""
+    by = [c for c in ("part", "backbone", "length") if c in summary.columns]
+    rows = []
+    for key, g in summary.groupby([*by, "score"], dropna=False):
+        piv = g.pivot_table(index="seed", columns="noise_type", values=metric)
+        if "real" not in piv:
+            continue
+        for other in against:
+            if other not in piv:
+                continue
+            pair = piv[["real", other]].dropna()
+            if len(pair) < 2:
+                continue
+            t = stats.paired_seed_test(pair["real"].to_numpy(), pair[other].to_numpy())
+            rows.append({**dict(zip([*by, "score"], key)), "against": other, f"{metric}_real": float(pair["real"].mean()),
+                         f"{metric}_synthetic": float(pair[other].mean()), "diff": t["mean_diff"], "diff_lo": t["low"],
+                         "diff_hi": t["high"], "p": t["p"], "n_seeds": t["n"]})
+    out = pd.DataFrame(rows)
+    if len(out):
+        out["p_holm"] = stats.holm(out["p"].to_numpy(float))
+    return out
+
+
 def cost_table(cost: pd.DataFrame) -> pd.DataFrame:
     """Mean training runs and wall seconds per method (and part), with the ratio to one dynamics run."""
     g = cost.groupby(["part", "method"], dropna=False).agg(runs=("run", "count"), training_runs=("training_runs", "mean"),
@@ -622,7 +691,8 @@ def grid_summaries(parts: dict[str, dict[str, pd.DataFrame]]) -> tuple[pd.DataFr
     classes (extractive QA: moved answers; summarization: swapped summaries; :func:`nlpdiff.tasks.corrupt_targets`).
     Either frame may be empty."""
     frames = [v["summary"].assign(part=k) for k, v in parts.items()
-              if "summary" in v and "subset" not in v["summary"].columns]
+              if "summary" in v and "subset" not in v["summary"].columns
+              and "noise_source" not in v["summary"].columns]  # real-against-synthetic parts: real_vs_synthetic
     if not frames:
         return pd.DataFrame(), pd.DataFrame()
     every = pd.concat(frames, ignore_index=True)
