@@ -274,5 +274,7 @@ display(Markdown("\n".join(["| this book | prior work | relation |", "|---|---|-
 #   declared in Methods, and "not shown to differ" (with the minimum detectable difference) otherwise.
 # - **Readers.** The blind readings of top suspects (mislabel chapter) were made by one reader who knew the
 #   study, not by independent annotators: they support no sentence of the answer.
-# - **Ground truth.** Synthetic noise is known exactly but is not how real label errors look; ChaosNLI
-#   disagreement is real but measures ambiguity, not error.
+# - **Ground truth.** Synthetic noise is known exactly but is not how real label errors look; the real
+#   annotator errors (NoisyAG-News) are judged against the original AG-News labels, which have errors of their
+#   own, and were measured with the cheap backbones only (no fine-tuned model yet); ChaosNLI disagreement is real
+#   but measures ambiguity, not error.

@@ -133,3 +133,15 @@ def test_the_answer_leaves_out_the_blind_readings():
 def test_no_negative_zero():
     assert conclusions.Figure(-0.0002, "t.csv").text() == "0.000"
     assert conclusions.Figure(-0.0004, "t.csv", 1, percent=True).text() == "0.0 %"
+
+
+def test_p_values_read_as_p_values():
+    assert conclusions.Figure(0.00001, "t.csv", pvalue=True).text() == "< 0.001"
+    assert conclusions.Figure(0.0321, "t.csv", pvalue=True).text() == "0.032"
+
+
+def test_the_answer_has_the_real_annotator_errors():
+    claims, _ = conclusions.answer(ROOT / "results")
+    real = [c for c in claims if c.analysis == "Real annotator errors"]
+    assert real and "NoisyAG-News" in real[0].render()
+    assert conclusions.check_text(real[0].render(), real) == []
