@@ -82,6 +82,7 @@ def use_pyarrow_loader() -> None:
     import pyarrow.parquet as pq
 
     from nlpdiff import tasks
+    import nlpdiff.tasks.loading  # noqa: F401  (the module whose _load_dataset load_split calls)
 
     class _Table:
         def __init__(self, path):
@@ -95,7 +96,7 @@ def use_pyarrow_loader() -> None:
             raise RuntimeError("no hub access on this machine")
         return _Table(path)
 
-    tasks._load_dataset = _load
+    tasks.loading._load_dataset = _load  # load_split reads it from its own module
 
 
 def check_loader(data_dir: str) -> dict:

@@ -255,14 +255,13 @@ def test_ctrl_c_after_training_keeps_the_run_and_a_rerun_reuses_it(tmp_path, cap
     def stop(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("nlpdiff.audit.data_map_html", stop)
-    assert cli_main(args) == 130
+    with monkeypatch.context() as patched:  # only this patch is undone (not the fixture's environment)
+        patched.setattr("nlpdiff.audit.data_map_html", stop)
+        assert cli_main(args) == 130
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "after training: the finished run in" in err and "reuse it" in err, err
     assert (Path("out/run/run.json").exists() and Path("out/run/predictions.parquet").exists())
     assert not Path("out/data_map.html").exists()
-    monkeypatch.undo()
-    monkeypatch.chdir(tmp_path)
     assert cli_main(args) == 0 and "reusing run:" in capsys.readouterr().out
     assert Path("out/data_map.html").exists()
 
