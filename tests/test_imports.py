@@ -58,9 +58,8 @@ def _top_level_imports(path: Path, name: str, modules: dict[str, Path]) -> set[s
     return {m for m in found if m in modules and m != name and not name.startswith(m + ".")}
 
 
-def test_no_import_cycle_in_the_module_graph():
-    modules = _modules()
-    graph = {name: _top_level_imports(path, name, modules) for name, path in modules.items()}
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One cycle of the graph (a list of modules, first = last), or None."""
     state: dict[str, int] = {}
     stack: list[str] = []
 
@@ -69,16 +68,27 @@ def test_no_import_cycle_in_the_module_graph():
         stack.append(node)
         for nxt in sorted(graph[node]):
             if state.get(nxt) == 1:
-                cycle = stack[stack.index(nxt):] + [nxt]
-                pytest.fail("import cycle: " + " -> ".join(cycle))
+                return stack[stack.index(nxt):] + [nxt]
             if nxt not in state:
-                dfs(nxt)
+                found = dfs(nxt)
+                if found:
+                    return found
         stack.pop()
         state[node] = 2
+        return None
 
     for name in sorted(graph):
         if name not in state:
-            dfs(name)
+            found = dfs(name)
+            if found:
+                return found
+    return None
+
+
+def test_no_import_cycle_in_the_module_graph():
+    modules = _modules()
+    cycle = _cycle({name: _top_level_imports(path, name, modules) for name, path in modules.items()})
+    assert cycle is None, "import cycle: " + " -> ".join(cycle)
 
 
 def test_every_module_imports_on_its_own_in_a_fresh_interpreter():
@@ -210,23 +220,8 @@ def test_no_import_cycle_counting_imports_inside_functions():
     """No cycle hides in a function-level import: the graph of every run-time import is acyclic."""
     modules = _modules()
     graph = {name: _runtime_imports(path, name, modules) for name, path in modules.items()}
-    state: dict[str, int] = {}
-    stack: list[str] = []
-
-    def dfs(node):
-        state[node] = 1
-        stack.append(node)
-        for nxt in sorted(graph[node]):
-            if state.get(nxt) == 1:
-                pytest.fail("import cycle through a function-level import: " + " -> ".join(stack[stack.index(nxt):] + [nxt]))
-            if nxt not in state:
-                dfs(nxt)
-        stack.pop()
-        state[node] = 2
-
-    for name in sorted(graph):
-        if name not in state:
-            dfs(name)
+    cycle = _cycle(graph)
+    assert cycle is None, "import cycle through a function-level import: " + " -> ".join(cycle)
     # the leaves stay leaves
     for leaf in ("nlpdiff.errors", "nlpdiff.schema", "nlpdiff.checks", "nlpdiff.runtime"):
         assert graph[leaf] <= {"nlpdiff.errors"}, (leaf, graph[leaf])
