@@ -819,16 +819,19 @@ def opening(tests: pd.DataFrame, cells_df: pd.DataFrame, cost: pd.DataFrame | No
     raw_worse = int(((act["p_seeds"] < alpha) & (act["diff"] < 0)).sum())
     ft = act["part"].str.startswith("gpu_")
     within = int((act["diff"].abs() <= 0.01).sum())
+    n_seeds = act["n_seeds"].astype(int) if "n_seeds" in act else pd.Series([3])
+    seeds = f"{n_seeds.min()}" if n_seeds.min() == n_seeds.max() else f"{n_seeds.min()} to {n_seeds.max()}"
     verdict = ("not shown to differ, cell by cell, from" if better == 0 and worse == 0 else
                "better than" if worse == 0 else "worse than" if better == 0 else "sometimes better, sometimes worse than")
     out = [*head, f"*Exploratory:* as a ranking of suspect labels from one training run, the action score is {verdict} "
            f"the best other score of the same run, chosen after the fact on the same seeds (which favours the "
            f"baseline). Over the {len(act)} cells of the grid ({int((~ft).sum())} with the cheap "
            f"backbones, {int(ft.sum())} fine-tuned; a cell is a task, backbone, training length, noise rate and "
-           f"type, 3 seeds each) its ROC AUC minus that of the cell's best baseline is {_range(act['diff'], '{:+.3f}')} "
-           f"(mean over seeds; within 0.01 in {within} cells); after Holm's adjustment it is significantly better "
-           f"in {better} cells and worse in {worse} (before adjustment: {raw_better} and {raw_worse}; paired t "
-           f"tests over 3 seeds have little power)."]
+           f"type, {seeds} seeds each) its ROC AUC minus that of the cell's best baseline is "
+           f"{_range(act['diff'], '{:+.3f}')} (mean over seeds; within 0.01 in {within} cells); after Holm's adjustment "
+           f"it is significantly better in {better} and worse in {worse} of them (before adjustment: {raw_better} and "
+           f"{raw_worse}; a paired t test over so few seeds has little power, which is why the pooled comparison "
+           f"above is the answer)."]
     fin = cells_df.pivot_table(index=["part", "length", "noise_rate", "noise_type"], columns="score",
                                values="roc_auc_mean")
     mem = cells_df[cells_df["score"] == "action"].set_index(["part", "length", "noise_rate", "noise_type"]).get(
