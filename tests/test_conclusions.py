@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html as html_lib
 import re
 from pathlib import Path
 
@@ -23,7 +24,7 @@ def _glued_answer(path: Path) -> str:
             data = out.get("data", {})
             if out.get("metadata", {}).get("scrapbook", {}).get("name") == "answer":
                 html = next(v for k, v in data.items() if "text/html" in k)
-                return re.sub(r"<[^>]+>", "", html)
+                return html_lib.unescape(re.sub(r"<[^>]+>", "", html))  # "p &lt; 0.001" reads "p < 0.001"
     raise AssertionError(f"no glued 'answer' in {path}")
 
 
