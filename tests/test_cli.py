@@ -267,7 +267,10 @@ def test_ctrl_c_after_training_keeps_the_run_and_a_rerun_reuses_it(tmp_path, cap
 
 
 SLOW_TRAINING = """
-import sys, time
+import signal, sys, time
+# Ctrl-C as in a terminal: a job started in the background (CI under nohup or `&`) inherits SIGINT ignored,
+# and Python then installs no KeyboardInterrupt handler
+signal.signal(signal.SIGINT, signal.default_int_handler)
 import nlpdiff.dynamics as dynamics
 from nlpdiff.engine import Handler
 
