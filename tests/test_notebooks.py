@@ -189,3 +189,23 @@ def test_kernel_runs_without_tcp_warning(tmp_path, capfd):
     assert "x is 7" in _outputs_text(nbformat.read(out, as_version=4))
     captured = capfd.readouterr()
     assert "without encryption" not in captured.err + captured.out
+
+
+def test_two_kernels_side_by_side_in_one_folder(tmp_path):
+    """Two notebooks executed at once from the same working folder (as the smoke workflow runs two runs
+    side by side) each get their own IPC sockets: both finish with their own output."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    header = SENTIMENT.read_text().split("# %%", 1)[0]
+    source = tmp_path / "tiny.py"
+    source.write_text(header + '# %% tags=["parameters"]\nx = 1\n\n# %%\nimport time\ntime.sleep(2)\nprint("x is", x)\n')
+
+    def run(i):
+        out = tmp_path / f"tiny{i}.ipynb"
+        run_notebook(source, out, {"x": i}, cwd=tmp_path)
+        return _outputs_text(nbformat.read(out, as_version=4))
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        texts = list(pool.map(run, (11, 22)))
+    assert "x is 11" in texts[0] and "x is 22" in texts[1]
+    assert not list(tmp_path.glob("kernel-ipc*"))  # no socket in the working folder

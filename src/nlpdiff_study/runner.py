@@ -39,18 +39,26 @@ HIDE_INPUT_TAG = "hide-input"
 VISIBILITY_TAGS = ("hide-input", "hide-cell", "remove-input", "remove-cell", "hide-output", "remove-output")
 
 
-def ipc_kernel_manager():
+def ipc_kernel_manager(socket_dir: str | os.PathLike | None = None):
     """The kernel manager papermill starts each notebook's kernel with: local IPC sockets, not TCP.
 
     A kernel on TCP logs "Kernel is running over TCP without encryption" at every start (ipykernel
     6.30 and later); a kernel on the same machine needs no network port at all, so the notebooks
-    run over Unix domain sockets in the Jupyter runtime folder instead (no warning, no open port).
+    run over Unix domain sockets instead (no warning, no open port). Each kernel gets sockets of its
+    own in ``socket_dir`` (default: a new temporary folder): jupyter_client's default IPC path is
+    ``kernel-ipc-N`` in the working folder, which two kernels started side by side there (the
+    workflow runs two smoke runs at once) would share.
     """
+    import tempfile
+
     from jupyter_client import AsyncKernelManager
+
+    folder = Path(socket_dir) if socket_dir is not None else Path(tempfile.mkdtemp(prefix="nlpdiff-kernel-"))
 
     class IPCKernelManager(AsyncKernelManager):
         def __init__(self, **kwargs):
             kwargs.setdefault("transport", "ipc")
+            kwargs.setdefault("ip", str(folder / "kernel"))
             super().__init__(**kwargs)
 
     return IPCKernelManager
@@ -188,7 +196,7 @@ def run_notebook(
                 kernel_name=kernel_name,
                 cwd=str(cwd) if cwd is not None else None,
                 progress_bar=progress_bar,
-                kernel_manager_class=ipc_kernel_manager(),
+                kernel_manager_class=ipc_kernel_manager(tmp),
             )
         except papermill.PapermillExecutionError as exc:
             if tmp_out.exists():
