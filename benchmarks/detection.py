@@ -10,7 +10,7 @@ corrupted samples first (chance: 0.5 and the noise rate), with DeLong's paired t
 each seed is turned into ranks (0..1) before averaging, so no seed dominates by scale. The single
 seed-0 run's action is printed too (the cost of one run).
 
-    export PYTHONPATH=$PWD/src NLPDIFF_DATA_DIR=/work/shared/data HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+    export PYTHONPATH=$PWD/src NLPDIFF_DATA_DIR=../shared/data HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
     python benchmarks/detection.py                        # SST-2, probe, 1,000 sentences, 20 % uniform, K = 5
     python benchmarks/detection.py --backbone scratch --epochs 10 --lr 0.02
 """

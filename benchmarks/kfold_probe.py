@@ -15,7 +15,7 @@ head on its own subset, a new text list, so re-extracted its features) 72.5x one
 time (70.9x wall); now 8.6x CPU (8.2x wall): the features are extracted once, and each fold costs
 about one warm run plus loading the encoder, an eval pass over every sample and its folder.
 
-    export NLPDIFF_DATA_DIR=/work/shared/data HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+    export NLPDIFF_DATA_DIR=../shared/data HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
     nice -n 10 python benchmarks/kfold_probe.py                   # 1,000 sentences, 3 epochs, K = 5
     nice -n 10 python benchmarks/kfold_probe.py --n 300 --epochs 2
 """

