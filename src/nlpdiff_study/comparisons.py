@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from nlpdiff import stats
+from nlpdiff_study.curriculum import SCHEDULES, SETTING  # a setting's columns, the paced schedules
 
 #: The baselines every detection claim compares the action score with, fixed before the results: the
 #: loss at the last checkpoint (the action score's own last term), the area under the margin (Pleiss
@@ -88,10 +89,6 @@ def pooled_detection(summary: pd.DataFrame, baselines=PRIMARY_BASELINES, margin:
     return out
 
 
-#: The curriculum's columns that identify a setting (as :data:`nlpdiff_study.curriculum.SETTING`).
-SETTING = ("part", "task", "backbone", "noise_rate", "budget")
-#: The paced schedules whose order is compared with the controls.
-SCHEDULES = ("competence", "baby_steps", "annealing")
 
 
 def pooled_curriculum(runs: pd.DataFrame, against: str, measure: str = "final", order: str = "action",
