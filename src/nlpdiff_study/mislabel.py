@@ -89,10 +89,14 @@ def get_part(cfg: dict[str, Any], name: str) -> dict[str, Any]:
     if not seeds or not all(isinstance(s, int) and s >= 0 for s in seeds):
         raise ParameterError(f"{name}.seeds", seeds, "a non-empty list of integers >= 0")
     part["seeds"] = list(seeds)
+    data_seed = part.get("data_seed")
+    if data_seed is not None and not (isinstance(data_seed, int) and data_seed >= 0):
+        raise ParameterError(f"{name}.data_seed", data_seed, "an integer >= 0 (the same samples for every seed) "
+                             "or absent (data_seed = seed)")
     if kind == "grid":
         for key in ("rates", "noise_types"):
-            if not part.get(key):
-                raise ParameterError(f"{name}.{key}", part.get(key), "a non-empty list")
+            if not part.get(key) and not (part.get("real") and part.get(key) == []):  # a real-errors-only part
+                raise ParameterError(f"{name}.{key}", part.get(key), "a non-empty list (or [] with real errors)")
         for r in part["rates"]:
             if not isinstance(r, (int, float)) or not 0 < r < 1:
                 raise ParameterError(f"{name}.rates", r, "noise rates in (0, 1)")
@@ -114,21 +118,25 @@ def get_part(cfg: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 def grid_jobs(name: str, part: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every training run of a grid part, seed-major (a cut budget loses whole seeds, not cells)."""
+    """Every training run of a grid part, seed-major (a cut budget loses whole seeds, not cells).
+
+    ``data_seed`` is the seed (each seed draws other samples and corrupts other labels) unless the part
+    fixes it (``data_seed: N``: every seed scores the same samples, so scores compare across seeds)."""
     jobs = []
     real = part.get("real")
     for seed in part["seeds"]:
+        data_seed = seed if part.get("data_seed") is None else int(part["data_seed"])
         for length, changes in part["lengths"].items():
             if real:  # the real errors of the same texts: no injected noise, the task's own truth
                 params = {**part["params"], **(changes or {}), "task": real["task"], "noise_rate": 0.0,
-                          "noise_type": "uniform", "seed": seed, "data_seed": seed}
+                          "noise_type": "uniform", "seed": seed, "data_seed": data_seed}
                 jobs.append({"run": f"{name}_real_{length}_s{seed}", "length": length,
                              "noise_rate": float(real["rate"]), "noise_type": "real", "seed": seed, "params": params})
             for rate in part["rates"]:
                 for kind in part["noise_types"]:
                     run = f"{name}_n{round(rate * 100):02d}{NOISE_SHORT.get(kind, kind)}_{length}_s{seed}"
                     params = {**part["params"], **(changes or {}), "noise_rate": float(rate), "noise_type": kind,
-                              "seed": seed, "data_seed": seed}
+                              "seed": seed, "data_seed": data_seed}
                     jobs.append({"run": run, "length": length, "noise_rate": float(rate), "noise_type": kind,
                                  "seed": seed, "params": params})
     return jobs

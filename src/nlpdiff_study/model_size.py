@@ -1,0 +1,200 @@
+"""The model-size study: the same detection questions at two model sizes (MiniLM and MPNet-base).
+
+Computed in parts (``params/model_size.yaml``): ``python -m nlpdiff_study.model_size PART`` trains, or
+reuses under ``runs/model_size/``, every model x seed run of the part with
+:func:`nlpdiff_study.mislabel.run_grid` (the mislabel chapter's runner: the same detection rows, costs
+and memorisation columns) and writes, under ``results/model_size/PART/``:
+
+- ``<model>/summary.csv`` and ``<model>/cost.csv``: one part of the mislabel grid per model;
+- ``agreement.csv``: Spearman correlation of every score between two runs on the same samples, for
+  every pair of runs, labelled ``within`` (two seeds of one model) or ``across`` (two models);
+- ``part.json``: the part's configuration and wall time.
+
+Every run of a part scores the same samples (a fixed ``data_seed``), so ranks compare across seeds and
+sizes. The page (``notebooks/model_size.py``) reads these tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+from scipy import stats
+
+from nlpdiff.errors import ParameterError
+from nlpdiff_study import mislabel
+
+CONFIG = Path("params/model_size.yaml")
+RESULTS = Path("results/model_size")
+
+
+def load_config(path: str | Path = CONFIG) -> dict[str, Any]:
+    path = Path(path)
+    if not path.exists():
+        raise ParameterError("config", str(path), "an existing YAML file with a `parts` mapping")
+    cfg = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(cfg.get("parts"), dict) or not cfg["parts"]:
+        raise ParameterError(f"{path}: parts", cfg.get("parts"), "a non-empty mapping of part names to parts")
+    return cfg
+
+
+def grid_parts(cfg: dict[str, Any], name: str) -> dict[str, dict[str, Any]]:
+    """The part's grid, one checked mislabel grid part per model (``{model_label: part}``).
+
+    Each model's part is the shared ``params`` updated by the model's own changes; a fixed
+    ``data_seed`` is required (the runs must score the same samples)."""
+    parts = cfg["parts"]
+    if name not in parts:
+        raise ParameterError("part", name, f"one of {sorted(parts)}")
+    part = dict(parts[name])
+    models = part.pop("models", None)
+    if not isinstance(models, dict) or len(models) < 2 or not all(isinstance(v, dict) for v in models.values()):
+        raise ParameterError(f"{name}.models", models, "a mapping of at least two model labels to parameter changes")
+    if part.get("data_seed") is None:
+        raise ParameterError(f"{name}.data_seed", None, "an integer >= 0: every run must score the same samples")
+    out = {}
+    for label, changes in models.items():
+        one = {**part, "kind": "grid", "params": {**part.get("params", {}), **changes}}
+        out[str(label)] = mislabel.get_part({"parts": {f"{name}.{label}": one}}, f"{name}.{label}")
+    return out
+
+
+def agreement(runs: dict[tuple[str, int], pd.DataFrame]) -> pd.DataFrame:
+    """Spearman correlation of each score between every two runs on the same samples.
+
+    ``runs`` maps ``(model, seed)`` to the run's score table (``sample_id`` and one column per score).
+    One row per pair of runs and score: ``score``, ``kind`` (``within``: one model, two seeds;
+    ``across``: two models), ``model_a``, ``seed_a``, ``model_b``, ``seed_b``, ``spearman``, ``n``.
+    Scores absent or not finite in either run are left out of that pair."""
+    rows = []
+    for (ka, a), (kb, b) in itertools.combinations(sorted(runs.items()), 2):
+        m = a.merge(b, on="sample_id", suffixes=("_a", "_b"))
+        if len(m) < 3:
+            raise ParameterError("runs", f"{ka} and {kb} share {len(m)} samples", "runs that score the same samples")
+        for score in sorted(set(a.columns) & set(b.columns) - {"sample_id"}):
+            x, y = m[f"{score}_a"].to_numpy(float), m[f"{score}_b"].to_numpy(float)
+            if not (np.isfinite(x).all() and np.isfinite(y).all()) or x.std() == 0 or y.std() == 0:
+                continue
+            rows.append({"score": score, "kind": "within" if ka[0] == kb[0] else "across",
+                         "model_a": ka[0], "seed_a": ka[1], "model_b": kb[0], "seed_b": kb[1],
+                         "spearman": float(stats.spearmanr(x, y).statistic), "n": len(m)})
+    return pd.DataFrame(rows)
+
+
+def run_part(name: str, config: str | Path = CONFIG, runs_dir: str | Path = "runs/model_size",
+             out: str | Path = RESULTS, progress: bool = False) -> dict[str, pd.DataFrame]:
+    """Train (or reuse) every model x seed run of one part; write its tables; return them."""
+    from nlpdiff import rundir
+
+    parts = grid_parts(load_config(config), name)
+    runs_dir, out_dir = Path(runs_dir), Path(out) / name
+    t = time.perf_counter()
+    summaries, scores = [], {}
+    for label, part in parts.items():
+        grid = f"{name}_{label}"
+        summary, _ = mislabel.run_grid(grid, part, runs_dir, out_dir / label, progress)
+        summaries.append(summary.assign(model=label))
+        for job in mislabel.grid_jobs(grid, part):
+            scores[(label, job["seed"])] = rundir.load_run(runs_dir / grid / job["run"]).scores
+    agree = agreement(scores)
+    mislabel._write(out_dir, agreement=agree)
+    (out_dir / "part.json").write_text(json.dumps(
+        {"part": name, "config": parts, "wall_s": round(time.perf_counter() - t, 1),
+         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}, indent=1, default=str) + "\n")
+    return {"summary": pd.concat(summaries, ignore_index=True), "agreement": agree}
+
+
+# ------------------------------------------------------------------------------------------------
+# analysis of the committed tables
+# ------------------------------------------------------------------------------------------------
+
+
+def load_part(name: str, root: str | Path = RESULTS) -> dict[str, pd.DataFrame]:
+    """A computed part's tables: ``summary`` (every model's, with a ``model`` column), ``cost`` and ``agreement``."""
+    folder = Path(root) / name
+    if not (folder / "agreement.csv").exists():
+        raise ParameterError("part", name, f"a computed part (no {folder / 'agreement.csv'}; run "
+                             f"python -m nlpdiff_study.model_size {name})")
+    summ, cost = [], []
+    for sub in sorted(p for p in folder.iterdir() if (p / "summary.csv").exists()):
+        summ.append(pd.read_csv(sub / "summary.csv").assign(model=sub.name))
+        cost.append(pd.read_csv(sub / "cost.csv").assign(model=sub.name))
+    return {"summary": pd.concat(summ, ignore_index=True), "cost": pd.concat(cost, ignore_index=True),
+            "agreement": pd.read_csv(folder / "agreement.csv")}
+
+
+def agreement_summary(agree: pd.DataFrame) -> pd.DataFrame:
+    """Per score: mean Spearman within a model (each model's seed pairs) and across models (every pair
+    of one run of each model), with the number of pairs and the gap across - within (both models'
+    within-pairs pooled)."""
+    rows = []
+    for score, g in agree.groupby("score"):
+        row = {"score": score}
+        for model, w in g[g["kind"] == "within"].groupby("model_a"):
+            row[f"within_{model}"] = float(w["spearman"].mean())
+        within, across = g[g["kind"] == "within"]["spearman"], g[g["kind"] == "across"]["spearman"]
+        row.update({"within": float(within.mean()), "across": float(across.mean()),
+                    "across_minus_within": float(across.mean() - within.mean()),
+                    "n_within": len(within), "n_across": len(across)})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def paired_detection(summary: pd.DataFrame, a: str, b: str, metric: str = "roc_auc",
+                     scores: list[str] | None = None) -> pd.DataFrame:
+    """Per score: model ``b`` minus model ``a`` on ``metric``, paired by seed (the same samples and labels):
+    each model's mean, the mean difference with its 95 % t interval over seeds and the paired t test's p
+    (:func:`nlpdiff.stats.paired_seed_test`)."""
+    from nlpdiff import stats as nstats
+
+    rows = []
+    wide = summary.pivot_table(index=["score", "seed"], columns="model", values=metric)
+    for score, g in wide.groupby(level="score"):
+        if (scores is not None and score not in scores) or a not in g or b not in g:
+            continue
+        g = g.dropna(subset=[a, b])
+        if len(g) < 2:
+            continue
+        t = nstats.paired_seed_test(g[b].to_numpy(float), g[a].to_numpy(float))
+        rows.append({"score": score, a: float(g[a].mean()), b: float(g[b].mean()), "difference": t["mean_diff"],
+                     "lo": t["low"], "hi": t["high"], "p": t["p"], "seeds": t["n"]})
+    return pd.DataFrame(rows)
+
+
+def standing(summary: pd.DataFrame, metric: str = "roc_auc", score: str = "action") -> pd.DataFrame:
+    """Per model: the score's mean ``metric`` over seeds, its rank among all scores (1 = best) and the
+    best other score with its mean."""
+    rows = []
+    for model, g in summary.groupby("model"):
+        means = g.groupby("score")[metric].mean().sort_values(ascending=False)
+        others = means.drop(score)
+        rows.append({"model": model, score: float(means[score]), "rank": int(list(means.index).index(score) + 1),
+                     "n_scores": len(means), "best_other": others.index[0], "best_other_value": float(others.iloc[0])})
+    return pd.DataFrame(rows)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m nlpdiff_study.model_size", description=__doc__.split("\n\n")[0])
+    ap.add_argument("part")
+    ap.add_argument("--config", default=str(CONFIG))
+    ap.add_argument("--runs-dir", default="runs/model_size")
+    ap.add_argument("--out", default=str(RESULTS))
+    ap.add_argument("--progress", action="store_true")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    a = ap.parse_args(argv)
+    if a.threads:
+        import torch
+
+        torch.set_num_threads(a.threads)
+    run_part(a.part, a.config, a.runs_dir, a.out, a.progress)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+"""The model-size study (nlpdiff_study.model_size): its configuration, agreement and paired tables, one part end to end."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from nlpdiff.errors import ParameterError
+from nlpdiff_study import mislabel, model_size
+
+
+def _cfg(tmp_path, parts):
+    path = tmp_path / "model_size.yaml"
+    path.write_text(yaml.safe_dump({"parts": parts}))
+    return path
+
+
+PART = {"models": {"scratch": {"backbone": "scratch", "model": "scratch", "learning_rate": 0.05},
+                   "scratch_slow": {"backbone": "scratch", "model": "scratch", "learning_rate": 0.01}},
+        "params": {"task": "sst2", "train_size": 60, "eval_size": 20, "epochs": 2, "batch_size": 16,
+                   "checkpoints_per_epoch": 1},
+        "rates": [0.25], "noise_types": ["uniform"], "seeds": [0, 1], "data_seed": 0}
+
+
+def test_config_checks(tmp_path):
+    cfg = model_size.load_config(_cfg(tmp_path, {"p": PART}))
+    parts = model_size.grid_parts(cfg, "p")
+    assert list(parts) == ["scratch", "scratch_slow"]
+    assert parts["scratch_slow"]["params"]["learning_rate"] == 0.01 and parts["scratch"]["kind"] == "grid"
+    with pytest.raises(ParameterError, match="part"):
+        model_size.grid_parts(cfg, "nope")
+    for bad, name in (({"models": {"a": {}}}, "models"), ({"data_seed": None}, "data_seed"),
+                      ({"data_seed": -1}, "data_seed"), ({"rates": []}, "rates")):
+        cfg = model_size.load_config(_cfg(tmp_path, {"p": {**PART, **bad}}))
+        with pytest.raises(ParameterError, match=name):
+            model_size.grid_parts(cfg, "p")
+
+
+def test_fixed_data_seed_gives_every_seed_the_same_samples():
+    part = mislabel.get_part({"parts": {"g": {**PART, "kind": "grid", "params": PART["params"]}}}, "g")
+    jobs = mislabel.grid_jobs("g", part)
+    assert [j["params"]["seed"] for j in jobs] == [0, 1]
+    assert {j["params"]["data_seed"] for j in jobs} == {0}
+    free = mislabel.get_part({"parts": {"g": {**PART, "kind": "grid", "data_seed": None}}}, "g")
+    assert [j["params"]["data_seed"] for j in mislabel.grid_jobs("g", free)] == [0, 1]
+
+
+def test_agreement_labels_pairs_and_measures_rank_agreement():
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=200)
+    ids = np.arange(200)
+
+    def run(noise):
+        return pd.DataFrame({"sample_id": ids, "action": base + rng.normal(scale=noise, size=200),
+                             "flat": np.ones(200)})
+
+    runs = {("small", 0): run(0.1), ("small", 1): run(0.1), ("big", 0): run(3.0), ("big", 1): run(3.0)}
+    a = model_size.agreement(runs)
+    assert set(a["score"]) == {"action"}  # a constant score has no rank correlation
+    assert (a["kind"] == "within").sum() == 2 and (a["kind"] == "across").sum() == 4
+    s = model_size.agreement_summary(a).set_index("score").loc["action"]
+    assert s["within_small"] > 0.95 > s["within_big"]
+    assert s["n_within"] == 2 and s["n_across"] == 4
+    assert s["across_minus_within"] == pytest.approx(s["across"] - s["within"])
+    shuffled = {("small", 0): runs[("small", 0)], ("big", 0): runs[("big", 0)].assign(sample_id=ids + 1000)}
+    with pytest.raises(ParameterError, match="same samples"):
+        model_size.agreement(shuffled)
+
+
+def test_paired_detection_and_standing():
+    rows = [{"model": m, "seed": s, "score": sc, "roc_auc": v}
+            for m, shift in (("small", 0.0), ("big", 0.05)) for s in range(3)
+            for sc, v in (("action", 0.8 + shift + 0.01 * s), ("aum", 0.85 + 0.01 * s))]
+    summary = pd.DataFrame(rows)
+    d = model_size.paired_detection(summary, "small", "big").set_index("score")
+    assert d.loc["action", "difference"] == pytest.approx(0.05) and d.loc["action", "p"] == 0.0
+    assert d.loc["aum", "difference"] == pytest.approx(0.0) and d.loc["aum", "p"] == 1.0
+    st = model_size.standing(summary).set_index("model")
+    assert st.loc["small", "rank"] == 2 and st.loc["big", "rank"] == 1
+    assert st.loc["small", "best_other"] == "aum"
+
+
+def test_part_end_to_end(tiny_data_dir, tmp_path, one_torch_thread):
+    part = {**PART, "params": {**PART["params"], "data_dir": str(tiny_data_dir)}}
+    cfg = _cfg(tmp_path, {"p": part})
+    out = model_size.run_part("p", cfg, tmp_path / "runs", tmp_path / "out")
+    assert set(out["summary"]["model"]) == {"scratch", "scratch_slow"}
+    tables = model_size.load_part("p", tmp_path / "out")
+    assert set(tables["agreement"]["kind"]) == {"within", "across"}
+    assert len(tables["cost"]) == 4 and (tables["cost"]["training_runs"] == 1).all()
+    assert (tmp_path / "out" / "p" / "part.json").exists()
+    with pytest.raises(ParameterError, match="computed part"):
+        model_size.load_part("other", tmp_path / "out")
