@@ -40,10 +40,14 @@ def test_sentiment_notebook_smoke(smoke_study):
     out = smoke_page(smoke_study, "sentiment_noise")
     nb = nbformat.read(out, as_version=4)
     assert not any(o.get("output_type") == "error" for c in nb.cells for o in c.get("outputs", []))
-    # the parameters stay open in the book; every other code cell's source is folded (outputs shown)
-    tagged = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
-    assert tagged and not any("hide-cell" in c.metadata["tags"] or "hide-input" in c.metadata["tags"]
-                              for c in tagged)
+    # the parameter cells are not on the page: a collapsed box at its end shows them and the commands
+    tagged = [c for c in nb.cells if {"parameters", "injected-parameters"} & set(c.metadata.get("tags", []))]
+    assert len(tagged) == 2 and all("remove-cell" in c.metadata["tags"] for c in tagged)
+    box = nb.cells[-1]
+    assert box.cell_type == "markdown" and box.source.startswith("::::{admonition} Reproduce this page")
+    assert ":class: dropdown" in box.source and "noise_rate = 0.125" in box.source
+    assert "nlpdiff run sentiment -o book/results/sentiment_noise.ipynb --parameters-json '{" in box.source
+    assert "papermill notebooks/sentiment.ipynb book/results/sentiment_noise.ipynb -y '{" in box.source
     code = [c for c in nb.cells if c.cell_type == "code" and not {"parameters", "injected-parameters"}
             & set(c.metadata.get("tags", []))]
     assert code and all({"hide-input", "remove-input", "hide-cell", "remove-cell"} & set(c.metadata["tags"])
@@ -157,25 +161,40 @@ def test_summarization_notebook_smoke(smoke_study):
     assert "action_token_sum" in run.scores.columns
 
 
-def test_finish_page_folds_code_keeps_parameters_open_and_is_idempotent(tmp_path):
+def test_finish_page_folds_code_removes_parameters_into_a_reproduce_box_and_is_idempotent(tmp_path):
+    import yaml
+
     from nlpdiff_study.runner import finish_page
 
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters", "hide-cell"]}),
+    nb.cells = [nbformat.v4.new_code_cell("x = 1  # a default\nflag = True", metadata={"tags": ["parameters", "hide-cell"]}),
+                nbformat.v4.new_code_cell('# Parameters\nflag = False\nnames = ["a", "b"]\n',
+                                          metadata={"tags": ["injected-parameters"]}),
                 nbformat.v4.new_code_cell("print(x)", outputs=[
                     nbformat.v4.new_output("stream", name="stderr", text="progress"),
                     nbformat.v4.new_output("stream", name="stdout", text="1")]),
                 nbformat.v4.new_code_cell("show()", metadata={"tags": ["remove-input"]}),
                 nbformat.v4.new_markdown_cell("# Title")]
-    path = tmp_path / "page.ipynb"
+    path = tmp_path / "notebook.ipynb"
     nbformat.write(nb, path)
-    finish_page(path, title="Sentiment with label noise")
-    finish_page(path)
+    finish_page(path, title="Sentiment with label noise", notebook="sentiment", page="sentiment_noise")
+    finish_page(path, notebook="sentiment", page="sentiment_noise")
     cells = nbformat.read(path, as_version=4).cells
-    assert cells[3].source == "# Sentiment with label noise\n"
-    assert cells[0].metadata["tags"] == ["parameters"]
-    assert cells[1].metadata["tags"] == ["hide-input"] and [o.name for o in cells[1].outputs] == ["stdout"]
-    assert cells[2].metadata["tags"] == ["remove-input"]
+    assert cells[4].source == "# Sentiment with label noise\n"
+    assert cells[0].metadata["tags"] == ["parameters", "remove-cell"]
+    assert cells[1].metadata["tags"] == ["injected-parameters", "remove-cell"]
+    assert cells[2].metadata["tags"] == ["hide-input"] and [o.name for o in cells[2].outputs] == ["stdout"]
+    assert cells[3].metadata["tags"] == ["remove-input"]
+    assert len(cells) == 6  # one box, not two
+    box = cells[5].source
+    assert box.startswith("::::{admonition} Reproduce this page\n:class: dropdown\n") and box.rstrip().endswith("::::")
+    assert "x = 1  # a default" in box and "flag = False" in box
+    # the command's JSON is the injected values, read back as papermill and nlpdiff run read it
+    line = next(x for x in box.splitlines() if x.startswith("nlpdiff run "))
+    assert line.startswith("nlpdiff run sentiment -o book/results/sentiment_noise.ipynb --parameters-json '")
+    given = line.split("--parameters-json ", 1)[1].strip("'")
+    assert yaml.safe_load(given) == {"flag": False, "names": ["a", "b"]}
+    assert "papermill notebooks/sentiment.ipynb book/results/sentiment_noise.ipynb -y '" in box
 
 
 def test_kernel_runs_without_tcp_warning(tmp_path, capfd):

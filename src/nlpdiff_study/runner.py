@@ -3,8 +3,9 @@
 The notebooks under ``notebooks/`` (shipped in the wheel as ``nlpdiff_study/notebooks``) are the only notebook sources; the book shows their executed
 copies under ``book/results/``. :func:`run_notebook` converts the script to a notebook, injects the
 parameters (papermill), executes it, folds the code of every other cell in the book (``hide-input``:
-the reader expands it; the parameter cells stay open)
-and moves the result into place only when every cell succeeded. A failed execution is kept next
+the reader expands it), removes the parameter cells from the page and ends it with a collapsed
+"Reproduce this page" box (the parameters and the commands that re-execute the page), and moves
+the result into place only when every cell succeeded. A failed execution is kept next
 to the output as ``<name>.failed.ipynb`` (showing the failed cell) and raises
 :class:`NotebookFailed`, so a published page is never replaced by a broken one.
 """
@@ -127,11 +128,64 @@ def parse_parameter(text: str) -> Any:
     return yaml.safe_load(text)
 
 
-def finish_page(path: str | os.PathLike, drop_stderr: bool = True, title: str | None = None) -> None:
-    """Make an executed notebook a page: the parameter cells stay open (what the page was run with),
-    every other code cell's source is folded (``hide-input``; its outputs show, the reader can expand
-    the code), and (``drop_stderr``) the stderr streams (progress bars, library warnings), which a
-    reader of the book does not need, are dropped.
+#: Metadata key of the "Reproduce this page" cell that :func:`finish_page` appends (replaced, not added, when run again).
+REPRODUCE_KEY = "nlpdiff_reproduce"
+
+
+def _cell_assignments(source: str) -> dict[str, Any]:
+    """``name = literal`` lines of a parameter cell (non-literal values are left out)."""
+    import ast
+
+    out: dict[str, Any] = {}
+    try:
+        body = ast.parse(source).body
+    except SyntaxError:
+        return out
+    for node in body:
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    try:
+                        out[target.id] = ast.literal_eval(node.value)
+                    except ValueError:
+                        pass
+    return out
+
+
+def reproduce_markdown(notebook: str, page: str, defaults_source: str, injected: dict[str, Any]) -> str:
+    """The collapsed "Reproduce this page" box: the notebook's parameter cell (its defaults, with their
+    comments), the values injected for this page, and the two commands that re-execute it
+    (``nlpdiff run`` and jupytext + papermill)."""
+    import json
+
+    given = json.dumps(injected, separators=(", ", ": "), default=str)
+    quoted = "'" + given.replace("'", "'\\''") + "'"
+    run = f"nlpdiff run {notebook} -o book/results/{page}.ipynb" + (f" --parameters-json {quoted}" if injected else "")
+    pm = (f"jupytext --to ipynb notebooks/{notebook}.py && papermill notebooks/{notebook}.ipynb "
+          f"book/results/{page}.ipynb" + (f" -y {quoted}" if injected else ""))
+    values = ("\n".join(f"{k} = {v!r}" for k, v in injected.items()) if injected
+              else "# none: the notebook's defaults")
+    return (
+        "::::{admonition} Reproduce this page\n:class: dropdown\n\n"
+        f"This page is `notebooks/{notebook}.py` executed with papermill. The parameters given to it:\n\n"
+        f"```python\n{values}\n```\n\n"
+        "Re-execute it from the root of a checkout (the study's tools: `pip install -e \".[study]\"`):\n\n"
+        f"```bash\n{run}\n```\n\nor with papermill directly:\n\n```bash\n{pm}\n```\n\n"
+        f"The notebook's parameters and their defaults:\n\n```python\n{defaults_source.strip()}\n```\n"
+        "::::\n"
+    )
+
+
+def finish_page(path: str | os.PathLike, drop_stderr: bool = True, title: str | None = None,
+                notebook: str | None = None, page: str | None = None) -> None:
+    """Make an executed notebook a page: the parameter cells are removed from the page (tag
+    ``remove-cell``: nothing but prose comes between the title and the finding) and, when
+    ``notebook`` (the source's name) is given, a collapsed "Reproduce this page" box at the end
+    shows them with the commands that re-execute the page (:func:`reproduce_markdown`; ``page``: the
+    page's name under ``book/results/``, default the output's name, or its folder's for the
+    workflow's ``<name>/notebook.ipynb``); every other code cell's source is folded (``hide-input``;
+    its outputs show, the reader can expand the code), and (``drop_stderr``) the stderr streams
+    (progress bars, library warnings), which a reader of the book does not need, are dropped.
 
     Failed notebooks keep their stderr (``drop_stderr=False``): it is what explains the failure.
     ``title`` (the notebook parameter ``page_title``) replaces the page's first H1, so two pages
@@ -153,13 +207,25 @@ def finish_page(path: str | os.PathLike, drop_stderr: bool = True, title: str | 
             continue
         tags = list(cell.get("metadata", {}).get("tags", []))
         if any(t in tags for t in PARAMETER_TAGS):
-            tags = [t for t in tags if t != "hide-cell"]  # pages rendered before kept them collapsed
+            tags = [t for t in tags if t not in VISIBILITY_TAGS] + ["remove-cell"]  # shown in the box at the end
         elif not any(t in tags for t in VISIBILITY_TAGS):
             tags.append(HIDE_INPUT_TAG)
         cell.metadata["tags"] = tags
         if drop_stderr:
             cell.outputs = [o for o in cell.outputs
                             if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
+    if notebook:
+        nb.cells = [c for c in nb.cells if REPRODUCE_KEY not in c.get("metadata", {})]
+        tagged = lambda tag: [c for c in nb.cells if c.cell_type == "code" and tag in c.metadata.get("tags", [])]
+        defaults = "\n".join(c.source for c in tagged("parameters"))
+        injected: dict[str, Any] = {}
+        for c in tagged("injected-parameters"):
+            injected.update(_cell_assignments(c.source))
+        if page is None:
+            page = path.parent.name if path.stem == "notebook" else path.stem.lstrip(".").removesuffix(".running")
+        cell = nbformat.v4.new_markdown_cell(reproduce_markdown(notebook, page, defaults, injected))
+        cell.metadata[REPRODUCE_KEY] = True
+        nb.cells.append(cell)
     nbformat.write(nb, path)
 
 
@@ -211,7 +277,8 @@ def run_notebook(
             if tmp_out.exists():
                 tmp_out.unlink()
             raise
-        finish_page(tmp_out, title=(parameters or {}).get("page_title"))
+        finish_page(tmp_out, title=(parameters or {}).get("page_title"), notebook=source.stem,
+                    page=output.parent.name if output.stem == "notebook" else output.stem)
         os.replace(tmp_out, output)
     if failed.exists():
         failed.unlink()
