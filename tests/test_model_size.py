@@ -91,5 +91,8 @@ def test_part_end_to_end(tiny_data_dir, tmp_path, one_torch_thread):
     assert set(tables["agreement"]["kind"]) == {"within", "across"}
     assert len(tables["cost"]) == 4 and (tables["cost"]["training_runs"] == 1).all()
     assert (tmp_path / "out" / "p" / "part.json").exists()
+    learn = tables["learning"]
+    assert len(learn) == 4 and learn["heldout_majority"].between(0.5, 1).all()
+    assert learn["heldout_accuracy"].between(0, 1).all()
     with pytest.raises(ParameterError, match="computed part"):
         model_size.load_part("other", tmp_path / "out")

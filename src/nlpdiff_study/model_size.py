@@ -6,6 +6,7 @@ reuses under ``runs/model_size/``, every model x seed run of the part with
 and memorisation columns) and writes, under ``results/model_size/PART/``:
 
 - ``<model>/summary.csv`` and ``<model>/cost.csv``: one part of the mislabel grid per model;
+- ``learning.csv``: each run's held-out accuracy beside the held-out majority class (does it learn?);
 - ``agreement.csv``: Spearman correlation of every score between two runs on the same samples, for
   every pair of runs, labelled ``within`` (two seeds of one model) or ``across`` (two models);
 - ``part.json``: the part's configuration and wall time.
@@ -88,6 +89,29 @@ def agreement(runs: dict[tuple[str, int], pd.DataFrame]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def learning_table(parts: dict[str, dict[str, Any]], summaries: list[pd.DataFrame]) -> pd.DataFrame:
+    """Does each model learn? Per run: held-out accuracy beside the held-out majority class's share,
+    and training accuracy (eval pass, final checkpoint) on the clean and on the wrong labels."""
+    from nlpdiff.config import from_flat
+    from nlpdiff.dynamics import prepare_data
+
+    rows = []
+    for (label, part), summary in zip(parts.items(), summaries):
+        p = from_flat({**part["params"], "data_seed": part["data_seed"], "output_dir": "unused"})
+        if p.eval_split is not None and p.head_class().kind == "classification":
+            spec, _, held = prepare_data(p)
+            majority = float(held[spec.column("label")].value_counts(normalize=True).max())
+        else:
+            majority = float("nan")
+        runs = summary.drop_duplicates("run")
+        for _, r in runs.iterrows():
+            rows.append({"model": label, "run": r["run"], "seed": int(r["seed"]), "noise_type": r["noise_type"],
+                         "heldout_accuracy": r["heldout_accuracy"], "heldout_majority": majority,
+                         "final_train_acc_clean": r["final_train_acc_clean"],
+                         "final_train_acc_corrupted": r["final_train_acc_corrupted"]})
+    return pd.DataFrame(rows)
+
+
 def run_part(name: str, config: str | Path = CONFIG, runs_dir: str | Path = "runs/model_size",
              out: str | Path = RESULTS, progress: bool = False) -> dict[str, pd.DataFrame]:
     """Train (or reuse) every model x seed run of one part; write its tables; return them."""
@@ -104,7 +128,7 @@ def run_part(name: str, config: str | Path = CONFIG, runs_dir: str | Path = "run
         for job in mislabel.grid_jobs(grid, part):
             scores[(label, job["seed"])] = rundir.load_run(runs_dir / grid / job["run"]).scores
     agree = agreement(scores)
-    mislabel._write(out_dir, agreement=agree)
+    mislabel._write(out_dir, agreement=agree, learning=learning_table(parts, summaries))
     (out_dir / "part.json").write_text(json.dumps(
         {"part": name, "config": parts, "wall_s": round(time.perf_counter() - t, 1),
          "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}, indent=1, default=str) + "\n")
@@ -127,7 +151,7 @@ def load_part(name: str, root: str | Path = RESULTS) -> dict[str, pd.DataFrame]:
         summ.append(pd.read_csv(sub / "summary.csv").assign(model=sub.name))
         cost.append(pd.read_csv(sub / "cost.csv").assign(model=sub.name))
     return {"summary": pd.concat(summ, ignore_index=True), "cost": pd.concat(cost, ignore_index=True),
-            "agreement": pd.read_csv(folder / "agreement.csv")}
+            "agreement": pd.read_csv(folder / "agreement.csv"), "learning": pd.read_csv(folder / "learning.csv")}
 
 
 def agreement_summary(agree: pd.DataFrame) -> pd.DataFrame:
