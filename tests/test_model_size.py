@@ -71,15 +71,23 @@ def test_agreement_labels_pairs_and_measures_rank_agreement():
 
 def test_paired_detection_and_standing():
     rows = [{"model": m, "seed": s, "score": sc, "roc_auc": v}
-            for m, shift in (("small", 0.0), ("big", 0.05)) for s in range(3)
-            for sc, v in (("action", 0.8 + shift + 0.01 * s), ("aum", 0.85 + 0.01 * s))]
+            for m, shift in (("small", 0.0), ("big", 0.06)) for s in range(3)
+            for sc, v in (("action", 0.8 + shift + 0.01 * s), ("aum", 0.85 + 0.01 * s + 0.001 * (s == 1)),
+                          ("final_loss", 0.7 + 0.02 * s * s))]
     summary = pd.DataFrame(rows)
     d = model_size.paired_detection(summary, "small", "big").set_index("score")
-    assert d.loc["action", "difference"] == pytest.approx(0.05) and d.loc["action", "p"] == 0.0
-    assert d.loc["aum", "difference"] == pytest.approx(0.0) and d.loc["aum", "p"] == 1.0
-    st = model_size.standing(summary).set_index("model")
-    assert st.loc["small", "rank"] == 2 and st.loc["big", "rank"] == 1
-    assert st.loc["small", "best_other"] == "aum"
+    assert d.loc["action", "difference"] == pytest.approx(0.06) and d.loc["action", "verdict"] == "better"
+    assert d.loc["aum", "difference"] == pytest.approx(0.0) and d.loc["aum", "verdict"] == "equivalent"
+    assert d.loc["action", "lo"] <= d.loc["action", "lo90"] <= d.loc["action", "hi90"] <= d.loc["action", "hi"]
+    st = model_size.standing(summary).set_index(["model", "against"])
+    assert set(st.index.get_level_values("against")) == {"aum", "final_loss"}  # the declared baselines present
+    assert st.loc[("small", "aum"), "rank"] == 2 and st.loc[("big", "aum"), "rank"] == 1
+    assert st.loc[("small", "aum"), "verdict"] == "worse" and st.loc[("big", "aum"), "difference"] > 0
+    # a wide spread over 3 seeds: neither a difference nor equivalence, with its minimum detectable difference
+    offset = summary["seed"].map({0: 0.1, 1: -0.1, 2: 0.02}).where(summary["model"] == "big", 0.0)
+    noisy = summary.assign(roc_auc=summary["roc_auc"] + offset)
+    v = model_size.paired_detection(noisy, "small", "big").set_index("score").loc["aum"]
+    assert v["verdict"] == "not shown to differ" and v["mdd"] > 0.05
 
 
 def test_part_end_to_end(tiny_data_dir, tmp_path, one_torch_thread):

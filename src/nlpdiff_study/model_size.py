@@ -171,13 +171,35 @@ def agreement_summary(agree: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def paired_detection(summary: pd.DataFrame, a: str, b: str, metric: str = "roc_auc",
-                     scores: list[str] | None = None) -> pd.DataFrame:
-    """Per score: model ``b`` minus model ``a`` on ``metric``, paired by seed (the same samples and labels):
-    each model's mean, the mean difference with its 95 % t interval over seeds and the paired t test's p
-    (:func:`nlpdiff.stats.paired_seed_test`)."""
+def _paired(b_values: np.ndarray, a_values: np.ndarray, margin: float) -> dict[str, Any]:
+    """Mean of ``b - a`` over seeds with its 95 % and 90 % t intervals, the paired t test's p, the minimum
+    detectable difference (2.8 standard errors) and a verdict: ``better``/``worse`` (p < 0.05),
+    ``equivalent`` (the 90 % interval inside (-margin, margin): the two one-sided tests) or ``not shown to
+    differ``."""
     from nlpdiff import stats as nstats
 
+    t = nstats.paired_seed_test(b_values, a_values)
+    _, lo90, hi90 = nstats.seed_interval(np.asarray(b_values, float) - np.asarray(a_values, float), 0.90)
+    d = np.asarray(b_values, float) - np.asarray(a_values, float)
+    se = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("nan")
+    if t["p"] < 0.05:
+        verdict = "better" if t["mean_diff"] > 0 else "worse"
+    elif np.isfinite(lo90) and -margin < lo90 and hi90 < margin:
+        verdict = "equivalent"
+    else:
+        verdict = "not shown to differ"
+    return {"difference": t["mean_diff"], "lo": t["low"], "hi": t["high"], "lo90": lo90, "hi90": hi90,
+            "p": t["p"], "mdd": 2.8 * se, "verdict": verdict, "seeds": t["n"]}
+
+
+def paired_detection(summary: pd.DataFrame, a: str, b: str, metric: str = "roc_auc",
+                     scores: list[str] | None = None, margin: float | None = None) -> pd.DataFrame:
+    """Per score: model ``b`` minus model ``a`` on ``metric``, paired by seed (the same samples and labels):
+    each model's mean and :func:`_paired`'s difference, intervals, p, minimum detectable difference and
+    verdict at ``margin`` (default: the study's declared :data:`nlpdiff_study.comparisons.MARGIN_AUC`)."""
+    from nlpdiff_study.comparisons import MARGIN_AUC
+
+    margin = MARGIN_AUC if margin is None else margin
     rows = []
     wide = summary.pivot_table(index=["score", "seed"], columns="model", values=metric)
     for score, g in wide.groupby(level="score"):
@@ -186,21 +208,31 @@ def paired_detection(summary: pd.DataFrame, a: str, b: str, metric: str = "roc_a
         g = g.dropna(subset=[a, b])
         if len(g) < 2:
             continue
-        t = nstats.paired_seed_test(g[b].to_numpy(float), g[a].to_numpy(float))
-        rows.append({"score": score, a: float(g[a].mean()), b: float(g[b].mean()), "difference": t["mean_diff"],
-                     "lo": t["low"], "hi": t["high"], "p": t["p"], "seeds": t["n"]})
+        rows.append({"score": score, a: float(g[a].mean()), b: float(g[b].mean()),
+                     **_paired(g[b].to_numpy(float), g[a].to_numpy(float), margin)})
     return pd.DataFrame(rows)
 
 
-def standing(summary: pd.DataFrame, metric: str = "roc_auc", score: str = "action") -> pd.DataFrame:
-    """Per model: the score's mean ``metric`` over seeds, its rank among all scores (1 = best) and the
-    best other score with its mean."""
+def standing(summary: pd.DataFrame, metric: str = "roc_auc", score: str = "action",
+             against: list[str] | None = None, margin: float | None = None) -> pd.DataFrame:
+    """Per model: ``score`` minus each baseline in ``against`` (default: the study's declared
+    :data:`nlpdiff_study.comparisons.PRIMARY_BASELINES` present in the table) on ``metric``, paired by
+    seed, with :func:`_paired`'s intervals and verdict, and the score's rank among all scores by mean
+    (1 = best)."""
+    from nlpdiff_study.comparisons import MARGIN_AUC, PRIMARY_BASELINES
+
+    margin = MARGIN_AUC if margin is None else margin
     rows = []
     for model, g in summary.groupby("model"):
         means = g.groupby("score")[metric].mean().sort_values(ascending=False)
-        others = means.drop(score)
-        rows.append({"model": model, score: float(means[score]), "rank": int(list(means.index).index(score) + 1),
-                     "n_scores": len(means), "best_other": others.index[0], "best_other_value": float(others.iloc[0])})
+        wide = g.pivot_table(index="seed", columns="score", values=metric)
+        for base in against or [b for b in PRIMARY_BASELINES if b in wide]:
+            w = wide[[score, base]].dropna()
+            if len(w) < 2:
+                continue
+            rows.append({"model": model, "against": base, score: float(w[score].mean()), base: float(w[base].mean()),
+                         "rank": int(list(means.index).index(score) + 1), "n_scores": len(means),
+                         **_paired(w[score].to_numpy(float), w[base].to_numpy(float), margin)})
     return pd.DataFrame(rows)
 
 
