@@ -83,6 +83,7 @@ def test_paired_detection_and_standing():
     assert set(st.index.get_level_values("against")) == {"aum", "final_loss"}  # the declared baselines present
     assert st.loc[("small", "aum"), "rank"] == 2 and st.loc[("big", "aum"), "rank"] == 1
     assert st.loc[("small", "aum"), "verdict"] == "worse" and st.loc[("big", "aum"), "difference"] > 0
+    assert st.loc[("small", "aum"), "baseline"] == pytest.approx(0.86 + 0.001 / 3)
     # a wide spread over 3 seeds: neither a difference nor equivalence, with its minimum detectable difference
     offset = summary["seed"].map({0: 0.1, 1: -0.1, 2: 0.02}).where(summary["model"] == "big", 0.0)
     noisy = summary.assign(roc_auc=summary["roc_auc"] + offset)
@@ -104,3 +105,28 @@ def test_part_end_to_end(tiny_data_dir, tmp_path, one_torch_thread):
     assert learn["heldout_accuracy"].between(0, 1).all()
     with pytest.raises(ParameterError, match="computed part"):
         model_size.load_part("other", tmp_path / "out")
+
+
+def test_page_renders_from_a_computed_part(tiny_data_dir, tmp_path, one_torch_thread):
+    """notebooks/model_size.py on a computed part: its finding is read from the tables (no error, no
+    typed number: the ROC AUC in the sentence is the table's)."""
+    import json
+    import subprocess
+    from pathlib import Path
+
+    import nbformat
+
+    part = {**PART, "params": {**PART["params"], "data_dir": str(tiny_data_dir)}}
+    model_size.run_part("p", _cfg(tmp_path, {"p": part}), tmp_path / "runs", tmp_path / "out")
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "page.ipynb"
+    params = {"results_dir": str(tmp_path / "out"), "part_names": ["p"], "small": "scratch", "large": "scratch_slow"}
+    subprocess.run(["nlpdiff", "run", str(root / "notebooks/model_size.py"), "-o", str(out), "--parameters-json",
+                    json.dumps(params)], check=True, capture_output=True, text=True, timeout=600)
+    nb = nbformat.read(out, 4)
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    finding = next(o["data"]["text/markdown"] for o in outputs if "text/markdown" in o.get("data", {}))
+    s = model_size.load_part("p", tmp_path / "out")["summary"]
+    a = s[(s["score"] == "action") & (s["model"] == "scratch")]["roc_auc"].mean()
+    assert f"ROC AUC is {a:.3f}" in finding and "Spearman" in finding

@@ -230,7 +230,7 @@ def standing(summary: pd.DataFrame, metric: str = "roc_auc", score: str = "actio
             w = wide[[score, base]].dropna()
             if len(w) < 2:
                 continue
-            rows.append({"model": model, "against": base, score: float(w[score].mean()), base: float(w[base].mean()),
+            rows.append({"model": model, "against": base, score: float(w[score].mean()), "baseline": float(w[base].mean()),
                          "rank": int(list(means.index).index(score) + 1), "n_scores": len(means),
                          **_paired(w[score].to_numpy(float), w[base].to_numpy(float), margin)})
     return pd.DataFrame(rows)
