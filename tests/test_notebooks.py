@@ -58,7 +58,7 @@ def test_sentiment_notebook_smoke(smoke_study):
     text = _outputs_text(nb)
     assert "Held-out accuracy" in text
     assert "roc_auc" in text and "average_precision" in text  # noise was injected: detection table
-    charts = [o for c in nb.cells for o in c.get("outputs", []) if "image/svg+xml" in o.get("data", {})]
+    charts = [o for c in nb.cells for o in c.get("outputs", []) if 'class="nlpdiff-chart"' in o.get("data", {}).get("text/html", "")]
     assert len(charts) >= 3  # learning curve, data map, action-score distribution
     run = rundir.load_run(smoke_run_dir(smoke_study, "sentiment_noise"))
     assert len(run.samples) == 64 and run.samples["is_corrupted"].sum() == 8
@@ -130,7 +130,7 @@ def _assert_clean_page(out: Path, min_charts: int = 3) -> str:
     nb = nbformat.read(out, as_version=4)
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors, errors[0]["evalue"] if errors else ""
-    charts = [o for c in nb.cells for o in c.get("outputs", []) if "image/svg+xml" in o.get("data", {})]
+    charts = [o for c in nb.cells for o in c.get("outputs", []) if 'class="nlpdiff-chart"' in o.get("data", {}).get("text/html", "")]
     assert len(charts) >= min_charts
     return _outputs_text(nb)
 

@@ -214,10 +214,10 @@ EXTERNAL_SRC = re.compile(r"""<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)\s
 def test_mimebundle_offline(offline, scores):
     chart = plots.data_map(scores.head(50))
     bundle = chart._repr_mimebundle_()
-    assert set(bundle) == {"text/html", "image/svg+xml"}
+    assert set(bundle) == {"text/html"}  # one stored chart: the static SVG and the spec, in one container
     assert not any("vegalite" in key or "vega" in key for key in bundle)
-    svg, page = bundle["image/svg+xml"], bundle["text/html"]
-    assert svg.lstrip().startswith("<svg")
+    page = bundle["text/html"]
+    assert page.count("<svg") == 1
     assert not EXTERNAL_SRC.search(page)
     assert not re.search(r"<script\b[^>]*\bsrc=", page, re.I)  # only the inline script
     assert re.search(r"\b(?:https?:)?//[^\s\"']+\.js\b", page) is None
@@ -247,8 +247,22 @@ def test_mimebundle_escapes_script_breaking_text(offline):
 def test_mimebundle_for_layered_and_faceted(offline, metrics, scores):
     for chart in (plots.learning_curve(metrics), plots.heatmap(scores[["action", "confidence"]].corr())):
         bundle = chart._repr_mimebundle_()
-        assert "<svg" in bundle["image/svg+xml"]
+        assert set(bundle) == {"text/html"} and "<svg" in bundle["text/html"]
         assert "nlpdiff-chart-live" in bundle["text/html"]
+
+
+def test_charts_fit_the_content_column(offline, metrics, scores):
+    """Drawn, every helper's chart is at most CONTENT_WIDTH wide, legend included; fit_width shrinks a wide one."""
+    many = pd.DataFrame(np.eye(20), index=[f"score_{i}" for i in range(20)], columns=[f"score_{i}" for i in range(20)])
+    charts = [plots.learning_curve(metrics), plots.data_map(scores), plots.score_histogram(scores, "action",
+              color="is_corrupted"), plots.heatmap(many)]
+    for chart in charts:
+        assert plots.svg_width(plots._svg(chart.to_dict())) <= plots.CONTENT_WIDTH
+    wide = alt.Chart(scores.head(200)).mark_point().encode(x="action:Q", y="confidence:Q", color="is_corrupted:N").properties(
+        width=1200)
+    assert plots.svg_width(plots._svg(wide.to_dict())) > plots.CONTENT_WIDTH
+    fitted = plots.svg_width(plots._svg(plots.fit_width(wide).to_dict()))
+    assert plots.CONTENT_WIDTH - 5 <= fitted <= plots.CONTENT_WIDTH
 
 
 def test_theme_config_is_applied(offline, metrics):

@@ -2,20 +2,22 @@
 
 Altair's default renderers load Vega, Vega-Lite and Vega-Embed from a CDN. The book must work
 offline, so every notebook calls :func:`enable_offline` first. It enables the ``nlpdiff_offline``
-renderer, whose output carries two MIME types:
+renderer, whose output is one MIME type, ``text/html``: a container with a static SVG of the
+chart (drawn with vl-convert, so it shows with JavaScript off and in front ends that run no
+script) and an inline script that, when ``window.vegaEmbed`` exists, replaces the SVG with the
+interactive chart (tooltips) drawn from the same Vega-Lite spec. The book ships ``vegaEmbed`` in
+``book/_static/nlpdiff-vega.js`` (written by :func:`write_vega_bundle`, loaded on every page
+through ``html_js_files``). Nothing is fetched from outside the build. When the chart was drawn by
+Vega-Embed the container gets ``data-nlpdiff-rendered="vega-embed"``.
 
-``text/html``
-    A container with a static SVG of the chart (drawn with vl-convert, so it shows with JavaScript
-    off) and an inline script that, when ``window.vegaEmbed`` exists, replaces the SVG with the
-    interactive chart (tooltips). The book ships ``vegaEmbed`` in ``book/_static/nlpdiff-vega.js``
-    (written by :func:`write_vega_bundle`, loaded on every page through ``html_js_files``). Nothing
-    is fetched from outside the build. When the chart was drawn by Vega-Embed the container gets
-    ``data-nlpdiff-rendered="vega-embed"``.
-``image/svg+xml``
-    The same static SVG, for front ends that do not run scripts and for non-HTML builders.
+Each chart is stored once: the renderer used to add the same SVG a second time as
+``image/svg+xml``, which was a third of the committed pages (4.1 of 12.6 MB of book/results); the
+SVG inside the HTML is the fallback. The Vega-Lite JSON MIME type is deliberately left out: front
+ends that honour it would fetch Vega from a CDN.
 
-The Vega-Lite JSON MIME type is deliberately left out: front ends that honour it would fetch
-Vega from a CDN.
+Sizes fit the book's content column (:data:`CONTENT_WIDTH`, about 780 px in a 1,400 px window):
+faceted charts wrap at two panels per row, legends sit below the plot (theme), and
+:func:`fit_width` shrinks a chart of the notebooks' own to the column.
 
 Chart helpers (:func:`learning_curve`, :func:`data_map`, :func:`score_histogram`,
 :func:`heatmap`) are pure functions from pandas DataFrames to Altair charts. They aggregate or
@@ -47,15 +49,18 @@ import pandas as pd
 
 __all__ = [
     "BUNDLE_FILENAME",
+    "CONTENT_WIDTH",
     "MAX_POINTS",
     "RENDERER_NAME",
     "THEME_NAME",
     "data_map",
     "enable_offline",
+    "fit_width",
     "heatmap",
     "learning_curve",
     "mimebundle",
     "score_histogram",
+    "svg_width",
     "vega_bundle",
     "vegalite_version",
     "write_vega_bundle",
@@ -66,6 +71,9 @@ THEME_NAME = "nlpdiff"
 BUNDLE_FILENAME = "nlpdiff-vega.js"
 #: Most points a scatter chart embeds; larger frames are sampled (deterministically) down to it.
 MAX_POINTS = 5000
+#: The widest a chart may be drawn, in pixels, axes and legend included: the book's content column is
+#: 784 px in a 1,400 px window (sphinx-book-theme, measured by nlpdiff_study.bookcheck).
+CONTENT_WIDTH = 760
 
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
@@ -93,7 +101,9 @@ def _theme() -> dict[str, Any]:
                 "domainColor": "#888888",
                 "tickColor": "#888888",
             },
-            "legend": {"labelFontSize": 11, "titleFontSize": 12, "titleFontWeight": "normal"},
+            # below the plot, inside the chart's width (a legend on the right widens the chart past the column)
+            "legend": {"labelFontSize": 11, "titleFontSize": 12, "titleFontWeight": "normal", "orient": "bottom",
+                       "direction": "horizontal", "columns": 4, "labelLimit": 160},
             "title": {"fontSize": 14, "fontWeight": "normal", "anchor": "start"},
             "header": {"labelFontSize": 12, "titleFontSize": 12},
             "point": {"size": 30},
@@ -215,8 +225,32 @@ _EMBED_JS = """
 """
 
 
+def svg_width(svg: str) -> float:
+    """The width in pixels of an SVG drawn by vl-convert (its root ``width`` attribute)."""
+    found = re.search(r'<svg\b[^>]*\bwidth="([\d.]+)', svg)
+    if not found:
+        raise ValueError("the SVG has no width")
+    return float(found.group(1))
+
+
+def fit_width(chart: alt.TopLevelMixin, width: int = CONTENT_WIDTH) -> alt.TopLevelMixin:
+    """``chart`` as drawn, or scaled down to ``width`` pixels: the plot's own width is set to what is left
+    after the axes and the legend (measured on the drawn SVG). A faceted or concatenated chart is left as
+    it is (give it fewer columns instead)."""
+    spec = chart.to_dict()
+    if any(key in spec for key in ("facet", "hconcat", "vconcat", "concat", "repeat")):
+        return chart
+    drawn = svg_width(_svg(spec))
+    own = spec.get("width", alt.Undefined)
+    if own is alt.Undefined:
+        own = spec["config"]["view"]["continuousWidth"] if "config" in spec else 420
+    if drawn <= width or not isinstance(own, (int, float)):
+        return chart
+    return chart.properties(width=max(int(own - (drawn - width)), 120))
+
+
 def mimebundle(spec: Mapping[str, Any], **metadata: Any) -> dict[str, str]:
-    """The renderer: a Vega-Lite spec -> ``{"text/html": ..., "image/svg+xml": ...}``."""
+    """The renderer: a Vega-Lite spec -> ``{"text/html": ...}`` (the static SVG and the spec, in one container)."""
     svg = _svg(spec)
     chart_id = "nlpdiff-chart-" + uuid.uuid4().hex[:12]
     script = _EMBED_JS % {"spec": _script_json(spec), "id": json.dumps(chart_id)}
@@ -226,7 +260,7 @@ def mimebundle(spec: Mapping[str, Any], **metadata: Any) -> dict[str, str]:
         f'<div class="nlpdiff-chart-live"></div>'
         f"</div>\n<script type=\"text/javascript\">{script}</script>"
     )
-    return {"text/html": body, "image/svg+xml": svg}
+    return {"text/html": body}
 
 
 def enable_offline() -> str:
@@ -525,7 +559,8 @@ def heatmap(
         text=alt.Text(f"{value_name}:Q", format=fmt),
         color=alt.condition(strong, alt.value("white"), alt.value("black")),
     )
-    size = max(160, 36 * max(len(rows), len(cols)))
+    # cells of 36 px, but the whole matrix stays inside the column (labels on the left take about 150 px)
+    size = min(max(160, 36 * max(len(rows), len(cols))), CONTENT_WIDTH - 170)
     layer = (rect + text).properties(width=size, height=size)
     return layer.properties(title=title) if title else layer
 

@@ -224,27 +224,19 @@ def cost_row(run_name: str, method: str, info: dict, training_runs: int, **extra
 
 
 def _train(params: dict[str, Any], output_dir: Path, progress: bool, sampler=None):
+    """Train one run (or reuse the finished one in ``output_dir`` made with the same parameters, data and,
+    with a ``sampler``, the same subset size: :func:`nlpdiff.dynamics.finished_run`)."""
+    from nlpdiff import rundir
     from nlpdiff.config import from_flat
     from nlpdiff.dynamics import finished_run, train
 
     p = from_flat({**params, "output_dir": str(output_dir)})
     p.validate()
-    if sampler is None:
-        run = finished_run(p)
-        if run is not None:
-            return run
-    elif (output_dir / "run.json").exists():
-        from nlpdiff import rundir
-
-        try:
-            run = rundir.load_run(output_dir)
-            if run.info.get("params") == p.flat() and run.info["resolved"].get("subset_size") == len(sampler.positions()):
-                return run
-        except Exception:  # noqa: BLE001 - an unreadable folder is trained over
-            pass
-    run = train(p, progress=progress, sampler=sampler)
-    from nlpdiff import rundir
-
+    subset = len(sampler.positions()) if sampler is not None else None
+    run = finished_run(p, resolved={"subset_size": subset} if sampler is not None else None)
+    if run is not None:
+        return run
+    train(p, progress=progress, sampler=sampler)
     return rundir.load_run(output_dir)
 
 
@@ -765,16 +757,18 @@ def verdicts(tests: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
 
 
 def interval_chart(cells_df: pd.DataFrame, scores: Iterable[str], metric: str = "roc_auc", facet: str = "cell",
-                   highlight: str = "action", columns: int = 4, title: str | None = None):
-    """Mean and 95 % interval over seeds of ``metric`` per score (rows), one panel per ``facet`` value,
-    with the chance level as a dashed rule (Altair; render with :func:`nlpdiff.plots.enable_offline`)."""
+                   highlight: str = "action", columns: int = 2, title: str | None = None):
+    """Mean and 95 % interval over seeds of ``metric`` per score (rows), one panel per ``facet`` value
+    (``columns`` panels per row: two fit the book's column), with the chance level as a tick (Altair;
+    render with :func:`nlpdiff.plots.enable_offline`). The metrics are on [0, 1] (ROC AUC, average
+    precision, precision at k): an interval reaching past them (a t-interval over 3 seeds) is drawn cut."""
     import altair as alt
 
     scores = list(scores)
     d = cells_df[cells_df["score"].isin(scores)][[facet, "score", f"{metric}_mean", f"{metric}_lo", f"{metric}_hi",
                                                    f"chance_{metric}"]].copy()
     d.columns = [facet, "score", "mean", "lo", "hi", "chance"]
-    d["lo"], d["hi"] = d["lo"].fillna(d["mean"]), d["hi"].fillna(d["mean"])
+    d["lo"], d["hi"] = d["lo"].fillna(d["mean"]).clip(0, 1), d["hi"].fillna(d["mean"]).clip(0, 1)
     name = metric.replace("_", " ")
     base = alt.Chart().encode(y=alt.Y("score:N", sort=scores, title=None))
     rules = base.mark_rule().encode(x=alt.X("lo:Q", title=f"{name} (mean, 95% interval over seeds)",
@@ -784,7 +778,7 @@ def interval_chart(cells_df: pd.DataFrame, scores: Iterable[str], metric: str = 
         tooltip=[facet, "score", alt.Tooltip("mean:Q", format=".3f"), alt.Tooltip("lo:Q", format=".3f"),
                  alt.Tooltip("hi:Q", format=".3f"), alt.Tooltip("chance:Q", format=".3f")])
     chance = base.mark_tick(color="#888", thickness=2, size=14).encode(x="chance:Q")
-    chart = alt.layer(rules, points, chance, data=d).properties(width=190, height=16 * len(scores)).facet(
+    chart = alt.layer(rules, points, chance, data=d).properties(width=240, height=16 * len(scores)).facet(
         facet=alt.Facet(f"{facet}:N", title=None), columns=columns)
     return chart.properties(title=title) if title else chart
 
