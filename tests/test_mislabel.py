@@ -221,6 +221,11 @@ def test_cleaning_part_end_to_end(tiny_data_dir, tmp_path, one_torch_thread):
     assert table["heldout_accuracy"].between(0, 1).all() and len(cost) == len(table)
     c = mislabel.cleaning_cells(table)
     assert set(c["method"]) == set(table["method"])
+    # a second call reuses every run, the subset runs too (finished_run with the subset size)
+    stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "runs").rglob("run.json")}
+    again, _ = mislabel.run_part("c", _cfg(tmp_path, {"c": part}), tmp_path / "runs", tmp_path / "out")
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "runs").rglob("run.json")} == stamps
+    pd.testing.assert_frame_equal(again, table)
 
 
 def test_opening_reads_its_numbers_from_the_tables():

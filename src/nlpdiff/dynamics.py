@@ -190,11 +190,15 @@ class WriteTrainingRun(Handler):
         })
 
 
-def finished_run(params: TrainParams, overwrite: bool = True) -> rundir.Run | None:
+def finished_run(params: TrainParams, overwrite: bool = True,
+                 resolved: dict[str, Any] | None = None) -> rundir.Run | None:
     """The complete run in ``params.output_dir`` if it was made with exactly these parameters and data.
 
     "Same data" means the same resolved data folder (``data_dir`` or ``$NLPDIFF_DATA_DIR``, or the
     hub) and, for tasks that declare one, the same ``source`` (for example a user's CSV file).
+    ``resolved``: more values the run must have recorded under ``run.json``'s ``resolved`` (for example
+    ``{"subset_size": 600}`` for a run trained by a sampler on a subset); a run that differs there is
+    treated as made otherwise.
     Returns None when the folder holds no complete run, or one made otherwise and ``overwrite`` is
     true (the caller then trains over it); with ``overwrite=False`` such a run is refused with a
     :class:`ParameterError` that says what differs, so no finished run is replaced silently.
@@ -204,7 +208,8 @@ def finished_run(params: TrainParams, overwrite: bool = True) -> rundir.Run | No
     except rundir.RunDirError:
         return None
     flat, data = params.flat(), data_source(params)
-    if run.params == flat and run.info.get("data") == data:
+    have = run.info.get("resolved", {})
+    if run.params == flat and run.info.get("data") == data and all(have.get(k) == v for k, v in (resolved or {}).items()):
         return run
     if overwrite:
         return None
