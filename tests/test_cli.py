@@ -536,3 +536,21 @@ def test_a_committed_reading_is_prepared_blind_and_never_overwritten(tmp_path):
     assert summary.loc["top", "mislabelled"] == 4 and summary.loc["random", "correct"] == 4
     with pytest.raises(ParameterError, match="reading is kept"):
         mislabel.prepare_reading(out, folder, top=4, n_random=4)
+
+
+def test_study_progress_lines_add_elapsed_time_and_an_estimate():
+    import io
+
+    from nlpdiff_study.cli import progress_line, relay_progress
+
+    assert progress_line(2, 8, 120.0) == ("[nlpdiff study] 2/8 steps done, 2:00 elapsed, about 6:00 left "
+                                          "(rough: steps differ in cost)")
+    assert progress_line(8, 8, 3725.0) == "[nlpdiff study] 8/8 steps done, 1:02:05 elapsed"
+    log = ["rule train_run:\n", "1 of 4 steps (25%) done\n", "Finished job 3.\n", "4 of 4 steps (100%) done\n"]
+    times = iter([30.0, 200.0])
+    out = io.StringIO()
+    relay_progress(iter(log), out, 0.0, clock=lambda: next(times))
+    lines = out.getvalue().splitlines()
+    assert lines[:2] == ["rule train_run:", "1 of 4 steps (25%) done"]
+    assert lines[2] == "[nlpdiff study] 1/4 steps done, 0:30 elapsed, about 1:30 left (rough: steps differ in cost)"
+    assert lines[-1] == "[nlpdiff study] 4/4 steps done, 3:20 elapsed" and len(lines) == 6

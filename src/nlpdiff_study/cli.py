@@ -15,7 +15,9 @@ They are added to the library's command line through the ``nlpdiff.commands`` en
 ``nlpdiff study --profile cpu``
     run the study's workflow for a parameter profile (``params/<profile>.yaml``): Snakemake runs
     every training run's notebook, then the analyses, then builds the book (``snakemake --cores
-    all --config profile=cpu``); it ends by printing the path of the book's HTML.
+    all --config profile=cpu``). After every finished step it prints the overall progress (steps done,
+    elapsed wall time, a rough estimate of the time left); it ends with its wall time and the path
+    of the book's HTML.
 ``nlpdiff book``
     build the Jupyter Book (``jupyter-book build . -W``) and print the path of its HTML.
 
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import subprocess
 import sys
 import time
@@ -165,12 +168,48 @@ def _cmd_study(args) -> int:
         cmd.append("-n")
     cmd += [*args.snakemake_args, "--config", f"profile={args.profile}"]  # --config takes the rest
     print("$", " ".join(cmd), flush=True)
-    result = subprocess.run(cmd)
-    if result.returncode != 0:
-        raise RuntimeError(f"the workflow failed (snakemake exit {result.returncode})")
+    t0 = time.monotonic()
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, bufsize=1)
+    relay_progress(proc.stderr, sys.stderr, t0)
+    returncode = proc.wait()
+    wall = time.monotonic() - t0
+    if returncode != 0:
+        raise RuntimeError(f"the workflow failed (snakemake exit {returncode}) after {_clock(wall)}")
+    if not args.dry_run:
+        print(f"nlpdiff study: profile {args.profile} done in {_clock(wall)} (wall)", flush=True)
     if plan.build_book and not args.dry_run:
         print(f"The book: {(plan.book_root / '_build' / 'html' / 'index.html').resolve()}")
     return 0
+
+
+_STEPS = re.compile(r"(\d+) of (\d+) steps \((\d+(?:\.\d+)?)%\) done")
+
+
+def _clock(seconds: float) -> str:
+    m, s = divmod(int(round(seconds)), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def progress_line(done: int, total: int, elapsed: float) -> str:
+    """The study's overall progress after ``done`` of ``total`` workflow steps: elapsed wall time and a
+    rough ETA (the mean time of the finished steps times the steps left: steps differ in cost, so it
+    is a rough guide, refined after every step)."""
+    line = f"[nlpdiff study] {done}/{total} steps done, {_clock(elapsed)} elapsed"
+    if 0 < done < total:
+        line += f", about {_clock(elapsed / done * (total - done))} left (rough: steps differ in cost)"
+    return line
+
+
+def relay_progress(stream, out, t0: float, clock=time.monotonic) -> None:
+    """Copy Snakemake's log lines from ``stream`` to ``out``, adding :func:`progress_line` after each of
+    its "N of M steps (P%) done" lines."""
+    for line in stream:
+        out.write(line)
+        m = _STEPS.search(line)
+        if m:
+            out.write(progress_line(int(m.group(1)), int(m.group(2)), clock() - t0) + "\n")
+        out.flush()
 
 
 def _cmd_book(args) -> int:
