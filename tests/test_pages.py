@@ -56,3 +56,8 @@ def test_bullets_and_finding_are_markdown():
     md = pages.bullets(["one", "", "two"], lead="Lead.")
     assert md._repr_markdown_() == "Lead.\n\n- one\n- two"
     assert pages.finding(" A. ")._repr_markdown_() == "A."
+
+
+def test_p_values_never_print_as_zero():
+    html = pages.table(pd.DataFrame({"p_holm": [0.00001, 0.0412], "delong_p_min": [0.2, np.nan]}))._repr_html_()
+    assert "&lt; 0.001" in html and ">0.041<" in html and ">0.200<" in html and "0.000" not in html

@@ -8,6 +8,7 @@ table in a box of its own that scrolls sideways when it is wider than the page's
 
 :func:`bullets` turns a list of sentences into a Markdown bullet list, :func:`finding` sets a
 page's opening sentence(s) apart. Both return objects that ``display`` shows as Markdown.
+:func:`use_for_dataframes` makes every DataFrame a notebook displays go through :func:`table`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["DASH", "PROBABILITY_METRICS", "Table", "bullets", "finding", "format_number", "table"]
+__all__ = ["DASH", "PROBABILITY_METRICS", "Table", "bullets", "finding", "format_number", "format_p", "table",
+           "use_for_dataframes"]
 
 #: How a missing value is shown.
 DASH = "–"
@@ -31,6 +33,16 @@ PROBABILITY_METRICS = ("roc_auc", "average_precision", "precision_at_k", "accura
 _BOUND = re.compile(r"(?:^|_)(lo|hi|low|high)$")
 _PROBABILITY_HEADER = re.compile(r"^(?:chance_)?(?:roc_auc|average_precision|precision_at_k|[a-z_]*accuracy"
                                  r"|train_acc[a-z_]*)(?:_(?:mean|lo|hi|low|high))?$")
+
+
+_P_VALUE = re.compile(r"^(?:p|p_value|pvalue)$|^p_|_p$|_p_|^delong_p", re.I)
+
+
+def format_p(value: Any) -> str:
+    """A p value: three decimals, ``< 0.001`` below that (never ``0.000``)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return DASH
+    return "< 0.001" if float(value) < 0.001 else f"{float(value):.3f}"
 
 
 def format_number(value: Any, decimals: int = 3) -> str:
@@ -111,7 +123,8 @@ def table(df: pd.DataFrame, decimals: int | Mapping[str, int] = 3, missing: str 
     def places(column: str) -> int:
         return decimals.get(column, 3) if isinstance(decimals, Mapping) else int(decimals)
 
-    cells = {c: [format_number(v, places(c)) for v in frame[c]] for c in frame.columns}
+    cells = {c: [format_p(v) if _P_VALUE.search(c) and pd.api.types.is_float_dtype(frame[c]) else
+                 format_number(v, places(c)) for v in frame[c]] for c in frame.columns}
     numeric = {c: pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
                for c in frame.columns}
     head = "".join(f'<th style="text-align:{"right" if numeric[c] else "left"}">{html.escape(c)}</th>'
@@ -161,3 +174,17 @@ def bullets(items: Iterable[str], lead: str | None = None) -> _Markdown:
 def finding(text: str) -> _Markdown:
     """A page's opening: its finding in one or two sentences (numbers read from the tables by the caller)."""
     return _Markdown(text.strip())
+
+
+def use_for_dataframes(decimals: int = 3) -> None:
+    """Show every DataFrame this IPython kernel displays (``display(df)``, a cell's last value) as
+    :func:`table` does, HTML and plain text alike. A table whose missing values need their reason says so
+    with ``display(table(df, missing=...))``."""
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is None:
+        return
+    formatters = shell.display_formatter.formatters
+    formatters["text/html"].for_type(pd.DataFrame, lambda df: table(df, decimals)._repr_html_())
+    formatters["text/plain"].for_type(pd.DataFrame, lambda df, p, cycle: p.text(repr(table(df, decimals))))
