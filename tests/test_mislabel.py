@@ -395,3 +395,20 @@ def test_noisy_agnews_page_is_the_rendering_of_the_committed_tables(tmp_path):
     fresh, committed = texts(out), texts(root / "book/results/noisy_agnews.ipynb")
     assert fresh == committed
     assert "the action score ranks the real errors" in fresh[0]
+
+
+def test_cleaning_part_with_real_errors_trains_the_clean_reference_on_the_true_labels(tiny_data_dir, tmp_path,
+                                                                                       one_torch_thread):
+    part = {"kind": "cleaning", "params": {**REAL["params"], "data_dir": str(tiny_data_dir), "epochs": 2},
+            "real": {"task": "noisy_agnews", "rate": 0.2}, "fractions": [0.1], "methods": ["action", "random"],
+            "seeds": [0]}
+    table, cost = mislabel.run_part("c", _cfg(tmp_path, {"c": part}), tmp_path / "runs", tmp_path / "out")
+    from nlpdiff import rundir
+
+    noisy, clean = (rundir.load_run(tmp_path / "runs" / "c" / f"{k}_s0") for k in ("noisy", "clean"))
+    assert noisy.params["task"] == "noisy_agnews" and clean.params["task"] == "noisy_agnews_clean"
+    assert noisy.params["noise_rate"] == clean.params["noise_rate"] == 0.0
+    wrong = noisy.samples["is_corrupted"].astype(bool)
+    assert wrong.any() and not clean.samples["is_corrupted"].any()
+    assert (table["noise_type"] == "real").all() and table["noise_rate"].iloc[0] == pytest.approx(wrong.mean())
+    assert set(table["method"]) == {"no removal", "clean labels", "action", "random"}

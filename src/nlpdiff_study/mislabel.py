@@ -104,12 +104,12 @@ def get_part(cfg: dict[str, Any], name: str) -> dict[str, Any]:
         if not isinstance(lengths, dict):
             raise ParameterError(f"{name}.lengths", lengths, "a mapping of length names to parameter changes")
         part["lengths"] = lengths
-        real = part.get("real")
-        if real is not None:
-            if not isinstance(real, dict) or not isinstance(real.get("task"), str) or not isinstance(
-                    real.get("rate"), (int, float)) or not 0 < real["rate"] < 1:
-                raise ParameterError(f"{name}.real", real, "a mapping {task: a task whose labels carry real errors, "
-                                     "rate: its error rate in (0, 1)}")
+    real = part.get("real")
+    if kind in ("grid", "cleaning") and real is not None:
+        if not isinstance(real, dict) or not isinstance(real.get("task"), str) or not isinstance(
+                real.get("rate"), (int, float)) or not 0 < real["rate"] < 1:
+            raise ParameterError(f"{name}.real", real, "a mapping {task: a task whose labels carry real errors, "
+                                 "rate: its error rate in (0, 1)}")
     if kind == "cleaning":
         fr = part.get("fractions")
         if not fr or not all(isinstance(f, (int, float)) and 0 < f < 1 for f in fr):
@@ -378,21 +378,30 @@ def removal_positions(values: np.ndarray, fraction: float, rng: np.random.Genera
 
 def run_cleaning(name: str, part: dict[str, Any], runs_dir: Path, out_dir: Path,
                  progress: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Noisy run, clean run, then retrain without the top fractions (action, best baseline, random)."""
+    """Noisy run, clean run, then retrain without the top fractions (action, best baseline, random).
+
+    With ``real: {task: T}`` the noisy runs train task ``T`` (labels with real errors, no injected noise)
+    and the clean run the part's own task on the true labels of the same samples (for NoisyAG-News:
+    ``noisy_agnews`` and ``noisy_agnews_clean``); the held-out split is the task's (clean) one either way."""
     from nlpdiff.samplers import SubsetSampler
 
     rows, costs = [], []
     methods = part.get("methods", ["action", "best_baseline", "random"])
+    real = part.get("real")
     for seed in part["seeds"]:
         params = {**part["params"], "seed": seed, "data_seed": seed}
+        clean_params = {**params, "noise_rate": 0.0}
+        if real:
+            params = {**params, "task": real["task"], "noise_rate": 0.0, "noise_type": "uniform"}
         noisy = _train(params, runs_dir / name / f"noisy_s{seed}", progress)
-        clean = _train({**params, "noise_rate": 0.0}, runs_dir / name / f"clean_s{seed}", progress)
+        clean = _train(clean_params, runs_dir / name / f"clean_s{seed}", progress)
         samples = noisy.samples.set_index("sample_id")
         y = samples.loc[noisy.scores["sample_id"], "is_corrupted"].to_numpy(bool)
         baseline = best_baseline(noisy.scores, y)
         n = len(noisy.scores)
-        common = {"part": name, "seed": seed, "noise_rate": params.get("noise_rate"),
-                  "noise_type": params.get("noise_type", "uniform"), "n_train": n, "n_corrupted": int(y.sum())}
+        common = {"part": name, "seed": seed, "noise_rate": float(y.mean()) if real else params.get("noise_rate"),
+                  "noise_type": "real" if real else params.get("noise_type", "uniform"), "n_train": n,
+                  "n_corrupted": int(y.sum())}
         for label, r in (("no removal", noisy), ("clean labels", clean)):
             rows.append({**common, "method": label, "score": "", "fraction": 0.0, "n_kept": n,
                          "corrupted_removed": 0, "heldout_accuracy": _heldout(r), "run": r.path.name})
