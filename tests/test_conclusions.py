@@ -122,6 +122,9 @@ def test_methods_declares_the_comparisons_the_code_uses():
         assert f"`{baseline}`" in declared, baseline
     assert f"{comparisons.MARGIN_AUC} ROC AUC" in declared
     assert f"({comparisons.MARGIN_ACCURACY})" in declared and "1 point of held-out accuracy" in declared
+    # the model-size comparisons: the file that declares them, at the same margin
+    assert "`params/model_size.yaml`" in declared and f"margin of {comparisons.MARGIN_AUC}" in declared
+    assert "comparisons.MARGIN_AUC" in (ROOT / "params" / "model_size.yaml").read_text()
     # declared before the results: the section comes before any result page in the book's order
     toc = (ROOT / "_toc.yml").read_text()
     assert toc.index("file: book/methods") < toc.index("file: book/results/")
