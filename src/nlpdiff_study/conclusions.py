@@ -341,16 +341,46 @@ def real_errors_claim(root: Path) -> Claim | None:
         return None
     first = summary[summary["noise_type"] == "real"].iloc[0]
     slots.update({"n": Figure(int(first["n"]), src, 0), "k": Figure(int(first["n_positive"]), src, 0)})
+    imdb = _imdb_clause(root, slots)
     return Claim(
         "Real annotator errors",
         "On NoisyAG-News, whose {n} training labels are the majority of three human annotators and wrong on {k} "
-        "of them, the action score finds real errors less well than synthetic ones: " + "; ".join(parts_text) + ".",
+        "of them, the action score finds real errors less well than synthetic ones: " + "; ".join(parts_text)
+        + (f"; {imdb}" if imdb else "") + ".",
         slots,
         test="paired t test over seeds (real errors against synthetic noise of the same texts); Student t interval "
              "over seeds",
         family="every score and both synthetic noises of the NoisyAG-News parts (Holm)",
         margin="none: no equivalence is claimed",
     )
+
+
+def _imdb_clause(root: Path, slots: dict) -> str:
+    """IMDB's crowd-checked label errors (``results/mislabel/imdb_*/summary.csv``, the candidates subset): the
+    action score's ROC AUC among the candidates against the published confident learning's, which chose
+    the candidates (a comparison that favours it); adds its slots to ``slots``. Empty without the table."""
+    folder = root / "mislabel"
+    found = sorted(p for p in folder.glob("imdb_*") if (p / "summary.csv").is_file()) if folder.is_dir() else []
+    if not found:
+        return ""
+    imdb = pd.read_csv(found[0] / "summary.csv")
+    imdb = imdb[imdb["subset"] == "candidates"]
+    by = imdb.groupby("score")["roc_auc"]
+    if not {"action", "published_confident_learning"} <= set(by.groups):
+        return ""
+    src = f"mislabel/{found[0].name}/summary.csv (subset candidates)"
+    m, lo, hi = stats.bounded_seed_interval(by.get_group("action").to_numpy(float))
+    first = imdb.iloc[0]
+    slots.update({"in": Figure(int(first["n"]), src, 0), "ik": Figure(int(first["n_positive"]), src, 0),
+                  "iauc": Figure(m, src), "ilo": Figure(lo, src), "ihi": Figure(hi, src),
+                  "iseeds": Figure(imdb["seed"].nunique(), src, 0), "ibb": Name(str(first["backbone"]), src),
+                  "itrain": Figure(by.get_group("action_train").mean(), src) if "action_train" in by.groups
+                  else Figure(float("nan"), src),
+                  "ipub": Figure(by.get_group("published_confident_learning").mean(), src)})
+    return ("on IMDB, among the {in} test reviews that a crowd checked ({ik} confirmed wrong), the action score of "
+            "the {ibb} backbone reaches ROC AUC {iauc} ({ilo} to {ihi}, {iseeds} seeds; training-pass action "
+            "{itrain}) against {ipub} for the published confident-learning probabilities, which chose those "
+            "candidates (a comparison that favours them)")
 
 
 def _and(words) -> str:
@@ -462,11 +492,65 @@ def reading_claim(root: Path) -> Claim | None:
     )
 
 
+def model_size_claim(root: Path) -> Claim | None:
+    """Two model sizes (``results/model_size/``, :mod:`nlpdiff_study.model_size`): the action score's ROC
+    AUC with MPNet-base minus with MiniLM, paired by seed on the same samples, with its verdict at the
+    declared margin, and the rank agreement across sizes against across seeds, per computed part."""
+    from nlpdiff_study import comparisons, model_size
+
+    folder = root / "model_size"
+    names = [n for n in ("sst2", "noisy_agnews") if (folder / n / "agreement.csv").is_file()]
+    if not names:
+        return None
+    settings = {"sst2": "SST-2 with flipped labels", "noisy_agnews": "NoisyAG-News's real errors"}
+    slots: dict = {}
+    texts = []
+    for i, name in enumerate(names):
+        t = model_size.load_part(name, folder)
+        if not {"minilm", "mpnet"} <= set(t["summary"]["model"]):
+            continue
+        src = f"model_size/{name}/*/summary.csv + agreement.csv (nlpdiff_study.model_size)"
+        d = model_size.paired_detection(t["summary"], "minilm", "mpnet", scores=["action"])
+        if d.empty:
+            continue
+        d = d.iloc[0]
+        g = model_size.agreement_summary(t["agreement"]).set_index("score").loc["action"]
+        a = t["summary"][t["summary"]["score"] == "action"]
+        slots.update({f"s{i}": Name(settings.get(name, name), src), f"n{i}": Figure(int(a["n"].iloc[0]), src, 0),
+                      f"small{i}": Figure(a[a["model"] == "minilm"]["roc_auc"].mean(), src),
+                      f"large{i}": Figure(a[a["model"] == "mpnet"]["roc_auc"].mean(), src),
+                      f"d{i}": Figure(d["difference"], src), f"lo{i}": Figure(d["lo"], src),
+                      f"hi{i}": Figure(d["hi"], src), f"v{i}": Name(_verdict_words(d["verdict"]), src),
+                      f"across{i}": Figure(g["across"], src, 2), f"within{i}": Figure(g["within"], src, 2),
+                      f"seeds{i}": Figure(int(d["seeds"]), src, 0)})
+        text = (f"on {{s{i}}} ({{n{i}}} samples, {{seeds{i}}} seeds) {{small{i}}} with MiniLM and {{large{i}}} with "
+                f"MPNet-base, a paired difference of {{d{i}}} ({{lo{i}}} to {{hi{i}}}, {{v{i}}}")
+        if d["verdict"] == "not shown to differ":
+            slots[f"mdd{i}"] = Figure(d["mdd"], src)
+            text += f"; minimum detectable difference {{mdd{i}}}"
+        text += (f"), and its ranking agrees across the two sizes at Spearman {{across{i}}} against {{within{i}}} "
+                 f"between seeds of one size")
+        texts.append(text)
+    if not texts:
+        return None
+    return Claim(
+        "A larger model",
+        "Fine-tuned with the same recipe at two sizes (MiniLM, and MPNet-base with about five times the "
+        "parameters), the action score's ROC AUC is " + "; ".join(texts) + ".",
+        slots,
+        test="paired t test over seeds (same samples and labels at both sizes); two one-sided tests (the 90 % t "
+             "interval) for equivalence; Spearman between runs",
+        family="one declared comparison per setting (params/model_size.yaml), not adjusted",
+        margin=f"{comparisons.MARGIN_AUC} ROC AUC",
+        equivalence=any(v.value.startswith("equivalent") for k, v in slots.items() if k.startswith("v")),
+    )
+
+
 #: The answer's sentences in order; each returns None when its table is not committed.
 #: The blind readings (:func:`reading_claim`) are not in the answer: one reader who knew the study read
 #: them, not independent annotators; the mislabel chapter shows them as what they are.
-CLAIMS: list[Callable[[Path], Claim | None]] = [detection_claim, grid_claim, real_errors_claim, chaosnli_claim,
-                                                curriculum_claim]
+CLAIMS: list[Callable[[Path], Claim | None]] = [detection_claim, grid_claim, real_errors_claim, model_size_claim,
+                                                chaosnli_claim, curriculum_claim]
 
 
 def answer(results_root: str | Path = "results") -> tuple[list[Claim], list[str]]:
