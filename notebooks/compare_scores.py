@@ -49,6 +49,9 @@ from IPython.display import Markdown, display
 from nlpdiff import compare, plots, rundir
 
 plots.enable_offline()
+from nlpdiff_study import pages  # noqa: E402
+
+pages.use_for_dataframes()  # every table: no index, fixed decimals, missing values as a dash
 pd.set_option("display.max_colwidth", 100)
 pd.set_option("display.precision", 3)
 pd.set_option("display.max_rows", None)  # no table of this page is cut

@@ -35,6 +35,9 @@ from nlpdiff import plots, stats
 from nlpdiff_study import conclusions
 
 plots.enable_offline()
+from nlpdiff_study import pages  # noqa: E402
+
+pages.use_for_dataframes()  # every table: no index, fixed decimals, missing values as a dash
 root = Path(results_dir)
 claims, skipped = conclusions.answer(root)
 answer = conclusions.render(claims)

@@ -33,6 +33,9 @@ from nlpdiff_study import curriculum as cur
 from nlpdiff import plots
 
 plots.enable_offline()
+from nlpdiff_study import pages  # noqa: E402
+
+pages.use_for_dataframes()  # every table: no index, fixed decimals, missing values as a dash
 pd.set_option("display.width", 200)
 pd.set_option("display.max_columns", None)  # no table is shown truncated
 pd.set_option("display.max_rows", None)

@@ -52,6 +52,9 @@ from nlpdiff import plots
 from nlpdiff_study.conclusions import not_baselines
 
 plots.enable_offline()
+from nlpdiff_study import pages  # noqa: E402
+
+pages.use_for_dataframes()  # every table: no index, fixed decimals, missing values as a dash
 root = Path(results_dir)
 batch = json.loads((root / "batch.json").read_text())
 runs = pd.read_csv(root / "summary_runs.csv")
@@ -151,7 +154,8 @@ show = ["action", "action_train", "early_action", "final_loss", "cartography_con
 
 
 def fmt(r, m):
-    return f"{r[m + '_mean']:.3f} [{r[m + '_lo']:.3f}, {r[m + '_hi']:.3f}]"
+    f = pages.format_number  # never "-0.000"
+    return f"{f(r[m + '_mean'])} [{f(r[m + '_lo'])}, {f(r[m + '_hi'])}]"
 
 
 table = cells[cells["score"].isin(show)].copy()
@@ -379,11 +383,11 @@ clean = runs.set_index("run").loc["snli_clean"]
 chaos_show = chaos.copy()
 for m in ("roc_auc", "average_precision", "spearman_entropy"):
     chaos_show[m.replace("_", " ")] = chaos_show.apply(
-        lambda r, m=m: f"{r[m]:.3f} [{r[m + '_lo']:.3f}, {r[m + '_hi']:.3f}]", axis=1)
+        lambda r, m=m: f"{pages.format_number(r[m])} [{pages.format_number(r[m + '_lo'])}, {pages.format_number(r[m + '_hi'])}]", axis=1)
 chaos_show["ROC AUC - action"] = chaos_show.apply(
-    lambda r: f"[{r['roc_auc_minus_action_lo']:+.3f}, {r['roc_auc_minus_action_hi']:+.3f}]", axis=1)
+    lambda r: f"[{pages.format_number(r['roc_auc_minus_action_lo'], signed=True)}, {pages.format_number(r['roc_auc_minus_action_hi'], signed=True)}]", axis=1)
 chaos_show["Spearman - action"] = chaos_show.apply(
-    lambda r: f"[{r['spearman_entropy_minus_action_lo']:+.3f}, {r['spearman_entropy_minus_action_hi']:+.3f}]", axis=1)
+    lambda r: f"[{pages.format_number(r['spearman_entropy_minus_action_lo'], signed=True)}, {pages.format_number(r['spearman_entropy_minus_action_hi'], signed=True)}]", axis=1)
 display(Markdown(
     f"The clean run reaches a held-out accuracy of **{clean['final_heldout_accuracy']:.3f}** on the 1,500 held-out "
     f"pairs (outside ChaosNLI) after {int(clean['epochs'])} epochs ({clean['wall_s_run']:.0f} s on the GPU). Over the "

@@ -47,6 +47,9 @@ from nlpdiff import plots
 from nlpdiff_study import comparisons, mislabel
 
 plots.enable_offline()
+from nlpdiff_study import pages  # noqa: E402
+
+pages.use_for_dataframes()  # every table: no index, fixed decimals, missing values as a dash
 pd.set_option("display.width", 200)
 pd.set_option("display.max_columns", None)  # no table is shown truncated
 pd.set_option("display.max_rows", None)
@@ -122,7 +125,8 @@ show = ["action", "action_train", "final_loss", "cartography_confidence", "aum",
 
 
 def fmt(r, m):
-    return f"{r[m + '_mean']:.3f} [{r[m + '_lo']:.3f}, {r[m + '_hi']:.3f}]"
+    f = pages.format_number  # never "-0.000"
+    return f"{f(r[m + '_mean'])} [{f(r[m + '_lo'])}, {f(r[m + '_hi'])}]"
 
 
 pd.set_option("display.max_rows", 200)

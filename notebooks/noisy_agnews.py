@@ -13,17 +13,6 @@
 
 # %% [markdown]
 # # Real annotator errors: does the action score find the labels people got wrong?
-#
-# *This page reads committed tables (`results/mislabel/noisy_agnews_*`, computed by
-# `python -m nlpdiff_study.mislabel PART` from `params/mislabel.yaml`); it trains nothing.*
-#
-# NoisyAG-News (task `noisy_agnews`) holds 10,000 AG-News items whose training label is the majority of
-# three independent human annotators, wrong on 1,975 of them (19.75 %), with the original AG-News label
-# beside it. Every other chapter measures detection on synthetic noise; here the wrong labels are the
-# ones people actually gave. The same texts are also trained on their clean labels corrupted at the same
-# rate, **uniformly** and **with the human errors' own confusion matrix** (class-conditional noise with
-# the same class pairs, `noise_type: empirical`), at the same seeds, so that each score's loss on real
-# errors is a paired difference.
 
 # %% tags=["parameters"]
 runs_dir = "runs/cpu"  # given by the workflow to every analysis; unused (this page trains nothing)
@@ -31,7 +20,8 @@ profile = "cpu"
 results_dir = "results/mislabel"  # committed parts (python -m nlpdiff_study.mislabel PART)
 part_names = ["noisy_agnews_probe", "noisy_agnews_scratch"]  # the parts with real errors, if committed
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
+# the finding, read from the committed tables (the code: notebooks/noisy_agnews.py)
 import json
 from pathlib import Path
 
@@ -44,6 +34,9 @@ from nlpdiff import plots
 from nlpdiff_study import mislabel
 
 plots.enable_offline()
+from nlpdiff_study import pages  # noqa: E402
+
+pages.use_for_dataframes()  # every table: no index, fixed decimals, missing values as a dash
 pd.set_option("display.width", 200)
 pd.set_option("display.max_columns", None)
 pd.set_option("display.max_rows", None)
@@ -112,7 +105,7 @@ lines.append("Fitted wrong labels: " + "; ".join(
 worst = paired[(paired["metric"] == "roc_auc") & (paired["against"] == "empirical")].sort_values("diff")
 lines.append("Scores that lose most from human-shaped synthetic noise to real errors (ROC AUC, real minus empirical): "
              + "; ".join(f"`{r.score}` ({r.backbone}) {r.diff:+.3f}" for r in worst.head(3).itertuples()) + ".")
-display(Markdown("**Finding.** " + " ".join(lines)))
+display(pages.bullets(lines, lead="**Finding.**"))
 
 # %% [markdown]
 # ## Every score on real and synthetic errors
@@ -139,6 +132,20 @@ chart = alt.layer(
     data=shown,
 ).properties(width=300, height=alt.Step(9)).facet(column=alt.Column("backbone:N", title=None))
 chart
+
+# %% [markdown]
+# ## What this page measures
+#
+# *This page reads committed tables (`results/mislabel/noisy_agnews_*`, computed by
+# `python -m nlpdiff_study.mislabel PART` from `params/mislabel.yaml`); it trains nothing.*
+#
+# NoisyAG-News (task `noisy_agnews`) holds 10,000 AG-News items whose training label is the majority of
+# three independent human annotators, wrong on 1,975 of them (19.75 %), with the original AG-News label
+# beside it. Every other chapter measures detection on synthetic noise; here the wrong labels are the
+# ones people actually gave. The same texts are also trained on their clean labels corrupted at the same
+# rate, **uniformly** and **with the human errors' own confusion matrix** (class-conditional noise with
+# the same class pairs, `noise_type: empirical`), at the same seeds, so that each score's loss on real
+# errors is a paired difference.
 
 # %% [markdown]
 # ## The main scores, three metrics

@@ -59,6 +59,9 @@ from nlpdiff.dynamics import load_or_train
 from nlpdiff.models.qa import questions_markdown
 
 plots.enable_offline()
+from nlpdiff_study import pages  # noqa: E402
+
+pages.use_for_dataframes()  # every table: no index, fixed decimals, missing values as a dash
 pd.set_option("display.max_colwidth", 120)
 
 params = from_flat(dict(

@@ -40,6 +40,9 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from nlpdiff import compare
+from nlpdiff_study import pages
+
+pages.use_for_dataframes()  # every table: no index, fixed decimals, missing values as a dash
 
 index = compare.run_index(runs_dir, kinds=("train",), exclude=compare.ANALYSIS_FOLDERS)  # the plan's runs only
 infos = {p.parent.parent.name: json.loads(p.read_text()) for p in sorted(Path(runs_dir).glob("*/run/run.json"))}

@@ -68,6 +68,9 @@ from nlpdiff.dynamics import load_or_train
 from nlpdiff.audit import chance_warning
 
 plots.enable_offline()
+from nlpdiff_study import pages  # noqa: E402
+
+pages.use_for_dataframes()  # every table: no index, fixed decimals, missing values as a dash
 pd.set_option("display.max_colwidth", 120)
 
 if data_file is not None:  # your own data: checked here (columns, empty texts, labels) before any training

@@ -13,6 +13,8 @@ def test_numbers_have_fixed_decimals_and_no_negative_zero():
     assert pages.format_number(-0.0004, 2) == "0.00"
     assert pages.format_number(-0.004, 2) == "0.00"
     assert pages.format_number(-0.006, 2) == "-0.01"
+    assert pages.format_number(-0.0001, 3, signed=True) == "+0.000"
+    assert pages.format_number(0.0123, 3, signed=True) == "+0.012"
     assert pages.format_number(0.5, 3) == "0.500"
     assert pages.format_number(12345, 3) == "12,345"
     assert pages.format_number(float("nan")) == pages.DASH

@@ -45,9 +45,10 @@ def format_p(value: Any) -> str:
     return "< 0.001" if float(value) < 0.001 else f"{float(value):.3f}"
 
 
-def format_number(value: Any, decimals: int = 3) -> str:
-    """``value`` with ``decimals`` fixed decimals; ``-0.000`` prints as ``0.000``; integers keep their digits
-    (with thousands separators); missing values (None, NaN) are :data:`DASH`."""
+def format_number(value: Any, decimals: int = 3, signed: bool = False) -> str:
+    """``value`` with ``decimals`` fixed decimals; ``-0.000`` prints as ``0.000`` (``+0.000`` when ``signed``:
+    a difference shows its sign); integers keep their digits (with thousands separators); missing values
+    (None, NaN) are :data:`DASH`."""
     if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA or value is pd.NaT:
         return DASH
     if isinstance(value, (bool, np.bool_)):
@@ -57,9 +58,9 @@ def format_number(value: Any, decimals: int = 3) -> str:
     if isinstance(value, (float, np.floating)):
         if math.isinf(value):
             return "∞" if value > 0 else "−∞"
-        text = f"{float(value):,.{decimals}f}"
+        text = f"{float(value):{'+' if signed else ''},.{decimals}f}"
         if float(text.replace(",", "")) == 0:
-            text = text.lstrip("-")
+            text = ("+" if signed else "") + text.lstrip("-+")
         return text
     return str(value)
 
