@@ -335,6 +335,10 @@ def test_opening_leads_with_the_declared_pooled_comparisons():
     for r in pooled.to_dict("records"):
         assert f"`{r['baseline']}` ({r['estimate']:+.3f}".replace("-0.000", "+0.000") in text
     assert "-0.000" not in text
+    # the lead is the pooled comparison; every other finding is a bullet of its own, not one paragraph
+    lead, bullets = text.split("\n\n", 1)
+    assert lead.startswith("**Against") and bullets.startswith("- *Exploratory:*")
+    assert all(line.startswith("- ") for line in bullets.splitlines())
 
 
 REAL = {"kind": "grid", "params": {"task": "noisy_agnews_clean", "backbone": "scratch", "train_size": None,

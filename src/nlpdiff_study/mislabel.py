@@ -909,7 +909,9 @@ def opening(tests: pd.DataFrame, cells_df: pd.DataFrame, cost: pd.DataFrame | No
                    f"{clean['heldout_accuracy_mean']:.3f} with clean labels (means over seeds).")
     if target_tests is not None and target_cells is not None and len(target_tests):
         out.append(targets_sentence(target_tests, target_cells, alpha))
-    return " ".join(out)
+    # the pooled comparison is the lead; every other finding is one bullet (not one paragraph of numbers)
+    lead, rest = (out[0], out[1:]) if head else (None, out)
+    return ((lead + "\n\n") if lead else "") + "\n".join(f"- {x}" for x in rest)
 
 
 # -- reading the top suspects by eye ----------------------------------------------------------------
