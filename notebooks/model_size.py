@@ -13,9 +13,6 @@
 
 # %% [markdown]
 # # Does the answer hold for a larger model? MiniLM (22.7M) against MPNet-base (109.5M)
-#
-# *This page reads committed tables (`results/model_size/PART/`, computed by
-# `python -m nlpdiff_study.model_size PART` from `params/model_size.yaml`); it trains nothing.*
 
 # %% tags=["parameters"]
 runs_dir = "runs/cpu"  # given by the workflow to every analysis; unused (this page trains nothing)
@@ -25,7 +22,8 @@ part_names = ["sst2", "noisy_agnews"]  # the parts shown, if committed
 small = "minilm"  # the smaller model's label in every part
 large = "mpnet"  # the larger model's label
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
+# the finding, read from the committed tables (the code: notebooks/model_size.py)
 import json
 from pathlib import Path
 
@@ -37,7 +35,10 @@ from nlpdiff import plots, stats
 from nlpdiff_study import model_size
 from nlpdiff_study.comparisons import MARGIN_AUC, PRIMARY_BASELINES
 
+from nlpdiff_study import pages  # noqa: E402
+
 plots.enable_offline()
+pages.use_for_dataframes()  # every table: no index, fixed decimals, missing values as a dash
 root = Path(results_dir)
 found = [p for p in part_names if (root / p / "agreement.csv").exists()]
 tables = {p: model_size.load_part(p, root) for p in found}
@@ -83,11 +84,6 @@ for p, t in tables.items():
 display(Markdown("**Finding.**\n\n" + "\n".join(lines) if lines else
                  "**No part is computed yet**: run `python -m nlpdiff_study.model_size sst2`."))
 
-# %% [markdown]
-# Each point is one score's mean ROC AUC over seeds at detecting the wrong labels, with its 95 % interval
-# (Student t on the logit scale, inside [0, 1]); the dashed rule is chance. The action score and the
-# study's declared baselines are shown.
-
 # %% tags=["hide-input"]
 shown = ["action", "action_train", *[b for b in PRIMARY_BASELINES if b != "confident_learning"]]
 rows = []
@@ -105,9 +101,17 @@ alt.layer(
                                     scale=alt.Scale(zero=False)), x2="hi:Q"),
     base.mark_point(filled=True).encode(x="roc_auc:Q", tooltip=["setting", "model", "score", alt.Tooltip("roc_auc:Q", format=".3f")]),
     data=det,
-).properties(width=300, height=alt.Step(12)).facet(column=alt.Column("setting:N", title=None)) if len(det) else None
+).properties(width=230, height=alt.Step(12)).facet(column=alt.Column("setting:N", title=None)) if len(det) else None
 
 # %% [markdown]
+# Each point is one score's mean ROC AUC over seeds at detecting the wrong labels, with its 95 % interval
+# (Student t on the logit scale, inside [0, 1]). The action score, its training-pass variant and the
+# study's declared baselines are shown. The runs are described at the end of the page; every run of a
+# setting scores the same samples with the same wrong labels, at both sizes.
+#
+# *This page reads committed tables (`results/model_size/PART/`, computed by
+# `python -m nlpdiff_study.model_size PART` from `params/model_size.yaml`); it trains nothing.*
+#
 # ## Does each model learn?
 #
 # Held-out accuracy of every run beside the share of the held-out majority class (what a model that
