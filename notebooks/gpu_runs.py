@@ -13,33 +13,12 @@
 
 # %% [markdown]
 # # Full-data fine-tuned runs on a GPU
-#
-# *This page reads committed results (`results/gpu/`); it trains nothing. The runs come from two
-# calls of `gpu/run_batch.py` on a lent GPU machine, summarised by `gpu/summarize.py`.*
-#
-# The CPU profile of this book fine-tunes MiniLM on 3,000 SST-2 sentences and 400 SQuAD questions,
-# because a 2-core machine cannot afford more. Here the same engine (`nlpdiff.dynamics.train`, same
-# parameters format, bf16 autocast on the GPU) ran what the CPU cannot:
-#
-# 1. SST-2 on its **whole training split** (67,349 sentences), held out on the whole validation split;
-# 2. the **fine-tuned part of the mislabel-detection grid** on SST-2: 10 and 20 % of the labels
-#    corrupted, uniform and class-conditional noise, 3 seeds each, trained long enough for the model
-#    to **memorise** the corrupted labels (the regime in which summing the loss over training could beat
-#    the last loss);
-# 3. **SQuAD** on all 11,877 training questions of the local copy, held out on 2,000 dev questions;
-# 4. (second call) **SNLI**, three-class sentence pairs: the same fine-tuned noise grid, and one clean run
-#    whose scores are checked against **ChaosNLI**'s 100 crowd labels per pair (a real label problem).
-#
-# Left out, and why: **IMDB test** (its 14 MB of text did not fit the 64 MiB that travel to the machine beside the model
-# weights); **confident learning** (it needs K = 5 extra trainings per run; not in this call's budget).
-# The model is all-MiniLM-L6-v2; its weights travelled to the machine as an **fp16-rounded copy**
-# (to fit the transfer limit) and were trained in fp32 with bf16 autocast, so these runs do not start
-# from bit-identical weights to the CPU runs.
 
 # %% tags=["parameters"]
 results_dir = "results/gpu"  # written by gpu/summarize.py from one device call's files
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
+# read the committed tables (the code: notebooks/gpu_runs.py)
 import json
 from pathlib import Path
 
@@ -69,6 +48,84 @@ batch_snli = json.loads((root / "batch_snli.json").read_text())
 chaos = pd.read_csv(root / "summary_snli_chaosnli.csv")
 info = json.loads(next(root.glob("sst2_full/*/run.json")).read_text())
 hw, ver = info["hardware"], info["versions"]
+show = ["action", "action_train", "early_action", "final_loss", "cartography_confidence",
+        "cartography_variability", "aum", "el2n", "forgetting_events"]
+
+
+def fmt(r, m):
+    f = pages.format_number  # never "-0.000"
+    return f"{f(r[m + '_mean'])} [{f(r[m + '_lo'])}, {f(r[m + '_hi'])}]"
+
+
+table = cells[cells["score"].isin(show)].copy()
+table["cell"] = (table["noise_rate"] * 100).round().astype(int).astype(str) + "% " + table["noise_type"]
+table["ROC AUC"] = table.apply(fmt, axis=1, m="roc_auc")
+table["average precision"] = table.apply(fmt, axis=1, m="average_precision")
+table["precision at k"] = table["precision_at_k_mean"].round(3)
+table["chance (AP, P@k)"] = table["chance_average_precision"].round(3)
+table["train acc. on corrupted (last)"] = table["final_train_acc_corrupted_mean"].round(3)
+table = table.sort_values(["noise_rate", "noise_type", "roc_auc_mean"], ascending=[True, True, False])
+# the finding, read from the detection cells
+act_cells = cells[cells["score"] == "action"]
+last_cells = cells[cells["score"] == "final_loss"]
+
+
+def span(v, f="{:.3f}"):
+    lo, hi = f.format(min(v)), f.format(max(v))
+    return lo if lo == hi else f"{lo} to {hi}"
+
+
+display(pages.finding(
+    f"**Finding.** In the {len(act_cells)} cells of the fine-tuned SST-2 grid, MiniLM memorises the corrupted labels "
+    f"(training accuracy on them {span(act_cells['final_train_acc_corrupted_mean'], '{:.2f}')} at the end); the "
+    f"action score ranks them with ROC AUC {span(act_cells['roc_auc_mean'])}, the loss at the last checkpoint with "
+    f"{span(last_cells['roc_auc_mean'])} (means over {int(act_cells['n_seeds'].min())} seeds; chance 0.5)."))
+
+# %% tags=["hide-input"]
+# the key figure: every score per cell of the fine-tuned SST-2 grid
+chart_data = table[["cell", "score", "roc_auc_mean", "roc_auc_lo", "roc_auc_hi"]]
+order = ["action", "action_train", "early_action", "cartography_confidence", "cartography_variability", "el2n",
+         "aum", "forgetting_events", "final_loss"]
+base = alt.Chart(chart_data).encode(y=alt.Y("score:N", sort=order, title=None))
+bars = base.mark_rule().encode(x=alt.X("roc_auc_lo:Q", title="ROC AUC (mean, 95% interval over 3 seeds)",
+                                       scale=alt.Scale(domain=[0.4, 1.0])), x2="roc_auc_hi:Q")
+points = base.mark_point(filled=True, size=50).encode(
+    x="roc_auc_mean:Q", color=alt.condition(alt.datum.score == "action", alt.value("#D55E00"), alt.value("#0072B2")),
+    tooltip=["cell", "score", alt.Tooltip("roc_auc_mean:Q", format=".3f"), alt.Tooltip("roc_auc_lo:Q", format=".3f"),
+             alt.Tooltip("roc_auc_hi:Q", format=".3f")])
+chance = alt.Chart(pd.DataFrame({"x": [0.5]})).mark_rule(strokeDash=[4, 3], color="#888").encode(x="x:Q")
+alt.layer(bars, points, chance, data=chart_data).properties(width=260, height=200).facet(
+    facet=alt.Facet("cell:N", title=None), columns=2)
+
+# %% [markdown]
+# *ROC AUC of each score (mean and 95 % interval over 3 seeds) per cell of the grid: noise rate and type; the
+# dashed rule is chance.*
+#
+# ## What ran
+#
+# *This page reads committed results (`results/gpu/`); it trains nothing. The runs come from two
+# calls of `gpu/run_batch.py` on a lent GPU machine, summarised by `gpu/summarize.py`.*
+#
+# The CPU profile of this book fine-tunes MiniLM on 3,000 SST-2 sentences and 400 SQuAD questions,
+# because a 2-core machine cannot afford more. Here the same engine (`nlpdiff.dynamics.train`, same
+# parameters format, bf16 autocast on the GPU) ran what the CPU cannot:
+#
+# 1. SST-2 on its **whole training split** (67,349 sentences), held out on the whole validation split;
+# 2. the **fine-tuned part of the mislabel-detection grid** on SST-2: 10 and 20 % of the labels
+#    corrupted, uniform and class-conditional noise, 3 seeds each, trained long enough for the model
+#    to **memorise** the corrupted labels (the regime in which summing the loss over training could beat
+#    the last loss);
+# 3. **SQuAD** on all 11,877 training questions of the local copy, held out on 2,000 dev questions;
+# 4. (second call) **SNLI**, three-class sentence pairs: the same fine-tuned noise grid, and one clean run
+#    whose scores are checked against **ChaosNLI**'s 100 crowd labels per pair (a real label problem).
+#
+# Left out, and why: **IMDB test** (its 14 MB of text did not fit the 64 MiB that travel to the machine beside the model
+# weights); **confident learning** (it needs K = 5 extra trainings per run; not in this call's budget).
+# The model is all-MiniLM-L6-v2; its weights travelled to the machine as an **fp16-rounded copy**
+# (to fit the transfer limit) and were trained in fp32 with bf16 autocast, so these runs do not start
+# from bit-identical weights to the CPU runs.
+
+# %% tags=["hide-input"]
 states = pd.Series({k: v["state"] for k, v in batch["jobs"].items()}).value_counts()
 display(Markdown(
     f"**Hardware** (from each run's `run.json`): {hw['accelerator']}, {hw['cpu_count']} CPU cores, "
@@ -149,40 +206,8 @@ plots.learning_curve(c.drop(columns="checkpoint"), x="epoch")
 # corrupted sentences, with their corrupted labels, is above 0.5 (last column).
 
 # %% tags=["hide-input"]
-show = ["action", "action_train", "early_action", "final_loss", "cartography_confidence",
-        "cartography_variability", "aum", "el2n", "forgetting_events"]
-
-
-def fmt(r, m):
-    f = pages.format_number  # never "-0.000"
-    return f"{f(r[m + '_mean'])} [{f(r[m + '_lo'])}, {f(r[m + '_hi'])}]"
-
-
-table = cells[cells["score"].isin(show)].copy()
-table["cell"] = (table["noise_rate"] * 100).round().astype(int).astype(str) + "% " + table["noise_type"]
-table["ROC AUC"] = table.apply(fmt, axis=1, m="roc_auc")
-table["average precision"] = table.apply(fmt, axis=1, m="average_precision")
-table["precision at k"] = table["precision_at_k_mean"].round(3)
-table["chance (AP, P@k)"] = table["chance_average_precision"].round(3)
-table["train acc. on corrupted (last)"] = table["final_train_acc_corrupted_mean"].round(3)
-table = table.sort_values(["noise_rate", "noise_type", "roc_auc_mean"], ascending=[True, True, False])
 display(table[["cell", "score", "ROC AUC", "average precision", "precision at k", "chance (AP, P@k)",
                "train acc. on corrupted (last)"]].reset_index(drop=True))
-
-# %% tags=["hide-input"]
-chart_data = table[["cell", "score", "roc_auc_mean", "roc_auc_lo", "roc_auc_hi"]]
-order = ["action", "action_train", "early_action", "cartography_confidence", "cartography_variability", "el2n",
-         "aum", "forgetting_events", "final_loss"]
-base = alt.Chart(chart_data).encode(y=alt.Y("score:N", sort=order, title=None))
-bars = base.mark_rule().encode(x=alt.X("roc_auc_lo:Q", title="ROC AUC (mean, 95% interval over 3 seeds)",
-                                       scale=alt.Scale(domain=[0.4, 1.0])), x2="roc_auc_hi:Q")
-points = base.mark_point(filled=True, size=50).encode(
-    x="roc_auc_mean:Q", color=alt.condition(alt.datum.score == "action", alt.value("#D55E00"), alt.value("#0072B2")),
-    tooltip=["cell", "score", alt.Tooltip("roc_auc_mean:Q", format=".3f"), alt.Tooltip("roc_auc_lo:Q", format=".3f"),
-             alt.Tooltip("roc_auc_hi:Q", format=".3f")])
-chance = alt.Chart(pd.DataFrame({"x": [0.5]})).mark_rule(strokeDash=[4, 3], color="#888").encode(x="x:Q")
-alt.layer(bars, points, chance, data=chart_data).properties(width=260, height=200).facet(
-    facet=alt.Facet("cell:N", title=None), columns=2)
 
 # %% tags=["hide-input"]
 act = cells.set_index(["noise_rate", "noise_type", "score"])

@@ -13,17 +13,6 @@
 
 # %% [markdown]
 # # Is the action score an effective auditing tool?
-#
-# *Most of this page reads committed summary tables: `results/mislabel/<part>/` (the cheap backbones,
-# each part computed by `python -m nlpdiff_study.mislabel PART` from `params/mislabel.yaml`) and `results/gpu/`
-# (the fine-tuned grid, run on a GPU). The profile that renders the page also computes a small slice
-# of the grid on the spot (`slice_parts`), shown beside the committed parts.*
-#
-# The study promises to test whether the action score (a sample's loss summed over the training
-# checkpoints) is effective "as a human auditing tool for detection of incorrectly labeled samples".
-# We corrupt a known share of the labels, train once, and ask how well each score ranks the corrupted
-# samples first; then we check the scores against real, crowd-checked label errors, and we clean a
-# noisy training set with them.
 
 # %% tags=["parameters"]
 runs_dir = "runs/cpu"  # the profile's run folders; the slice is trained under <runs_dir>/mislabel
@@ -35,7 +24,8 @@ slice_parts = ["slice_sst2"]  # parts of the config computed by this execution (
 data_dir = None  # IMDB and its label errors (default: $NLPDIFF_DATA_DIR)
 readings_dir = "results/readings"  # committed blind readings of top suspects (python -m nlpdiff_study.mislabel NAME --reading-from RUN)
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
+# read the committed parts, compute this build's slice (the code: notebooks/mislabel.py)
 import os
 from pathlib import Path
 
@@ -80,10 +70,8 @@ cleaning = next((v["cleaning"] for k, v in parts.items() if "cleaning" in v), No
 imdb = next((v["summary"] for k, v in parts.items() if "summary" in v and "subset" in v["summary"]), None)
 data_dir = data_dir or os.environ.get("NLPDIFF_DATA_DIR")
 
-# %% [markdown]
-# ## The answer
-
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
+# the answer, read from the tables (the code: notebooks/mislabel.py)
 published = mislabel.published_check(data_dir) if data_dir and Path(data_dir, "imdb_label_errors").exists() else None
 # the answer reads the committed parts only (not this build's slice), unless there are none (a bare folder)
 def keep(df):
@@ -95,8 +83,45 @@ bench = parts.get("benchmark_detection", {}).get("benchmark")
 target_tests = mislabel.paired_tests(targets) if len(targets) else pd.DataFrame()
 target_cells = mislabel.cells(targets) if len(targets) else pd.DataFrame()
 pooled = comparisons.pooled_detection(keep(everything))  # the pre-declared baselines (Methods), pooled
-display(Markdown(mislabel.opening(keep(tests), keep(cells), keep(cost), published, cleaning, imdb, bench,
-                                  target_tests=target_tests, target_cells=target_cells, pooled=pooled)))
+lead, details = mislabel.opening(keep(tests), keep(cells), keep(cost), published, cleaning, imdb, bench,
+                                 target_tests=target_tests, target_cells=target_cells, pooled=pooled, split=True)
+if not lead:  # no pooled comparison (a bare folder): the first finding leads
+    first, _, details = details.partition("\n")
+    lead = first[2:]
+display(pages.finding(lead))
+
+# %% tags=["hide-input"]
+# the key figure: the declared comparisons, pooled (else the first part's scores)
+if len(pooled):
+    display(mislabel.pooled_chart(pooled))
+    display(Markdown("*The action score's ROC AUC minus each baseline's, pooled over the grid's cells and seeds, with "
+                     "its 95 % interval (two-stage cluster bootstrap); the grey band is the equivalence margin, the "
+                     "rule at 0 no difference.*"))
+else:
+    first_part = cells["part"].iloc[0]
+    display(mislabel.interval_chart(cells[cells["part"] == first_part], ["action", "final_loss", "aum"]))
+    display(Markdown(f"*ROC AUC (mean and 95 % interval over seeds) of three scores in part `{first_part}`; the "
+                     "tick is chance.*"))
+
+# %% [markdown]
+# ## The answer in detail
+
+# %% tags=["remove-input"]
+display(Markdown(details))
+
+# %% [markdown]
+# ## What this page asks
+#
+# *Most of this page reads committed summary tables: `results/mislabel/<part>/` (the cheap backbones,
+# each part computed by `python -m nlpdiff_study.mislabel PART` from `params/mislabel.yaml`) and `results/gpu/`
+# (the fine-tuned grid, run on a GPU). The profile that renders the page also computes a small slice
+# of the grid on the spot (`slice_parts`), shown beside the committed parts.*
+#
+# The study promises to test whether the action score (a sample's loss summed over the training
+# checkpoints) is effective "as a human auditing tool for detection of incorrectly labeled samples".
+# We corrupt a known share of the labels, train once, and ask how well each score ranks the corrupted
+# samples first; then we check the scores against real, crowd-checked label errors, and we clean a
+# noisy training set with them.
 
 # %% [markdown]
 # ## The grid

@@ -339,6 +339,25 @@ def test_opening_leads_with_the_declared_pooled_comparisons():
     lead, bullets = text.split("\n\n", 1)
     assert lead.startswith("**Against") and bullets.startswith("- *Exploratory:*")
     assert all(line.startswith("- ") for line in bullets.splitlines())
+    # the page puts its key figure between the two: split=True returns them apart, the same texts
+    assert mislabel.opening(tests, cells, pooled=pooled, split=True) == (lead, bullets)
+    assert mislabel.opening(tests, cells, split=True)[0] == ""  # no pooled comparison, no lead
+
+
+def test_pooled_chart_draws_every_declared_comparison():
+    from nlpdiff_study import comparisons
+
+    s = _summary()
+    both = pd.concat([s, s.assign(part="q")], ignore_index=True)
+    pooled = comparisons.pooled_detection(both, n_boot=200)
+    spec = mislabel.pooled_chart(pooled).to_dict()
+    layers = spec["layer"]
+    data = spec["datasets"]
+    rows = [r for values in data.values() for r in values if "baseline" in r]
+    assert sorted({r["baseline"] for r in rows}) == sorted(pooled["baseline"])
+    band = [r for values in data.values() for r in values if "lo" in r and "hi" in r]
+    assert band == [{"lo": -pooled["margin"].iloc[0], "hi": pooled["margin"].iloc[0]}]
+    assert spec["width"] <= 560 and len(layers) == 4
 
 
 REAL = {"kind": "grid", "params": {"task": "noisy_agnews_clean", "backbone": "scratch", "train_size": None,
@@ -398,7 +417,13 @@ def test_noisy_agnews_page_is_the_rendering_of_the_committed_tables(tmp_path):
 
     fresh, committed = texts(out), texts(root / "book/results/noisy_agnews.ipynb")
     assert fresh == committed
-    assert "the action score ranks the real errors" in fresh[0]
+    # the page opens with its finding (the first output), then its key figure, then the details as bullets
+    assert fresh[0].startswith("**Finding.**") and "the action score's ROC AUC is" in fresh[0]
+    nb = nbformat.read(root / "book/results/noisy_agnews.ipynb", 4)
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert "vega" in outputs[1]["data"]["text/html"].lower()
+    details = next(t for t in fresh if t.startswith("- "))
+    assert "the action score ranks the real errors" in details
 
 
 def test_cleaning_part_with_real_errors_trains_the_clean_reference_on_the_true_labels(tiny_data_dir, tmp_path,

@@ -792,6 +792,27 @@ def interval_chart(cells_df: pd.DataFrame, scores: Iterable[str], metric: str = 
     return chart.properties(title=title) if title else chart
 
 
+def pooled_chart(pooled: pd.DataFrame, width: int = 560):
+    """The pre-declared comparisons as one small chart: per baseline, the action score's ROC AUC minus the
+    baseline's, pooled over the grid (:func:`nlpdiff_study.comparisons.pooled_detection`), with its 95 %
+    interval; the grey band is the equivalence margin, the rule at 0 no difference (Altair)."""
+    import altair as alt
+
+    d = pooled[["baseline", "estimate", "low", "high", "verdict", "n_cells"]].copy()
+    margin = float(pooled["margin"].iloc[0])
+    order = list(d.sort_values("estimate", ascending=False)["baseline"])
+    y = alt.Y("baseline:N", sort=order, title=None)
+    x_title = "action minus baseline, ROC AUC (pooled, 95 % interval)"
+    band = alt.Chart(pd.DataFrame({"lo": [-margin], "hi": [margin]})).mark_rect(color="#ddd").encode(
+        x=alt.X("lo:Q", title=x_title), x2="hi:Q")
+    zero = alt.Chart(pd.DataFrame({"x": [0.0]})).mark_rule(color="#888").encode(x="x:Q")
+    rules = alt.Chart(d).mark_rule(strokeWidth=2).encode(y=y, x="low:Q", x2="high:Q")
+    points = alt.Chart(d).mark_point(filled=True, size=70, color="#D55E00").encode(
+        y=y, x="estimate:Q", tooltip=["baseline", "verdict", "n_cells", alt.Tooltip("estimate:Q", format="+.3f"),
+                                      alt.Tooltip("low:Q", format="+.3f"), alt.Tooltip("high:Q", format="+.3f")])
+    return alt.layer(band, zero, rules, points).properties(width=width, height=alt.Step(26))
+
+
 def _range(v: Iterable[float], f: str = "{:.3f}") -> str:
     v = [x for x in v if np.isfinite(x)]
     lo, hi = min(v), max(v)
@@ -801,10 +822,13 @@ def _range(v: Iterable[float], f: str = "{:.3f}") -> str:
 def opening(tests: pd.DataFrame, cells_df: pd.DataFrame, cost: pd.DataFrame | None = None,
             published: dict | None = None, cleaning: pd.DataFrame | None = None, imdb: pd.DataFrame | None = None,
             bench: pd.DataFrame | None = None, alpha: float = 0.05, target_tests: pd.DataFrame | None = None,
-            target_cells: pd.DataFrame | None = None, pooled: pd.DataFrame | None = None) -> str:
+            target_cells: pd.DataFrame | None = None, pooled: pd.DataFrame | None = None,
+            split: bool = False) -> str | tuple[str, str]:
     """The chapter's answer, every number read from the tables given (markdown); the parts whose
     targets are not classes (``target_tests`` / ``target_cells``) add one sentence. With ``pooled``
-    (:func:`nlpdiff_study.comparisons.pooled_detection`), it opens with the pre-declared comparisons."""
+    (:func:`nlpdiff_study.comparisons.pooled_detection`), it opens with the pre-declared comparisons.
+    ``split=True`` returns ``(lead, bullets)`` instead: the page shows its key figure between them (the
+    lead is empty without ``pooled``)."""
     act = tests[tests["score"] == "action"]
     if act.empty:
         return "*No grid part to summarise yet.*"
@@ -911,6 +935,8 @@ def opening(tests: pd.DataFrame, cells_df: pd.DataFrame, cost: pd.DataFrame | No
         out.append(targets_sentence(target_tests, target_cells, alpha))
     # the pooled comparison is the lead; every other finding is one bullet (not one paragraph of numbers)
     lead, rest = (out[0], out[1:]) if head else (None, out)
+    if split:
+        return lead or "", "\n".join(f"- {x}" for x in rest)
     return ((lead + "\n\n") if lead else "") + "\n".join(f"- {x}" for x in rest)
 
 
