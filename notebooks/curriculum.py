@@ -22,7 +22,8 @@ curriculum_file = "params/curriculum.yaml"
 results_dir = "results/curriculum"  # committed parts, computed by `python -m nlpdiff_study.curriculum PART`
 learn_margin = 0.10  # a setting is read only when its model is this far above chance (held-out metric)
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
+# this profile's slice, the committed parts and the answer read from them (the code: notebooks/curriculum.py)
 import json
 from pathlib import Path
 
@@ -92,11 +93,12 @@ def _where(r):
 
 
 def _pts(x):
-    return f"{100 * x:+.1f} points"
+    return f"{pages.format_number(100 * x, 1, signed=True)} points"  # never "-0.0"
 
 
 def _diff(r):
-    return f"{_pts(r['mean_diff'])} [{100 * r['low']:+.1f}, {100 * r['high']:+.1f}], Holm p = {r['p_holm']:.2g}"
+    sg = lambda x: pages.format_number(100 * x, 1, signed=True)  # noqa: E731
+    return f"{_pts(r['mean_diff'])} [{sg(r['low'])}, {sg(r['high'])}], Holm p = {r['p_holm']:.2g}"
 
 
 lead = {"no difference": "No measurable help.", "helps": "Sometimes, and never at a loss.",
@@ -104,63 +106,91 @@ lead = {"no difference": "No measurable help.", "helps": "Sometimes, and never a
 n_answer = len(runs[runs["part"].isin(answer_parts)].merge(ok_settings, on=cur.SETTING))
 if len(fin) == 0:
     # nothing to answer from (e.g. tiny data where no model learns): say so rather than read noise
-    display(Markdown(
+    display(pages.finding(
         f"**No answer from these runs.** No setting of {', '.join(answer_parts)} has a model that learns the task "
         f"(every scoring run and the setting's shuffled training at least {100 * learn_margin:.0f} points above "
-        "chance), so the order of "
-        "the data cannot be judged here; the tables below show every run, and the scoring table says how far from "
-        "chance each model stayed."))
+        "chance), so the order of the data cannot be judged here; the chart shows the held-out learning curves, the "
+        "tables below every run."))
 else:
-    display(Markdown(
-        f"**{lead[v['verdict']]}** Over the {n_answer} runs of {', '.join(answer_parts)} ({', '.join(dict.fromkeys(fin['task']))}; "
-        f"{', '.join(dict.fromkeys(fin['backbone']))} backbones; {n_set} settings of label noise and budget), ordering the "
-        f"training data easy-to-hard by the action score of a separate scoring run was **significantly better than its "
-        f"control in {len(v['better'])}** and **significantly worse in {len(v['worse'])}** of {v['n']} paired comparisons "
-        f"of the final held-out metric (over the same seeds, Holm-adjusted within each part; the controls are the same "
-        f"pacing in a random order, Wu et al.'s, and ordinary shuffled training)"
-        + (f"; better: {'; '.join(f'{_where(r)}: {_diff(r)}' for _, r in v['better'].iterrows())}" if len(v["better"]) else "")
-        + (f"; worse: {'; '.join(f'{_where(r)}: {_diff(r)}' for _, r in v['worse'].iterrows())}" if len(v["worse"]) else "")
-        + f". Before the Holm adjustment, the 95 % interval lay above zero against random-order pacing in "
+    display(pages.finding(
+        f"**{lead[v['verdict']]}** Ordering the training data easy-to-hard by the action score of a separate scoring "
+        f"run was significantly better than its control in **{len(v['better'])}** and significantly worse in "
+        f"**{len(v['worse'])}** of {v['n']} paired comparisons of the final held-out metric ({n_answer} runs of "
+        f"{', '.join(answer_parts)}; {n_set} settings of label noise and budget; Holm-adjusted within each part)."))
+
+# %% tags=["hide-input"]
+# the key figure: every paired comparison of the answer (else the learning curves of the first part)
+if len(fin):
+    display(cur.difference_chart(fin))
+    display(Markdown("*Curriculum minus control in the final held-out metric (points, mean and 95 % interval over "
+                     "seeds), per setting; controls: the same pacing in a random order (Wu et al.'s) and ordinary "
+                     "shuffled training.*"))
+else:
+    display(cur.curve_chart(bands[bands["part"] == parts[0]], title=f"{parts[0]}: held-out accuracy"))
+
+# %% [markdown]
+# ## The answer in detail
+
+# %% tags=["remove-input"]
+if len(fin):
+    items = [
+        f"Data: {', '.join(dict.fromkeys(fin['task']))}; {', '.join(dict.fromkeys(fin['backbone']))} backbones; the "
+        "controls are the same pacing in a random order (Wu et al.'s) and ordinary shuffled training, over the same "
+        "seeds.",
+        (f"Better: {'; '.join(f'{_where(r)}: {_diff(r)}' for _, r in v['better'].iterrows())}." if len(v["better"])
+         else ""),
+        (f"Worse: {'; '.join(f'{_where(r)}: {_diff(r)}' for _, r in v['worse'].iterrows())}." if len(v["worse"])
+         else ""),
+        f"Before the Holm adjustment, the 95 % interval lay above zero against random-order pacing in "
         f"{int((fin_rand['low'] > 0).sum())} of {len(fin_rand)} comparisons and against shuffled training in "
         f"{int((fin_shuf['low'] > 0).sum())} of {len(fin_shuf)} (below zero: {int((fin_rand['high'] < 0).sum())} and "
-        f"{int((fin_shuf['high'] < 0).sum())}). The mean differences ranged from {_pts(worst['mean_diff'])} ({_where(worst)}) to {_pts(best['mean_diff'])} "
-        f"({_where(best)}). On the area under the held-out learning curve the action order was behind shuffled training in "
-        f"{int((aul_shuf['mean_diff'] < 0).sum())} of {len(aul_shuf)} comparisons (mean {_pts(aul_shuf['mean_diff'].mean())}; "
+        f"{int((fin_shuf['high'] < 0).sum())}).",
+        f"The mean differences ranged from {_pts(worst['mean_diff'])} ({_where(worst)}) to "
+        f"{_pts(best['mean_diff'])} ({_where(best)}).",
+        f"Area under the held-out learning curve: the action order was behind shuffled training in "
+        f"{int((aul_shuf['mean_diff'] < 0).sum())} of {len(aul_shuf)} comparisons (mean "
+        f"{_pts(aul_shuf['mean_diff'].mean())}; "
         f"{int(((aul_shuf['mean_diff'] < 0) & (aul_shuf['p_holm'] < 0.05)).sum())} significant)"
-        + (": seeing the easy samples first delays held-out accuracy more often than it brings it sooner"
-           if (aul_shuf["mean_diff"] < 0).mean() > 0.5 else ": seeing the easy samples first brings held-out accuracy "
-           "sooner at least as often as it delays it")
-        + f". Dropping the hardest "
-        f"{cur.load_part(slice_part, curriculum_file).prune_fraction:.0%} by action instead changed the final metric against "
-        f"shuffled training by {_pts(prune['mean_diff'].min())} to {_pts(prune['mean_diff'].max())} "
-        f"({len(prune_sig)} of {len(prune)} significant"
+        + (": seeing the easy samples first delays held-out accuracy more often than it brings it sooner."
+           if (aul_shuf["mean_diff"] < 0).mean() > 0.5 else ": seeing the easy samples first brings held-out "
+           "accuracy sooner at least as often as it delays it."),
+        f"Pruning: dropping the hardest {cur.load_part(slice_part, curriculum_file).prune_fraction:.0%} by action "
+        f"instead changed the final metric against shuffled training by {_pts(prune['mean_diff'].min())} to "
+        f"{_pts(prune['mean_diff'].max())} ({len(prune_sig)} of {len(prune)} significant"
         + (f": {'; '.join(f'{_where(r)}: {_diff(r)}' for _, r in prune_sig.iterrows())}" if len(prune_sig) else "")
-        + f"). **Cost:** a curriculum needs its scoring run first, one ordinary training run at the full budget, so with "
-        f"one curriculum run per scoring run it costs {full.min():.1f}x to {full.max():.1f}x a shuffled run at the full "
-        f"budget and {quarter.min():.1f}x to {quarter.max():.1f}x at a quarter of the steps (training seconds from each "
-        f"run's `run.json`; the scoring run is shared by every seed and schedule of a setting)."
-        + (f" Left out of this answer because their model does not learn the task (a scoring run within "
-           f"{100 * learn_margin:.0f} points of "
-           "chance): " + "; ".join(f"{p} ({learns.at[p, 'task']}, {learns.at[p, 'backbone']}: held-out accuracy "
-                                   f"{learns.at[p, 'min_heldout']:.3f} at worst, chance {learns.at[p, 'chance']:.3f})"
-                                   for p in left_out) + "; their tables are below." if left_out else "")
-        + (f" Left out as well, because shuffled training itself stays within {100 * learn_margin:.0f} points of "
-           "chance there: "
-           + "; ".join(f"{r.part}, {cur.setting_label(r.noise_rate, r.budget)} (shuffled training {r.shuffled_final:.3f}, "
-                       f"chance {r.chance:.3f})" for r in left_settings.itertuples()) + "." if len(left_settings) else "")
-        + (f" Counting every committed setting, learned or not, the action order was significantly better in "
-           f"{len(v_all['better'])} and significantly worse in {len(v_all['worse'])} of {v_all['n']} comparisons."
-           if left_out or len(left_settings) else "")
-    ))
+        + ").",
+        f"Cost: a curriculum needs its scoring run first, one ordinary training run at the full budget, so with one "
+        f"curriculum run per scoring run it costs {full.min():.1f}x to {full.max():.1f}x a shuffled run at the full "
+        f"budget and {quarter.min():.1f}x to {quarter.max():.1f}x at a quarter of the steps (training seconds from "
+        "each run's `run.json`; the scoring run is shared by every seed and schedule of a setting).",
+        ("Left out because their model does not learn the task (a scoring run within "
+         f"{100 * learn_margin:.0f} points of chance): "
+         + "; ".join(f"{p} ({learns.at[p, 'task']}, {learns.at[p, 'backbone']}: held-out accuracy "
+                     f"{learns.at[p, 'min_heldout']:.3f} at worst, chance {learns.at[p, 'chance']:.3f})"
+                     for p in left_out) + "; their tables are below." if left_out else ""),
+        (f"Left out as well, because shuffled training itself stays within {100 * learn_margin:.0f} points of "
+         "chance there: "
+         + "; ".join(f"{r.part}, {cur.setting_label(r.noise_rate, r.budget)} (shuffled training "
+                     f"{r.shuffled_final:.3f}, chance {r.chance:.3f})" for r in left_settings.itertuples()) + "."
+         if len(left_settings) else ""),
+        (f"Counting every committed setting, learned or not, the action order was significantly better in "
+         f"{len(v_all['better'])} and significantly worse in {len(v_all['worse'])} of {v_all['n']} comparisons."
+         if left_out or len(left_settings) else ""),
+    ]
+    display(pages.bullets(items))
     display(Markdown("Per part and setting, the action order's paired differences in the final held-out metric "
                      "(curriculum minus control, points, 95 % interval over seeds; empty: the part did not run that schedule):"))
     glance = fin.assign(cell=[cur.cell_label(s, o) for s, o in zip(fin["schedule"], fin["order"])],
                         setting=[cur.setting_label(n, b) for n, b in zip(fin["noise_rate"], fin["budget"])],
-                        difference=[f"{100 * m:+.2f} [{100 * lo:+.2f}, {100 * hi:+.2f}]"
+                        difference=[" ".join([pages.format_number(100 * m, 2, signed=True), "["
+                                              + pages.format_number(100 * lo, 2, signed=True) + ",",
+                                              pages.format_number(100 * hi, 2, signed=True) + "]"])
                                     for m, lo, hi in zip(fin["mean_diff"], fin["low"], fin["high"])],
                         p_holm=fin["p_holm"].map(lambda x: f"{x:.2g}"))
     display(glance.pivot_table(index=["part", "setting"], columns=["cell", "against"], values=["difference"],
                                aggfunc="first", sort=False).droplevel(0, axis=1).fillna(""))
+else:
+    display(Markdown("*No setting to compare: see the scoring table below for how far from chance each model stayed.*"))
 
 # %% [markdown]
 # ## What was run

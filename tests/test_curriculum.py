@@ -256,6 +256,21 @@ def test_action_verdict_counts_holm_significant_differences_by_sign():
     assert v["verdict"] == "no difference" and v["n"] == 1
 
 
+def test_difference_chart_draws_each_comparison_in_points_per_setting():
+    base = {"part": "p", "task": "sst2", "backbone": "probe", "budget": 1.0, "order": "action", "measure": "final",
+            "schedule": "competence"}
+    rows = pd.DataFrame([dict(base, noise_rate=0.0, against="shuffled", mean_diff=0.02, low=0.01, high=0.03, p_holm=0.01),
+                         dict(base, noise_rate=0.2, against="shuffled", mean_diff=-0.01, low=-0.03, high=0.01,
+                              p_holm=0.4)])
+    spec = cur.difference_chart(rows).to_dict()
+    data = next(iter(spec["datasets"].values()))
+    assert [r["mean_diff"] for r in data] == pytest.approx([2.0, -1.0])  # points, not fractions
+    assert [r["low"] for r in data] == pytest.approx([1.0, -3.0])
+    assert {r["setting"] for r in data} == {"clean, full budget", "20% noise, full budget"}
+    assert {r["comparison"] for r in data} == {"competence / action vs shuffled"}
+    assert spec["columns"] == 2 and spec["spec"]["width"] <= 250
+
+
 def test_learned_flags_parts_whose_scoring_runs_stay_near_chance():
     scoring = pd.DataFrame([
         {"part": "a", "task": "sst2", "backbone": "probe", "noise_rate": 0.0, "final_heldout": 0.80},

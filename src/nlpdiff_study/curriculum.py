@@ -667,6 +667,33 @@ def setting_label(noise_rate: float, budget: float) -> str:
     return f"{noise}, " + ("full budget" if budget == 1 else f"{budget:g} of the steps")
 
 
+def difference_chart(rows: pd.DataFrame, width: int = 250):
+    """The answer as one chart: each paired comparison of a curriculum with its control (``rows``: the
+    ``rows`` of :func:`action_verdict`), curriculum minus control in points of the final held-out
+    metric with its 95 % interval over seeds, one panel per setting (two per row), coloured by control;
+    the rule at 0 is no difference (Altair)."""
+    import altair as alt
+
+    d = rows.copy()
+    d["comparison"] = [f"{cell_label(s, o)} vs {a}" for s, o, a in zip(d["schedule"], d["order"], d["against"])]
+    d["setting"] = [setting_label(n, b) for n, b in zip(d["noise_rate"], d["budget"])]
+    for c in ("mean_diff", "low", "high"):
+        d[c] = 100 * d[c]
+    d = d[["part", "setting", "comparison", "against", "mean_diff", "low", "high", "p_holm"]]
+    y = alt.Y("comparison:N", title=None)
+    zero = alt.Chart().mark_rule(color="#888").encode(x=alt.datum(0))
+    rules = alt.Chart().mark_rule().encode(
+        y=y, x=alt.X("low:Q", title="curriculum minus control, points (95 % interval)"), x2="high:Q",
+        color=alt.Color("against:N", title="control", legend=alt.Legend(orient="bottom")))
+    points = alt.Chart().mark_point(filled=True, size=50).encode(
+        y=y, x="mean_diff:Q", color="against:N",
+        tooltip=["part", "setting", "comparison", alt.Tooltip("mean_diff:Q", format="+.2f"),
+                 alt.Tooltip("low:Q", format="+.2f"), alt.Tooltip("high:Q", format="+.2f"),
+                 alt.Tooltip("p_holm:Q", format=".2g")])
+    return alt.layer(zero, rules, points, data=d).properties(width=width, height=alt.Step(14)).facet(
+        facet=alt.Facet("setting:N", title=None, sort=list(dict.fromkeys(d["setting"]))), columns=2)
+
+
 def curve_chart(bands: pd.DataFrame, cells: Iterable[tuple[str, str]] | None = None, title: str | None = None):
     """Held-out learning curves (mean over seeds, 95 % band), one panel per setting, one colour per cell.
 
