@@ -13,6 +13,70 @@
 
 # %% [markdown]
 # # How the action score relates to other scores and to humans
+
+# %% tags=["parameters"]
+runs_dir = "runs/cpu"  # the profile's run folders (runs/<profile>)
+profile = "cpu"
+n_boot = 200  # bootstrap resamples for the intervals
+top_fraction = 0.1  # "hardest" = the top 10% under a score
+
+# %% tags=["remove-input"]
+# read the profile's runs (the code: notebooks/compare_scores.py)
+import numpy as np
+import pandas as pd
+from IPython.display import Markdown, display
+
+from nlpdiff import compare, plots, rundir
+
+plots.enable_offline()
+from nlpdiff_study import pages  # noqa: E402
+
+pages.use_for_dataframes()  # every table: no index, fixed decimals, missing values as a dash
+pd.set_option("display.max_colwidth", 100)
+pd.set_option("display.precision", 3)
+pd.set_option("display.max_rows", None)  # no table of this page is cut
+
+index = compare.run_index(runs_dir, kinds=("train",), exclude=compare.ANALYSIS_FOLDERS)  # the plan's runs only
+if index.empty:
+    raise FileNotFoundError(f"runs_dir={runs_dir!r} holds no complete run: run the workflow first")
+
+TASK_NAMES = {"sst2": "Sentiment (SST-2)", "squad": "Question answering (SQuAD)", "samsum": "Summarization (SAMSum)",
+              "snli_chaosnli": "Natural language inference (SNLI dev with ChaosNLI)"}
+
+
+def headline(task):
+    """The task's reference run: fine-tuned, seed 0, clean labels, default split."""
+    rows = index[(index.task == task) & (index.noise_rate == 0)]
+    default_split = rows["train_split"].mode()
+    rows = rows[(rows.train_split == "train") | (rows.train_split.isna())] if len(default_split) else rows
+    for backbone in ("finetune", "probe", "scratch"):
+        pick = rows[rows.backbone == backbone].sort_values("seed")
+        if len(pick):
+            return rundir.load_run(pick.iloc[0]["path"])
+    return None
+
+
+headlines = {t: headline(t) for t in TASK_NAMES}
+headlines = {t: r for t, r in headlines.items() if r is not None}
+
+# %% tags=["remove-input"]
+# the finding, read from the runs (the code: notebooks/compare_scores.py)
+same = {t: compare.linearity(r.scores, "action", "mean_loss") for t, r in headlines.items()}
+rho = [v["spearman"] for v in same.values()]
+first_task = next(iter(headlines))
+display(pages.finding(
+    f"**Finding.** Every sample has the same checkpoints, so in each of the {len(headlines)} tasks' reference runs the "
+    f"action score ranks the samples as the mean loss does (Spearman {min(rho):.3f} to {max(rho):.3f}); what sets it "
+    f"apart lies only in its variants. The heat map shows how every score ranks the samples of "
+    f"{TASK_NAMES[first_task]} against every other; the sections below ask about stability and human difficulty."))
+
+# %% tags=["hide-input"]
+# the key figure: every score against every other, first task's reference run
+display(plots.heatmap(compare.correlation_matrix(headlines[first_task].scores),
+                      title=f"Spearman correlations, {TASK_NAMES[first_task]}"))
+
+# %% [markdown]
+# ## What this chapter asks
 #
 # This chapter reads every training run of the study's profile and asks, per task (sentiment on
 # SST-2, extractive QA on SQuAD, summarization on SAMSum), four questions of the action score and
@@ -35,30 +99,7 @@
 # identically (Spearman 1.000 below, in every run). What distinguishes it from "the loss" is only
 # in its variants (training pass, per-step integration, early truncation, summed token NLL).
 
-# %% tags=["parameters"]
-runs_dir = "runs/cpu"  # the profile's run folders (runs/<profile>)
-profile = "cpu"
-n_boot = 200  # bootstrap resamples for the intervals
-top_fraction = 0.1  # "hardest" = the top 10% under a score
-
-# %%
-import numpy as np
-import pandas as pd
-from IPython.display import Markdown, display
-
-from nlpdiff import compare, plots, rundir
-
-plots.enable_offline()
-from nlpdiff_study import pages  # noqa: E402
-
-pages.use_for_dataframes()  # every table: no index, fixed decimals, missing values as a dash
-pd.set_option("display.max_colwidth", 100)
-pd.set_option("display.precision", 3)
-pd.set_option("display.max_rows", None)  # no table of this page is cut
-
-index = compare.run_index(runs_dir, kinds=("train",), exclude=compare.ANALYSIS_FOLDERS)  # the plan's runs only
-if index.empty:
-    raise FileNotFoundError(f"runs_dir={runs_dir!r} holds no complete run: run the workflow first")
+# %% tags=["hide-input"]
 display(Markdown(f"**{len(index)} runs** of the `{profile}` profile, "
                  f"{index['wall_time_s'].sum() / 60:.0f} minutes of training in all:"))
 display(index.drop(columns=["path"]))
@@ -66,26 +107,6 @@ if index.filter(like="heldout").isna().any(axis=None):
     display(Markdown("Empty held-out cells: runs trained with `eval_split: null` (the human-rating sets, scored on "
                      "every one of their samples) have no held-out split, and question answering reports exact "
                      "match and F1 instead of accuracy."))
-
-# %%
-TASK_NAMES = {"sst2": "Sentiment (SST-2)", "squad": "Question answering (SQuAD)", "samsum": "Summarization (SAMSum)",
-              "snli_chaosnli": "Natural language inference (SNLI dev with ChaosNLI)"}
-
-
-def headline(task):
-    """The task's reference run: fine-tuned, seed 0, clean labels, default split."""
-    rows = index[(index.task == task) & (index.noise_rate == 0)]
-    default_split = rows["train_split"].mode()
-    rows = rows[(rows.train_split == "train") | (rows.train_split.isna())] if len(default_split) else rows
-    for backbone in ("finetune", "probe", "scratch"):
-        pick = rows[rows.backbone == backbone].sort_values("seed")
-        if len(pick):
-            return rundir.load_run(pick.iloc[0]["path"])
-    return None
-
-
-headlines = {t: headline(t) for t in TASK_NAMES}
-headlines = {t: r for t, r in headlines.items() if r is not None}
 display(Markdown("Reference runs: " + "; ".join(
     f"{TASK_NAMES[t]}: `{r.path.parent.name}` ({r.info['resolved']['n_train']:,} samples, "
     f"{r.params['backbone']}, {r.info['resolved']['n_checkpoints']} checkpoints)" for t, r in headlines.items())))

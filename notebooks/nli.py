@@ -13,6 +13,83 @@
 
 # %% [markdown]
 # # Natural language inference: do hard pairs match human disagreement?
+
+# %% tags=["parameters"]
+data_dir = None  # None: $NLPDIFF_DATA_DIR (ChaosNLI exists only as local folders)
+run_dir = "runs/nli/run"  # the headline SNLI fine-tuned run; the others go to <run_dir>/../more/<name>/run
+n_other_train = 500  # SNLI dev pairs outside ChaosNLI added to the training pool
+heldout_size = 1000  # SNLI dev pairs outside ChaosNLI held out for accuracy
+pool_seed = 0  # which other pairs are drawn
+train_size = None  # None: the whole pool; a number: a stratified subsample of it (smoke profile)
+eval_size = None
+epochs = 3
+checkpoints_per_epoch = 2
+batch_size = 32
+learning_rate = 1e-4
+max_length = 128
+mnli_finetune = False  # True: MNLI is also fine-tuned (hours on 2 CPU cores); False: only the probe and scratch runs (its headline: the probe, seed 0), as the published cpu profile
+mnli_train_size = None  # None: all 1,599 ChaosNLI MNLI pairs
+mnli_epochs = 2
+mnli_checkpoints_per_epoch = 3
+seeds = [0, 1, 2]  # probe and scratch runs
+probe_epochs = 10
+scratch_epochs = 10
+n_boot = 1000  # bootstrap resamples of the intervals (the paired tests use 2,000)
+gpu_results = "results/gpu"  # committed GPU runs (skipped when missing)
+
+# %% tags=["remove-input", "remove-stderr"]
+# train or reuse the runs (the code: notebooks/nli.py)
+from pathlib import Path
+
+import pandas as pd
+from IPython.display import Markdown, display
+
+from nlpdiff import plots
+from nlpdiff_study import nli
+from nlpdiff.config import from_flat
+from nlpdiff.dynamics import load_or_train
+
+plots.enable_offline()
+from nlpdiff_study import pages  # noqa: E402
+
+pages.use_for_dataframes()  # every table: no index, fixed decimals, missing values as a dash
+pd.set_option("display.precision", 3)
+pd.set_option("display.max_colwidth", 100)
+
+spec = nli.register_snli_pool(data_dir, n_other_train=n_other_train, heldout_size=heldout_size, seed=pool_seed)
+plan = nli.study_runs(run_dir, data_dir=data_dir, train_size=train_size, eval_size=eval_size, epochs=epochs,
+                      checkpoints_per_epoch=checkpoints_per_epoch, batch_size=batch_size,
+                      learning_rate=learning_rate, max_length=max_length, mnli_train_size=mnli_train_size,
+                      mnli_epochs=mnli_epochs, mnli_checkpoints_per_epoch=mnli_checkpoints_per_epoch, seeds=seeds,
+                      probe_epochs=probe_epochs, scratch_epochs=scratch_epochs, mnli_finetune=mnli_finetune)
+params = {name: from_flat(p) for name, p in plan.items()}  # bad parameters fail here, before any training
+runs = {name: load_or_train(p) for name, p in params.items()}
+mnli_head = "mnli_finetune" if mnli_finetune else f"mnli_probe_s{seeds[0]}"  # MNLI's headline run
+mnli_label = "MNLI, fine-tuned" if mnli_finetune else f"MNLI, probe (seed {seeds[0]})"
+
+# %% tags=["remove-input"]
+# the finding, read from the tables (the code: notebooks/nli.py)
+signals = {name: nli.chaosnli_signals(run.samples) for name, run in runs.items()}
+# intervals over pairs for the fine-tuned runs; the seed runs are summarised over seeds instead
+tables = {name: nli.chaosnli_table(run.scores, signals[name],
+                                   n_boot=n_boot if name in ("snli_finetune", mnli_head) else 0)
+          for name, run in runs.items()}
+snli_table = tables["snli_finetune"]
+ft = snli_table.set_index("score")
+display(pages.finding(
+    f"**Finding.** On the {len(signals['snli_finetune']):,} ChaosNLI pairs of the fine-tuned SNLI run, the action "
+    f"score's Spearman correlation with the entropy of the 100 crowd labels is {ft.at['action', 'spearman_entropy']:.3f} "
+    f"[{ft.at['action', 'spearman_entropy_lo']:.3f}, {ft.at['action', 'spearman_entropy_hi']:.3f}], against "
+    f"{ft.at['mean_entropy', 'spearman_entropy']:.3f} for the model's predictive entropy; it ranks the pairs whose gold "
+    f"label differs from the crowd's majority with ROC AUC {ft.at['action', 'roc_auc']:.3f} (chance 0.5)."))
+
+# %% tags=["hide-input"]
+# the key figure: every score against the crowd's disagreement
+display(nli.interval_chart(snli_table, "spearman_entropy", chance=0.0,
+                           title="Spearman with ChaosNLI entropy (95 % bootstrap interval), fine-tuned SNLI"))
+
+# %% [markdown]
+# ## What this page asks
 #
 # *This page is one execution of `notebooks/nli.py`. It trains (or reuses) its runs with
 # `nlpdiff.dynamics.load_or_train`; the tables come from `nlpdiff_study.nli`.*
@@ -45,58 +122,6 @@
 # **training accuracy only**; we chose this over K-fold training, which would cost K fine-tunings. A
 # larger fine-tuned SNLI run from a GPU machine (`results/gpu/`) closes the page.
 
-# %% tags=["parameters"]
-data_dir = None  # None: $NLPDIFF_DATA_DIR (ChaosNLI exists only as local folders)
-run_dir = "runs/nli/run"  # the headline SNLI fine-tuned run; the others go to <run_dir>/../more/<name>/run
-n_other_train = 500  # SNLI dev pairs outside ChaosNLI added to the training pool
-heldout_size = 1000  # SNLI dev pairs outside ChaosNLI held out for accuracy
-pool_seed = 0  # which other pairs are drawn
-train_size = None  # None: the whole pool; a number: a stratified subsample of it (smoke profile)
-eval_size = None
-epochs = 3
-checkpoints_per_epoch = 2
-batch_size = 32
-learning_rate = 1e-4
-max_length = 128
-mnli_finetune = False  # True: MNLI is also fine-tuned (hours on 2 CPU cores); False: only the probe and scratch runs (its headline: the probe, seed 0), as the published cpu profile
-mnli_train_size = None  # None: all 1,599 ChaosNLI MNLI pairs
-mnli_epochs = 2
-mnli_checkpoints_per_epoch = 3
-seeds = [0, 1, 2]  # probe and scratch runs
-probe_epochs = 10
-scratch_epochs = 10
-n_boot = 1000  # bootstrap resamples of the intervals (the paired tests use 2,000)
-gpu_results = "results/gpu"  # committed GPU runs (skipped when missing)
-
-# %% tags=["remove-stderr"]
-from pathlib import Path
-
-import pandas as pd
-from IPython.display import Markdown, display
-
-from nlpdiff import plots
-from nlpdiff_study import nli
-from nlpdiff.config import from_flat
-from nlpdiff.dynamics import load_or_train
-
-plots.enable_offline()
-from nlpdiff_study import pages  # noqa: E402
-
-pages.use_for_dataframes()  # every table: no index, fixed decimals, missing values as a dash
-pd.set_option("display.precision", 3)
-pd.set_option("display.max_colwidth", 100)
-
-spec = nli.register_snli_pool(data_dir, n_other_train=n_other_train, heldout_size=heldout_size, seed=pool_seed)
-plan = nli.study_runs(run_dir, data_dir=data_dir, train_size=train_size, eval_size=eval_size, epochs=epochs,
-                      checkpoints_per_epoch=checkpoints_per_epoch, batch_size=batch_size,
-                      learning_rate=learning_rate, max_length=max_length, mnli_train_size=mnli_train_size,
-                      mnli_epochs=mnli_epochs, mnli_checkpoints_per_epoch=mnli_checkpoints_per_epoch, seeds=seeds,
-                      probe_epochs=probe_epochs, scratch_epochs=scratch_epochs, mnli_finetune=mnli_finetune)
-params = {name: from_flat(p) for name, p in plan.items()}  # bad parameters fail here, before any training
-runs = {name: load_or_train(p) for name, p in params.items()}
-mnli_head = "mnli_finetune" if mnli_finetune else f"mnli_probe_s{seeds[0]}"  # MNLI's headline run
-mnli_label = "MNLI, fine-tuned" if mnli_finetune else f"MNLI, probe (seed {seeds[0]})"
-
 # %%
 summary = nli.run_summary(runs)
 display(Markdown(f"**Pool.** {spec.description} **Runs:** {len(runs)}, "
@@ -127,12 +152,6 @@ display(Markdown(
 # precision = the share of such pairs). The last row, `length_words`, is the length itself, a reference.
 
 # %%
-signals = {name: nli.chaosnli_signals(run.samples) for name, run in runs.items()}
-# intervals over pairs for the fine-tuned runs; the seed runs are summarised over seeds instead
-tables = {name: nli.chaosnli_table(run.scores, signals[name],
-                                   n_boot=n_boot if name in ("snli_finetune", mnli_head) else 0)
-          for name, run in runs.items()}
-snli_table = tables["snli_finetune"]
 display(snli_table.drop(columns=["reference"]))
 t = snli_table.set_index("score")
 sig = signals["snli_finetune"]
@@ -151,8 +170,6 @@ display(Markdown(
 ))
 
 # %%
-display(nli.interval_chart(snli_table, "spearman_entropy", chance=0.0,
-                           title="Spearman with ChaosNLI entropy (95 % bootstrap interval), fine-tuned SNLI"))
 display(nli.interval_chart(snli_table, "roc_auc", chance=0.5,
                            title="ROC AUC, gold differs from the majority of 100 (dashed: chance)"))
 

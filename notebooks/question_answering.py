@@ -13,20 +13,6 @@
 
 # %% [markdown]
 # # Extractive question answering: the action score on SQuAD
-#
-# We fine-tune an extractive reader on a subsample of SQuAD v1.1: given a question and a Wikipedia
-# paragraph, the model points at the start and the end token of the answer span. Contexts longer
-# than the model's window are split into overlapping windows (`doc_stride` tokens of overlap); a
-# training sample is a *question*, and its loss is the mean of the start and end cross-entropies on
-# the window that holds its gold answer. At every checkpoint we record every training question's
-# loss, gold-span probability (p(start) x p(end)), correctness (exact match of the predicted span
-# after SQuAD normalisation), margin and entropy. The **action score** of a question is its
-# eval-pass loss summed over the checkpoints; higher means harder. This page shows how training
-# went, where the questions fall on a data map, how the action score is distributed and which
-# questions it calls hardest and easiest.
-#
-# The parameters below are those of the published run; the executed values are in the collapsed
-# cell(s) and in the run's `run.json`.
 
 # %% tags=["parameters"]
 task = "squad"  # an extractive QA task of nlpdiff.tasks
@@ -49,7 +35,8 @@ data_dir = None  # None: $NLPDIFF_DATA_DIR, else the Hugging Face hub
 run_dir = "runs/question_answering"  # the run directory this page writes and reads
 learning_curve_table = "results/learning_curve/squad_cpu.csv"  # committed curve quoted under the learning curve
 
-# %%
+# %% tags=["remove-input"]
+# set up and check the parameters (the code: notebooks/question_answering.py)
 import pandas as pd
 from IPython.display import Markdown, display
 
@@ -71,8 +58,40 @@ params = from_flat(dict(
     device=device, data_dir=data_dir, output_dir=run_dir,
 ))  # bad parameters fail here, before any training
 
-# %% tags=["remove-stderr"]
+# %% tags=["remove-input", "remove-stderr"]
 run = load_or_train(params)
+
+# %% tags=["remove-input"]
+# the finding, read from the run (the code: notebooks/question_answering.py)
+fin_ = run.metrics["final"]
+q = run.scores["action"].quantile([0.5, 0.99])
+display(pages.finding(
+    f"**Finding.** After {params.epochs} epochs on {run.info['resolved']['n_train']:,} training questions the reader "
+    + (f"reaches held-out F1 {fin_['heldout_f1']:.1f} (exact match {fin_['heldout_exact_match']:.1f}, percent)"
+       if "heldout_f1" in fin_ else "has no held-out evaluation")
+    + f"; the action score of most questions is small (median {q.loc[0.5]:.2f}) with a long right tail (99th "
+    f"percentile {q.loc[0.99]:.2f}): the questions the model keeps missing."))
+
+# %% tags=["hide-input"]
+# the key figure: the action score's distribution
+plots.score_histogram(run.scores, "action")
+
+# %% [markdown]
+# ## What this page shows
+#
+# We fine-tune an extractive reader on a subsample of SQuAD v1.1: given a question and a Wikipedia
+# paragraph, the model points at the start and the end token of the answer span. Contexts longer
+# than the model's window are split into overlapping windows (`doc_stride` tokens of overlap); a
+# training sample is a *question*, and its loss is the mean of the start and end cross-entropies on
+# the window that holds its gold answer. At every checkpoint we record every training question's
+# loss, gold-span probability (p(start) x p(end)), correctness (exact match of the predicted span
+# after SQuAD normalisation), margin and entropy. The **action score** of a question is its
+# eval-pass loss summed over the checkpoints; higher means harder. This page shows how training
+# went, where the questions fall on a data map, how the action score is distributed and which
+# questions it calls hardest and easiest.
+#
+# The parameters below are those of the published run; the executed values are in the collapsed
+# cell(s) and in the run's `run.json`.
 
 # %%
 info, res = run.info, run.info["resolved"]
@@ -144,14 +163,10 @@ carto = analysis.cartography_map(run.dynamics, pass_="eval").merge(
 plots.data_map(carto, x="variability", y="confidence", color="correctness", tooltip=["question", "answer_text"])
 
 # %% [markdown]
-# ## Distribution of the action score
+# ## The action score, the loss and the entropy
 #
-# The action score sums each question's eval-pass loss over the checkpoints. Questions whose answer
-# the model finds quickly have a small action; the right tail holds the questions it keeps
-# missing.
-
-# %%
-plots.score_histogram(run.scores, "action")
+# The action score sums each question's eval-pass loss over the checkpoints (its distribution is the
+# figure at the top of the page).
 
 # %%
 agree = analysis.rank_agreement(run.scores, "action", "mean_loss")

@@ -13,21 +13,6 @@
 
 # %% [markdown]
 # # Sentiment analysis: the action score on SST-2
-#
-# *This page is one execution of `notebooks/sentiment.py`; the same notebook scores any
-# classification task of `nlpdiff.tasks` (IMDB, the VADER human-rated sentences), or a CSV file of
-# your own labelled texts (`data_file`), with any backbone (`finetune`, `probe`, `scratch`).*
-#
-# We fine-tune a sentence classifier on a subsample of the Stanford Sentiment Treebank (SST-2,
-# binary, GLUE version) and record, at every checkpoint, every training sentence's loss, gold-label
-# probability, correctness, margin and entropy (their definitions are on the Methods page). The
-# **action score** of a sentence is its eval-pass loss summed over the checkpoints; higher means
-# harder. This page shows how training went, where the sentences fall on a data map, how the
-# action score is distributed, which sentences it calls hardest and easiest, and, when labels were
-# corrupted on purpose, how well it ranks the corrupted sentences first.
-#
-# The parameters below are those of the published run; the executed values are in the collapsed
-# cell(s) and in the run's `run.json`.
 
 # %% tags=["parameters"]
 task = "sst2"  # a classification task of nlpdiff.tasks (ignored when data_file is given)
@@ -58,7 +43,8 @@ data_dir = None  # None: $NLPDIFF_DATA_DIR, else the Hugging Face hub
 run_dir = "runs/sentiment"  # the run directory this page writes and reads
 page_title = None  # the page's H1 (None: the one above); a second page from this notebook sets its own
 
-# %%
+# %% tags=["remove-input"]
+# set up and check the parameters (the code: notebooks/sentiment.py)
 import pandas as pd
 from IPython.display import Markdown, display
 
@@ -88,8 +74,49 @@ params = from_flat(dict(
 ))  # bad parameters fail here, before any training
 text = tasks.get_task(task).column("text")
 
-# %% tags=["remove-stderr"]
+# %% tags=["remove-input", "remove-stderr"]
 run = load_or_train(params)
+
+# %% tags=["remove-input"]
+# the finding, read from the run (the code: notebooks/sentiment.py)
+table = run.scores.merge(run.samples[["sample_id", "is_corrupted"]], on="sample_id")
+noisy = bool(run.samples["is_corrupted"].any())
+acc = run.metrics["final"].get("heldout_accuracy")
+lead = (f"**Finding.** After {params.epochs} epochs on {run.info['resolved']['n_train']:,} training texts the model "
+        + (f"reaches held-out accuracy {acc:.3f}" if acc is not None else "has no held-out evaluation"))
+if noisy:
+    det = analysis.detection_table(run.scores, run.samples["is_corrupted"], run.samples["sample_id"])
+    a = det.set_index("score").loc["action"] if "score" in det.columns else det.loc["action"]
+    lead += (f"; the action score ranks the {int(run.samples['is_corrupted'].sum()):,} corrupted labels first with "
+             f"ROC AUC {a['roc_auc']:.3f} (chance 0.5) and average precision {a['average_precision']:.3f} (chance "
+             f"{det.attrs['chance_average_precision']:.3f}).")
+else:
+    q = table["action"].quantile([0.5, 0.99])
+    lead += (f"; the action score of most texts is small (median {q.loc[0.5]:.2f}) with a long right tail (99th "
+             f"percentile {q.loc[0.99]:.2f}): the texts the model keeps getting wrong.")
+display(pages.finding(lead))
+
+# %% tags=["hide-input"]
+# the key figure: the action score's distribution (coloured by corrupted labels when there are any)
+plots.score_histogram(table, "action", color="is_corrupted" if noisy else None)
+
+# %% [markdown]
+# ## What this page shows
+#
+# *This page is one execution of `notebooks/sentiment.py`; the same notebook scores any
+# classification task of `nlpdiff.tasks` (IMDB, the VADER human-rated sentences), or a CSV file of
+# your own labelled texts (`data_file`), with any backbone (`finetune`, `probe`, `scratch`).*
+#
+# We fine-tune a sentence classifier on a subsample of the Stanford Sentiment Treebank (SST-2,
+# binary, GLUE version) and record, at every checkpoint, every training sentence's loss, gold-label
+# probability, correctness, margin and entropy (their definitions are on the Methods page). The
+# **action score** of a sentence is its eval-pass loss summed over the checkpoints; higher means
+# harder. This page shows how training went, where the sentences fall on a data map, how the
+# action score is distributed, which sentences it calls hardest and easiest, and, when labels were
+# corrupted on purpose, how well it ranks the corrupted sentences first.
+#
+# The parameters below are those of the published run; the executed values are in the collapsed
+# cell(s) and in the run's `run.json`.
 
 # %%
 info, res = run.info, run.info["resolved"]
@@ -138,15 +165,10 @@ carto[text] = carto[text].str.slice(0, 120)  # tooltips show the start of each t
 plots.data_map(carto, x="variability", y="confidence", color="correctness", tooltip=[text, "label"], max_points=3000)
 
 # %% [markdown]
-# ## Distribution of the action score
+# ## The action score and the loss
 #
-# The action score sums each sentence's eval-pass loss over the checkpoints. Most sentences are
-# learned quickly and have a small action; a long right tail holds the sentences the model keeps
-# getting wrong.
-
-# %%
-table = run.scores.merge(run.samples[["sample_id", "is_corrupted"]], on="sample_id")
-plots.score_histogram(table, "action", color="is_corrupted" if run.samples["is_corrupted"].any() else None)
+# The action score sums each sentence's eval-pass loss over the checkpoints (its distribution is the
+# figure at the top of the page).
 
 # %%
 agree = analysis.rank_agreement(run.scores, "action", "mean_loss")

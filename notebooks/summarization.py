@@ -13,19 +13,6 @@
 
 # %% [markdown]
 # # Abstractive summarization: the action score on SAMSum
-#
-# We fine-tune a sequence model to write a one- or two-sentence summary of a chat dialogue
-# (SAMSum) and record, at every checkpoint, every training dialogue's loss under teacher forcing:
-# the **mean token negative log-likelihood** of its reference summary, and the summed one. From the
-# same forward pass we keep the per-token quantities averaged over the reference tokens: the gold
-# token's probability (as `exp(-loss)`, a geometric mean), token accuracy (the fraction of
-# reference tokens the model would have predicted), the logit margin and the predictive entropy.
-# The **action score** of a dialogue is its eval-pass loss summed over the checkpoints (higher =
-# harder); for sequences it comes in two flavours: on the length-normalised loss (`action`) and
-# on the summed token loss (`action_token_sum`), which grows with the length of the summary.
-#
-# The parameters below are those of the published run; the executed values are in the collapsed
-# cell(s) and in the run's `run.json`.
 
 # %% tags=["parameters"]
 task = "samsum"  # a summarization task of nlpdiff.tasks with a training split
@@ -47,7 +34,8 @@ device = "auto"
 data_dir = None  # None: $NLPDIFF_DATA_DIR, else the Hugging Face hub
 run_dir = "runs/summarization"  # the run directory this page writes and reads
 
-# %%
+# %% tags=["remove-input"]
+# set up and check the parameters (the code: notebooks/summarization.py)
 import pandas as pd
 from IPython.display import Markdown, display
 
@@ -69,8 +57,39 @@ params = from_flat(dict(
     device=device, data_dir=data_dir, output_dir=run_dir,
 ))  # bad parameters fail here, before any training
 
-# %% tags=["remove-stderr"]
+# %% tags=["remove-input", "remove-stderr"]
 run = load_or_train(params)
+
+# %% tags=["remove-input"]
+# the finding, read from the run (the code: notebooks/summarization.py)
+fin_ = run.metrics["final"]
+q = run.scores["action"].quantile([0.5, 0.99])
+display(pages.finding(
+    f"**Finding.** After {params.epochs} epochs on {run.info['resolved']['n_train']:,} training dialogues the model "
+    + (f"writes held-out summaries with ROUGE-L {fin_['heldout_rougeL']:.3f} (ROUGE-1 {fin_['heldout_rouge1']:.3f})"
+       if "heldout_rougeL" in fin_ else "has no held-out evaluation")
+    + f"; the action score (summed mean token loss) has median {q.loc[0.5]:.2f} and 99th percentile "
+    f"{q.loc[0.99]:.2f} over the training dialogues."))
+
+# %% tags=["hide-input"]
+# the key figure: the action score's distribution
+plots.score_histogram(run.scores, "action")
+
+# %% [markdown]
+# ## What this page shows
+#
+# We fine-tune a sequence model to write a one- or two-sentence summary of a chat dialogue
+# (SAMSum) and record, at every checkpoint, every training dialogue's loss under teacher forcing:
+# the **mean token negative log-likelihood** of its reference summary, and the summed one. From the
+# same forward pass we keep the per-token quantities averaged over the reference tokens: the gold
+# token's probability (as `exp(-loss)`, a geometric mean), token accuracy (the fraction of
+# reference tokens the model would have predicted), the logit margin and the predictive entropy.
+# The **action score** of a dialogue is its eval-pass loss summed over the checkpoints (higher =
+# harder); for sequences it comes in two flavours: on the length-normalised loss (`action`) and
+# on the summed token loss (`action_token_sum`), which grows with the length of the summary.
+#
+# The parameters below are those of the published run; the executed values are in the collapsed
+# cell(s) and in the run's `run.json`.
 
 # %%
 info, res = run.info, run.info["resolved"]
@@ -150,15 +169,12 @@ carto = analysis.cartography_map(run.dynamics, pass_="eval").merge(
 plots.data_map(carto, x="variability", y="confidence", color="correctness", tooltip=["summary"])
 
 # %% [markdown]
-# ## Distribution of the action score
+# ## The two action scores and the length of the summary
 #
-# `action` sums each dialogue's eval-pass mean token loss over the checkpoints; `action_token_sum`
+# `action` (its distribution is the figure at the top of the page) sums each dialogue's eval-pass mean token loss over the checkpoints; `action_token_sum`
 # sums the summed token loss instead, so a long summary accumulates more action even when each of
 # its tokens is easy. How far the two rankings agree says how much of "difficulty" in the summed
 # variant is just length.
-
-# %%
-plots.score_histogram(run.scores, "action")
 
 # %%
 if "action_token_sum" in run.scores.columns:
