@@ -66,7 +66,9 @@ cells = mislabel.cells(everything)
 cells["cell"] = mislabel.cell_label(cells)
 cost = pd.concat([v["cost"].assign(part=k) for k, v in grids.items() if "cost" in v], ignore_index=True) if grids \
     else pd.DataFrame()
-cleaning = next((v["cleaning"] for k, v in parts.items() if "cleaning" in v), None)
+# the synthetic-noise cleaning part (real errors have their own page: noisy_agnews)
+cleaning = next((v["cleaning"] for k, v in parts.items()
+                 if "cleaning" in v and not (v["cleaning"]["noise_type"] == "real").any()), None)
 imdb = next((v["summary"] for k, v in parts.items() if "summary" in v and "subset" in v["summary"]), None)
 data_dir = data_dir or os.environ.get("NLPDIFF_DATA_DIR")
 
