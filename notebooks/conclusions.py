@@ -13,16 +13,12 @@
 
 # %% [markdown]
 # # Conclusions: can the action score measure the difficulty of samples?
-#
-# *This page reads the committed result tables under `results/` (the parts of the study that are
-# computed on other days and machines commit a small summary each); it trains nothing. Every number
-# in its prose is read from those tables by `nlpdiff_study.conclusions`, and a test checks that the page
-# shows no number that was not read.*
 
 # %% tags=["parameters"]
 results_dir = "results"  # the committed summaries: gpu/, mislabel/, curriculum/, nli/
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
+# the answer, read from the committed tables (the code: notebooks/conclusions.py, nlpdiff_study.conclusions)
 from pathlib import Path
 
 import numpy as np
@@ -43,15 +39,45 @@ claims, skipped = conclusions.answer(root)
 answer = conclusions.render(claims)
 # glued as HTML: the book's first page pastes it from this page (a cross-page paste renders HTML, not Markdown)
 glue("answer", HTML(MarkdownIt().render(answer)), display=False)
-
-# %% [markdown]
-# ## The answer
+# the answer's first two sentences (flipped labels, the declared comparisons over the grid), then their figure,
+# then the rest of the answer: the key figure stays on the first screen
+_lead = 2 if len(claims) > 2 else len(claims)
+display(Markdown(conclusions.render(claims[:_lead])))
 
 # %% tags=["remove-input"]
-display(Markdown(answer))
+# the key figure: the declared comparisons of the detection question, pooled over the label-noise grid
+from nlpdiff_study import comparisons, mislabel  # noqa: E402
+
+_labels, _ = mislabel.grid_summaries(mislabel.load_results(root / "mislabel"))
+_pooled = comparisons.pooled_detection(pd.concat([g for g in (_labels, mislabel.gpu_summary(root / "gpu")) if len(g)],
+                                                 ignore_index=True))
+mislabel.pooled_chart(_pooled)
+
+# %% tags=["remove-input"]
+display(Markdown(conclusions.render(claims[_lead:])))
 if skipped:
     display(Markdown("*Not in this answer yet (their result tables are not committed): "
                      + ", ".join(f"`{s}`" for s in skipped) + ".*"))
+
+# %% [markdown]
+# *This page reads the committed result tables under `results/` (the parts of the study that are
+# computed on other days and machines commit a small summary each); it trains nothing. Every number
+# in its prose is read from those tables by `nlpdiff_study.conclusions`, and a test checks that the page
+# shows no number that was not read.*
+#
+# ## The declared comparisons, pooled over the label-noise grid
+#
+# The chart above and the table below: the action score's ROC AUC minus that of each primary baseline declared
+# in Methods, over every cell of the label-noise grid (the cheap backbones' parts under `results/mislabel/` and
+# the fine-tuned GPU grid) and its seeds: the estimate weighs every cell the same, its 95 % and 90 % intervals
+# come from a two-stage cluster bootstrap (cells, then seeds within a cell), `p_holm` is Holm over the baselines
+# for "different", `p_equivalence_holm` for "equivalent within the margin" (two one-sided tests), and `mdd` is
+# the minimum detectable difference (80 % power). A baseline that only some cells computed is pooled over those
+# cells.
+
+# %% tags=["remove-input"]
+pages.table(_pooled[["baseline", "n_cells", "n_pairs", "estimate", "low", "high", "low90", "high90", "mdd",
+                     "p_holm", "p_equivalence_holm", "verdict"]])
 
 # %% [markdown]
 # ## Where each sentence comes from
@@ -61,30 +87,8 @@ if skipped:
 # [Methods](../methods.md) before the results.
 
 # %% tags=["remove-input"]
-display(Markdown("\n".join(
-    ["| analysis | table | test | family | margin |", "|---|---|---|---|---|"]
-    + [f"| {c.analysis} | {sorted({v.source for v in c.slots.values()})[0]} | {c.test} | {c.family} | {c.margin} |"
-       for c in claims])))
-
-# %% [markdown]
-# ## The declared comparisons, pooled over the label-noise grid
-#
-# The action score's ROC AUC minus that of each primary baseline declared in Methods, over every cell of the
-# label-noise grid (the cheap backbones' parts under `results/mislabel/` and the fine-tuned GPU grid) and its
-# seeds: the estimate weighs every cell the same, its 95 % and 90 % intervals come from a two-stage cluster
-# bootstrap (cells, then seeds within a cell), `p_holm` is Holm over the baselines for "different",
-# `p_equivalence_holm` for "equivalent within the margin" (two one-sided tests), and `mdd` is the minimum
-# detectable difference (80 % power). A baseline that only some cells computed is pooled over those cells.
-
-# %% tags=["remove-input"]
-from nlpdiff_study import comparisons, mislabel  # noqa: E402
-
-_labels, _ = mislabel.grid_summaries(mislabel.load_results(root / "mislabel"))
-_pooled = comparisons.pooled_detection(pd.concat([g for g in (_labels, mislabel.gpu_summary(root / "gpu")) if len(g)],
-                                                 ignore_index=True))
-display(Markdown(_pooled[["baseline", "n_cells", "n_pairs", "estimate", "low", "high", "low90", "high90", "mdd",
-                          "p_holm", "p_equivalence_holm", "verdict"]]
-                 .to_markdown(index=False, floatfmt=".3f").replace("-0.000", "0.000")))
+pages.table(pd.DataFrame([{"analysis": c.analysis, "table": sorted({v.source for v in c.slots.values()})[0],
+                           "test": c.test, "family": c.family, "margin": c.margin} for c in claims]))
 
 # %% [markdown]
 # ## Finding flipped labels: the action score against the best other score, cell by cell

@@ -55,9 +55,6 @@ def test_a_page_that_reads_well_passes(tmp_path):
     assert bookcheck.check_page(page).problems == []
 
 
-@pytest.mark.xfail(strict=True, reason="issue 26, unfinished: every smoke page passes except conclusions (the committed "
-                   "book/results/conclusions.ipynb the smoke book copies): two tables wider than the column, its first "
-                   "chart below the first screen, a -0.0000 in a table; remove this mark when that page is re-rendered")
 def test_every_page_of_the_smoke_book_reads_well(smoke_study):
     project, plan, result = smoke_study
     assert result.returncode == 0, (result.stdout + result.stderr)[-8000:]
