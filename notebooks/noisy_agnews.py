@@ -286,7 +286,7 @@ else:
 # disagreement of the human majority with it. Read with the part definitions in
 # `params/mislabel.yaml`: the probe runs encode the texts at
 # `max_length` 64 (the texts average 39 words) and report held-out accuracy on 500 clean test items per
-# seed; confident learning ran on the seeds listed there. Fine-tuned models (MiniLM and MPNet-base) saw only a
-# small sample of these items, on the model-size page. Not computed (CPU budget): AUM with threshold samples on
-# these items. The audit table's rows above are those of the study's own runs; `benchmarks/score_real_errors.py`
+# seed; confident learning ran on the seeds listed there. Not computed (CPU budget): fine-tuned models on these
+# items (the model-size study defines a part for MiniLM against MPNet-base on a sample of them, not yet run) and
+# AUM with threshold samples. The audit table's rows above are those of the study's own runs; `benchmarks/score_real_errors.py`
 # runs `nlpdiff score` on a CSV file of the items, as a user would, and reads its audit table against the truth.
