@@ -32,7 +32,7 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from nlpdiff import plots
-from nlpdiff_study import mislabel
+from nlpdiff_study import comparisons, mislabel
 
 plots.enable_offline()
 from nlpdiff_study import pages  # noqa: E402
@@ -52,7 +52,7 @@ cells = mislabel.cells(summary, by=["part", "backbone", "noise_type"])
 paired = pd.concat([mislabel.real_vs_synthetic(summary, m).assign(metric=m) for m in mislabel.METRICS],
                    ignore_index=True)
 # the best difficulty score outside the action family, chosen on the real errors (an oracle choice)
-not_baselines = set(mislabel._not_baselines())
+not_baselines = set(comparisons.not_baselines())
 
 
 def cell(backbone, noise, score, metric="roc_auc"):

@@ -761,4 +761,5 @@ def test_one_definition_of_the_action_family_in_the_study():
     from nlpdiff_study import comparisons, conclusions, mislabel
 
     assert conclusions.ACTION_FAMILY == mislabel.ACTION_FAMILY == comparisons.action_family()
-    assert conclusions.not_baselines() == mislabel._not_baselines() == comparisons.not_baselines()
+    assert conclusions.not_baselines() == mislabel.not_baselines() == comparisons.not_baselines()
+    assert not hasattr(mislabel, "_not_baselines")  # one name for one idea

@@ -50,7 +50,6 @@ PART_KINDS = ("grid", "cleaning", "imdb")
 #: exactly as ``action``); the "best baseline" of a cell is the best score outside it
 ACTION_FAMILY = action_family()
 TESTED = ("action", "action_train")
-_not_baselines = not_baselines
 METRICS = ("roc_auc", "average_precision", "precision_at_k")
 NOISE_SHORT = {"uniform": "u", "class_conditional": "cc", "empirical": "emp", "real": "real"}
 
@@ -363,7 +362,7 @@ def best_baseline(scores: pd.DataFrame, y: np.ndarray, metric: str = "roc_auc") 
     """The difficulty score outside :data:`ACTION_FAMILY` with the best ``metric`` on these samples (an oracle
     choice: it uses the ground truth, which favours the baseline)."""
     rows = pd.DataFrame(detection_rows(scores, y, tested=()))
-    rows = rows[~rows["score"].isin(_not_baselines())]
+    rows = rows[~rows["score"].isin(not_baselines())]
     return str(rows.sort_values(metric, ascending=False)["score"].iloc[0])
 
 
@@ -582,7 +581,7 @@ def paired_tests(summary: pd.DataFrame, metric: str = "roc_auc", tested: Iterabl
     rows = []
     for key, g in summary.groupby(by, dropna=False):
         means = g.groupby("score")[metric].mean()
-        base = means.drop(index=[s for s in _not_baselines() if s in means.index]).idxmax()
+        base = means.drop(index=[s for s in not_baselines() if s in means.index]).idxmax()
         piv = g.pivot_table(index="seed", columns="score", values=metric)
         for t in tested:
             if t not in piv:
