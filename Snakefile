@@ -31,7 +31,7 @@ BOOK_INDEX = str(ROOT / "_build" / "html" / "index.html")
 # results/gpu/ is computed in parts on a GPU machine, see gpu/run_batch.py)
 SITE_FILES = ["_config.yml", "_toc.yml", "book/intro.md", "book/methods.md", "book/score_table.md", "book/design.md",
               "book/references.md", "book/results/gpu_runs.ipynb",
-              "book/results/conclusions.ipynb", "book/results/noisy_agnews.ipynb"]
+              "book/results/conclusions.ipynb", "book/results/noisy_agnews.ipynb", "book/results/model_size.ipynb"]
 
 
 def _alternation(names):

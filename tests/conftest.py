@@ -475,7 +475,7 @@ def smoke_study(tmp_path_factory, tiny_data_dir):
     shutil.copytree(root / "book", project / "book", ignore=shutil.ignore_patterns("_build", "results"))
     # pages rendered from committed summaries (site files of every profile)
     (project / "book" / "results").mkdir(parents=True, exist_ok=True)
-    for page in ("gpu_runs", "conclusions", "noisy_agnews"):
+    for page in ("gpu_runs", "conclusions", "noisy_agnews", "model_size"):
         shutil.copy2(root / "book" / "results" / f"{page}.ipynb", project / "book" / "results" / f"{page}.ipynb")
     env = {**os.environ}
     env.setdefault("NLPDIFF_DATA_DIR", str(tiny_data_dir))

@@ -89,6 +89,12 @@ def test_paired_detection_and_standing():
     noisy = summary.assign(roc_auc=summary["roc_auc"] + offset)
     v = model_size.paired_detection(noisy, "small", "big").set_index("score").loc["aum"]
     assert v["verdict"] == "not shown to differ" and v["mdd"] > 0.05
+    # the minimum detectable difference of a paired t test over 3 seeds: (t_0.975 + t_0.8 with 2 df) standard errors
+    from scipy import stats as st
+
+    d = np.array([0.1, -0.1, 0.02])
+    se = d.std(ddof=1) / np.sqrt(3)
+    assert v["mdd"] == pytest.approx((st.t.ppf(0.975, 2) + st.t.ppf(0.8, 2)) * se)
 
 
 def test_part_end_to_end(tiny_data_dir, tmp_path, one_torch_thread):
@@ -130,3 +136,28 @@ def test_page_renders_from_a_computed_part(tiny_data_dir, tmp_path, one_torch_th
     s = model_size.load_part("p", tmp_path / "out")["summary"]
     a = s[(s["score"] == "action") & (s["model"] == "scratch")]["roc_auc"].mean()
     assert f"ROC AUC is {a:.3f}" in finding and "Spearman" in finding
+
+
+def test_the_committed_page_is_the_rendering_of_the_committed_tables(tmp_path):
+    """book/results/model_size.ipynb shows what notebooks/model_size.py computes from results/model_size/."""
+    import subprocess
+    from pathlib import Path
+
+    import nbformat
+
+    root = Path(__file__).resolve().parents[1]
+    if not (root / "results/model_size/sst2/agreement.csv").exists():
+        pytest.skip("the model-size parts are not committed")
+    out = tmp_path / "page.ipynb"
+    subprocess.run(["nlpdiff", "run", str(root / "notebooks/model_size.py"), "-o", str(out)], cwd=root, check=True,
+                   capture_output=True, text=True, timeout=600)
+
+    def texts(path):
+        nb = nbformat.read(path, 4)
+        return [o["data"].get("text/markdown") or o["data"].get("text/html") or o["data"].get("text/plain")
+                for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+                if "data" in o and "nlpdiff-chart" not in o["data"].get("text/html", "")]  # chart ids are random
+
+    fresh, committed = texts(out), texts(root / "book/results/model_size.ipynb")
+    assert fresh == committed
+    assert "the action score's ROC AUC is" in fresh[0]

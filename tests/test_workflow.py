@@ -81,8 +81,9 @@ def test_smoke_profile_end_to_end(smoke_study):
     # the published book in the repository was not touched by the smoke profile: its results folder
     # holds only the copied pages rendered from committed summaries, unchanged
     results = project / "book" / "results"
-    assert sorted(p.name for p in results.iterdir()) == ["conclusions.ipynb", "gpu_runs.ipynb", "noisy_agnews.ipynb"]
-    for page in ("conclusions.ipynb", "gpu_runs.ipynb", "noisy_agnews.ipynb"):
+    committed = ["conclusions.ipynb", "gpu_runs.ipynb", "model_size.ipynb", "noisy_agnews.ipynb"]
+    assert sorted(p.name for p in results.iterdir()) == committed
+    for page in committed:
         assert (results / page).read_bytes() == (ROOT / "book" / "results" / page).read_bytes()
     again = subprocess.run(result.cmd + ["-n"], cwd=project, env=result.env, capture_output=True, text=True,
                            timeout=300)
