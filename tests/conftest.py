@@ -498,3 +498,25 @@ def smoke_run_dir(smoke_study, name: str) -> Path:
     project, plan, result = smoke_study
     assert result.returncode == 0, (result.stdout + result.stderr)[-8000:]
     return project / plan.get(name).run_dir("smoke")
+
+
+def page_texts(path: Path) -> list[str]:
+    """The text outputs of an executed notebook's code cells (markdown, HTML tables, plain text), charts left
+    out (their element ids are random): what a test compares between a committed page and a fresh render."""
+    import nbformat
+
+    nb = nbformat.read(path, 4)
+    return [o["data"].get("text/markdown") or o["data"].get("text/html") or o["data"].get("text/plain")
+            for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+            if "data" in o and "nlpdiff-chart" not in o["data"].get("text/html", "")]
+
+
+def render_page(name: str, out: Path) -> list[str]:
+    """Execute ``notebooks/<name>.py`` from the repository root (its committed tables) into ``out`` with
+    ``nlpdiff run``; returns :func:`page_texts` of the result."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    subprocess.run(["nlpdiff", "run", str(root / "notebooks" / f"{name}.py"), "-o", str(out)], cwd=root, check=True,
+                   capture_output=True, text=True, timeout=600)
+    return page_texts(out)

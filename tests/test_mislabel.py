@@ -398,25 +398,16 @@ def test_real_errors_part_pairs_real_and_synthetic_noise(tiny_data_dir, tmp_path
 def test_noisy_agnews_page_is_the_rendering_of_the_committed_tables(tmp_path):
     """book/results/noisy_agnews.ipynb shows what notebooks/noisy_agnews.py computes from the committed
     results/mislabel/noisy_agnews_* tables (its finding and tables are read from them, never typed)."""
-    import subprocess
     from pathlib import Path
 
     import nbformat
+    from conftest import page_texts, render_page
 
     root = Path(__file__).resolve().parents[1]
     if not (root / "results/mislabel/noisy_agnews_probe/summary.csv").exists():
         pytest.skip("the NoisyAG-News parts are not committed")
-    out = tmp_path / "page.ipynb"
-    subprocess.run(["nlpdiff", "run", str(root / "notebooks/noisy_agnews.py"), "-o", str(out)], cwd=root, check=True,
-                   capture_output=True, text=True, timeout=600)
-
-    def texts(path):
-        nb = nbformat.read(path, 4)
-        return [o["data"].get("text/markdown") or o["data"].get("text/plain") for c in nb.cells if c.cell_type == "code"
-                for o in c.get("outputs", []) if "data" in o and "image/svg+xml" not in o["data"]]
-
-    fresh, committed = texts(out), texts(root / "book/results/noisy_agnews.ipynb")
-    assert fresh == committed
+    fresh = render_page("noisy_agnews", tmp_path / "page.ipynb")
+    assert fresh == page_texts(root / "book/results/noisy_agnews.ipynb")
     # the page opens with its finding (the first output), then its key figure, then the details as bullets
     assert fresh[0].startswith("**Finding.**") and "the action score's ROC AUC is" in fresh[0]
     nb = nbformat.read(root / "book/results/noisy_agnews.ipynb", 4)

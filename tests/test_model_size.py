@@ -140,24 +140,13 @@ def test_page_renders_from_a_computed_part(tiny_data_dir, tmp_path, one_torch_th
 
 def test_the_committed_page_is_the_rendering_of_the_committed_tables(tmp_path):
     """book/results/model_size.ipynb shows what notebooks/model_size.py computes from results/model_size/."""
-    import subprocess
     from pathlib import Path
 
-    import nbformat
+    from conftest import page_texts, render_page
 
     root = Path(__file__).resolve().parents[1]
     if not (root / "results/model_size/sst2/agreement.csv").exists():
         pytest.skip("the model-size parts are not committed")
-    out = tmp_path / "page.ipynb"
-    subprocess.run(["nlpdiff", "run", str(root / "notebooks/model_size.py"), "-o", str(out)], cwd=root, check=True,
-                   capture_output=True, text=True, timeout=600)
-
-    def texts(path):
-        nb = nbformat.read(path, 4)
-        return [o["data"].get("text/markdown") or o["data"].get("text/html") or o["data"].get("text/plain")
-                for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
-                if "data" in o and "nlpdiff-chart" not in o["data"].get("text/html", "")]  # chart ids are random
-
-    fresh, committed = texts(out), texts(root / "book/results/model_size.ipynb")
-    assert fresh == committed
+    fresh = render_page("model_size", tmp_path / "page.ipynb")
+    assert fresh == page_texts(root / "book/results/model_size.ipynb")
     assert "the action score's ROC AUC is" in fresh[0]

@@ -90,22 +90,13 @@ def find_notebook(name: str | os.PathLike, notebooks_dir: str | os.PathLike = NO
 def notebook_parameters(source: str | os.PathLike) -> dict[str, Any]:
     """The parameters a notebook source declares (its cell tagged ``parameters``): name -> default value
     (None where the default is not a literal)."""
-    import ast
-
     import jupytext
 
     nb = jupytext.read(Path(source))
     out: dict[str, Any] = {}
     for cell in nb.cells:
         if cell.cell_type == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
-            for node in ast.parse(cell.source).body:
-                if isinstance(node, ast.Assign):
-                    for target in node.targets:
-                        if isinstance(target, ast.Name):
-                            try:
-                                out[target.id] = ast.literal_eval(node.value)
-                            except ValueError:
-                                out[target.id] = None
+            out.update(_cell_assignments(cell.source, missing=None))
     return out
 
 
@@ -132,8 +123,9 @@ def parse_parameter(text: str) -> Any:
 REPRODUCE_KEY = "nlpdiff_reproduce"
 
 
-def _cell_assignments(source: str) -> dict[str, Any]:
-    """``name = literal`` lines of a parameter cell (non-literal values are left out)."""
+def _cell_assignments(source: str, missing: Any = ...) -> dict[str, Any]:
+    """``name = literal`` lines of a parameter cell; a name whose value is not a literal is left out, or
+    given ``missing`` when one is passed. A cell that does not parse gives an empty mapping."""
     import ast
 
     out: dict[str, Any] = {}
@@ -148,7 +140,8 @@ def _cell_assignments(source: str) -> dict[str, Any]:
                     try:
                         out[target.id] = ast.literal_eval(node.value)
                     except ValueError:
-                        pass
+                        if missing is not ...:
+                            out[target.id] = missing
     return out
 
 
