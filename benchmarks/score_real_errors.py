@@ -10,7 +10,7 @@ suspect), and the command's wall time.
 
     export NLPDIFF_DATA_DIR=../shared/data HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
     python benchmarks/score_real_errors.py                 # 1,000 items, seed 0
-    python benchmarks/score_real_errors.py --n 4000 --out /tmp/score_real
+    python benchmarks/score_real_errors.py --n 4000 --out score_real_out
 """
 
 from __future__ import annotations

@@ -181,10 +181,13 @@ def _paired(b_values: np.ndarray, a_values: np.ndarray, margin: float) -> dict[s
     from nlpdiff import stats as nstats
 
     t = nstats.paired_seed_test(b_values, a_values)
-    _, lo90, hi90 = nstats.seed_interval(np.asarray(b_values, float) - np.asarray(a_values, float), 0.90)
     d = np.asarray(b_values, float) - np.asarray(a_values, float)
-    se = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("nan")
-    power = float(stats.t.ppf(0.975, len(d) - 1) + stats.t.ppf(0.8, len(d) - 1)) if len(d) > 1 else float("nan")
+    _, lo90, hi90 = nstats.seed_interval(d, 0.90)
+    if len(d) > 1:
+        se = float(stats.sem(d))
+        power = float(stats.t.ppf(0.975, len(d) - 1) + stats.t.ppf(0.8, len(d) - 1))
+    else:
+        se = power = float("nan")
     if t["p"] < 0.05:
         verdict = "better" if t["mean_diff"] > 0 else "worse"
     elif np.isfinite(lo90) and -margin < lo90 and hi90 < margin:
