@@ -220,3 +220,38 @@ def test_runs_without_a_heldout_split(backbone, lr, tiny_data_dir, tmp_path):
     assert not any(k.startswith("heldout_") for k in run.metrics["final"])
     assert {"rating_std", "mean_rating"} <= set(run.samples.columns)
     assert len(run.scores) == 24
+
+
+def test_optimizer_choice_legacy_runs_and_bad_values(tiny_run, tmp_path, monkeypatch):
+    """New runs default to fused AdamW; ``optimizer="adamw"`` is torch's default path; a run recorded before
+    the parameter existed reads as ``"adamw"`` (so the study's pinned parts reuse it, a default run does not);
+    a bad name fails with one line before any training."""
+    assert TrainParams().optimizer == "adamw_fused" and tiny_run.params["optimizer"] == "adamw_fused"
+    seen = []
+    real = torch.optim.AdamW
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("fused"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(torch.optim, "AdamW", spy)
+    base = {**tiny_run.params, "epochs": 1, "checkpoints_per_epoch": 1}
+    fused = train(from_flat({**base, "output_dir": str(tmp_path / "fused")}), progress=False)
+    plain = train(from_flat({**base, "optimizer": "adamw", "output_dir": str(tmp_path / "plain")}), progress=False)
+    assert seen == [True, False]
+    # the two paths train the same model to float noise, not bit for bit
+    a, b = fused.dynamics.sort_values("sample_id")["loss"], plain.dynamics.sort_values("sample_id")["loss"]
+    assert np.allclose(a, b, rtol=1e-3, atol=1e-4)
+    # a legacy run.json (no optimizer recorded) is the default path's run
+    info = json.loads((plain.path / "run.json").read_text())
+    del info["params"]["optimizer"]
+    (plain.path / "run.json").write_text(json.dumps(info))
+    assert rundir.load_run(plain.path).params["optimizer"] == "adamw"
+    monkeypatch.setattr("nlpdiff.dynamics.train", lambda p, progress=True, **kw: pytest.fail("retrained"))
+    assert load_or_train(from_flat({**base, "optimizer": "adamw", "output_dir": str(plain.path)})).path == plain.path
+    with pytest.raises(ParameterError, match="optimizer 'adamw' -> 'adamw_fused'"):
+        load_or_train(from_flat({**base, "output_dir": str(plain.path)}))
+    with pytest.raises(ParameterError) as err:
+        from_flat({**base, "optimizer": "sgd", "output_dir": str(tmp_path / "bad")})
+    assert err.value.param == "optimizer" and "adamw_fused" in str(err.value)
+    assert not (tmp_path / "bad").exists()

@@ -39,6 +39,13 @@ from nlpdiff.runtime import pick_device, seed_everything  # noqa: F401  (re-expo
 
 # -- the loop's parameters --------------------------------------------------------------------------
 
+#: the optimisers a run can use (``TrainParams.optimizer``): name -> what it is
+OPTIMIZERS = {
+    "adamw_fused": "torch.optim.AdamW(fused=True), the fused kernel (transformers.Trainer's default)",
+    "adamw": "torch.optim.AdamW with torch's default path (single-tensor on a CPU, foreach on CUDA)",
+}
+
+
 @dataclass
 class TrainParams:
     """Parameters of the training loop, for every task; the head's own options are in ``options``.
@@ -61,6 +68,10 @@ class TrainParams:
     learning_rate: float = 5e-5
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
+    #: "adamw_fused" (torch's fused AdamW kernel, as ``transformers.Trainer`` uses; the default for new
+    #: runs, issue 23) or "adamw" (torch's default AdamW path: the single-tensor loop on a CPU, foreach on
+    #: CUDA), the path of every run recorded before this field existed and of the study's committed parts
+    optimizer: str = "adamw_fused"
     max_length: int = 64
     seed: int = 0
     data_seed: int = 0
@@ -119,6 +130,8 @@ class TrainParams:
             raise ParameterError("weight_decay", self.weight_decay, "a number >= 0")
         if not _is_number(self.warmup_ratio) or not 0 <= self.warmup_ratio < 1:
             raise ParameterError("warmup_ratio", self.warmup_ratio, "a number in [0, 1)")
+        if self.optimizer not in OPTIMIZERS:
+            raise ParameterError("optimizer", self.optimizer, f"one of {list(OPTIMIZERS)}")
         for name in ("seed", "data_seed"):
             value = getattr(self, name)
             if not _is_int(value) or value < 0:

@@ -61,7 +61,7 @@ def confident_learning(params: TrainParams, k: int = 5, output_dir: str | None =
             info, _, _ = load_confident_learning(folder)
         except rundir.RunDirError:
             info = None
-        if info is not None and (info.get("params") != params.flat() or info.get("k") != k
+        if info is not None and (rundir.recorded_params(info) != params.flat() or info.get("k") != k
                                  or info.get("data") != data_source(params)):
             raise ParameterError("overwrite", False, f"overwrite=True to replace the finished confident-learning "
                                  f"run in {folder}", hint="it was made with other parameters, data or K")

@@ -115,7 +115,7 @@ def train(params: TrainParams, progress: bool = True, heldout: bool = True,
                            rows, *handlers, WriteTrainingRun(writer, params, samples, held, recorder, rows, vog,
                                                              sampler, n_loaded)]
 
-    optimizer = adamw(head, params.learning_rate, params.weight_decay)
+    optimizer = adamw(head, params.learning_rate, params.weight_decay, fused=params.optimizer == "adamw_fused")
     scheduler = linear_warmup(optimizer, params.warmup_ratio, state.total_steps)
     fit(state, sampler, optimizer, scheduler, loop)
     run = rundir.load_run(params.output_dir)

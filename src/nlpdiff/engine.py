@@ -199,9 +199,10 @@ def fit(state: State, sampler, optimizer, scheduler, handlers, clip_norm: float 
 def adamw(head, learning_rate: float, weight_decay: float, fused: bool | None = None):
     """AdamW over the head's trainable parameters, without weight decay on biases and norm weights.
 
-    ``fused``: torch's implementation choice (None: its default, the single-tensor path on a CPU;
-    True: the fused kernel, as ``transformers.Trainer`` uses). The study's runs use the default:
-    the fused path gives slightly different numbers.
+    ``fused``: torch's implementation choice (None or False: its default path, the single-tensor loop on
+    a CPU; True: the fused kernel, as ``transformers.Trainer`` uses). :func:`nlpdiff.dynamics.train`
+    passes ``TrainParams.optimizer == "adamw_fused"`` (the default for new runs); the two paths give
+    slightly different numbers, so the study's committed parts pin ``optimizer: adamw``.
     """
     import torch
 

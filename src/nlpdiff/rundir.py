@@ -175,11 +175,26 @@ class Run:
 
     @property
     def params(self) -> dict[str, Any]:
-        return self.info.get("params", {})
+        return recorded_params(self.info)
 
     def metrics_frame(self) -> pd.DataFrame:
         """Held-out metrics per checkpoint as a DataFrame."""
         return pd.DataFrame(self.metrics["checkpoints"])
+
+
+#: parameters added after runs were first recorded, with the value every run recorded before them used:
+#: a training run's ``run.json`` without ``optimizer`` was trained with torch's default AdamW path
+LEGACY_PARAMS = {"optimizer": "adamw"}
+
+
+def recorded_params(info: dict[str, Any]) -> dict[str, Any]:
+    """The parameters a ``run.json`` records (``info["params"]``), completed with :data:`LEGACY_PARAMS` for a
+    training run recorded before a parameter existed, so reuse checks compare like with like."""
+    params = dict(info.get("params") or {})
+    if "learning_rate" in params:  # a training run's flat TrainParams
+        for key, value in LEGACY_PARAMS.items():
+            params.setdefault(key, value)
+    return params
 
 
 def check_run_dir(path: str | os.PathLike) -> Path:

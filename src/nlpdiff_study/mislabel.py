@@ -242,6 +242,7 @@ def _train(params: dict[str, Any], output_dir: Path, progress: bool, sampler=Non
 def run_grid(name: str, part: dict[str, Any], runs_dir: Path, out_dir: Path, progress: bool = False,
              max_runs: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Train (or reuse) every run of a grid part; write ``summary.csv`` and ``cost.csv``."""
+    from nlpdiff import rundir
     from nlpdiff.config import from_flat
     from nlpdiff.detection import confident_learning, load_confident_learning
 
@@ -277,7 +278,7 @@ def run_grid(name: str, part: dict[str, Any], runs_dir: Path, out_dir: Path, pro
             cl_dir = runs_dir / name / f"{job['run']}_cl{cl_k}"
             try:
                 info, _, cl_scores = load_confident_learning(cl_dir)
-                if info.get("params") != from_flat({**job["params"], "output_dir": str(runs_dir / name / job["run"])}).flat():
+                if rundir.recorded_params(info) != from_flat({**job["params"], "output_dir": str(runs_dir / name / job["run"])}).flat():
                     raise FileNotFoundError
             except Exception:  # noqa: BLE001 - missing or other parameters: compute it
                 p = from_flat({**job["params"], "output_dir": str(runs_dir / name / job["run"])})
