@@ -209,13 +209,14 @@ def eval_pass(batches: Iterable[np.ndarray], forward: Callable, n: int, columns:
               desc: str = "record", progress: bool = False) -> dict[str, np.ndarray]:
     """Statistics of every sample from ``forward(idx) -> (losses, stats)`` over ``batches``, without gradient.
 
-    The caller puts the model in eval mode. A non-finite loss raises :class:`FloatingPointError`
-    naming the first such sample.
+    The caller puts the model in eval mode. The pass runs under ``torch.inference_mode`` (no autograd
+    bookkeeping at all; its outputs leave as numpy arrays, so no inference tensor reaches training). A
+    non-finite loss raises :class:`FloatingPointError` naming the first such sample.
     """
     import torch
 
     stats = {c: np.full(n, np.nan, dtype=np.float32) for c in columns}
-    with torch.no_grad():
+    with torch.inference_mode():
         for idx in progress_bar(batches, desc=desc, disable=not progress, leave=False):
             _, s = forward(idx)
             for c in columns:
