@@ -223,3 +223,24 @@ def test_classification_only_model_is_rejected(tiny_data_dir, tmp_path):
     with pytest.raises(ParameterError) as err:
         train(_params(tiny_data_dir, tmp_path, model=str(folder)), progress=False)
     assert err.value.param == "model" and "causal" in str(err.value)
+
+
+def test_llama_family_trains_across_recording_passes(tiny_data_dir, tmp_path):
+    """The cpu profile's summarizer is SmolLM2 (the Llama architecture, rotary position embeddings): a tiny
+    random Llama trains through two epochs with a recording pass (``torch.inference_mode``) between them, so
+    nothing the recording pass creates (a rotary cache, say) reaches the next training step's autograd."""
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    from nlpdiff.models.hub import packaged_minilm_path
+
+    folder = tmp_path / "tiny_llama"
+    tok = AutoTokenizer.from_pretrained(str(packaged_minilm_path()))
+    cfg = LlamaConfig(vocab_size=tok.vocab_size, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                      num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=256,
+                      bos_token_id=tok.cls_token_id, eos_token_id=tok.sep_token_id, pad_token_id=tok.pad_token_id)
+    torch.manual_seed(0)
+    LlamaForCausalLM(cfg).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    run = train(_params(tiny_data_dir, tmp_path, model=str(folder), max_length=40, learning_rate=1e-3), progress=False)
+    assert run.info["resolved"]["architecture"] == "decoder-only"
+    assert run.dynamics["checkpoint"].nunique() == 2 and np.isfinite(run.dynamics["loss"]).all()
