@@ -190,3 +190,26 @@ def test_the_model_size_sentence_reads_the_paired_difference(tmp_path):
     assert f"paired difference of {d['difference']:.3f}" in text and f"{d['lo']:.3f} to {d['hi']:.3f}" in text
     assert "Spearman 0.60 against 0.85" in text and conclusions.check_text(text, [claim]) == []
     assert np.isfinite(d["p"])
+
+
+def test_the_real_errors_sentence_reads_its_direction_from_the_paired_test(tmp_path):
+    """The lead of the real-errors sentence follows the paired tests: real errors found as well as synthetic
+    ones (no significant difference) never read as "less well"; a sample smaller than the data set is named."""
+    import numpy as np
+
+    folder = tmp_path / "mislabel"
+    rng = np.random.default_rng(0)
+    for part, backbone, n, k, gap in (("noisy_agnews_big", "probe", 1000, 200, 0.0),
+                                      ("noisy_agnews_small", "finetune", 100, 20, 0.0)):
+        rows = [{"part": part, "backbone": backbone, "length": "usual", "noise_type": noise, "seed": seed,
+                 "score": score, "n": n, "n_positive": k, "roc_auc": 0.8 + (gap if noise != "real" else 0.0)
+                 + rng.normal(0, 0.01), "average_precision": 0.5, "precision_at_k": 0.5, "chance_roc_auc": 0.5,
+                 "chance_average_precision": k / n, "chance_precision_at_k": k / n}
+                for seed in range(4) for noise in ("real", "uniform", "empirical") for score in ("action", "aum")]
+        (folder / part).mkdir(parents=True)
+        pd.DataFrame(rows).to_csv(folder / part / "summary.csv", index=False)
+    claim = conclusions.real_errors_claim(tmp_path)
+    text = claim.render()
+    assert "is not shown to find real errors less well" in text and "finds real errors less well" not in text
+    assert "whose 1,000 training labels" in text and "(a sample of 100 items per seed)" in text
+    assert conclusions.check_text(text, [claim]) == []
