@@ -83,6 +83,11 @@ def test_score_from_outside_the_repository_and_rerun(tmp_path):
     line = one_error_line(other)
     assert other.returncode == 2 and "--overwrite" in line and "epochs 2 -> 3" in line
     assert json.loads((tmp_path / "out" / "run" / "run.json").read_text())["started_at"] == info["started_at"]
+    # --length-grouped is a training parameter like the others (here with --overwrite over the finished run)
+    grouped = nlpdiff(*args, "--length-grouped", "--overwrite", cwd=tmp_path)
+    assert grouped.returncode == 0, grouped.stderr
+    info = json.loads((tmp_path / "out" / "run" / "run.json").read_text())
+    assert info["params"]["length_grouped"] is True and info["resolved"]["sampler"] == "LengthGroupedSampler"
 
 
 def _bad_input(case: str, tmp_path: Path) -> tuple[list[str], str]:

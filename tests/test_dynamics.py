@@ -255,3 +255,17 @@ def test_optimizer_choice_legacy_runs_and_bad_values(tiny_run, tmp_path, monkeyp
         from_flat({**base, "optimizer": "sgd", "output_dir": str(tmp_path / "bad")})
     assert err.value.param == "optimizer" and "adamw_fused" in str(err.value)
     assert not (tmp_path / "bad").exists()
+
+
+def test_length_grouped_training(tiny_run, tmp_path):
+    """``length_grouped=True`` trains on LengthGroupedSampler's batches (recorded in run.json) and learns the
+    same statistics for every sample; a bad value fails before training; old runs read as False."""
+    base = {**tiny_run.params, "epochs": 1, "checkpoints_per_epoch": 1}
+    assert tiny_run.params["length_grouped"] is False
+    run = train(from_flat({**base, "length_grouped": True, "output_dir": str(tmp_path / "grouped")}), progress=False)
+    assert run.info["resolved"]["sampler"] == "LengthGroupedSampler"
+    assert run.dynamics.groupby("pass")["sample_id"].nunique().eq(len(run.samples)).all()
+    with pytest.raises(ParameterError) as err:
+        from_flat({**base, "length_grouped": "yes", "output_dir": str(tmp_path / "bad")})
+    assert err.value.param == "length_grouped"
+    assert rundir.recorded_params({"params": {"learning_rate": 1e-3}})["length_grouped"] is False

@@ -9,7 +9,7 @@ import torch
 from nlpdiff.engine import Handler, adamw, fit, linear_warmup, plan_state
 from nlpdiff.errors import ParameterError
 from nlpdiff.recording import EvalPass, MetricsRows, Recorder, TrainPass
-from nlpdiff.samplers import Sampler, ShuffledSampler, SubsetSampler, checkpoint_cuts
+from nlpdiff.samplers import LengthGroupedSampler, Sampler, ShuffledSampler, SubsetSampler, checkpoint_cuts
 
 
 class ToyHead:
@@ -138,3 +138,26 @@ def test_a_sampler_that_breaks_its_promise_is_caught():
 
     with pytest.raises(RuntimeError, match="announcing 4"):
         _run(ToyHead(), Liar(), 1, 1, [])
+
+
+def test_length_grouped_sampler_groups_lengths_and_keeps_every_sample():
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(1, 100, size=103)
+    s = LengthGroupedSampler(lengths, batch_size=8, seed=3, megabatch=4)
+    assert isinstance(s, Sampler) and s.num_batches(0) == 13
+    for epoch in range(2):
+        batches = s.batches(epoch)
+        assert len(batches) == s.num_batches(epoch)
+        assert sorted(np.concatenate(batches).tolist()) == list(range(103))  # every sample once per epoch
+        # within a batch lengths are close: the mean spread is far below random batches' spread
+        spread = np.mean([np.ptp(lengths[b]) for b in batches if len(b) > 1])
+        shuffled = np.mean([np.ptp(lengths[b]) for b in ShuffledSampler(103, 8, 3).batches(0)])
+        assert spread < shuffled / 2
+    # the same seed gives the same batches; another seed others
+    def first(seed):
+        return LengthGroupedSampler(lengths, batch_size=8, seed=seed, megabatch=4).batches(0)
+
+    assert all(np.array_equal(a, b) for a, b in zip(first(3), first(3)))
+    assert not all(np.array_equal(a, b) for a, b in zip(first(3), first(4)))
+    with pytest.raises(ParameterError, match="megabatch"):
+        LengthGroupedSampler(lengths, 8, 0, megabatch=0)

@@ -49,7 +49,7 @@ def _cmd_score(args) -> int:
     from nlpdiff.audit import report_lines, score_file
 
     params = {name: getattr(args, name) for name in ("backbone", "model", "epochs", "train_size", "batch_size",
-                                                     "seed", "learning_rate", "max_length")
+                                                     "seed", "learning_rate", "max_length", "length_grouped")
               if getattr(args, name) is not None}
     t = time.perf_counter()
     result = score_file(args.file, text=args.text, label=args.label, text_pair=args.text_pair,
@@ -151,6 +151,9 @@ def make_parser() -> argparse.ArgumentParser:
     score.add_argument("--max-length", type=int, dest="max_length",
                        help="read at most this many tokens of each text (words for --backbone scratch; a pair: both "
                             "texts together); default 64. How many texts are longer is said before training")
+    score.add_argument("--length-grouped", action="store_const", const=True, dest="length_grouped",
+                       help="train on batches of texts of similar length (less padding, faster steps; "
+                            "default: shuffled batches)")
     score.add_argument("--sep", help="the field separator (',', ';', '\\t' or tab, '|'); default: guessed from the "
                                      "header (a .tsv file: tab)")
     score.add_argument("--encoding", help="the file's encoding (e.g. latin-1, cp1252); default UTF-8, with or "

@@ -72,6 +72,9 @@ class TrainParams:
     #: runs, issue 23) or "adamw" (torch's default AdamW path: the single-tensor loop on a CPU, foreach on
     #: CUDA), the path of every run recorded before this field existed and of the study's committed parts
     optimizer: str = "adamw_fused"
+    #: True: batches of similar length (:class:`nlpdiff.samplers.LengthGroupedSampler`; less padding, faster
+    #: steps); False: the shuffled batches of :class:`~nlpdiff.samplers.ShuffledSampler` (the study's runs)
+    length_grouped: bool = False
     max_length: int = 64
     seed: int = 0
     data_seed: int = 0
@@ -130,6 +133,8 @@ class TrainParams:
             raise ParameterError("weight_decay", self.weight_decay, "a number >= 0")
         if not _is_number(self.warmup_ratio) or not 0 <= self.warmup_ratio < 1:
             raise ParameterError("warmup_ratio", self.warmup_ratio, "a number in [0, 1)")
+        if not isinstance(self.length_grouped, bool):
+            raise ParameterError("length_grouped", self.length_grouped, "True or False")
         if self.optimizer not in OPTIMIZERS:
             raise ParameterError("optimizer", self.optimizer, f"one of {list(OPTIMIZERS)}")
         for name in ("seed", "data_seed"):

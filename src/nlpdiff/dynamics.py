@@ -35,7 +35,7 @@ from nlpdiff.errors import ParameterError
 from nlpdiff.scores import compute_scores
 from nlpdiff.recording import (STAT_COLUMNS, EvalPass, HeldoutEvaluation, MetricsRows, Recorder, TrainPass,
                                VogAccumulator, VogPass)
-from nlpdiff.samplers import Sampler, ShuffledSampler
+from nlpdiff.samplers import LengthGroupedSampler, Sampler, ShuffledSampler
 
 
 def prepare_data(params: TrainParams):
@@ -101,7 +101,8 @@ def train(params: TrainParams, progress: bool = True, heldout: bool = True,
 
     n, lengths = len(samples), head.lengths()
     if sampler is None:
-        sampler = ShuffledSampler(n, params.batch_size, params.seed)
+        sampler = (LengthGroupedSampler(lengths, params.batch_size, params.seed) if params.length_grouped
+                   else ShuffledSampler(n, params.batch_size, params.seed))
     elif not isinstance(sampler, Sampler):
         sampler = sampler(n)
     state = plan_state(head, sampler, params.epochs, params.checkpoints_per_epoch, n, device=device,

@@ -183,8 +183,9 @@ class Run:
 
 
 #: parameters added after runs were first recorded, with the value every run recorded before them used:
-#: a training run's ``run.json`` without ``optimizer`` was trained with torch's default AdamW path
-LEGACY_PARAMS = {"optimizer": "adamw"}
+#: a training run's ``run.json`` without ``optimizer`` was trained with torch's default AdamW path, one
+#: without ``length_grouped`` on shuffled batches
+LEGACY_PARAMS = {"optimizer": "adamw", "length_grouped": False}
 
 
 def recorded_params(info: dict[str, Any]) -> dict[str, Any]:

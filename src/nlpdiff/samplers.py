@@ -24,7 +24,11 @@ Samplers here:
 * :class:`ShuffledSampler`: every sample once per epoch, in a fresh random order drawn from its
   own generator seeded with the run's ``seed`` (the study's default);
 * :class:`SubsetSampler`: a fixed subset of positions, shuffled the same way (the K folds of
-  confident learning, data cleaning).
+  confident learning, data cleaning);
+* :class:`LengthGroupedSampler`: the shuffled order cut into mega-batches whose samples are sorted by
+  length before they are cut into batches (``TrainParams.length_grouped``; as ``transformers``'
+  ``group_by_length``): far less padding per batch, so faster steps, at the price of batches of
+  similar lengths.
 
 A curriculum schedule is a sampler too: order the positions by a difficulty score and yield, at
 epoch ``e``, batches drawn from the easiest fraction ``pace(e)`` (its ``num_batches`` then grows
@@ -106,6 +110,32 @@ class SubsetSampler(ShuffledSampler):
         return self._positions
 
 
+class LengthGroupedSampler(ShuffledSampler):
+    """Every sample once per epoch in batches of similar length: the epoch's shuffled order (as
+    :class:`ShuffledSampler`) cut into mega-batches of ``megabatch`` batches, each sorted by ``lengths``
+    (longest first, stable) and cut into batches; the batches then go in a random order of their own
+    (same generator), so long and short batches alternate over the epoch."""
+
+    def __init__(self, lengths, batch_size: int, seed: int, megabatch: int = 50):
+        lengths = np.asarray(lengths)
+        super().__init__(len(lengths), batch_size, seed)
+        if not isinstance(megabatch, (int, np.integer)) or megabatch < 1:
+            raise ParameterError("megabatch", megabatch, "an integer >= 1 (batches per mega-batch)")
+        self.lengths, self.megabatch = lengths, int(megabatch)
+
+    def batches(self, epoch: int) -> list[np.ndarray]:
+        import torch
+
+        order = self._order(epoch)
+        size = self.megabatch * self.batch_size
+        out = []
+        for i in range(0, len(order), size):
+            mega = order[i:i + size]
+            mega = mega[np.argsort(-self.lengths[mega], kind="stable")]
+            out.extend(mega[j:j + self.batch_size] for j in range(0, len(mega), self.batch_size))
+        return [out[k] for k in torch.randperm(len(out), generator=self._generator).numpy()]
+
+
 def checkpoint_cuts(num_batches: int, per_epoch: int) -> list[int]:
     """The batch numbers (1-based) of an epoch after which a checkpoint is recorded.
 
@@ -115,4 +145,4 @@ def checkpoint_cuts(num_batches: int, per_epoch: int) -> list[int]:
     return sorted({max(1, round(num_batches * (i + 1) / per_epoch)) for i in range(per_epoch)})
 
 
-__all__ = ["Sampler", "ShuffledSampler", "SubsetSampler", "checkpoint_cuts"]
+__all__ = ["LengthGroupedSampler", "Sampler", "ShuffledSampler", "SubsetSampler", "checkpoint_cuts"]
