@@ -13,7 +13,10 @@ warmup, weight decay 0.01, gradient clipping at 1.0, one torch thread, CPU. Cont
   length-sorted batches) at the default 2 checkpoints per epoch;
 * ``train-pass only``: the same loop recording only the training forward pass (no eval pass);
 * ``study path (adamw)``: the default recording with torch's default AdamW path (``optimizer="adamw"``,
-  the single-tensor loop on a CPU), which the study's committed parts pin (it changes the numbers slightly).
+  the single-tensor loop on a CPU), which the study's committed parts pin (it changes the numbers slightly);
+* ``train(length_grouped=True)``: the default recording on batches of similar length
+  (:class:`~nlpdiff.samplers.LengthGroupedSampler`), against its fair comparator
+  ``trainer, group_by_length`` (the Trainer's own option for the same thing, ``train_sampling_strategy="group_by_length"``).
 
 Each contender gets a fresh model; the time measured is the process CPU time of training only
 (``trainer.train()`` / ``fit``), not model loading or tokenisation. Rounds are interleaved
@@ -80,7 +83,7 @@ def _sentences(n: int):
     return samples
 
 
-def run_trainer(samples, with_callback: bool, tmp: Path) -> float:
+def run_trainer(samples, with_callback: bool, tmp: Path, group_by_length: bool = False) -> float:
     from datasets import Dataset
     from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
 
@@ -96,6 +99,7 @@ def run_trainer(samples, with_callback: bool, tmp: Path) -> float:
         warmup_steps=int(WARMUP * -(-len(samples) // BATCH)),  # as the loop: int(ratio * total steps)
         max_grad_norm=1.0, eval_strategy="no", logging_strategy="no", disable_tqdm=True, seed=0,
         dataloader_num_workers=0,
+        train_sampling_strategy="group_by_length" if group_by_length else "random",
     )
     callbacks = [DynamicsCallback(tmp / "callback", eval_batch_size=128)] if with_callback else []
     trainer = Trainer(model=loaded.model, args=args, train_dataset=ds,
@@ -105,28 +109,29 @@ def run_trainer(samples, with_callback: bool, tmp: Path) -> float:
     return time.process_time() - t
 
 
-def build_loop(samples, out: str, checkpoints_per_epoch: int = 2):
+def build_loop(samples, out: str, checkpoints_per_epoch: int = 2, length_grouped: bool = False):
     """The pieces of :func:`nlpdiff.dynamics.train` up to the loop: head built on ``samples``, sampler, state."""
     from nlpdiff import tasks
     from nlpdiff.config import pick_device, seed_everything
     from nlpdiff.engine import plan_state
-    from nlpdiff.samplers import ShuffledSampler
+    from nlpdiff.samplers import LengthGroupedSampler, ShuffledSampler
 
     params = _params(len(samples), out)
     head = params.head_class()(tasks.get_task("sst2"), params, pick_device("cpu"))
     seed_everything(0)
     samples = head.build(samples.copy(), samples.iloc[:0]).reset_index(drop=True)
-    sampler = ShuffledSampler(len(samples), BATCH, 0)
+    sampler = (LengthGroupedSampler(head.lengths(), BATCH, 0) if length_grouped
+               else ShuffledSampler(len(samples), BATCH, 0))
     state = plan_state(head, sampler, 1, checkpoints_per_epoch, len(samples), device=pick_device("cpu"),
                        progress=False)
     return params, head, sampler, state
 
 
-def run_loop(samples, eval_pass: bool, tmp: Path, fused: bool = True) -> float:
+def run_loop(samples, eval_pass: bool, tmp: Path, fused: bool = True, length_grouped: bool = False) -> float:
     from nlpdiff.engine import adamw, fit, linear_warmup
     from nlpdiff.recording import EvalPass, Recorder, TrainPass
 
-    params, head, sampler, state = build_loop(samples, str(tmp / "loop"))
+    params, head, sampler, state = build_loop(samples, str(tmp / "loop"), length_grouped=length_grouped)
     recorder = Recorder(state.n_samples, state.n_checkpoints, 1, head.stat_columns)
     handlers = [TrainPass(recorder)] + ([EvalPass(recorder, head.lengths(), 128)] if eval_pass else [])
     optimizer = adamw(head, LR, DECAY, fused=fused)
@@ -147,6 +152,8 @@ def timing(args) -> None:
         "train() default": lambda tmp: run_loop(samples, True, tmp),
         "train-pass only": lambda tmp: run_loop(samples, False, tmp),
         "study path (adamw)": lambda tmp: run_loop(samples, True, tmp, fused=False),
+        "trainer, group_by_length": lambda tmp: run_trainer(samples, False, tmp, group_by_length=True),
+        "train(length_grouped=True)": lambda tmp: run_loop(samples, True, tmp, length_grouped=True),
     }
     times: dict[str, list[float]] = {k: [] for k in contenders}
     print(f"vs_trainer: {len(samples)} SST-2 sentences, MiniLM, 1 epoch, batch {BATCH}, max_length {MAX_LENGTH}, "
@@ -163,6 +170,8 @@ def timing(args) -> None:
         med = statistics.median(ts)
         goal = f"  (goal <= {goals[name]:.2f}x: {'met' if med / base <= goals[name] else 'NOT met'})" if name in goals else ""
         print(f"  {name:28s} {med:7.1f} s  {med / base:5.3f}x{goal}")
+    fair = statistics.median(times["train(length_grouped=True)"]) / statistics.median(times["trainer, group_by_length"])
+    print(f"  train(length_grouped=True) against the Trainer with group_by_length: {fair:5.3f}x")
 
 
 def memory(args) -> None:
