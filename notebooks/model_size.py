@@ -202,8 +202,8 @@ ag = pd.concat([a.reset_index().assign(setting=title(p)) for p, a in agree.items
 # %% [markdown]
 # ## What this does and does not show
 #
-# - Two sizes of one family of sentence encoders, one recipe (the study's fine-tuning defaults), 1,000
-#   training samples per setting and 3 seeds per size: a paired difference over 3 seeds detects only
-#   large effects (its minimum detectable difference is in the table above).
+# - Two sizes of one family of sentence encoders, one recipe (the study's fine-tuning defaults), the
+#   training sets of the finding above (samples the CPU allows) and few seeds per size: a paired difference
+#   over so few seeds detects only large effects (its minimum detectable difference is in the table above).
 # - Every run of a setting scores the same samples with the same wrong labels (a fixed `data_seed`), so
 #   the seeds differ only in the model's initialisation of the head, its dropout and the batch order.

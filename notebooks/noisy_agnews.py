@@ -18,7 +18,7 @@
 runs_dir = "runs/cpu"  # given by the workflow to every analysis; unused (this page trains nothing)
 profile = "cpu"
 results_dir = "results/mislabel"  # committed parts (python -m nlpdiff_study.mislabel PART)
-part_names = ["noisy_agnews_probe", "noisy_agnews_scratch"]  # the parts with real errors, if committed
+part_names = ["noisy_agnews_finetune", "noisy_agnews_probe", "noisy_agnews_scratch"]  # parts with real errors, if committed
 cleaning_part = "cleaning_noisy_agnews_probe"  # remove the suspects, retrain, test on clean labels (if committed)
 
 # %% tags=["remove-input"]
@@ -74,7 +74,9 @@ for backbone in summary["backbone"].unique():
     a_real, a_u, a_e = (cell(backbone, n, "action") for n in ("real", "uniform", "empirical"))
     n_seeds = int(a_real["n_seeds"])
     n = int(summary.loc[summary["backbone"] == backbone, "n"].iloc[0])
-    k = int(summary.loc[(summary["backbone"] == backbone) & (summary["noise_type"] == "real"), "n_positive"].iloc[0])
+    ks = summary.loc[(summary["backbone"] == backbone) & (summary["noise_type"] == "real"), "n_positive"].astype(int)
+    k = f"{ks.iloc[0]:,}" if ks.nunique() == 1 else f"{ks.min():,} to {ks.max():,}"  # a sample per seed: its own k
+    items = f"{n:,} items" if ks.nunique() == 1 else f"a sample of {n:,} items per seed"
     d = paired[(paired["backbone"] == backbone) & (paired["score"] == "action") & (paired["metric"] == "roc_auc")]
     base = best_baseline(backbone)
     b = cell(backbone, "real", base)
@@ -82,10 +84,10 @@ for backbone in summary["backbone"].unique():
     diffs = "; ".join(f"real minus {x} {r['diff']:+.3f} [{r['diff_lo']:+.3f}, {r['diff_hi']:+.3f}] (paired over seeds, "
                       f"Holm p {r['p_holm']:.2g})" for x in ("uniform", "empirical")
                       for r in d[d["against"] == x].to_dict("records"))
-    text = (f"**{backbone}** ({n:,} items, {k:,} real errors, {n_seeds} seeds): the action score ranks the real "
+    text = (f"**{backbone}** ({items}, {k} real errors, {n_seeds} seeds): the action score ranks the real "
             f"errors with ROC AUC {fmt(a_real)} against {fmt(a_u)} for uniform and {fmt(a_e)} for the "
             f"human-shaped (empirical) noise on the same texts; {diffs or 'no paired test (fewer than 2 seeds)'}. "
-            f"Its precision at k = {k:,} on real errors is {fmt(pk, 'precision_at_k')} (chance "
+            f"Its precision at k = {k} on real errors is {fmt(pk, 'precision_at_k')} (chance "
             f"{pk['chance_precision_at_k']:.3f}); the best other difficulty score on real errors, `{base}`, reaches "
             f"ROC AUC {fmt(b)}")
     cl = cell(backbone, "real", "confident_learning")
@@ -131,7 +133,8 @@ chart = alt.layer(
     base.mark_point(filled=True).encode(x="roc_auc_mean:Q", tooltip=["score", "noise", "roc_auc_mean", "n_seeds"]),
     alt.Chart().mark_rule(strokeDash=[4, 4], color="gray").encode(x="mean(chance_roc_auc):Q"),
     data=shown,
-).properties(width=300, height=alt.Step(9)).facet(column=alt.Column("backbone:N", title=None))
+).properties(width=min(300, 640 // summary["backbone"].nunique() - 30), height=alt.Step(9)).facet(
+    column=alt.Column("backbone:N", title=None, sort=list(summary["backbone"].unique())))
 chart
 
 # %% [markdown]
@@ -284,9 +287,10 @@ else:
 #
 # The truth here is the original AG-News label, which is itself not free of errors: a "real error" is a
 # disagreement of the human majority with it. Read with the part definitions in
-# `params/mislabel.yaml`: the probe runs encode the texts at
-# `max_length` 64 (the texts average 39 words) and report held-out accuracy on 500 clean test items per
-# seed; confident learning ran on the seeds listed there. Not computed (CPU budget): fine-tuned models on these
-# items (the model-size study defines a part for MiniLM against MPNet-base on a sample of them, not yet run) and
-# AUM with threshold samples. The audit table's rows above are those of the study's own runs; `benchmarks/score_real_errors.py`
+# `params/mislabel.yaml`: every run reads the texts at `max_length` 64 (the texts average 39 words) and
+# reports held-out accuracy on clean test items; confident learning ran on the seeds listed there. The
+# fine-tuned runs train on a sample of the items per seed (the whole set would take hours per run on the
+# CPU). Not computed (CPU budget): fine-tuned models on all the items, confident learning with the
+# fine-tuned model (K more trainings per run), AUM with threshold samples and relabelling on these items.
+# The model-size page compares MiniLM with MPNet-base on a smaller sample of them. The audit table's rows above are those of the study's own runs; `benchmarks/score_real_errors.py`
 # runs `nlpdiff score` on a CSV file of the items, as a user would, and reads its audit table against the truth.
