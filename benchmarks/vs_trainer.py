@@ -29,12 +29,16 @@ ratios to the plain Trainer. Goals (issue 23): ``train() default`` <= 1.00x, ``t
 stage (imports, model, data, first step, epoch, eval pass, writing), with the sizes of the model,
 gradients, AdamW state, tokenised data and recorder arrays.
 
-Measured on the shared 2-core development machine (other jobs running; CPU time, so waiting does
-not count, but the numbers are noisy), ``--n 1024 --repeats 1``: Trainer 47.8 s; + callback 55.1 s
-(1.15x); loop train-pass 53.6 s (1.12x); loop + eval pass 59.5 s (1.24x); with fused AdamW 46.0 s
-(0.96x) and 52.5 s (1.10x). ``--n 256 --repeats 3`` (medians): 1.23x, 1.05x, 1.17x; fused 0.90x,
-1.29x. The gap to the goals is AdamW's single-tensor path; the fused path meets both goals but
-changes the study's numbers, so it is not the default. Peak RSS of one 1,024-sentence run
+Measured 2026-12-06 on the shared 2-core development machine (AMD EPYC, torch 2.13.0+cpu; a 2-thread
+training job ran beside it, so CPU times are inflated and noisy), ``--n 1024 --repeats 3 --no-memory``,
+medians: Trainer 44.7 s; + callback 53.5 s (1.20x; goal 1.05x, not met); ``train()`` default 58.4 s
+(1.31x; goal 1.00x, not met); train-pass only 44.3 s (0.99x; goal 0.90x, not met); the study's pinned
+AdamW path 60.9 s (1.36x: fused AdamW saves ~4 % here); Trainer with group_by_length 23.1 s (0.52x);
+``train(length_grouped=True)`` 31.7 s (0.71x of the plain Trainer, 1.37x of the grouped one). What is
+left is the recording itself: each eval pass is a forward pass over every training sentence (~7 s here,
+about a third of a length-grouped training epoch), which a Trainer without recording never runs; the
+training loop alone is at parity with the Trainer (0.99x). Fewer checkpoints (``checkpoints_per_epoch=1``)
+halve it, at the price of a shorter trajectory. Peak RSS of one 1,024-sentence run
 (``--memory-only``): 1,679 MiB = 308 MiB libraries (torch, transformers) + 87 MiB parameters +
 87 MiB gradients + 173 MiB AdamW moments + about 120 MiB model loading and tokenizer + the rest,
 about 900 MiB, activations of the training and eval passes that glibc's allocator keeps after
