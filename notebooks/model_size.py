@@ -75,7 +75,7 @@ for p, t in tables.items():
                f"not shown to differ (the smallest difference {int(d['seeds'])} seeds detect is {d['mdd']:.3f})",
                "better": "larger for MPNet-base", "worse": "smaller for MPNet-base"}[d["verdict"]]
     lines.append(
-        f"- **{title(p)}** ({n:,} samples, {k:,} wrong labels, {seeds} seeds per size): the action score's ROC AUC "
+        f"**{title(p)}** ({n:,} samples, {k:,} wrong labels, {seeds} seeds per size): the action score's ROC AUC "
         f"is {interval(a[a['model'] == small]['roc_auc'])} with {name(small)} and "
         f"{interval(a[a['model'] == large]['roc_auc'])} with {name(large)}; the paired difference "
         f"{d['difference']:+.3f} [{d['lo']:+.3f}, {d['hi']:+.3f}] is {verdict}. Its ranking of the samples agrees "
@@ -86,15 +86,27 @@ for p, t in tables.items():
     st = standing[p]
     words = {"better": "above", "worse": "below", "equivalent": "equivalent to", "not shown to differ": "not shown to differ from"}
     lines.append(
-        f"- Both sizes learn the task (held-out accuracy {acc[small]:.3f} and {acc[large]:.3f}, majority class "
+        f"Both sizes learn the task (held-out accuracy {acc[small]:.3f} and {acc[large]:.3f}, majority class "
         f"{learn['heldout_majority'].iloc[0]:.3f}). Against the declared baselines the action score is, with "
         + "; with ".join(f"{name(m)}: " + ", ".join(f"{words[r.verdict]} `{r.against}` ({r.difference:+.3f}"
                                                    + (f"; minimum detectable {r.mdd:.3f}" if r.verdict == "not shown to differ" else "")
                                                    + ")"
                                                    for r in st[st['model'] == m].itertuples())
                          for m in (small, large)) + ".")
-display(Markdown("**Finding.**\n\n" + "\n".join(lines) if lines else
-                 "**No part is computed yet**: run `python -m nlpdiff_study.model_size sst2`."))
+lead = []
+for p, t in tables.items():
+    a = t["summary"][t["summary"]["score"] == "action"]
+    d = paired[p].set_index("score").loc["action"]
+    lead.append(f"{title(p)}: {a[a['model'] == small]['roc_auc'].mean():.3f} with {name(small)} and "
+                f"{a[a['model'] == large]['roc_auc'].mean():.3f} with {name(large)} "
+                f"(paired difference {d['difference']:+.3f}: "
+                + {"better": f"higher with {name(large)}", "worse": f"lower with {name(large)}",
+                   "equivalent": f"equivalent within ±{MARGIN_AUC}", "not shown to differ": "not shown to differ"}[d["verdict"]]
+                + ")")
+display(pages.finding("**Finding.** The action score's ROC AUC at finding the wrong labels, at two model sizes, "
+                      "means over seeds: " + "; ".join(lead) + ". The chart shows every declared score; the "
+                      "details follow it.") if lead else
+        Markdown("**No part is computed yet**: run `python -m nlpdiff_study.model_size sst2`."))
 
 # %% tags=["hide-input"]
 shown = ["action", "action_train", *[b for b in PRIMARY_BASELINES if b != "confident_learning"]]
@@ -117,14 +129,21 @@ alt.layer(
     column=alt.Column("setting:N", title=None)) if len(det) else None
 
 # %% [markdown]
-# Each point is one score's mean ROC AUC over seeds at detecting the wrong labels, with its 95 % interval
+# Each point of the chart is one score's mean ROC AUC over seeds at detecting the wrong labels, with its 95 % interval
 # (Student t on the logit scale, inside [0, 1]). The action score, its training-pass variant and the
 # study's declared baselines are shown. The runs are described at the end of the page; every run of a
 # setting scores the same samples with the same wrong labels, at both sizes.
 #
 # *This page reads committed tables (`results/model_size/PART/`, computed by
 # `python -m nlpdiff_study.model_size PART` from `params/model_size.yaml`); it trains nothing.*
-#
+
+# %% [markdown]
+# ## The finding in detail
+
+# %% tags=["remove-input"]
+display(pages.bullets(lines))
+
+# %% [markdown]
 # ## Does each model learn?
 #
 # Held-out accuracy of every run beside the share of the held-out majority class (what a model that
