@@ -276,9 +276,9 @@ display(Markdown("\n".join(["| this book | prior work | relation |", "|---|---|-
 #   page and in the run index of the reproducibility page.
 # - **Models.** One small encoder (all-MiniLM-L6-v2) for classification and question answering throughout,
 #   and one small decoder (SmolLM2-135M) for summarization. A base-size encoder (MPNet-base, all-mpnet-base-v2,
-#   about five times the parameters) was measured on one setting only (SST-2 with flipped labels), with a small
-#   sample, a few seeds and one recipe (the model-size page): not on real annotator errors (its part is defined
-#   but was not computed), nothing beyond base size, and no QA, NLI or summarization at two sizes.
+#   about five times the parameters) was measured on two settings (SST-2 with flipped labels, and a small
+#   sample of NoisyAG-News's real annotator errors), with small samples, a few seeds and one recipe (the
+#   model-size page): nothing beyond base size, and no QA, NLI or summarization at two sizes.
 # - **Seeds.** Intervals over a few seeds are wide; a paired test that is not significant here is not
 #   evidence of no difference: the answer says "equivalent" only where two one-sided tests reject at the margin
 #   declared in Methods, and "not shown to differ" (with the minimum detectable difference) otherwise.
@@ -286,5 +286,5 @@ display(Markdown("\n".join(["| this book | prior work | relation |", "|---|---|-
 #   study, not by independent annotators: they support no sentence of the answer.
 # - **Ground truth.** Synthetic noise is known exactly but is not how real label errors look; the real
 #   annotator errors (NoisyAG-News) are judged against the original AG-News labels, which have errors of their
-#   own, and were measured with the cheap backbones only (no fine-tuned model: the model-size part for them was
-#   not computed); ChaosNLI disagreement is real but measures ambiguity, not error.
+#   own, and the fine-tuned models saw samples of the items, not all of them (the cheap backbones saw all);
+#   ChaosNLI disagreement is real but measures ambiguity, not error.
