@@ -81,7 +81,8 @@ for backbone in summary["backbone"].unique():
     base = best_baseline(backbone)
     b = cell(backbone, "real", base)
     pk = cell(backbone, "real", "action")
-    diffs = "; ".join(f"real minus {x} {r['diff']:+.3f} [{r['diff_lo']:+.3f}, {r['diff_hi']:+.3f}] (paired over seeds, "
+    diffs = "; ".join(f"real minus {x} {pages.format_number(r['diff'], signed=True)} [{pages.format_number(r['diff_lo'], signed=True)}, "
+                      f"{pages.format_number(r['diff_hi'], signed=True)}] (paired over seeds, "
                       f"Holm p {r['p_holm']:.2g})" for x in ("uniform", "empirical")
                       for r in d[d["against"] == x].to_dict("records"))
     text = (f"**{backbone}** ({items}, {k} real errors, {n_seeds} seeds): the action score ranks the real "
@@ -107,7 +108,7 @@ lines.append("Fitted wrong labels: " + "; ".join(
     + " (training accuracy against the wrong label at the last checkpoint, means over seeds).")
 worst = paired[(paired["metric"] == "roc_auc") & (paired["against"] == "empirical")].sort_values("diff")
 lines.append("Scores that lose most from human-shaped synthetic noise to real errors (ROC AUC, real minus empirical): "
-             + "; ".join(f"`{r.score}` ({r.backbone}) {r.diff:+.3f}" for r in worst.head(3).itertuples()) + ".")
+             + "; ".join(f"`{r.score}` ({r.backbone}) {pages.format_number(r.diff, signed=True)}" for r in worst.head(3).itertuples()) + ".")
 lead = ("**Finding.** On the labels people got wrong, the action score's ROC AUC is "
         + "; ".join(f"{fmt(cell(b, 'real', 'action'))} with the {b} backbone, against "
                     f"{fmt(cell(b, 'empirical', 'action'))} on human-shaped synthetic noise of the same texts"
@@ -221,7 +222,11 @@ def interval(v):
 
 # %% tags=["hide-input"]
 t = paired[paired["metric"] == "roc_auc"].copy()
-t["difference"] = t.apply(lambda r: f"{r['diff']:+.3f} [{r['diff_lo']:+.3f}, {r['diff_hi']:+.3f}]", axis=1)
+def signed(v):
+    return pages.format_number(v, signed=True)
+
+
+t["difference"] = t.apply(lambda r: f"{signed(r['diff'])} [{signed(r['diff_lo'])}, {signed(r['diff_hi'])}]", axis=1)
 t.pivot_table(index=["backbone", "score"], columns="against", values="difference", aggfunc="first")
 
 # %% [markdown]
