@@ -108,7 +108,8 @@ display(pages.finding("**Finding.** The action score's ROC AUC at finding the wr
                       "details follow it.") if lead else
         Markdown("**No part is computed yet**: run `python -m nlpdiff_study.model_size sst2`."))
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
+# the key figure (the code: notebooks/model_size.py)
 shown = ["action", "action_train", *[b for b in PRIMARY_BASELINES if b != "confident_learning"]]
 rows = []
 for p, t in tables.items():
@@ -121,12 +122,12 @@ base = alt.Chart().encode(y=alt.Y("score:N", sort=shown, title=None),
                           color=alt.Color("model:N", title="model", legend=alt.Legend(orient="bottom")),
                           yOffset=alt.YOffset("model:N"))
 alt.layer(
-    base.mark_rule().encode(x=alt.X("lo:Q", title="ROC AUC (mean, 95 % interval over seeds)",
+    base.mark_rule().encode(x=alt.X("lo:Q", title="ROC AUC",
                                     scale=alt.Scale(zero=False)), x2="hi:Q"),
     base.mark_point(filled=True).encode(x="roc_auc:Q", tooltip=["setting", "model", "score", alt.Tooltip("roc_auc:Q", format=".3f")]),
     data=det,
 ).properties(width=460 // max(1, det["setting"].nunique()) if len(det) else 230, height=alt.Step(12)).facet(
-    column=alt.Column("setting:N", title=None)) if len(det) else None
+    column=alt.Column("setting:N", title=None, sort=[title(p) for p in tables])) if len(det) else None
 
 # %% [markdown]
 # Each point of the chart is one score's mean ROC AUC over seeds at detecting the wrong labels, with its 95 % interval
