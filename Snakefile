@@ -98,8 +98,10 @@ rule analysis:
         parameters=lambda w: PLAN.executed_parameters(ANALYSES[w.name]),
     wildcard_constraints:
         name=_alternation(ANALYSES),
+    # as many side by side as training runs (the mislabel and curriculum slices train too)
+    threads: PLAN.run_threads or workflow.cores
     run:
-        run_notebook(input.notebook, output.notebook, params.parameters)
+        run_notebook(input.notebook, output.notebook, params.parameters, threads=PLAN.run_threads)
 
 
 rule page:
