@@ -1,0 +1,65 @@
+"""Curriculum learning ordered by a difficulty score, with the controls of Wu, Dyer and Neyshabur (2021).
+
+Three parts:
+
+* **samplers** (:mod:`nlpdiff.curriculum`, in the library, re-exported here; the engine's
+  :class:`~nlpdiff.samplers.Sampler` protocol) that pace training over an *order* of the training
+  positions (easy to hard):
+
+  - :class:`CompetenceSampler`: competence-based pacing with the square-root competence of
+    Platanios et al. (2019), ``c(t) = min(1, sqrt(t (1 - c0^2) / T + c0^2))``; each batch is
+    drawn uniformly from the easiest ``c(t)`` fraction; ``T`` is ``ramp`` x the run's steps;
+  - :class:`BucketSampler`: baby steps and annealing (as compared by Christopoulou et al. 2022):
+    the order is cut into ``n_buckets`` buckets of equal size; training runs in ``n_buckets + 1``
+    phases of equal length; in phase ``i < n_buckets`` baby steps trains on buckets ``0..i``,
+    annealing on bucket ``i`` plus a ``1 / n_buckets`` share of each earlier bucket; the last phase
+    trains on every sample;
+  - :class:`PacedSampler`: the machinery of both (batches over a pool of positions that may change
+    at every step), also used with a constant pool for the shuffled and pruned controls at a
+    limited budget.
+
+  Every sampler takes a *budget*: the total number of optimiser steps, spread over the run's
+  epochs (the loop's recording units: checkpoints fall inside each epoch); :func:`budget_steps`
+  gives it as a fraction of ordinary training (``epochs x ceil(n / batch_size)``), so the
+  learning-rate schedule (``engine.linear_warmup`` over ``State.total_steps``, the sum of the
+  sampler's ``num_batches``) counts the sampler's own steps.
+
+* **orders** (:func:`difficulty_order`): positions sorted by a difficulty score (higher = harder),
+  from a *separate* scoring run (another seed; a run never orders its data by its own dynamics),
+  or by text length (loss-free), or random (the control), or reversed (anti-curriculum).
+
+* **a grid runner** (:func:`run_part`, ``python -m nlpdiff_study.curriculum PART``): a part of
+  ``params/curriculum.yaml`` names a task, a backbone, the seeds and the settings (label noise,
+  budget); the runner trains the scoring run for each noise setting, then every (schedule x order)
+  cell and the controls over the seeds through :func:`nlpdiff.dynamics.train` with held-out
+  evaluation at every checkpoint, and writes small tables to ``results/curriculum/<part>/``:
+  ``runs.csv`` (one row per run), ``curves.csv`` (held-out metric per checkpoint), ``scoring.csv``
+  (the scoring runs and their cost) and ``part.json`` (the part's definition). Run directories are
+  reused when they are complete and were made for the same cell, so a part resumes.
+
+:func:`summarize` (mean and 95 % interval over seeds of the final held-out metric and the area
+under the held-out learning curve) and :func:`paired_tests` (paired t tests over the same seeds of
+each curriculum against random-order pacing and against shuffled training, Holm-adjusted across
+the table) turn the tables into the chapter's figures.
+
+Modules: :mod:`.parts` (a part's definition and its runner), :mod:`.tables` (statistics and charts of the
+committed tables); every public name is importable from this package.
+"""
+
+from nlpdiff.curriculum import (  # noqa: F401
+    SCHEDULES, CONTROLS, competence, budget_steps, split_steps, PacedSampler, CompetenceSampler,
+    BucketSampler, difficulty_order, make_sampler,
+)
+from nlpdiff_study.curriculum.parts import (  # noqa: F401
+    LOSS_FREE_ORDERS, PERCENT_METRICS, Part, load_part, aulc, text_lengths, run_part, load_results,
+)
+from nlpdiff_study.curriculum.tables import (  # noqa: F401
+    SETTING, summarize, paired_tests, settings_that_learn, learned, action_verdict, curve_bands, cell_label,
+    setting_label, difference_chart, curve_chart,
+)
+
+__all__ = [
+    "BucketSampler", "CompetenceSampler", "PacedSampler", "Part", "aulc", "budget_steps", "cell_label", "competence",
+    "curve_bands", "curve_chart", "setting_label", "difficulty_order", "load_part", "load_results", "make_sampler",
+    "paired_tests", "run_part", "split_steps", "summarize", "text_lengths",
+]

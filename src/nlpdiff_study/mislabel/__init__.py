@@ -1,0 +1,50 @@
+"""The mislabel-detection study: a grid of label-noise runs computed in parts, real label errors, cleaning.
+
+``python -m nlpdiff_study.mislabel PART [--config params/mislabel.yaml] [--runs-dir runs/mislabel]
+[--out results/mislabel]`` computes one *part* of ``params/mislabel.yaml`` and writes its small
+summary tables under ``results/mislabel/<part>/`` (committed, so the chapter
+``notebooks/mislabel.py`` is rebuilt from them without rerunning any part). A part is
+one of three kinds:
+
+``grid``
+    One task and backbone, noise rates x noise types x seeds x training lengths. Each run is one
+    :func:`nlpdiff.dynamics.load_or_train` call (``data_seed = seed``, so the seeds differ in which
+    samples are drawn and which labels corrupted as well as in the model). Writes
+    ``summary.csv`` (one row per run and score: ROC AUC, average precision, precision at k with
+    k = the number of corrupted samples, their chance levels, the run's memorisation and held-out
+    accuracy, per-seed DeLong tests of the action scores against every other score) and
+    ``cost.csv`` (one row per run and method: training runs and wall seconds from ``run.json``:
+    every dynamics score comes from one run; confident learning, :func:`nlpdiff.detection.
+    confident_learning` with K folds on the same backbone, needs K).
+``cleaning``
+    Under one noise cell: remove the top fractions by the action score, by the best baseline and at
+    random, retrain on the rest (:class:`nlpdiff.samplers.SubsetSampler`) and record held-out
+    accuracy, beside the clean-data and the no-removal runs. Writes ``cleaning.csv`` and ``cost.csv``.
+``imdb``
+    Runs on the IMDB test split; every score is evaluated against the crowd-checked label errors of
+    Northcutt et al. 2021 (among the 1,310 candidates, and on every scored review). Writes
+    ``summary.csv`` and ``cost.csv``.
+
+Modules: :mod:`.parts` (configuration and the three runners), :mod:`.tables` (the analysis functions,
+:func:`cells`, :func:`paired_tests`, :func:`cost_table`, :func:`cleaning_cells`: they turn the committed
+tables into what the chapter shows and train nothing), :mod:`.page` (the chapter's charts and sentences),
+:mod:`.readings` (blind reading sheets). Every public name is importable from this package.
+"""
+
+from nlpdiff import stats  # noqa: F401  (pages reach the seed intervals through this package)
+from nlpdiff_study.comparisons import not_baselines  # noqa: F401
+from nlpdiff_study.mislabel.parts import (  # noqa: F401
+    CONFIG, PART_KINDS, ACTION_FAMILY, TESTED, METRICS, NOISE_SHORT, load_config, get_part, grid_jobs,
+    detection_rows, memorisation, cost_row, run_grid, audit_top_rows, threshold_row, best_baseline,
+    removal_positions, run_cleaning, imdb_truth, published_check, run_imdb, _write, run_part,
+)
+from nlpdiff_study.mislabel.tables import (  # noqa: F401
+    CELL, cells, threshold_cells, paired_tests, real_vs_synthetic, cost_table, cleaning_cells,
+    cleaning_tests, load_results, grid_summaries, gpu_summary, verdicts, cell_label,
+)
+from nlpdiff_study.mislabel.page import (  # noqa: F401
+    TARGET_NOISE, targets_sentence, interval_chart, pooled_chart, opening,
+)
+from nlpdiff_study.mislabel.readings import (  # noqa: F401
+    READINGS, prepare_reading, load_reading,
+)
