@@ -261,7 +261,7 @@ def test_ctrl_c_after_training_keeps_the_run_and_a_rerun_reuses_it(tmp_path, cap
         raise KeyboardInterrupt
 
     with monkeypatch.context() as patched:  # only this patch is undone (not the fixture's environment)
-        patched.setattr("nlpdiff.audit.data_map_html", stop)
+        patched.setattr("nlpdiff.audit.datamap.data_map_html", stop)
         assert cli_main(args) == 130
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "after training: the finished run in" in err and "reuse it" in err, err

@@ -8,6 +8,7 @@ import argparse
 from nlpdiff_study.mislabel.parts import CONFIG, run_part
 from nlpdiff_study.mislabel.readings import READINGS, prepare_reading
 
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m nlpdiff_study.mislabel", description=__doc__.split("\n\n")[0])
     ap.add_argument("part")
