@@ -1,22 +1,8 @@
-"""The study's answer, written from committed result tables: prose whose every number is read, not typed.
+"""The answer's sentences, each read from the committed tables under ``results/`` (:data:`CLAIMS`,
+:func:`answer`)."""
 
-A :class:`Claim` is one sentence of the answer: a template with named slots and, for each slot, a
-:class:`Figure` (a number read from a table under ``results/``) or a :class:`Name` (a word read
-from one, e.g. the best baseline's name). Templates carry no digits of their own
-(:func:`check_template`), and :func:`numbers_in` lets a test check that every number on the
-rendered page is one of the figures read (:func:`check_text`). The conclusions page and the first
-page of the book (through a glued value) show :func:`render` of :func:`answer`.
-
-The tables come from the parts of the study that commit their summaries: ``results/gpu/``
-(fine-tuned runs on a GPU), ``results/mislabel/``, ``results/curriculum/`` and ``results/nli/``
-when present. A claim whose table is missing is skipped (:func:`answer` says which), so the page
-always builds and never shows a stale number.
-"""
-
-from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping
 
@@ -25,131 +11,11 @@ import pandas as pd
 
 from nlpdiff import stats
 from nlpdiff.errors import ParameterError
+from nlpdiff_study.comparisons import action_family, not_baselines
+from nlpdiff_study.conclusions.claim import TASK_NAMES, Claim, Figure, Name, check_statistics, check_template
 
-#: Digits allowed inside a template: parts of proper names and the confidence level, not results.
-NAME_TOKENS = ("95 %", "SST-2", "SmolLM2-135M", "all-MiniLM-L6-v2", "MiniLM-L6", "H200")
-#: How a task of the result tables is named in prose.
-TASK_NAMES = {"sst2": "SST-2", "snli": "SNLI", "snli_chaos": "SNLI", "snli_chaosnli": "SNLI", "imdb": "IMDB",
-              "squad": "SQuAD"}
-_NUMBER = re.compile(r"(?<![\w.])[-+−]?\d+(?:[.,]\d+)*(?:\.\d+)?")
-
-
-@dataclass(frozen=True)
-class Figure:
-    """A number for a slot: ``value`` as read, and how it is shown (``digits``, ``percent``)."""
-
-    value: float
-    source: str
-    digits: int = 3
-    percent: bool = False
-    pvalue: bool = False
-
-    def text(self) -> str:
-        if self.value is None or not np.isfinite(self.value):
-            return "n/a"
-        if self.pvalue:  # a p value: three decimals, "< 0.001" below
-            return "< 0.001" if self.value < 0.001 else f"{self.value:.3f}"
-        value = 100 * self.value if self.percent else self.value
-        if round(value, self.digits) == 0:
-            value = 0.0  # never "-0.000"
-        if self.percent:
-            return f"{value:.{self.digits}f} %"
-        if self.digits == 0:
-            return f"{int(round(value)):,}"
-        return f"{value:.{self.digits}f}"
-
-
-@dataclass(frozen=True)
-class Name:
-    """A word for a slot, read from a table (a score's or a method's name)."""
-
-    value: str
-    source: str
-
-    def text(self) -> str:
-        return f"`{self.value}`" if "_" in self.value else self.value
-
-
-@dataclass
-class Claim:
-    """One sentence of the answer: ``template`` with ``{slot}`` fields filled from ``slots``.
-
-    ``test``, ``family`` and ``margin`` say which statistical test the sentence rests on, over which
-    family its p values are adjusted and at which equivalence margin (declared in Methods,
-    :mod:`nlpdiff_study.comparisons`) a "no difference" would be judged; ``equivalence`` is True when
-    the sentence rests on an equivalence test (:func:`check_statistics`)."""
-
-    analysis: str
-    template: str
-    slots: dict[str, Figure | Name] = field(default_factory=dict)
-    test: str = ""
-    family: str = ""
-    margin: str = ""
-    equivalence: bool = False
-
-    def render(self) -> str:
-        return self.template.format(**{k: v.text() for k, v in self.slots.items()})
-
-    def figures(self) -> list[str]:
-        return [v.text() for v in self.slots.values() if isinstance(v, Figure)]
-
-
-def check_template(template: str) -> None:
-    """Raise if ``template`` contains a digit outside the slots and :data:`NAME_TOKENS`."""
-    bare = re.sub(r"\{[^}]*\}", "", template)
-    for token in NAME_TOKENS:
-        bare = bare.replace(token, "")
-    digits = re.findall(r"\d+", bare)
-    if digits:
-        raise ParameterError("template", template, f"prose without typed numbers (found {digits}); use a slot")
-
-
-#: Wording that claims the absence of a difference: allowed only in a sentence resting on an equivalence test.
-NO_DIFFERENCE_WORDING = ("no better", "no worse", "no difference", "never significantly different", "does not help",
-                         "not different", "the same as", "as good as")
-
-
-def check_statistics(claim: Claim) -> None:
-    """Raise unless the claim names its test, family and margin, and says "no difference" only with an
-    equivalence result behind it (otherwise it must say "not shown to differ" and give the minimum
-    detectable difference)."""
-    for what in ("test", "family", "margin"):
-        if not getattr(claim, what).strip():
-            raise ParameterError(f"{claim.analysis}.{what}", getattr(claim, what), "the test, family and margin it rests on")
-    text = claim.render().lower()
-    said = [w for w in NO_DIFFERENCE_WORDING if w in text]
-    if said and not claim.equivalence:
-        raise ParameterError(f"{claim.analysis}", said, "no 'no difference' wording without an equivalence test")
-
-
-def numbers_in(text: str) -> list[str]:
-    """The numbers written in ``text`` (``0.92``, ``1,507``, ``10 %`` -> ``10``), outside name tokens."""
-    for token in NAME_TOKENS:
-        text = text.replace(token, " ")
-    text = re.sub(r"\[[^\]]*\]\([^)]*\)", " ", text)  # markdown link targets
-    return [m.group(0).replace("−", "-").lstrip("+") for m in _NUMBER.finditer(text)]
-
-
-def check_text(text: str, claims: list[Claim]) -> list[str]:
-    """Numbers in ``text`` that no claim read from a table (an empty list means every number is read)."""
-    allowed: set[str] = set()
-    for c in claims:
-        for f in c.figures():
-            allowed.update(numbers_in(f))
-    return [n for n in numbers_in(text) if n not in allowed]
-
-
-def render(claims: list[Claim]) -> str:
-    """The answer as a Markdown list: one sentence per analysis, led by the analysis in bold."""
-    return "\n".join(f"- **{c.analysis}.** {c.render()}" for c in claims)
-
-
-# ----------------------------------------------------------------------------------------- readers
-
-#: The action score and its variants, and the scores never chosen as "the best other score": one
-#: definition, in :mod:`nlpdiff_study.comparisons` (read from the score registry's families).
-from nlpdiff_study.comparisons import action_family, not_baselines  # noqa: E402
-
+#: The action score and its variants (one definition, in :mod:`nlpdiff_study.comparisons`, read from the score
+#: registry's families); :func:`not_baselines` are the scores never chosen as "the best other score".
 ACTION_FAMILY = action_family()
 
 
