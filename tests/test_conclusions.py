@@ -125,6 +125,10 @@ def test_methods_declares_the_comparisons_the_code_uses():
     # the model-size comparisons: the file that declares them, at the same margin
     assert "`params/model_size.yaml`" in declared and f"margin of {comparisons.MARGIN_AUC}" in declared
     assert "comparisons.MARGIN_AUC" in (ROOT / "params" / "model_size.yaml").read_text()
+    # the human-disagreement question (NLI): its baselines and margin
+    assert f"margin of **{comparisons.MARGIN_RHO} in Spearman's rho**" in declared
+    for baseline in comparisons.NLI_BASELINES:
+        assert f"`{baseline}`" in declared, baseline
     # declared before the results: the section comes before any result page in the book's order
     toc = (ROOT / "_toc.yml").read_text()
     assert toc.index("file: book/methods") < toc.index("file: book/results/")

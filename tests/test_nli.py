@@ -87,6 +87,30 @@ def test_entropy_comparison_is_paired_and_holm_adjusted():
         nli.entropy_comparison(scores, sig, score="nope")
 
 
+def test_pooled_agreement_pools_runs_by_cell_and_says_equivalent_or_better():
+    from nlpdiff_study import comparisons
+
+    rng = np.random.default_rng(3)
+    tables, cells = {}, {}
+    for task in ("snli", "mnli"):
+        for backbone in ("probe", "scratch"):
+            for s in range(3):
+                base = rng.uniform(0.1, 0.3)
+                tables[f"{task}_{backbone}_s{s}"] = pd.DataFrame({
+                    "score": ["action", "mean_entropy", "final_loss"],
+                    # action far above the entropy, within a hair of the last loss
+                    "spearman_entropy": [base + 0.2, base, base + 0.2 + rng.normal(0, 0.002)]})
+                cells[f"{task}_{backbone}_s{s}"] = {"task": task, "backbone": backbone, "seed": s}
+    pooled = nli.pooled_agreement(tables, cells, n_boot=500).set_index("baseline")
+    assert set(pooled.index) == {"mean_entropy", "final_loss"}  # baselines no run computed are left out
+    assert pooled.at["mean_entropy", "verdict"] == "better" and pooled.at["mean_entropy", "n_cells"] == 4
+    assert pooled.at["mean_entropy", "estimate"] == pytest.approx(0.2)
+    assert pooled.at["final_loss", "verdict"] == "equivalent"
+    assert (pooled["margin"] == comparisons.MARGIN_RHO).all() and pooled.at["final_loss", "n_pairs"] == 12
+    with pytest.raises(ParameterError, match="cells"):
+        nli.pooled_agreement(tables, {})
+
+
 def test_signals_need_chaosnli_columns():
     with pytest.raises(ParameterError, match="ChaosNLI"):
         nli.chaosnli_signals(pd.DataFrame({"sample_id": [0], "premise": ["a"], "hypothesis": ["b"]}))

@@ -9,6 +9,9 @@ and these constants agree), and read by the answer (:mod:`nlpdiff_study.conclusi
   Holm-adjusted over the baselines; equivalence at :data:`MARGIN_AUC`.
 * **Curricula** (one family per part, as on the curriculum page): the action order against shuffled
   training and against the same pacing with a random order; equivalence at :data:`MARGIN_ACCURACY`.
+* **Human disagreement** (NLI, one family): the action score's Spearman correlation with ChaosNLI's entropy
+  against each of :data:`NLI_BASELINES`, pooled over the NLI page's runs (cells: task x backbone; then seeds)
+  with :func:`pooled_detection` on that metric; equivalence at :data:`MARGIN_RHO`.
 
 "The cell's best other score" (chosen after the fact, on the same seeds) stays on the pages as an
 exploratory comparison, labelled so; it favours the baseline.
@@ -32,6 +35,13 @@ PRIMARY_BASELINES = ("final_loss", "aum", "cartography_confidence", "final_entro
 MARGIN_AUC = 0.01
 #: Equivalence margin of a difference in held-out accuracy (a fraction: one point).
 MARGIN_ACCURACY = 0.01
+#: Equivalence margin of a difference in Spearman correlation with human disagreement (ChaosNLI's entropy).
+MARGIN_RHO = 0.05
+#: The baselines of the human-disagreement question (NLI): the model's mean predictive entropy (the seed study's
+#: baseline) and the primary baselines a run computes (confident learning is a detection method, not run there).
+NLI_BASELINES = ("mean_entropy", *(b for b in PRIMARY_BASELINES if b != "confident_learning"))
+
+
 def action_family() -> tuple[str, ...]:
     """The action score and its variants (the registry's ``"action"`` family; the mean loss ranks exactly as
     the action score): never "the best other score"."""

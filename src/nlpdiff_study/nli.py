@@ -50,6 +50,7 @@ __all__ = [
     "chaosnli_table",
     "entropy_comparison",
     "interval_chart",
+    "pooled_agreement",
     "register_snli_pool",
     "run_summary",
     "seed_comparison",
@@ -406,6 +407,29 @@ def seed_comparison(tables: dict, score: str = "action", baseline: str = "mean_e
     out = pd.DataFrame(rows)
     out["p_holm"] = stats.holm(out["p"].to_numpy(float))
     return out
+
+
+def pooled_agreement(tables: dict, cells: dict, metric: str = "spearman_entropy", baselines=None,
+                     margin: float | None = None, n_boot: int = 4000, seed: int = 0) -> pd.DataFrame:
+    """The action score against each declared baseline on the human-disagreement question, pooled over runs.
+
+    ``tables`` maps a run name to its :func:`chaosnli_table`; ``cells`` maps the same names to
+    ``{"task": ..., "backbone": ..., "seed": ...}``. The paired differences action minus baseline (same run)
+    are pooled over the cells (task x backbone) and their seeds by
+    :func:`nlpdiff_study.comparisons.pooled_detection` (two-stage cluster bootstrap, Holm over the baselines,
+    equivalence verdict); defaults: :data:`~nlpdiff_study.comparisons.NLI_BASELINES` at
+    :data:`~nlpdiff_study.comparisons.MARGIN_RHO`, the declared question.
+    """
+    from nlpdiff_study import comparisons
+
+    missing = sorted(set(tables) - set(cells))
+    if missing:
+        raise ParameterError("cells", missing, "a task, backbone and seed for every run of tables")
+    long = pd.concat([tables[name][["score", metric]].assign(**{k: cells[name][k] for k in ("task", "backbone", "seed")})
+                      for name in tables], ignore_index=True)
+    return comparisons.pooled_detection(long, comparisons.NLI_BASELINES if baselines is None else baselines,
+                                        comparisons.MARGIN_RHO if margin is None else margin, metric=metric,
+                                        n_boot=n_boot, seed=seed)
 
 
 def interval_chart(table: pd.DataFrame, metric: str, chance: float | None = None, title: str = ""):
