@@ -229,8 +229,9 @@ if seed_tests:
     seed_tests = pd.concat(seed_tests, ignore_index=True)
     display(seed_tests)
     display(Markdown("\n".join(
-        f"* {r.task.upper()}, {r.backbone}: action minus mean entropy, {r.metric.replace('_', ' ')}: "
-        f"{r.mean_diff:+.3f} [{r.low:+.3f}, {r.high:+.3f}] over {r.n} seeds, Holm p = {r.p_holm:.3g}."
+        f"* {r.task.upper()}, {r.backbone}, {r.metric.replace('_', ' ')}: difference action minus mean entropy "
+        f"{pages.format_number(r.mean_diff, signed=True)} [{pages.format_number(r.low, signed=True)}, "
+        f"{pages.format_number(r.high, signed=True)}] over {r.n} seeds, Holm p {pages.format_p(r.p_holm)}."
         for r in seed_tests.itertuples())))
 
 # %%
