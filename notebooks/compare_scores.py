@@ -64,10 +64,11 @@ headlines = {t: r for t, r in headlines.items() if r is not None}
 same = {t: compare.linearity(r.scores, "action", "mean_loss") for t, r in headlines.items()}
 rho = [v["spearman"] for v in same.values()]
 first_task = next(iter(headlines))
+rho_low, rho_high = f"{min(rho):.3f}", f"{max(rho):.3f}"
 display(pages.finding(
     f"**Finding.** Every sample has the same checkpoints, so in each of the {len(headlines)} tasks' reference runs the "
-    f"action score ranks the samples as the mean loss does (Spearman {min(rho):.3f} to {max(rho):.3f}); what sets it "
-    f"apart lies only in its variants. The heat map shows how every score ranks the samples of "
+    f"action score ranks the samples as the mean loss does (Spearman {rho_low + ' in each' if rho_low == rho_high else f'{rho_low} to {rho_high}'}); "
+    f"what sets it apart lies only in its variants. The heat map shows how every score ranks the samples of "
     f"{TASK_NAMES[first_task]} against every other; the sections below ask about stability and human difficulty."))
 
 # %% tags=["hide-input"]
@@ -411,7 +412,7 @@ if len(versus):
         parts = []
         for _, r in rows.iterrows():
             verdict = ("better than" if r["low"] > 0 and r["p (Holm)"] < 0.05 else
-                       "worse than" if r["high"] < 0 and r["p (Holm)"] < 0.05 else "not distinguishable from")
+                       "worse than" if r["high"] < 0 and r["p (Holm)"] < 0.05 else "not shown to differ from")
             parts.append(f"on `{r.signal}` (run `{r.run}`) the action score ({r.action:.2f}) is {verdict} "
                          f"`{r['best other score']}` ({r['its spearman']:.2f}; Holm p {r['p (Holm)']:.3f})")
         lines.append(f"**{data}**: " + "; ".join(parts) + ".")
