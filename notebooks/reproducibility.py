@@ -61,7 +61,7 @@ display(index.drop(columns=["path"]))
 # the extra backward passes for variance of gradients, when on.
 
 # %%
-times = pd.DataFrame({name: info["wall_time_s"] for name, info in infos.items()}).T
+times = pd.DataFrame({name: info["wall_time_s"] for name, info in infos.items()}).T.rename_axis("run")
 display(times.round(1))
 
 # %% [markdown]
@@ -69,10 +69,10 @@ display(times.round(1))
 
 # %%
 first = next(iter(infos.values()))
-versions = pd.DataFrame({name: info["versions"] for name, info in infos.items()}).T
+versions = pd.DataFrame({name: info["versions"] for name, info in infos.items()}).T.rename_axis("run")
 constant = versions.loc[:, versions.nunique() <= 1].iloc[0]
 display(Markdown("Package versions (the same in every run):"))
-display(constant.to_frame("version"))
+display(constant.rename_axis("package").to_frame("version"))  # a named index: the package names stay a column
 if versions.nunique().max() > 1:
     display(Markdown("Versions that differ between runs:"))
     display(versions.loc[:, versions.nunique() > 1])
@@ -86,7 +86,7 @@ display(Markdown("Started " + min(i["started_at"] for i in infos.values()) + ", 
 # ## Parameters of every run
 
 # %%
-params = pd.DataFrame({name: info["params"] for name, info in infos.items()}).T
+params = pd.DataFrame({name: info["params"] for name, info in infos.items()}).T.rename_axis("run")
 varying = params.loc[:, params.astype(str).nunique() > 1]
 display(varying)
 
