@@ -2,27 +2,10 @@
 
 Three parts:
 
-* **samplers** (:mod:`nlpdiff.curriculum`, in the library, re-exported here; the engine's
-  :class:`~nlpdiff.samplers.Sampler` protocol) that pace training over an *order* of the training
-  positions (easy to hard):
-
-  - :class:`CompetenceSampler`: competence-based pacing with the square-root competence of
-    Platanios et al. (2019), ``c(t) = min(1, sqrt(t (1 - c0^2) / T + c0^2))``; each batch is
-    drawn uniformly from the easiest ``c(t)`` fraction; ``T`` is ``ramp`` x the run's steps;
-  - :class:`BucketSampler`: baby steps and annealing (as compared by Christopoulou et al. 2022):
-    the order is cut into ``n_buckets`` buckets of equal size; training runs in ``n_buckets + 1``
-    phases of equal length; in phase ``i < n_buckets`` baby steps trains on buckets ``0..i``,
-    annealing on bucket ``i`` plus a ``1 / n_buckets`` share of each earlier bucket; the last phase
-    trains on every sample;
-  - :class:`PacedSampler`: the machinery of both (batches over a pool of positions that may change
-    at every step), also used with a constant pool for the shuffled and pruned controls at a
-    limited budget.
-
-  Every sampler takes a *budget*: the total number of optimiser steps, spread over the run's
-  epochs (the loop's recording units: checkpoints fall inside each epoch); :func:`budget_steps`
-  gives it as a fraction of ordinary training (``epochs x ceil(n / batch_size)``), so the
-  learning-rate schedule (``engine.linear_warmup`` over ``State.total_steps``, the sum of the
-  sampler's ``num_batches``) counts the sampler's own steps.
+* **samplers** (:mod:`nlpdiff.curriculum`, in the library, re-exported here): competence pacing
+  (:class:`CompetenceSampler`), baby steps and annealing (:class:`BucketSampler`) and their machinery
+  (:class:`PacedSampler`), each over an *order* of the training positions and a *budget* of optimiser
+  steps (:func:`budget_steps`); their definitions are in that module's documentation.
 
 * **orders** (:func:`difficulty_order`): positions sorted by a difficulty score (higher = harder),
   from a *separate* scoring run (another seed; a run never orders its data by its own dynamics),
