@@ -53,12 +53,7 @@ class SavePredictions(Handler):
         self.folder = Path(folder)
 
     def on_fit_end(self, state) -> None:
-        n = state.n_samples
-        proba = np.asarray(state.head.predict_proba_positions(np.arange(n)))
-        pred = proba.argmax(axis=1)
-        df = pd.DataFrame({"sample_id": np.arange(n, dtype=np.int64), "predicted": pred.astype(np.int64),
-                           "confidence": proba[np.arange(n), pred]})
-        rundir.write_parquet(df, self.folder / PREDICTIONS_FILE)
+        tables.write_predictions(state.head, np.arange(state.n_samples), self.folder)  # a fresh run: id = position
 
 
 class TimeEstimate(Handler):
@@ -255,7 +250,7 @@ def score_file(path: str | os.PathLike, text: str, label: str, output_dir: str |
             stages.set_description(step)
             if step == "audit table":
                 if not (run.path / PREDICTIONS_FILE).exists() and getattr(run, "head", None) is not None:
-                    tables._save_predictions(run)
+                    tables.write_predictions(run.head, run.samples["sample_id"].to_numpy(), run.path)
                 table = tables.audit_table(run)
                 audit_csv = tables.write_audit(table, out / "audit.csv")
             else:

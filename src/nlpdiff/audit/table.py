@@ -51,14 +51,15 @@ def _source(run: rundir.Run) -> dict[str, Any]:
     return dict(run.info.get("data", {}).get("task_source") or {})
 
 
-def _save_predictions(run: rundir.Run) -> None:
-    """The final model's predicted class and its probability for every training sample (fresh runs only)."""
-    n = len(run.samples)
-    proba = np.asarray(run.head.predict_proba_positions(np.arange(n)))
+def write_predictions(head, sample_ids, folder: str | os.PathLike) -> None:
+    """The final model's predicted class and its probability for every training sample (position ``i`` is
+    ``sample_ids[i]``), as :data:`PREDICTIONS_FILE` in ``folder``: what :func:`audit_table` reads."""
+    n = len(sample_ids)
+    proba = np.asarray(head.predict_proba_positions(np.arange(n)))
     pred = proba.argmax(axis=1)
-    df = pd.DataFrame({"sample_id": run.samples["sample_id"].to_numpy(), "predicted": pred.astype(np.int64),
+    df = pd.DataFrame({"sample_id": np.asarray(sample_ids, dtype=np.int64), "predicted": pred.astype(np.int64),
                        "confidence": proba[np.arange(n), pred]})
-    rundir.write_parquet(df, run.path / PREDICTIONS_FILE)
+    rundir.write_parquet(df, Path(folder) / PREDICTIONS_FILE)
 
 
 def _predictions(run: rundir.Run, last: pd.DataFrame, num_classes: int) -> pd.DataFrame:

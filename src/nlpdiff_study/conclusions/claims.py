@@ -113,6 +113,11 @@ def _verdict_words(verdict: str) -> str:
             "not shown to differ": "not shown to differ"}[verdict]
 
 
+def _says_equivalent(slots: dict) -> bool:
+    """Whether a verdict slot (``v0``, ``v1``, ...: :func:`_verdict_words`) of a claim says "equivalent"."""
+    return any(v.value.startswith("equivalent") for k, v in slots.items() if k.startswith("v"))
+
+
 def grid_claim(root: Path) -> Claim | None:
     """The whole mislabel-detection grid (cheap backbones from ``results/mislabel/``, fine-tuned from
     ``results/gpu/``): the action score against each pre-declared baseline
@@ -325,7 +330,7 @@ def curriculum_claim(root: Path) -> Claim | None:
              "two one-sided tests for equivalence",
         family="the four curriculum comparisons (two controls x final accuracy and area under the curve; Holm)",
         margin=f"{comparisons.MARGIN_ACCURACY} accuracy (one point)",
-        equivalence=any(v.value.startswith("equivalent") for k, v in slots.items() if k.startswith("v")),
+        equivalence=_says_equivalent(slots),
     )
 
 
@@ -424,7 +429,7 @@ def model_size_claim(root: Path) -> Claim | None:
              "interval) for equivalence; Spearman between runs",
         family="one declared comparison per setting (params/model_size.yaml), not adjusted",
         margin=f"{comparisons.MARGIN_AUC} ROC AUC",
-        equivalence=any(v.value.startswith("equivalent") for k, v in slots.items() if k.startswith("v")),
+        equivalence=_says_equivalent(slots),
     )
 
 
