@@ -77,3 +77,27 @@ def test_aum_threshold_samples_run_flags_below_the_cutoff(tiny_data_dir, tmp_pat
     assert again["run_info"]["started_at"] == info["run_info"]["started_at"]
     with pytest.raises(ParameterError, match="percentile"):
         aum_threshold(params, percentile=0)
+
+
+def test_train_relabelled_replaces_only_the_given_labels(tiny_data_dir, tmp_path, forget_registered_tasks):
+    from nlpdiff.detection import train_relabelled
+
+    params = TrainParams(data_dir=str(tiny_data_dir), backbone="scratch", model="scratch", train_size=30,
+                         eval_size=10, epochs=1, batch_size=10, learning_rate=0.05, max_length=24, noise_rate=0.2,
+                         seed=3, checkpoints_per_epoch=1, output_dir=str(tmp_path / "run"))
+    _, samples, held = prepare_data(params)
+    positions = np.flatnonzero(samples["is_corrupted"].to_numpy(bool))
+    assert len(positions)
+    truth = samples["original_label"].to_numpy()[positions]
+    run = train_relabelled(params, positions, truth, str(tmp_path / "relabelled"))
+    got = run.samples.set_index("row_idx")["label"].sort_index().to_numpy()
+    want = samples["label"].to_numpy().copy()
+    want[positions] = truth
+    assert (got == want).all() and (got == samples["original_label"].to_numpy()).all()  # every wrong label fixed
+    assert 0.0 <= run.metrics["final"]["heldout_accuracy"] <= 1.0  # measured on the task's own held-out set
+    with pytest.raises(ParameterError, match="new_labels"):
+        train_relabelled(params, positions, truth[:-1], str(tmp_path / "x"))
+    with pytest.raises(ParameterError, match="new_labels"):
+        train_relabelled(params, positions, truth + 7, str(tmp_path / "x"))
+    with pytest.raises(ParameterError, match="positions"):
+        train_relabelled(params, np.array([len(samples)]), np.array([0]), str(tmp_path / "x"))

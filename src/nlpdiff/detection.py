@@ -111,6 +111,70 @@ def load_confident_learning(path: str | Path) -> tuple[dict, pd.DataFrame, pd.Da
     return info, pd.read_parquet(path / "pred_probs.parquet"), pd.read_parquet(path / "scores.parquet")
 
 
+def relabelled_params(params: TrainParams, labels: np.ndarray, output_dir: str, name: str,
+                      label_names: list[str] | None = None, what: str = "with other labels",
+                      prepared: tuple[pd.DataFrame, pd.DataFrame] | None = None) -> TrainParams:
+    """Parameters of a run with ``params``' recipe on a copy of its training samples that carry ``labels``
+    (position ``i``: the ``i``-th prepared training sample, :func:`nlpdiff.dynamics.prepare_data`), registered
+    as task ``name`` (:func:`nlpdiff.tasks.from_frame`) with the same held-out set and no injected noise.
+    Serves the threshold-sample run (a fake extra class) and relabelling (flagged labels replaced by a
+    model's predictions). ``prepared``: the ``(samples, held_out)`` already prepared from ``params``."""
+    spec = tasks.get_task(params.task)
+    if spec.kind != "classification":
+        raise ParameterError("task", params.task, "a classification task to train with other labels")
+    samples, held = prepared if prepared is not None else prepare_data(params)[1:]
+    labels = np.asarray(labels)
+    if len(labels) != len(samples):
+        raise ParameterError("labels", f"{len(labels)} labels", f"one label per training sample ({len(samples)})")
+    cols = {"text": spec.column("text")}
+    if "text_pair" in spec.roles:
+        cols["text_pair"] = spec.column("text_pair")
+
+    def frame_of(df: pd.DataFrame, lab: np.ndarray) -> pd.DataFrame:
+        return pd.DataFrame({**{k: df[v].to_numpy() for k, v in cols.items()}, "label": lab})
+
+    names = label_names or spec.label_names or [str(i) for i in range(spec.num_labels)]
+    fake = tasks.from_frame(
+        frame_of(samples, labels), text="text", label="label", text_pair=cols.get("text_pair") and "text_pair",
+        name=name, label_names=list(names),
+        heldout=frame_of(held, held["label"].to_numpy()) if len(held) else None, heldout_fraction=0.0,
+        description=f"{spec.name} training samples of data seed {params.data_seed} (noise {params.noise_rate} "
+                    f"{params.noise_type}) {what}",
+    )
+    tasks.register_task(fake, replace=True)
+    return params.replace(task=fake.name, train_size=None, eval_size=None, train_split=None,
+                          eval_split="default" if len(held) else None, noise_rate=0.0, data_dir=None,
+                          output_dir=str(output_dir))
+
+
+def train_relabelled(params: TrainParams, positions: np.ndarray, new_labels: np.ndarray, output_dir: str,
+                     progress: bool = False) -> rundir.Run:
+    """Relabel instead of remove: a run with ``params``' recipe on its own training samples with the labels
+    at ``positions`` replaced by ``new_labels`` (for example the trained model's predicted classes of the
+    samples a score flags), into ``output_dir`` (a finished run with the same parameters and data is
+    reused). Returns the run; its held-out accuracy is measured on the task's own held-out set."""
+    from nlpdiff.dynamics import load_or_train
+
+    params.validate()
+    spec = tasks.get_task(params.task)
+    _, samples, held = prepare_data(params)
+    positions = np.asarray(positions, dtype=np.int64)
+    new_labels = np.asarray(new_labels, dtype=np.int64)
+    if len(positions) != len(new_labels):
+        raise ParameterError("new_labels", f"{len(new_labels)} labels", f"one per position ({len(positions)})")
+    if len(positions) and (positions.min() < 0 or positions.max() >= len(samples)):
+        raise ParameterError("positions", f"{positions.min()}..{positions.max()}",
+                             f"positions of the {len(samples)} training samples")
+    if len(new_labels) and (new_labels.min() < 0 or new_labels.max() >= spec.num_labels):
+        raise ParameterError("new_labels", f"{new_labels.min()}..{new_labels.max()}",
+                             f"class ids 0..{spec.num_labels - 1}")
+    labels = samples["label"].to_numpy().copy()
+    labels[positions] = new_labels
+    run_params = relabelled_params(params, labels, output_dir, name=f"{spec.name}-relabelled-{Path(output_dir).name}",
+                                   what=f"with {len(positions)} labels replaced", prepared=(samples, held))
+    return load_or_train(run_params, progress=progress)
+
+
 # ------------------------------------------------------------------------------------------------
 # AUM with threshold samples (Pleiss, Zhang, Elenberg and Weinberger, NeurIPS 2020)
 # ------------------------------------------------------------------------------------------------
@@ -153,26 +217,11 @@ def aum_threshold(params: TrainParams, output_dir: str | None = None, percentile
     positions = aum_threshold_samples(len(samples), c, params.seed)
     labels = samples["label"].to_numpy().copy()
     labels[positions] = c
-    cols = {"text": spec.column("text")}
-    if "text_pair" in spec.roles:
-        cols["text_pair"] = spec.column("text_pair")
-
-    def frame_of(df: pd.DataFrame, lab: np.ndarray) -> pd.DataFrame:
-        return pd.DataFrame({**{k: df[v].to_numpy() for k, v in cols.items()}, "label": lab})
-
-    names = [*(spec.label_names or [str(i) for i in range(c)]), THRESHOLD_CLASS]
-    fake = tasks.from_frame(
-        frame_of(samples, labels), text="text", label="label", text_pair=cols.get("text_pair") and "text_pair",
-        name=f"{spec.name}-aum-threshold-s{params.seed}", label_names=names,
-        heldout=frame_of(held, held["label"].to_numpy()) if len(held) else None, heldout_fraction=0.0,
-        description=f"{spec.name} training samples of data seed {params.data_seed} (noise {params.noise_rate} "
-                    f"{params.noise_type}) with {len(positions)} threshold samples relabelled to a fake class",
-    )
-    tasks.register_task(fake, replace=True)
     folder = output_dir or f"{params.output_dir}_aumthr"
-    run_params = params.replace(task=fake.name, train_size=None, eval_size=None, train_split=None,
-                                eval_split="default" if len(held) else None, noise_rate=0.0, data_dir=None,
-                                output_dir=str(folder))
+    run_params = relabelled_params(
+        params, labels, str(folder), name=f"{spec.name}-aum-threshold-s{params.seed}",
+        label_names=[*(spec.label_names or [str(i) for i in range(c)]), THRESHOLD_CLASS],
+        what=f"with {len(positions)} threshold samples relabelled to a fake class", prepared=(samples, held))
     run = load_or_train(run_params, progress=progress)
     if len(run.samples) != len(samples):
         raise ParameterError("params", params.task, "a task whose samples are all kept by the head",
