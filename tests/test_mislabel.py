@@ -420,7 +420,7 @@ def test_noisy_agnews_page_is_the_rendering_of_the_committed_tables(tmp_path):
 def test_cleaning_part_with_real_errors_trains_the_clean_reference_on_the_true_labels(tiny_data_dir, tmp_path,
                                                                                        one_torch_thread):
     part = {"kind": "cleaning", "params": {**REAL["params"], "data_dir": str(tiny_data_dir), "epochs": 2},
-            "real": {"task": "noisy_agnews", "rate": 0.2}, "fractions": [0.1], "methods": ["action", "random"],
+            "real": {"task": "noisy_agnews", "rate": 0.2}, "fractions": [0.1], "methods": ["action", "random", "relabel"],
             "seeds": [0]}
     table, cost = mislabel.run_part("c", _cfg(tmp_path, {"c": part}), tmp_path / "runs", tmp_path / "out")
     from nlpdiff import rundir
@@ -431,4 +431,15 @@ def test_cleaning_part_with_real_errors_trains_the_clean_reference_on_the_true_l
     wrong = noisy.samples["is_corrupted"].astype(bool)
     assert wrong.any() and not clean.samples["is_corrupted"].any()
     assert (table["noise_type"] == "real").all() and table["noise_rate"].iloc[0] == pytest.approx(wrong.mean())
-    assert set(table["method"]) == {"no removal", "clean labels", "action", "random"}
+    assert set(table["method"]) == {"no removal", "clean labels", "action", "random", "relabel"}
+    # relabel: the action score's top 10 % get the noisy model's predicted class; nothing is removed
+    rel = table[table["method"] == "relabel"].iloc[0]
+    assert rel["score"] == "action" and rel["n_kept"] == rel["n_train"]
+    pred = pd.read_parquet(tmp_path / "runs" / "c" / "noisy_s0" / "predictions.parquet").set_index("sample_id")
+    flagged = noisy.scores.sort_values("action", ascending=False, kind="stable")["sample_id"].iloc[:round(0.1 * len(noisy.scores))]
+    relabelled = rundir.load_run(tmp_path / "runs" / "c" / "relabel_10_s0")
+    labels = relabelled.samples.set_index("row_idx")["label"]
+    assert (labels.loc[flagged.to_numpy()].to_numpy() == pred.loc[flagged, "predicted"].to_numpy()).all()
+    assert rel["labels_changed"] == int((pred.loc[flagged, "predicted"].to_numpy()
+                                         != noisy.samples.set_index("sample_id").loc[flagged, "label"].to_numpy()).sum())
+    assert 0 <= rel["labels_fixed"] <= rel["labels_changed"] and 0.0 <= rel["heldout_accuracy"] <= 1.0

@@ -259,7 +259,7 @@ def run_grid(name: str, part: dict[str, Any], runs_dir: Path, out_dir: Path, pro
             costs.append(cost_row(job["run"], f"confident_learning (K={cl_k})", info, cl_k, **_cell(base)))
         thr = part.get("aum_threshold") or {}
         if thr and job["length"] in thr.get("lengths", [next(iter(part["lengths"]))]) and job["noise_rate"] in thr.get(
-                "rates", part["rates"]):
+                "rates", part["rates"]) and job["seed"] in thr.get("seeds", part["seeds"]):
             from nlpdiff.detection import aum_threshold
 
             p = from_flat({**job["params"], "output_dir": str(runs_dir / name / job["run"])})
@@ -347,6 +347,53 @@ def removal_positions(values: np.ndarray, fraction: float, rng: np.random.Genera
     return np.sort(order[m:])
 
 
+def noisy_predictions(params: dict[str, Any], folder: Path, progress: bool = False) -> pd.DataFrame:
+    """The final model's predicted class of every training sample of the run in ``folder`` (trained with
+    ``params``): its ``predictions.parquet`` (:func:`nlpdiff.audit.write_predictions`), made by training the
+    run again with the :class:`~nlpdiff.audit.SavePredictions` handler when it lacks one (same parameters
+    and data: the same run, now with its predictions)."""
+    from nlpdiff import rundir
+    from nlpdiff.audit import PREDICTIONS_FILE, SavePredictions
+    from nlpdiff.config import from_flat
+    from nlpdiff.dynamics import train
+
+    file = folder / PREDICTIONS_FILE
+    if not file.exists() or not (folder / "run.json").exists():
+        p = from_flat({**params, "output_dir": str(folder)})
+        train(p, progress=progress, handlers=[SavePredictions(folder)])
+        rundir.load_run(folder)  # complete, or raise
+    return pd.read_parquet(file)
+
+
+def _relabel_rows(name: str, part: dict[str, Any], params: dict[str, Any], noisy, y: np.ndarray,
+                  common: dict[str, Any], runs_dir: Path, seed: int, progress: bool):
+    """Relabel instead of remove: the top fractions by the action score get the noisy run's predicted class
+    as their label (:func:`nlpdiff.detection.train_relabelled`); one retraining per fraction."""
+    from nlpdiff.config import from_flat
+    from nlpdiff.detection import train_relabelled
+
+    pred = noisy_predictions(params, noisy.path, progress).set_index("sample_id")["predicted"]
+    given = noisy.samples.set_index("sample_id")["label"]
+    truth = noisy.samples.set_index("sample_id")["original_label"]
+    ids = noisy.scores["sample_id"].to_numpy()  # sample_id order = the prepared samples' positions
+    n = len(ids)
+    rows, costs = [], []
+    for f in part["fractions"]:
+        flagged = np.setdiff1d(np.arange(n), removal_positions(noisy.scores["action"].to_numpy(float), f))
+        new = pred.loc[ids[flagged]].to_numpy()
+        tag = f"relabel_{round(f * 100):02d}_s{seed}"
+        p = from_flat({**params, "output_dir": str(runs_dir / name / tag)})
+        r = train_relabelled(p, flagged, new, str(runs_dir / name / tag), progress=progress)
+        changed = new != given.loc[ids[flagged]].to_numpy()
+        rows.append({**common, "method": "relabel", "score": "action", "fraction": f, "n_kept": n,
+                     "corrupted_removed": int(y[flagged].sum()), "labels_changed": int(changed.sum()),
+                     "labels_fixed": int((changed & (new == truth.loc[ids[flagged]].to_numpy())).sum()),
+                     "labels_broken": int((changed & ~y[flagged]).sum()),
+                     "heldout_accuracy": _heldout(r), "run": tag})
+        costs.append(cost_row(tag, "retrain (relabel)", r.info, 1, **common))
+    return rows, costs
+
+
 def run_cleaning(name: str, part: dict[str, Any], runs_dir: Path, out_dir: Path,
                  progress: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Noisy run, clean run, then retrain without the top fractions (action, best baseline, random).
@@ -378,6 +425,12 @@ def run_cleaning(name: str, part: dict[str, Any], runs_dir: Path, out_dir: Path,
                          "corrupted_removed": 0, "heldout_accuracy": _heldout(r), "run": r.path.name})
             costs.append(cost_row(r.path.name, label, r.info, 1, **common))
         for method in methods:
+            if method == "relabel":
+                rows_, costs_ = _relabel_rows(name, part, params, noisy, y, common, runs_dir, seed, progress)
+                rows.extend(rows_)
+                costs.extend(costs_)
+                print(f"seed {seed} relabel (action): done", flush=True)
+                continue
             score = baseline if method == "best_baseline" else method
             for f in part["fractions"]:
                 if method == "random":
