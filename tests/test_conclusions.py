@@ -217,3 +217,25 @@ def test_the_real_errors_sentence_reads_its_direction_from_the_paired_test(tmp_p
     assert "is not shown to find real errors less well" in text and "finds real errors less well" not in text
     assert "whose 1,000 training labels" in text and "(a sample of 100 items per seed)" in text
     assert conclusions.check_text(text, [claim]) == []
+
+
+def test_the_nli_sentences_recompute_from_committed_scores():
+    """The ChaosNLI sentence uses only figures the GPU run's committed ``scores.parquet`` recomputes (real data),
+    and its pooled clause reads ``results/nli/pooled.csv`` (the NLI page's runs, ``nlpdiff_study.nli``)."""
+    import os
+
+    from nlpdiff_study import nli
+
+    claims = {c.analysis: c for c in conclusions.answer(ROOT / "results")[0]}
+    one = claims["Human disagreement (NLI)"]
+    assert one.equivalence == (pd.read_csv(ROOT / "results/nli/pooled.csv")["verdict"] == "equivalent").any()
+    assert "pooled over the NLI chapter's" in one.render()
+    data = os.environ.get("NLPDIFF_DATA_DIR")
+    if not data or not (Path(data) / "chaosnli_snli").exists():
+        pytest.skip("set NLPDIFF_DATA_DIR to the real data (../shared/data) to recompute the ChaosNLI figures")
+    run = ROOT / "results/gpu/snli_chaos/snli_clean"
+    samples = nli.with_chaos_columns(pd.read_parquet(run / "samples.parquet"))
+    table = nli.chaosnli_table(pd.read_parquet(run / "scores.parquet"), nli.chaosnli_signals(samples), n_boot=0)
+    act = table.set_index("score").loc["action"]
+    for slot, value in (("rho", act["spearman_entropy"]), ("auc", act["roc_auc"])):
+        assert one.slots[slot].text() == f"{value:.3f}", slot

@@ -168,6 +168,47 @@ def test_nli_notebook_smoke(smoke_study):
     assert "ChaosNLI" in json.dumps([o for c in nb.cells for o in c.get("outputs", [])])
 
 
+@pytest.mark.slow
+def test_committed_summary_of_the_nli_page_is_what_the_page_shows(smoke_study, tmp_path):
+    """``python -m nlpdiff_study.nli RUN_DIR`` writes the page's pooled comparison from its finished runs (no
+    training), and the numbers are the ones the executed page prints; the committed ``results/nli`` holds the
+    same for the committed page."""
+    import json
+    from pathlib import Path
+
+    import nbformat
+
+    from conftest import smoke_page, smoke_run_dir
+    from nlpdiff_study import pages
+
+    def pooled_sentence(page: Path) -> str:
+        nb = nbformat.read(page, as_version=4)
+        texts = [o["data"].get("text/markdown", "") for c in nb.cells for o in c.get("outputs", []) if "data" in o]
+        return next(t for t in texts if t.startswith("Pooled over"))
+
+    def shown(pooled: pd.DataFrame, sentence: str) -> None:
+        for r in pooled.to_dict("records"):
+            assert (f"`{r['baseline']}`" in sentence and
+                    f"{pages.format_number(r['estimate'], signed=True)} [{pages.format_number(r['low'], signed=True)}, "
+                    f"{pages.format_number(r['high'], signed=True)}]" in sentence), (r, sentence)
+
+    run_dir = smoke_run_dir(smoke_study, "nli")
+    before = {p: p.stat().st_mtime_ns for p in run_dir.parent.rglob("run.json")}
+    nli.main([str(run_dir), "--out", str(tmp_path / "out")])
+    assert {p: p.stat().st_mtime_ns for p in run_dir.parent.rglob("run.json")} == before  # nothing retrained
+    pooled = pd.read_csv(tmp_path / "out" / "pooled.csv")
+    meta = json.loads((tmp_path / "out" / "part.json").read_text())
+    runs = pd.read_csv(tmp_path / "out" / "runs.csv")
+    assert set(meta["runs"]) == set(runs["run"]) and "snli_finetune" in meta["runs"]
+    assert all(m["versions"] and m["hardware"] for m in meta["runs"].values())
+    shown(pooled, pooled_sentence(smoke_page(smoke_study, "nli")))
+    root = Path(__file__).resolve().parents[1]
+    if (root / "results/nli/pooled.csv").is_file():
+        shown(pd.read_csv(root / "results/nli/pooled.csv"), pooled_sentence(root / "book/results/nli.ipynb"))
+    with pytest.raises(ParameterError, match="run_dir"):
+        nli.write_pooled(tmp_path / "nowhere" / "run", tmp_path / "x")
+
+
 def test_compare_human_signals_reads_chaosnli_columns_of_any_nli_run():
     """The comparison chapter's human signals include ChaosNLI for every run whose samples carry its columns."""
     from types import SimpleNamespace
