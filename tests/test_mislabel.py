@@ -420,8 +420,8 @@ def test_noisy_agnews_page_is_the_rendering_of_the_committed_tables(tmp_path):
 def test_cleaning_part_with_real_errors_trains_the_clean_reference_on_the_true_labels(tiny_data_dir, tmp_path,
                                                                                        one_torch_thread):
     part = {"kind": "cleaning", "params": {**REAL["params"], "data_dir": str(tiny_data_dir), "epochs": 2},
-            "real": {"task": "noisy_agnews", "rate": 0.2}, "fractions": [0.1], "methods": ["action", "random", "relabel"],
-            "seeds": [0]}
+            "real": {"task": "noisy_agnews", "rate": 0.2}, "fractions": [0.1],
+            "methods": ["action", "random", "relabel", "confident_learning", "aum"], "seeds": [0]}
     table, cost = mislabel.run_part("c", _cfg(tmp_path, {"c": part}), tmp_path / "runs", tmp_path / "out")
     from nlpdiff import rundir
 
@@ -431,7 +431,20 @@ def test_cleaning_part_with_real_errors_trains_the_clean_reference_on_the_true_l
     wrong = noisy.samples["is_corrupted"].astype(bool)
     assert wrong.any() and not clean.samples["is_corrupted"].any()
     assert (table["noise_type"] == "real").all() and table["noise_rate"].iloc[0] == pytest.approx(wrong.mean())
-    assert set(table["method"]) == {"no removal", "clean labels", "action", "random", "relabel"}
+    assert set(table["method"]) == {"no removal", "clean labels", "action", "random", "relabel", "confident_learning",
+                                    "aum"}
+    # removal by confident learning: its K = 5 trainings of the noisy recipe, counted in the cost table
+    from nlpdiff.detection import load_confident_learning
+
+    cl_info, _, cl_scores = load_confident_learning(tmp_path / "runs" / "c" / "noisy_s0_cl5")
+    assert cl_info["n_trainings"] == 5 and (cost["method"] == "confident_learning (K=5)").sum() == 1
+    by_cl = table[table["method"] == "confident_learning"].iloc[0]
+    top = cl_scores.sort_values("confident_learning", ascending=False, kind="stable")["sample_id"].iloc[
+        :round(0.1 * len(cl_scores))]
+    assert by_cl["corrupted_removed"] == int(noisy.samples.set_index("sample_id").loc[top, "is_corrupted"].sum())
+    with pytest.raises(ParameterError, match="methods"):
+        mislabel.run_part("c", _cfg(tmp_path, {"c": {**part, "methods": ["action", "nonsense"]}}), tmp_path / "runs",
+                          tmp_path / "out2")
     # relabel: the action score's top 10 % get the noisy model's predicted class; nothing is removed
     rel = table[table["method"] == "relabel"].iloc[0]
     assert rel["score"] == "action" and rel["n_kept"] == rel["n_train"]

@@ -17,15 +17,18 @@ one of three kinds:
     every dynamics score comes from one run; confident learning, :func:`nlpdiff.detection.
     confident_learning` with K folds on the same backbone, needs K).
 ``cleaning``
-    Under one noise cell: remove the top fractions by the action score, by the best baseline and at
-    random, retrain on the rest (:class:`nlpdiff.samplers.SubsetSampler`) and record held-out
-    accuracy, beside the clean-data and the no-removal runs. Writes ``cleaning.csv`` and ``cost.csv``.
+    Under one noise cell (or real errors): remove the top fractions by the action score, by confident
+    learning, by a declared baseline, by the best other score (an oracle) or at random, retrain on the rest
+    (:class:`nlpdiff.samplers.SubsetSampler`), or relabel the action score's top fractions with the model's
+    prediction (:func:`nlpdiff.detection.train_relabelled`), and record held-out accuracy, beside the
+    clean-data and the no-removal runs. Writes ``cleaning.csv`` and ``cost.csv``.
 ``imdb``
     Runs on the IMDB test split; every score is evaluated against the crowd-checked label errors of
     Northcutt et al. 2021 (among the 1,310 candidates, and on every scored review). Writes
     ``summary.csv`` and ``cost.csv``.
 
-Modules: :mod:`.parts` (configuration and the three runners), :mod:`.tables` (the analysis functions,
+Modules: :mod:`.parts` (configuration, the grid and IMDB runners and what the runners share),
+:mod:`.cleaning` (the cleaning runner), :mod:`.run` (one part of any kind), :mod:`.tables` (the analysis functions,
 :func:`cells`, :func:`paired_tests`, :func:`cost_table`, :func:`cleaning_cells`: they turn the committed
 tables into what the chapter shows and train nothing), :mod:`.page` (the chapter's charts and sentences),
 :mod:`.readings` (blind reading sheets). Every public name is importable from this package.
@@ -34,10 +37,14 @@ tables into what the chapter shows and train nothing), :mod:`.page` (the chapter
 from nlpdiff import stats  # noqa: F401  (pages reach the seed intervals through this package)
 from nlpdiff_study.comparisons import not_baselines  # noqa: F401
 from nlpdiff_study.mislabel.parts import (  # noqa: F401
-    CONFIG, PART_KINDS, ACTION_FAMILY, TESTED, METRICS, NOISE_SHORT, load_config, get_part, grid_jobs,
-    detection_rows, memorisation, cost_row, run_grid, audit_top_rows, threshold_row, best_baseline,
-    removal_positions, run_cleaning, imdb_truth, published_check, run_imdb, _write, run_part,
+    CONFIG, PART_KINDS, ACTION_FAMILY, TESTED, METRICS, NOISE_SHORT, CLEANING_METHODS, load_config, get_part,
+    grid_jobs, detection_rows, memorisation, cost_row, run_grid, audit_top_rows, threshold_row, imdb_truth,
+    published_check, run_imdb, _write,
 )
+from nlpdiff_study.mislabel.cleaning import (  # noqa: F401
+    best_baseline, removal_positions, noisy_predictions, run_cleaning,
+)
+from nlpdiff_study.mislabel.run import run_part  # noqa: F401
 from nlpdiff_study.mislabel.tables import (  # noqa: F401
     CELL, cells, threshold_cells, paired_tests, real_vs_synthetic, cost_table, cleaning_cells,
     cleaning_tests, load_results, grid_summaries, gpu_summary, verdicts, cell_label,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 
 
-from nlpdiff_study.mislabel.parts import CONFIG, run_part
+from nlpdiff_study.mislabel.parts import CONFIG
+from nlpdiff_study.mislabel.run import run_part
 from nlpdiff_study.mislabel.readings import READINGS, prepare_reading
 
 

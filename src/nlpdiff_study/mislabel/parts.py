@@ -1,5 +1,6 @@
-"""Parts of the mislabel grid: configuration, the runners of the three part kinds (grid, cleaning,
-imdb) and the rows they write under ``results/mislabel/<part>/``."""
+"""Parts of the mislabel grid: configuration, the grid and IMDB runners and what every runner shares
+(training or reusing a run, its cost row, confident learning, the tables' writer). Cleaning parts:
+:mod:`.cleaning`; one part of any kind: :func:`nlpdiff_study.mislabel.run.run_part`."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pandas as pd
 
 from nlpdiff import stats
 from nlpdiff.errors import ParameterError
-from nlpdiff_study.comparisons import action_family, not_baselines
+from nlpdiff_study.comparisons import action_family
 
 CONFIG = Path("params/mislabel.yaml")
 PART_KINDS = ("grid", "cleaning", "imdb")
@@ -41,6 +42,11 @@ def load_config(path: str | Path = CONFIG) -> dict[str, Any]:
     if not isinstance(cfg.get("parts"), dict) or not cfg["parts"]:
         raise ParameterError("parts", cfg.get("parts"), "a mapping of part names to parts")
     return cfg
+
+
+#: Cleaning methods that are not a score column: the oracle's best other score, random removal, relabelling
+#: by the action score, and removal by confident learning (K = 5 more trainings of the noisy run's recipe).
+CLEANING_METHODS = ("best_baseline", "random", "relabel", "confident_learning")
 
 
 def get_part(cfg: dict[str, Any], name: str) -> dict[str, Any]:
@@ -84,6 +90,12 @@ def get_part(cfg: dict[str, Any], name: str) -> dict[str, Any]:
         fr = part.get("fractions")
         if not fr or not all(isinstance(f, (int, float)) and 0 < f < 1 for f in fr):
             raise ParameterError(f"{name}.fractions", fr, "a non-empty list of fractions in (0, 1)")
+        from nlpdiff.scores import difficulty_scores
+
+        allowed = [*CLEANING_METHODS, *difficulty_scores()]
+        for m in part.get("methods", ["action", "best_baseline", "random"]):
+            if m not in allowed:
+                raise ParameterError(f"{name}.methods", m, f"one of {CLEANING_METHODS} or a difficulty score's name")
     return part
 
 
@@ -213,9 +225,7 @@ def _train(params: dict[str, Any], output_dir: Path, progress: bool, sampler=Non
 def run_grid(name: str, part: dict[str, Any], runs_dir: Path, out_dir: Path, progress: bool = False,
              max_runs: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Train (or reuse) every run of a grid part; write ``summary.csv`` and ``cost.csv``."""
-    from nlpdiff import rundir
     from nlpdiff.config import from_flat
-    from nlpdiff.detection import confident_learning, load_confident_learning
 
     cl = part.get("confident_learning") or {}
     cl_k = int(cl.get("k", 5))
@@ -246,15 +256,7 @@ def run_grid(name: str, part: dict[str, Any], runs_dir: Path, out_dir: Path, pro
         if cl and job["length"] in cl.get("lengths", [next(iter(part["lengths"]))]) and job["noise_rate"] in cl.get(
                 "rates", part["rates"]) and job["seed"] in cl.get("seeds", part["seeds"]) and job["noise_type"] in cl.get(
                 "noise_types", [job["noise_type"]]):
-            cl_dir = runs_dir / name / f"{job['run']}_cl{cl_k}"
-            try:
-                info, _, cl_scores = load_confident_learning(cl_dir)
-                if rundir.recorded_params(info) != from_flat({**job["params"], "output_dir": str(runs_dir / name / job["run"])}).flat():
-                    raise FileNotFoundError
-            except Exception:  # noqa: BLE001 - missing or other parameters: compute it
-                p = from_flat({**job["params"], "output_dir": str(runs_dir / name / job["run"])})
-                cl_scores = confident_learning(p, k=cl_k, output_dir=str(cl_dir), progress=progress)
-                info = json.loads((cl_dir / "run.json").read_text())
+            cl_scores, info = _confident_learning(job["params"], runs_dir / name / job["run"], progress, k=cl_k)
             scores = scores.merge(cl_scores, on="sample_id", how="left")
             costs.append(cost_row(job["run"], f"confident_learning (K={cl_k})", info, cl_k, **_cell(base)))
         thr = part.get("aum_threshold") or {}
@@ -330,125 +332,23 @@ def _cell(base: dict[str, Any]) -> dict[str, Any]:
     return {k: base[k] for k in ("part", "task", "backbone", "length", "noise_rate", "noise_type", "seed") if k in base}
 
 
-def best_baseline(scores: pd.DataFrame, y: np.ndarray, metric: str = "roc_auc") -> str:
-    """The difficulty score outside :data:`ACTION_FAMILY` with the best ``metric`` on these samples (an oracle
-    choice: it uses the ground truth, which favours the baseline)."""
-    rows = pd.DataFrame(detection_rows(scores, y, tested=()))
-    rows = rows[~rows["score"].isin(not_baselines())]
-    return str(rows.sort_values(metric, ascending=False)["score"].iloc[0])
-
-
-def removal_positions(values: np.ndarray, fraction: float, rng: np.random.Generator | None = None) -> np.ndarray:
-    """Positions kept after removing the top ``fraction`` by ``values`` (higher = removed first), or at
-    random when ``rng`` is given (``values`` then only gives the size)."""
-    n = len(values)
-    m = int(round(fraction * n))
-    order = rng.permutation(n) if rng is not None else np.argsort(-np.asarray(values, float), kind="stable")
-    return np.sort(order[m:])
-
-
-def noisy_predictions(params: dict[str, Any], folder: Path, progress: bool = False) -> pd.DataFrame:
-    """The final model's predicted class of every training sample of the run in ``folder`` (trained with
-    ``params``): its ``predictions.parquet`` (:func:`nlpdiff.audit.write_predictions`), made by training the
-    run again with the :class:`~nlpdiff.audit.SavePredictions` handler when it lacks one (same parameters
-    and data: the same run, now with its predictions)."""
+def _confident_learning(params: dict[str, Any], run_folder: Path, progress: bool, k: int = 5) -> tuple[pd.DataFrame, dict]:
+    """Confident learning (K = ``k``) of the run trained with ``params`` in ``run_folder``: its scores and run
+    information, reused from ``<run_folder>_cl<k>`` when that holds the same parameters."""
     from nlpdiff import rundir
-    from nlpdiff.audit import PREDICTIONS_FILE, SavePredictions
     from nlpdiff.config import from_flat
-    from nlpdiff.dynamics import train
+    from nlpdiff.detection import confident_learning, load_confident_learning
 
-    file = folder / PREDICTIONS_FILE
-    if not file.exists() or not (folder / "run.json").exists():
-        p = from_flat({**params, "output_dir": str(folder)})
-        train(p, progress=progress, handlers=[SavePredictions(folder)])
-        rundir.load_run(folder)  # complete, or raise
-    return pd.read_parquet(file)
-
-
-def _relabel_rows(name: str, part: dict[str, Any], params: dict[str, Any], noisy, y: np.ndarray,
-                  common: dict[str, Any], runs_dir: Path, seed: int, progress: bool):
-    """Relabel instead of remove: the top fractions by the action score get the noisy run's predicted class
-    as their label (:func:`nlpdiff.detection.train_relabelled`); one retraining per fraction."""
-    from nlpdiff.config import from_flat
-    from nlpdiff.detection import train_relabelled
-
-    pred = noisy_predictions(params, noisy.path, progress).set_index("sample_id")["predicted"]
-    given = noisy.samples.set_index("sample_id")["label"]
-    truth = noisy.samples.set_index("sample_id")["original_label"]
-    ids = noisy.scores["sample_id"].to_numpy()  # sample_id order = the prepared samples' positions
-    n = len(ids)
-    rows, costs = [], []
-    for f in part["fractions"]:
-        flagged = np.setdiff1d(np.arange(n), removal_positions(noisy.scores["action"].to_numpy(float), f))
-        new = pred.loc[ids[flagged]].to_numpy()
-        tag = f"relabel_{round(f * 100):02d}_s{seed}"
-        p = from_flat({**params, "output_dir": str(runs_dir / name / tag)})
-        r = train_relabelled(p, flagged, new, str(runs_dir / name / tag), progress=progress)
-        changed = new != given.loc[ids[flagged]].to_numpy()
-        rows.append({**common, "method": "relabel", "score": "action", "fraction": f, "n_kept": n,
-                     "corrupted_removed": int(y[flagged].sum()), "labels_changed": int(changed.sum()),
-                     "labels_fixed": int((changed & (new == truth.loc[ids[flagged]].to_numpy())).sum()),
-                     "labels_broken": int((changed & ~y[flagged]).sum()),
-                     "heldout_accuracy": _heldout(r), "run": tag})
-        costs.append(cost_row(tag, "retrain (relabel)", r.info, 1, **common))
-    return rows, costs
-
-
-def run_cleaning(name: str, part: dict[str, Any], runs_dir: Path, out_dir: Path,
-                 progress: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Noisy run, clean run, then retrain without the top fractions (action, best baseline, random).
-
-    With ``real: {task: T}`` the noisy runs train task ``T`` (labels with real errors, no injected noise)
-    and the clean run the part's own task on the true labels of the same samples (for NoisyAG-News:
-    ``noisy_agnews`` and ``noisy_agnews_clean``); the held-out split is the task's (clean) one either way."""
-    from nlpdiff.samplers import SubsetSampler
-
-    rows, costs = [], []
-    methods = part.get("methods", ["action", "best_baseline", "random"])
-    real = part.get("real")
-    for seed in part["seeds"]:
-        params = {**part["params"], "seed": seed, "data_seed": seed}
-        clean_params = {**params, "noise_rate": 0.0}
-        if real:
-            params = {**params, "task": real["task"], "noise_rate": 0.0, "noise_type": "uniform"}
-        noisy = _train(params, runs_dir / name / f"noisy_s{seed}", progress)
-        clean = _train(clean_params, runs_dir / name / f"clean_s{seed}", progress)
-        samples = noisy.samples.set_index("sample_id")
-        y = samples.loc[noisy.scores["sample_id"], "is_corrupted"].to_numpy(bool)
-        baseline = best_baseline(noisy.scores, y)
-        n = len(noisy.scores)
-        common = {"part": name, "seed": seed, "noise_rate": float(y.mean()) if real else params.get("noise_rate"),
-                  "noise_type": "real" if real else params.get("noise_type", "uniform"), "n_train": n,
-                  "n_corrupted": int(y.sum())}
-        for label, r in (("no removal", noisy), ("clean labels", clean)):
-            rows.append({**common, "method": label, "score": "", "fraction": 0.0, "n_kept": n,
-                         "corrupted_removed": 0, "heldout_accuracy": _heldout(r), "run": r.path.name})
-            costs.append(cost_row(r.path.name, label, r.info, 1, **common))
-        for method in methods:
-            if method == "relabel":
-                rows_, costs_ = _relabel_rows(name, part, params, noisy, y, common, runs_dir, seed, progress)
-                rows.extend(rows_)
-                costs.extend(costs_)
-                print(f"seed {seed} relabel (action): done", flush=True)
-                continue
-            score = baseline if method == "best_baseline" else method
-            for f in part["fractions"]:
-                if method == "random":
-                    keep = removal_positions(np.zeros(n), f, np.random.default_rng(1000 * seed + int(f * 1000)))
-                else:
-                    keep = removal_positions(noisy.scores[score].to_numpy(float), f)
-                # positions are sample_id order (scores are sorted by sample_id, as the sampler's positions)
-                tag = f"{method}_{round(f * 100):02d}_s{seed}"
-                sampler = SubsetSampler(n, keep, params.get("batch_size", 32), seed)
-                r = _train(params, runs_dir / name / tag, progress, sampler=sampler)
-                removed = np.setdiff1d(np.arange(n), keep)
-                rows.append({**common, "method": method, "score": score, "fraction": f, "n_kept": len(keep),
-                             "corrupted_removed": int(y[removed].sum()), "heldout_accuracy": _heldout(r), "run": tag})
-                costs.append(cost_row(tag, f"retrain ({method})", r.info, 1, **common))
-            print(f"seed {seed} {method} ({score}): done", flush=True)
-    table, cost = pd.DataFrame(rows), pd.DataFrame(costs)
-    _write(out_dir, cleaning=table, cost=cost)
-    return table, cost
+    p = from_flat({**params, "output_dir": str(run_folder)})
+    cl_dir = Path(f"{run_folder}_cl{k}")
+    try:
+        info, _, cl_scores = load_confident_learning(cl_dir)
+        if rundir.recorded_params(info) != p.flat():
+            raise FileNotFoundError
+    except Exception:  # noqa: BLE001 - missing or other parameters: compute it
+        cl_scores = confident_learning(p, k=k, output_dir=str(cl_dir), progress=progress)
+        info = json.loads((cl_dir / "run.json").read_text())
+    return cl_scores, info
 
 
 def imdb_truth(data_dir: str | Path) -> pd.DataFrame:
@@ -520,25 +420,10 @@ def run_imdb(name: str, part: dict[str, Any], runs_dir: Path, out_dir: Path,
 
 
 def _write(out_dir: Path, **tables: pd.DataFrame) -> None:
+    """Each table as ``<name>.csv`` in ``out_dir``, written to a temporary file first: a cut never leaves a
+    half-written table."""
     out_dir.mkdir(parents=True, exist_ok=True)
     for fname, df in tables.items():
-        df.to_csv(out_dir / f"{fname}.csv", index=False, float_format="%.6g")
-
-
-def run_part(name: str, config: str | Path = CONFIG, runs_dir: str | Path = "runs/mislabel",
-             out: str | Path = "results/mislabel", progress: bool = False, max_runs: int | None = None):
-    """Compute one part of the configuration; returns its tables (also written to ``<out>/<name>/``)."""
-    cfg = load_config(config)
-    part = get_part(cfg, name)
-    runs_dir, out_dir = Path(runs_dir), Path(out) / name
-    t = time.perf_counter()
-    if part["kind"] == "grid":
-        res = run_grid(name, part, runs_dir, out_dir, progress, max_runs)
-    elif part["kind"] == "cleaning":
-        res = run_cleaning(name, part, runs_dir, out_dir, progress)
-    else:
-        res = run_imdb(name, part, runs_dir, out_dir, progress)
-    (out_dir / "part.json").write_text(json.dumps({"part": name, "config": part, "wall_s": round(time.perf_counter() - t, 1),
-                                                   "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
-                                                  indent=1, default=str) + "\n")
-    return res
+        tmp = out_dir / f".{fname}.csv.tmp"
+        df.to_csv(tmp, index=False, float_format="%.6g")
+        tmp.replace(out_dir / f"{fname}.csv")
