@@ -129,6 +129,12 @@ def test_methods_declares_the_comparisons_the_code_uses():
     assert f"margin of **{comparisons.MARGIN_RHO} in Spearman's rho**" in declared
     for baseline in comparisons.NLI_BASELINES:
         assert f"`{baseline}`" in declared, baseline
+    # cleaning on real errors: the part removes by every primary baseline, and Methods declares the family
+    import yaml
+
+    cleaning = yaml.safe_load((ROOT / "params" / "mislabel.yaml").read_text())["parts"]["cleaning_noisy_agnews_probe"]
+    assert set(comparisons.PRIMARY_BASELINES) <= set(cleaning["methods"])
+    assert "**Cleaning on real errors (NoisyAG-News)**" in declared
     # declared before the results: the section comes before any result page in the book's order
     toc = (ROOT / "_toc.yml").read_text()
     assert toc.index("file: book/methods") < toc.index("file: book/results/")
