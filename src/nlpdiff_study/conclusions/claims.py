@@ -252,8 +252,14 @@ def real_errors_claim(root: Path) -> Claim | None:
         if size < int(full["n"]):
             slots[f"size{i}"] = Figure(size, src, 0)
             sample = f" (a sample of {{size{i}}} items per seed)"
+        cl = cells[(cells["backbone"] == backbone) & (cells["noise_type"] == "real")
+                   & (cells["score"] == "confident_learning")]
+        against_cl = ""
+        if len(cl):
+            slots.update({f"cl{i}": Figure(cl.iloc[0]["roc_auc_mean"], src), f"ncl{i}": Figure(cl.iloc[0]["n_seeds"], src, 0)})
+            against_cl = f"; confident learning with the same backbone and five more trainings: {{cl{i}}} over {{ncl{i}}} seeds"
         text = (f"the {{b{i}}} backbone{sample} ranks them first at ROC AUC {{auc{i}}} ({{lo{i}}} to {{hi{i}}}, "
-                f"{{n{i}}} seeds) against {{syn{i}}} on the same texts with synthetic noise shaped like the human "
+                f"{{n{i}}} seeds{against_cl}) against {{syn{i}}} on the same texts with synthetic noise shaped like the human "
                 f"errors (<dir{i}>paired difference {{d{i}}}, Holm p {{p{i}}})")
         t = top[(top["backbone"] == backbone) & (top["noise_type"] == "real") & (top["top"] == 100)] if len(top) else top
         if len(t):
