@@ -83,7 +83,7 @@ for backbone in summary["backbone"].unique():
     pk = cell(backbone, "real", "action")
     diffs = "; ".join(f"real minus {x} {pages.format_number(r['diff'], signed=True)} [{pages.format_number(r['diff_lo'], signed=True)}, "
                       f"{pages.format_number(r['diff_hi'], signed=True)}] (paired over seeds, "
-                      f"Holm p {r['p_holm']:.2g})" for x in ("uniform", "empirical")
+                      f"Holm p {pages.format_p(r['p_holm'])})" for x in ("uniform", "empirical")
                       for r in d[d["against"] == x].to_dict("records"))
     text = (f"**{backbone}** ({items}, {k} real errors, {n_seeds} seeds): the action score ranks the real "
             f"errors with ROC AUC {fmt(a_real)} against {fmt(a_u)} for uniform and {fmt(a_e)} for the "
@@ -230,6 +230,36 @@ t["difference"] = t.apply(lambda r: f"{signed(r['diff'])} [{signed(r['diff_lo'])
 t.pivot_table(index=["backbone", "score"], columns="against", values="difference", aggfunc="first")
 
 # %% [markdown]
+# ## AUM with threshold samples: a cut-off instead of a ranking
+#
+# Pleiss et al. (2020) turn the area under the margin into a decision: a second run gives a random
+# `n / (c + 1)` of the training items a fake fifth class; these *threshold samples* are wrong by construction,
+# and every other item whose AUM falls below the 99th percentile of theirs is flagged
+# (`nlpdiff.detection.aum_threshold`; one more training run per labelling and seed). Per backbone and
+# labelling, over seeds: how many items the cut-off flags, the precision of the flags (chance: the share of
+# wrong labels) and their recall, and, at the same list length k = the number flagged, the precision of
+# the action score's top k (paired over seeds, action minus the flags, Holm over the table).
+
+# %% tags=["hide-input"]
+thr = [pd.read_csv(root / p / "aum_threshold.csv") for p in found if (root / p / "aum_threshold.csv").exists()]
+if thr:
+    tc = mislabel.threshold_cells(pd.concat(thr, ignore_index=True))
+    display(tc[["backbone", "noise_type", "n_seeds", "n_judged_mean", "n_flagged_mean", "precision_mean", "precision_lo",
+                "precision_hi", "recall_mean", "chance_precision", "action_precision_at_k_mean", "action_minus_flags",
+                "p_holm"]].round(3))
+    display(pages.bullets([
+        f"{r.backbone}, real errors ({r.n_seeds} seeds): the cut-off flags {r.n_flagged_mean:,.0f} of "
+        f"{r.n_judged_mean:,.0f} judged items ({r.n_flagged_mean / r.n_judged_mean:.0%}); "
+        f"{r.precision_mean:.3f} [{r.precision_lo:.3f}, {r.precision_hi:.3f}] of them are real errors (chance "
+        f"{r.chance_precision:.3f}) and they hold {r.recall_mean:.0%} of the real errors; the action score's "
+        f"first {r.n_flagged_mean:,.0f} items reach precision {r.action_precision_at_k_mean:.3f} (difference "
+        f"{pages.format_number(r.action_minus_flags, signed=True)}, Holm p {pages.format_p(r.p_holm)})."
+        for r in tc[tc["noise_type"] == "real"].itertuples()]))
+else:
+    display(Markdown("*No threshold-sample runs are committed for these parts (`aum_threshold` in "
+                     "`params/mislabel.yaml`).*"))
+
+# %% [markdown]
 # ## Cost
 #
 # Training runs and wall seconds per method (from each run's `run.json`), on the machine named below.
@@ -249,10 +279,12 @@ display(Markdown(" ".join(f"Part `{p}`: {cost.loc[cost['part'] == p, 'wall_s'].s
 # ## Cleaning: remove the suspects, retrain, test on clean labels
 #
 # The probe trained on the human labels of all items; then the top 2, 5, 10 and 20 % of the items by the
-# action score, by the best other difficulty score (chosen per seed with the truth: an oracle that favours
-# it) or at random are removed and the same recipe is retrained on the rest. Accuracy is measured on clean
-# AG-News test items; "clean labels" trains on the true labels of the same items (the ceiling), "no
-# removal" on the human labels as given.
+# action score, by confident learning (K = 5, same recipe), by each primary baseline declared in Methods,
+# by the best other difficulty score (chosen per seed with the truth: an oracle that favours it,
+# exploratory) or at random are removed and the same recipe is retrained on the rest. **Relabel** keeps every item
+# and gives the action score's top items the class the trained model predicts for them instead
+# (`nlpdiff.detection.train_relabelled`). Accuracy is measured on clean AG-News test items; "clean labels"
+# trains on the true labels of the same items (the ceiling), "no removal" on the human labels as given.
 
 # %% tags=["hide-input"]
 clean_path = root / cleaning_part / "cleaning.csv"
@@ -264,8 +296,8 @@ if clean_path.exists():
     rnd = cc[(cc["method"] == "random") & (cc["fraction"] == top["fraction"])].iloc[0]
     gap = ref.loc["clean labels", "heldout_accuracy_mean"] - ref.loc["no removal", "heldout_accuracy_mean"]
     display(Markdown(
-        f"Removing the top {top['fraction']:.0%} by the action score ({top['corrupted_removed_mean']:.0f} real errors "
-        f"among the {top['n_removed_mean']:.0f} removed items, means over {int(top['n_seeds'])} seeds) gives clean-test "
+        f"Removing the top {top['fraction']:.0%} by the action score ({top['corrupted_removed_mean']:,.0f} real errors "
+        f"among the {top['n_removed_mean']:,.0f} removed items, means over {int(top['n_seeds'])} seeds) gives clean-test "
         f"accuracy {top['heldout_accuracy_mean']:.3f} [{top['heldout_accuracy_lo']:.3f}, {top['heldout_accuracy_hi']:.3f}], "
         f"against {ref.loc['no removal', 'heldout_accuracy_mean']:.3f} with no removal, {rnd['heldout_accuracy_mean']:.3f} "
         f"after removing as many at random and {ref.loc['clean labels', 'heldout_accuracy_mean']:.3f} with the true "
@@ -281,9 +313,27 @@ if clean_path.exists():
     rules = alt.Chart(refs).mark_rule(strokeDash=[4, 3]).encode(y="heldout_accuracy_mean:Q", color="method:N")
     display(alt.layer(band, line, rules).properties(width=420, height=240))
     display(cc)
-    display(Markdown("Paired over seeds: accuracy after removing by the action score minus after removing by the best "
-                     "other score or at random (Holm-adjusted over the table):"))
-    display(mislabel.cleaning_tests(cleaning))
+    rel = cleaning[cleaning["method"] == "relabel"]
+    if len(rel):
+        rr = rel.groupby("fraction")[["labels_changed", "labels_fixed", "labels_broken", "corrupted_removed"]].mean()
+        display(Markdown("Relabelling, means over seeds: " + "; ".join(
+            f"of the top {f:.0%} ({int(round(f * cleaning['n_train'].iloc[0])):,} items, {r.corrupted_removed:,.0f} of them "
+            f"wrong), the model's prediction changes {r.labels_changed:,.0f} labels, {r.labels_fixed:,.0f} to the true one "
+            f"and {r.labels_broken:,.0f} from a right label to a wrong one" for f, r in rr.iterrows()) + "."))
+    others = [m for m in dict.fromkeys(cleaning["method"]) if m not in ("action", "no removal", "clean labels")]
+    ct = mislabel.cleaning_tests(cleaning, against=others)
+    best = cc[~cc["method"].isin(["clean labels", "no removal"])].sort_values("heldout_accuracy_mean").groupby("fraction").tail(1)
+    display(Markdown(
+        "Best mean clean-test accuracy per fraction: " + "; ".join(
+            f"top {r.fraction:.0%}: `{r.method}` {r.heldout_accuracy_mean:.3f} [{r.heldout_accuracy_lo:.3f}, "
+            f"{r.heldout_accuracy_hi:.3f}]" for r in best.sort_values("fraction").itertuples())
+        + f". Of the {len(ct)} paired comparisons of the action score with another method below, "
+        f"{int(((ct['p_holm'] < 0.05) & (ct['diff'] > 0)).sum())} favour the action score and "
+        f"{int(((ct['p_holm'] < 0.05) & (ct['diff'] < 0)).sum())} the other method after Holm's adjustment "
+        f"({int(ct['n_seeds'].max())} seeds each: a small design; read the intervals)."))
+    display(Markdown("Paired over seeds: accuracy after removing by the action score minus after removing by each "
+                     "other method or after relabelling the same items (Holm-adjusted over the table):"))
+    display(ct)
 else:
     display(Markdown(f"*The cleaning part is not committed yet (`python -m nlpdiff_study.mislabel {cleaning_part}`).*"))
 
@@ -295,7 +345,9 @@ else:
 # `params/mislabel.yaml`: every run reads the texts at `max_length` 64 (the texts average 39 words) and
 # reports held-out accuracy on clean test items; confident learning ran on the seeds listed there. The
 # fine-tuned runs train on a sample of the items per seed (the whole set would take hours per run on the
-# CPU). Not computed (CPU budget): fine-tuned models on all the items, confident learning with the
-# fine-tuned model (K more trainings per run), AUM with threshold samples and relabelling on these items.
+# CPU). Not computed (CPU budget): fine-tuned models on all the items, and confident learning and the
+# threshold-sample runs with the fine-tuned model (K more trainings per run); cleaning and relabelling use
+# the probe only. Relabelling takes the trained model's prediction on its own training items, which have
+# shaped it (not out-of-sample predictions).
 # The model-size page compares MiniLM with MPNet-base on a smaller sample of them. The audit table's rows above are those of the study's own runs; `benchmarks/score_real_errors.py`
 # runs `nlpdiff score` on a CSV file of the items, as a user would, and reads its audit table against the truth.
