@@ -267,22 +267,11 @@ cells = {name: {"task": p.task, "backbone": p.backbone, "seed": p.seed} for name
 pooled = nli.pooled_agreement(tables, cells)
 display(pooled[["baseline", "n_cells", "n_pairs", "estimate", "low", "high", "mdd", "p_holm", "p_equivalence_holm",
                 "verdict"]])
-
-
-def pooled_words(r):
-    if r["verdict"] in ("better", "worse"):
-        return f"**{'higher' if r['verdict'] == 'better' else 'lower'}** than `{r['baseline']}`"
-    if r["verdict"] == "equivalent":
-        return f"**equivalent** to `{r['baseline']}` (within {declared.MARGIN_RHO})"
-    return f"**not shown to differ** from `{r['baseline']}` (smallest detectable difference {r['mdd']:.3f})"
-
-
 display(Markdown(
     f"Pooled over {len(tables)} runs in {int(pooled['n_cells'].max())} cells, the action score's Spearman "
-    "correlation with the human entropy is " + "; ".join(
-        f"{pooled_words(r)}: {pages.format_number(r['estimate'], signed=True)} "
-        f"[{pages.format_number(r['low'], signed=True)}, {pages.format_number(r['high'], signed=True)}], Holm p "
-        f"{pages.format_p(r['p_holm'])}" for r in pooled.to_dict("records")) + "."))
+    "correlation with the human entropy is " + "; ".join(declared.pooled_phrases(pooled))
+    + f" (two-stage cluster bootstrap; Holm over the {len(pooled)} baselines; equivalence margin "
+    f"{declared.MARGIN_RHO} in Spearman's rho)."))
 
 # %% [markdown]
 # ## The larger fine-tuned SNLI run from a GPU

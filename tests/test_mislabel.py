@@ -344,6 +344,26 @@ def test_opening_leads_with_the_declared_pooled_comparisons():
     assert mislabel.opening(tests, cells, split=True)[0] == ""  # no pooled comparison, no lead
 
 
+def test_pooled_phrases_are_one_wording_for_every_page():
+    """The mislabel chapter and the NLI page write a pooled comparison with the same helper: the verdict's words,
+    the signed estimate and interval, Holm p; the minimum detectable difference only when not shown to differ;
+    the cell count only for a baseline computed in fewer cells."""
+    from nlpdiff_study import comparisons
+
+    pooled = pd.DataFrame([
+        {"baseline": "aum", "verdict": "better", "estimate": 0.0123, "low": 0.004, "high": 0.02, "p_holm": 0.0004,
+         "mdd": 0.01, "n_cells": 6},
+        {"baseline": "final_loss", "verdict": "not shown to differ", "estimate": -0.0001, "low": -0.03, "high": 0.02,
+         "p_holm": 0.8, "mdd": 0.041, "n_cells": 6},
+        {"baseline": "confident_learning", "verdict": "equivalent", "estimate": 0.0, "low": -0.004, "high": 0.003,
+         "p_holm": 1.0, "mdd": 0.005, "n_cells": 2}])
+    a, b, c = comparisons.pooled_phrases(pooled)
+    assert a == "higher than `aum` (+0.012, 95 % interval +0.004 to +0.020, Holm p < 0.001)"
+    assert b == ("not shown to differ from `final_loss` (+0.000, 95 % interval -0.030 to +0.020, Holm p 0.800; "
+                 "minimum detectable difference 0.041)")
+    assert c.startswith("equivalent (within the margin) to `confident_learning`") and c.endswith("; 2 cells)")
+
+
 def test_pooled_chart_draws_every_declared_comparison():
     from nlpdiff_study import comparisons
 

@@ -188,9 +188,9 @@ def test_committed_summary_of_the_nli_page_is_what_the_page_shows(smoke_study, t
 
     def shown(pooled: pd.DataFrame, sentence: str) -> None:
         for r in pooled.to_dict("records"):
-            assert (f"`{r['baseline']}`" in sentence and
-                    f"{pages.format_number(r['estimate'], signed=True)} [{pages.format_number(r['low'], signed=True)}, "
-                    f"{pages.format_number(r['high'], signed=True)}]" in sentence), (r, sentence)
+            assert (f"`{r['baseline']}` ({pages.format_number(r['estimate'], signed=True)}, 95 % interval "
+                    f"{pages.format_number(r['low'], signed=True)} to {pages.format_number(r['high'], signed=True)}, "
+                    f"Holm p {pages.format_p(r['p_holm'])}") in sentence, (r, sentence)
 
     run_dir = smoke_run_dir(smoke_study, "nli")
     before = {p: p.stat().st_mtime_ns for p in run_dir.parent.rglob("run.json")}

@@ -24,6 +24,7 @@ import pandas as pd
 
 from nlpdiff import stats
 from nlpdiff_study.curriculum import SCHEDULES, SETTING  # a setting's columns, the paced schedules
+from nlpdiff_study.pages import format_number, format_p
 
 #: The baselines every detection claim compares the action score with, fixed before the results: the
 #: loss at the last checkpoint (the action score's own last term), the area under the margin (Pleiss
@@ -40,6 +41,28 @@ MARGIN_RHO = 0.05
 #: The baselines of the human-disagreement question (NLI): the model's mean predictive entropy (the seed study's
 #: baseline) and the primary baselines a run computes (confident learning is a detection method, not run there).
 NLI_BASELINES = ("mean_entropy", *(b for b in PRIMARY_BASELINES if b != "confident_learning"))
+
+
+#: How a pooled verdict reads in a sentence: "the action score's <measure> is <words> `<baseline>`".
+VERDICT_WORDS = {"better": "higher than", "worse": "lower than", "equivalent": "equivalent (within the margin) to",
+                 "not shown to differ": "not shown to differ from"}
+
+
+def pooled_phrases(pooled: pd.DataFrame) -> list[str]:
+    """One phrase per baseline of a pooled comparison (:func:`pooled_detection`, or the NLI page's
+    ``pooled_agreement``), as every page writes it: the verdict's words, the baseline, the estimate with its 95 %
+    interval and Holm p value, the minimum detectable difference where the comparison is not shown to differ,
+    and the number of cells where a baseline was computed in fewer cells than the others."""
+    most = pooled["n_cells"].max() if len(pooled) else 0
+    out = []
+    for r in pooled.to_dict("records"):
+        sign = lambda x: format_number(float(x), signed=True)  # noqa: E731
+        text = (f"{VERDICT_WORDS[r['verdict']]} `{r['baseline']}` ({sign(r['estimate'])}, 95 % interval "
+                f"{sign(r['low'])} to {sign(r['high'])}, Holm p {format_p(r['p_holm'])}")
+        if r["verdict"] == "not shown to differ":
+            text += f"; minimum detectable difference {format_number(float(r['mdd']))}"
+        out.append(text + (f"; {int(r['n_cells'])} cells)" if r["n_cells"] < most else ")"))
+    return out
 
 
 def action_family() -> tuple[str, ...]:

@@ -8,6 +8,7 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
+from nlpdiff_study import comparisons
 from nlpdiff_study.mislabel.tables import CELL, cells, cleaning_cells, cost_table
 
 #: What corrupting a target means, per task kind of the non-classification parts.
@@ -105,16 +106,7 @@ def opening(tests: pd.DataFrame, cells_df: pd.DataFrame, cost: pd.DataFrame | No
         return "*No grid part to summarise yet.*"
     head = []
     if pooled is not None and len(pooled):
-        words = {"better": "higher than", "worse": "lower than", "equivalent": "equivalent (within the margin) to",
-                 "not shown to differ": "not shown to differ from"}
-        items = []
-        for r in pooled.to_dict("records"):
-            sign = lambda x: f"{x:+.3f}".replace("-0.000", "+0.000")  # noqa: E731  (never "-0.000")
-            item = (f"{words[r['verdict']]} `{r['baseline']}` ({sign(r['estimate'])}, 95 % interval "
-                    f"{sign(r['low'])} to {sign(r['high'])}")
-            if r["verdict"] == "not shown to differ":
-                item += f"; minimum detectable difference {r['mdd']:.3f}"
-            items.append(item + (f"; {r['n_cells']} cells)" if r["n_cells"] < pooled["n_cells"].max() else ")"))
+        items = comparisons.pooled_phrases(pooled)
         head.append(f"**Against the baselines declared in Methods, pooled over the {int(pooled['n_cells'].max())} "
                     f"cells of the grid and their seeds, the action score's ROC AUC is " + "; ".join(items)
                     + f".** (Two-stage cluster bootstrap; Holm over the {len(pooled)} baselines; equivalence margin "
