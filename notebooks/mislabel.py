@@ -64,7 +64,9 @@ tests = mislabel.paired_tests(everything)
 verd = mislabel.verdicts(tests)
 cells = mislabel.cells(everything)
 cells["cell"] = mislabel.cell_label(cells)
-cost = pd.concat([v["cost"].assign(part=k) for k, v in grids.items() if "cost" in v], ignore_index=True) if grids \
+# the cost of the grid's parts (the real-error parts have their own page and cost table)
+cost = pd.concat([v["cost"].assign(part=k) for k, v in grids.items()
+                  if "cost" in v and "noise_source" not in v["summary"].columns], ignore_index=True) if grids \
     else pd.DataFrame()
 # the synthetic-noise cleaning part (real errors have their own page: noisy_agnews)
 cleaning = next((v["cleaning"] for k, v in parts.items()
