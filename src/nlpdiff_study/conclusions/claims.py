@@ -133,22 +133,35 @@ def _nli_pooled_clause(root: Path, slots: dict) -> str:
     slots.update({"pruns": Figure(runs["run"].nunique(), src, 0), "pcells": Figure(int(pooled["n_cells"].max()), src, 0),
                   "pk": Figure(len(pooled), src, 0), "pmargin": Figure(comparisons.MARGIN_RHO, src, 2),
                   "pft": Figure(int(by_backbone.get("finetune", 0)), src, 0)})
-    parts = []
-    for i, r in enumerate(pooled.to_dict("records")):
-        slots.update({f"nb{i}": Name(r["baseline"], src), f"nd{i}": Figure(r["estimate"], src),
-                      f"nlo{i}": Figure(r["low"], src), f"nhi{i}": Figure(r["high"], src),
-                      f"v{i}": Name(_verdict_words(r["verdict"]), src)})
-        text = f"{{nb{i}}} {{nd{i}}} ({{nlo{i}}} to {{nhi{i}}}, {{v{i}}}"
-        if r["verdict"] == "not shown to differ":
-            slots[f"nmdd{i}"] = Figure(r["mdd"], src)
-            text += f"; minimum detectable difference {{nmdd{i}}}"
-        parts.append(text + ")")
+    parts = _pooled_clauses(pooled, src, slots, prefix="n")
     return ("pooled over the NLI chapter's {pruns} runs in {pcells} cells (SNLI and MNLI; the probe and scratch "
             "backbones over seeds, and {pft} fine-tuned SNLI run of the chapter's own, not the run above), the action "
             "score's Spearman correlation with the ChaosNLI entropy minus "
             "that of each baseline declared in Methods is " + "; ".join(parts)
             + " (95 % cluster-bootstrap intervals; Holm over the {pk} baselines; equivalence margin {pmargin} in "
             "Spearman's rho, declared after the chapter's per-run tables had been shown)")
+
+
+def _pooled_clauses(pooled: pd.DataFrame, src: str, slots: dict, prefix: str = "") -> list[str]:
+    """One clause per baseline of a pooled comparison (:func:`nlpdiff_study.comparisons.pooled_detection` or the
+    NLI page's): the baseline, the estimate, its interval and the verdict's words, the minimum detectable
+    difference where not shown to differ, and the cell count where a baseline was computed in fewer cells. Adds
+    the slots to ``slots`` under ``prefix`` (verdicts as ``v<prefix><i>``, which :func:`_says_equivalent` reads)."""
+    parts = []
+    for i, r in enumerate(pooled.to_dict("records")):
+        k = f"{prefix}{i}"
+        slots.update({f"b{k}": Name(r["baseline"], src), f"d{k}": Figure(r["estimate"], src),
+                      f"lo{k}": Figure(r["low"], src), f"hi{k}": Figure(r["high"], src),
+                      f"v{k}": Name(_verdict_words(r["verdict"]), src)})
+        text = f"{{b{k}}} {{d{k}}} ({{lo{k}}} to {{hi{k}}}, {{v{k}}}"
+        if r["verdict"] == "not shown to differ":
+            slots[f"mdd{k}"] = Figure(r["mdd"], src)
+            text += f"; minimum detectable difference {{mdd{k}}}"
+        if r["n_cells"] < pooled["n_cells"].max():
+            slots[f"c{k}"] = Figure(r["n_cells"], src, 0)
+            text += f"; only the {{c{k}}} cells that computed it"
+        parts.append(text + ")")
+    return parts
 
 
 def _verdict_words(verdict: str) -> str:
@@ -179,19 +192,7 @@ def grid_claim(root: Path) -> Claim | None:
     src = "mislabel/*/summary.csv + gpu/summary_detection.csv (nlpdiff_study.comparisons.pooled_detection)"
     slots: dict = {"n": Figure(int(pooled["n_cells"].max()), src, 0), "m": Figure(int(pooled["n_pairs"].max()), src, 0),
                    "k": Figure(len(pooled), src, 0), "margin": Figure(comparisons.MARGIN_AUC, src, 2)}
-    parts = []
-    for i, r in enumerate(pooled.to_dict("records")):
-        slots.update({f"b{i}": Name(r["baseline"], src), f"d{i}": Figure(r["estimate"], src),
-                      f"lo{i}": Figure(r["low"], src), f"hi{i}": Figure(r["high"], src),
-                      f"v{i}": Name(_verdict_words(r["verdict"]), src)})
-        text = f"{{b{i}}} {{d{i}}} ({{lo{i}}} to {{hi{i}}}, {{v{i}}}"
-        if r["verdict"] == "not shown to differ":
-            slots[f"mdd{i}"] = Figure(r["mdd"], src)
-            text += f"; minimum detectable difference {{mdd{i}}}"
-        if r["n_cells"] < pooled["n_cells"].max():
-            slots[f"c{i}"] = Figure(r["n_cells"], src, 0)
-            text += f"; only the {{c{i}}} cells that computed it"
-        parts.append(text + ")")
+    parts = _pooled_clauses(pooled, src, slots)
     per_cell = mislabel.paired_tests(everything)
     act = per_cell[per_cell["score"] == "action"]
     slots.update({"lo": Figure(act["diff"].min(), src), "hi": Figure(act["diff"].max(), src)})
