@@ -469,6 +469,9 @@ def test_cleaning_part_with_real_errors_trains_the_clean_reference_on_the_true_l
     rel = table[table["method"] == "relabel"].iloc[0]
     assert rel["score"] == "action" and rel["n_kept"] == rel["n_train"]
     pred = pd.read_parquet(tmp_path / "runs" / "c" / "noisy_s0" / "predictions.parquet").set_index("sample_id")
+    # the noisy run saved its predictions as it was trained: trained once (its cost row is the run on disk)
+    no_removal = cost[cost["method"] == "no removal"].iloc[0]
+    assert no_removal["wall_s"] == pytest.approx(noisy.info["wall_time_s"]["total"])
     flagged = noisy.scores.sort_values("action", ascending=False, kind="stable")["sample_id"].iloc[:round(0.1 * len(noisy.scores))]
     relabelled = rundir.load_run(tmp_path / "runs" / "c" / "relabel_10_s0")
     labels = relabelled.samples.set_index("row_idx")["label"]

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from nlpdiff.audit import SavePredictions
 from nlpdiff_study.comparisons import not_baselines
 from nlpdiff_study.mislabel.parts import (_confident_learning, _heldout, _train, _write, cost_row,
                                           detection_rows)
@@ -34,11 +35,12 @@ def removal_positions(values: np.ndarray, fraction: float, rng: np.random.Genera
 
 def noisy_predictions(params: dict[str, Any], folder: Path, progress: bool = False) -> pd.DataFrame:
     """The final model's predicted class of every training sample of the run in ``folder`` (trained with
-    ``params``): its ``predictions.parquet`` (:func:`nlpdiff.audit.write_predictions`), made by training the
-    run again with the :class:`~nlpdiff.audit.SavePredictions` handler when it lacks one (same parameters
-    and data: the same run, now with its predictions)."""
+    ``params``): its ``predictions.parquet`` (:func:`nlpdiff.audit.write_predictions`; a cleaning part that
+    relabels trains its noisy runs with the :class:`~nlpdiff.audit.SavePredictions` handler), or, for a run
+    finished before without one, by training it again with that handler (same parameters and data: the same
+    run, now with its predictions)."""
     from nlpdiff import rundir
-    from nlpdiff.audit import PREDICTIONS_FILE, SavePredictions
+    from nlpdiff.audit import PREDICTIONS_FILE
     from nlpdiff.config import from_flat
     from nlpdiff.dynamics import train
 
@@ -100,7 +102,9 @@ def run_cleaning(name: str, part: dict[str, Any], runs_dir: Path, out_dir: Path,
         clean_params = {**params, "noise_rate": 0.0}
         if real:
             params = {**params, "task": real["task"], "noise_rate": 0.0, "noise_type": "uniform"}
-        noisy = _train(params, runs_dir / name / f"noisy_s{seed}", progress)
+        noisy_dir = runs_dir / name / f"noisy_s{seed}"
+        # relabelling needs the noisy model's predicted classes: a new noisy run saves them as it ends
+        noisy = _train(params, noisy_dir, progress, handlers=[SavePredictions(noisy_dir)] if "relabel" in methods else ())
         clean = _train(clean_params, runs_dir / name / f"clean_s{seed}", progress)
         samples = noisy.samples.set_index("sample_id")
         y = samples.loc[noisy.scores["sample_id"], "is_corrupted"].to_numpy(bool)

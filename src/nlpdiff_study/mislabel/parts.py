@@ -205,9 +205,10 @@ def cost_row(run_name: str, method: str, info: dict, training_runs: int, **extra
 # ------------------------------------------------------------------------------------------------
 
 
-def _train(params: dict[str, Any], output_dir: Path, progress: bool, sampler=None):
+def _train(params: dict[str, Any], output_dir: Path, progress: bool, sampler=None, handlers=()):
     """Train one run (or reuse the finished one in ``output_dir`` made with the same parameters, data and,
-    with a ``sampler``, the same subset size: :func:`nlpdiff.dynamics.finished_run`)."""
+    with a ``sampler``, the same subset size: :func:`nlpdiff.dynamics.finished_run`); ``handlers`` join the
+    training of a new run (:func:`nlpdiff.dynamics.train`)."""
     from nlpdiff import rundir
     from nlpdiff.config import from_flat
     from nlpdiff.dynamics import finished_run, train
@@ -218,7 +219,7 @@ def _train(params: dict[str, Any], output_dir: Path, progress: bool, sampler=Non
     run = finished_run(p, resolved={"subset_size": subset} if sampler is not None else None)
     if run is not None:
         return run
-    train(p, progress=progress, sampler=sampler)
+    train(p, progress=progress, sampler=sampler, handlers=handlers)
     return rundir.load_run(output_dir)
 
 
