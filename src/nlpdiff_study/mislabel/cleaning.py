@@ -12,8 +12,8 @@ import pandas as pd
 
 from nlpdiff.audit import SavePredictions
 from nlpdiff_study.comparisons import not_baselines
-from nlpdiff_study.mislabel.parts import (_confident_learning, _heldout, _train, _write, cost_row,
-                                          detection_rows)
+from nlpdiff_study.mislabel.parts import (DEFAULT_CLEANING_METHODS, _confident_learning, _heldout, _train, _write,
+                                          cost_row, detection_rows)
 
 
 def best_baseline(scores: pd.DataFrame, y: np.ndarray, metric: str = "roc_auc") -> str:
@@ -95,7 +95,7 @@ def run_cleaning(name: str, part: dict[str, Any], runs_dir: Path, out_dir: Path,
     from nlpdiff.samplers import SubsetSampler
 
     rows, costs = [], []
-    methods = part.get("methods", ["action", "best_baseline", "random"])
+    methods = list(part.get("methods", DEFAULT_CLEANING_METHODS))
     real = part.get("real")
     for seed in part["seeds"]:
         params = {**part["params"], "seed": seed, "data_seed": seed}

@@ -47,6 +47,8 @@ def load_config(path: str | Path = CONFIG) -> dict[str, Any]:
 #: Cleaning methods that are not a score column: the oracle's best other score, random removal, relabelling
 #: by the action score, and removal by confident learning (K = 5 more trainings of the noisy run's recipe).
 CLEANING_METHODS = ("best_baseline", "random", "relabel", "confident_learning")
+#: The methods of a cleaning part that names none.
+DEFAULT_CLEANING_METHODS = ("action", "best_baseline", "random")
 
 
 def get_part(cfg: dict[str, Any], name: str) -> dict[str, Any]:
@@ -93,7 +95,7 @@ def get_part(cfg: dict[str, Any], name: str) -> dict[str, Any]:
         from nlpdiff.scores import difficulty_scores
 
         allowed = [*CLEANING_METHODS, *difficulty_scores()]
-        for m in part.get("methods", ["action", "best_baseline", "random"]):
+        for m in part.get("methods", DEFAULT_CLEANING_METHODS):
             if m not in allowed:
                 raise ParameterError(f"{name}.methods", m, f"one of {CLEANING_METHODS} or a difficulty score's name")
     return part
