@@ -33,6 +33,9 @@ data_seed = 0  # which dialogues are drawn
 device = "auto"
 data_dir = None  # None: $NLPDIFF_DATA_DIR, else the Hugging Face hub
 run_dir = "runs/summarization"  # the run directory this page writes and reads
+# a folder with this page's run made beforehand (the cpu profile: results/summarization/run): the page checks that
+# it was made with the parameters above, copies it into run_dir and trains nothing; None: train here (or reuse run_dir)
+committed_run = None
 
 # %% tags=["remove-input"]
 # set up and check the parameters (the code: notebooks/summarization.py)
@@ -41,7 +44,7 @@ from IPython.display import Markdown, display
 
 from nlpdiff import analysis, plots, scores
 from nlpdiff.config import from_flat
-from nlpdiff.dynamics import load_or_train
+from nlpdiff.dynamics import load_or_train, reuse_run
 from nlpdiff.models import summarization as summ
 
 plots.enable_offline()
@@ -58,7 +61,7 @@ params = from_flat(dict(
 ))  # bad parameters fail here, before any training
 
 # %% tags=["remove-input", "remove-stderr"]
-run = load_or_train(params)
+run = reuse_run(committed_run, params, copy=True) if committed_run else load_or_train(params)
 
 # %% tags=["remove-input"]
 # the finding, read from the run (the code: notebooks/summarization.py)
@@ -107,7 +110,11 @@ display(Markdown(
     f"Training took {info['wall_time_s']['train']:.0f} s "
     f"({info['wall_time_s']['train'] / (res['n_train'] * params.epochs):.2f} s per dialogue and epoch), "
     f"the recording eval passes {info['wall_time_s']['eval_pass']:.0f} s, held-out generation and ROUGE "
-    f"{info['wall_time_s']['heldout']:.0f} s, the whole run {info['wall_time_s']['total']:.0f} s. "
+    f"{info['wall_time_s']['heldout']:.0f} s, the whole run {info['wall_time_s']['total']:.0f} s"
+    + (f" ({info['hardware']['torch_threads']} torch thread(s)), on {info['started_at'][:10]}: this page read the "
+       f"run from `{committed_run}`, made beforehand with the parameters above, and trained nothing "
+       f"(`committed_run = None` trains it here). " if committed_run else ". ")
+    + f"**Held-out ROUGE** after the last checkpoint (greedy decoding, {res['n_heldout']:,} "
     f"**Held-out ROUGE** after the last checkpoint (greedy decoding, {res['n_heldout']:,} "
     f"{run.metrics['heldout_split']} dialogues): ROUGE-1 {final['heldout_rouge1']:.3f}, "
     f"ROUGE-2 {final['heldout_rouge2']:.3f}, ROUGE-L {final['heldout_rougeL']:.3f}."

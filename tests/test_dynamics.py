@@ -170,6 +170,36 @@ def test_reuse_only_with_identical_parameters(tiny_run, monkeypatch):
     assert len(calls) == 3
 
 
+def test_a_run_made_elsewhere_is_reused_only_with_the_same_parameters(tiny_run, tmp_path, monkeypatch):
+    """reuse_run: a committed copy of a run is read (and copied) when the recipe matches; where it was
+    written and where its data lay may differ; any other difference, or no complete run, is one line."""
+    from nlpdiff.dynamics import reuse_run
+
+    monkeypatch.setattr("nlpdiff.dynamics.train", lambda *a, **kw: pytest.fail("reuse_run must never train"))
+    here = tmp_path / "here"
+    (tmp_path / "other_data").symlink_to(tiny_run.params["data_dir"])  # the same data, in another folder
+    params = from_flat({**tiny_run.params, "output_dir": str(here), "data_dir": str(tmp_path / "other_data")})
+    run = reuse_run(tiny_run.path, params)
+    assert run.path == tiny_run.path and not here.exists()  # read in place, nothing written
+    (here).mkdir()
+    (here / "vog.parquet").write_text("left by an earlier run")
+    copied = reuse_run(tiny_run.path, params, copy=True)
+    assert copied.path == here and copied.info == tiny_run.info
+    assert sorted(p.name for p in here.iterdir()) == sorted(p.name for p in tiny_run.path.iterdir())
+    pd.testing.assert_frame_equal(copied.scores, tiny_run.scores)
+    assert reuse_run(tiny_run.path, params, copy=True).info == tiny_run.info  # already there: kept
+    with pytest.raises(ParameterError, match=r"^folder=.*it differs: seed 3 there, 4 here\)$"):
+        reuse_run(tiny_run.path, from_flat({**tiny_run.params, "seed": 4, "output_dir": str(tmp_path / "x")}),
+                  copy=True)
+    assert not (tmp_path / "x").exists()
+    with pytest.raises(ParameterError, match="a folder holding a complete run"):
+        reuse_run(tmp_path / "nothing", params)
+    # an interrupted copy (no run.json) is not a run
+    (here / "run.json").unlink()
+    with pytest.raises(ParameterError, match="no run.json"):
+        reuse_run(here, params)
+
+
 def test_from_flat_maps_head_options_and_names_unknown_keys(tiny_data_dir, tmp_path):
     base = {"data_dir": str(tiny_data_dir), "output_dir": str(tmp_path / "run")}
     probe = from_flat({**base, "backbone": "probe", "probe_hidden": 32})

@@ -193,3 +193,21 @@ def test_a_prose_edit_re_executes_the_page_and_retrains_nothing(tmp_path):
     snakemake()
     assert json.loads(run_json.read_text())["trained_at"] != trained  # a changed parameter retrains
     assert "Nothing to be done" in snakemake("-n")
+
+
+def test_the_cpu_profile_reads_a_committed_summarization_run_made_with_its_parameters(tmp_path):
+    """The summarization run is a committed part (issue 23): the page's parameters in params/cpu.yaml
+    must be those the committed run was made with, or the page would refuse it (and the study stop)."""
+    from nlpdiff.config import from_flat
+    from nlpdiff.dynamics import reuse_run
+    from nlpdiff_study.runner import notebook_parameters
+
+    plan = load_plan("cpu", ROOT / "params", ROOT / "notebooks")
+    entry = plan.get("summarization")
+    values = {**notebook_parameters(ROOT / "notebooks" / "summarization.py"), **plan.executed_parameters(entry)}
+    committed = ROOT / values.pop("committed_run")
+    values["output_dir"] = str(tmp_path / values.pop("run_dir"))
+    run = reuse_run(committed, from_flat(values), copy=True)
+    assert run.info["kind"] == "train" and run.params["task"] == "samsum" and run.path == tmp_path / entry.run_dir("cpu")
+    # the copy is what the comparison and reproducibility pages read beside the runs trained in the profile
+    assert (tmp_path / entry.run_dir("cpu") / "run.json").read_bytes() == (committed / "run.json").read_bytes()

@@ -220,6 +220,32 @@ def finished_run(params: TrainParams, overwrite: bool = True,
                          f"{params.output_dir}", hint=f"it was made with other parameters or data: {what}")
 
 
+def reuse_run(folder: str | Path, params: TrainParams, copy: bool = False,
+              ignore: tuple[str, ...] = ("output_dir", "data_dir")) -> rundir.Run:
+    """The complete run in ``folder``, made beforehand (elsewhere, for example a copy kept with a
+    study), if it was made with these parameters: every parameter is compared except those in ``ignore``
+    (by default where the run was written and where its data folder lay, which differ between machines).
+    A :class:`ParameterError` (one line, naming the first differing parameters) otherwise, and nothing
+    is written. ``copy``: copy the run into ``params.output_dir`` (:func:`rundir.copy_run`) and return
+    the copy, so that readers of that folder find it. Where the run's data came from stays in its
+    ``run.json`` (``data``).
+    """
+    params.validate()
+    try:
+        run = rundir.load_run(folder)
+    except rundir.RunDirError as exc:
+        raise ParameterError("folder", str(folder), "a folder holding a complete run", hint=str(exc)) from exc
+    flat = params.flat()
+    keys = sorted(k for k in set(run.params) | set(flat)
+                  if k not in ignore and run.params.get(k) != flat.get(k))
+    if keys:
+        what = ", ".join(f"{k} {run.params.get(k)!r} there, {flat.get(k)!r} here" for k in keys[:4])
+        raise ParameterError("folder", str(folder), "a run made with these parameters", hint=f"it differs: {what}")
+    if copy and Path(params.output_dir).resolve() != run.path.resolve():
+        return rundir.copy_run(run.path, params.output_dir)
+    return run
+
+
 def check_writable(folder: str | Path, param: str = "output_dir") -> Path:
     """Check that ``folder`` can be created (if missing) and written, leaving no trace (folders it had
     to create are removed again); a :class:`ParameterError` (one line) otherwise, so that a read-only
@@ -265,5 +291,5 @@ def load_or_train(params: TrainParams, progress: bool = True, reuse: bool = True
 __all__ = [
     "Recorder", "STAT_COLUMNS", "TrainParams", "VogAccumulator", "check_output_dir", "check_writable",
     "data_source", "finished_run", "from_flat",
-    "load_or_train", "prepare_data", "train",
+    "load_or_train", "prepare_data", "reuse_run", "train",
 ]

@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import time
@@ -235,6 +236,26 @@ def load_run(path: str | os.PathLike) -> Run:
         scores=pd.read_parquet(path / "scores.parquet"),
         metrics=json.loads((path / "metrics.json").read_text(encoding="utf-8")),
     )
+
+
+def copy_run(src: str | os.PathLike, dest: str | os.PathLike) -> Run:
+    """Copy the complete run in ``src`` to ``dest`` and load the copy.
+
+    ``run.json`` is dropped first and written last (see :func:`begin_run`), so an interrupted copy is
+    never taken for a complete run; files of an earlier run in ``dest`` that ``src`` lacks are removed.
+    A ``dest`` that already holds the same ``run.json`` is loaded as it is.
+    """
+    src, dest = check_run_dir(src), Path(dest)
+    if (dest / "run.json").is_file() and (dest / "run.json").read_bytes() == (src / "run.json").read_bytes():
+        return load_run(dest)
+    begin_run(dest)
+    names = {p.name for p in src.iterdir() if p.is_file()}
+    for old in dest.iterdir():
+        if old.is_file() and old.name not in names:
+            old.unlink()
+    for name in sorted(names - {"run.json"}) + ["run.json"]:
+        atomic_write(dest / name, lambda tmp, name=name: shutil.copyfile(src / name, tmp))
+    return load_run(dest)
 
 
 class RunWriter:
