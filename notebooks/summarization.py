@@ -111,11 +111,10 @@ display(Markdown(
     f"({info['wall_time_s']['train'] / (res['n_train'] * params.epochs):.2f} s per dialogue and epoch), "
     f"the recording eval passes {info['wall_time_s']['eval_pass']:.0f} s, held-out generation and ROUGE "
     f"{info['wall_time_s']['heldout']:.0f} s, the whole run {info['wall_time_s']['total']:.0f} s"
-    + (f" ({info['hardware']['torch_threads']} torch thread(s)), on {info['started_at'][:10]}: this page read the "
+    + (f" (torch threads: {info['hardware']['torch_threads']}), on {info['started_at'][:10]}: this page read the "
        f"run from `{committed_run}`, made beforehand with the parameters above, and trained nothing "
        f"(`committed_run = None` trains it here). " if committed_run else ". ")
     + f"**Held-out ROUGE** after the last checkpoint (greedy decoding, {res['n_heldout']:,} "
-    f"**Held-out ROUGE** after the last checkpoint (greedy decoding, {res['n_heldout']:,} "
     f"{run.metrics['heldout_split']} dialogues): ROUGE-1 {final['heldout_rouge1']:.3f}, "
     f"ROUGE-2 {final['heldout_rouge2']:.3f}, ROUGE-L {final['heldout_rougeL']:.3f}."
 ))
