@@ -113,6 +113,31 @@ def test_events_in_order_and_recording():
     assert state.timings["eval_pass"] > 0
 
 
+def test_one_dispatcher_for_the_loop_and_for_adapters():
+    """engine.checkpoint is what fit runs at each checkpoint and what DynamicsCallback calls at the
+    Trainer's: the row it starts, the handlers in order, their time under their timing_key, the count."""
+    from nlpdiff.engine import State, checkpoint, fire
+
+    class Adds(Handler):
+        timing_key = "adds"
+
+        def on_checkpoint(self, state):
+            state.checkpoint_row["n"] = state.checkpoint
+
+    class Reads(Handler):
+        def on_checkpoint(self, state):
+            state.checkpoint_row["seen"] = state.checkpoint_row["n"] + 1
+
+    state = State(head=ToyHead(), n_samples=20, epochs=0, plan=[], cuts=[], progress=False)
+    state.step = 7
+    row = checkpoint(state, [Adds(), Reads()], 1.5)
+    assert row == {"checkpoint": 0, "epoch": 1.5, "step": 7, "n": 0, "seen": 1}
+    assert state.checkpoint == 1 and state.checkpoint_epoch == 1.5 and state.timings["adds"] >= 0
+    assert checkpoint(state, [Adds()], 2.0)["checkpoint"] == 1
+    with pytest.raises(ValueError, match="event='on_step'"):
+        fire([Adds()], "on_step", state)
+
+
 class GrowingSampler:
     """A curriculum-like sampler: epoch e trains on the first 5 * (e + 1) positions, in batches of 5."""
 

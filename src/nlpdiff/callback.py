@@ -70,7 +70,7 @@ import pandas as pd
 
 from transformers import TrainerCallback
 
-from nlpdiff import rundir
+from nlpdiff import engine, rundir
 from nlpdiff.engine import State
 from nlpdiff.errors import ParameterError
 from nlpdiff.scores import compute_scores
@@ -217,22 +217,18 @@ class DynamicsCallback(TrainerCallback):
         self._evaluations: list[dict[str, Any]] = []
 
     def _record(self, trainer_state) -> None:
-        """A checkpoint: the shared :class:`~nlpdiff.recording.EvalPass` handler, fed the Trainer's step and epoch."""
+        """A checkpoint: :func:`nlpdiff.engine.checkpoint` (the loop's dispatcher) with the shared
+        :class:`~nlpdiff.recording.EvalPass` handler, fed the Trainer's step and epoch."""
         if self._out is None:  # pragma: no cover - on_train_begin always runs first
             raise RuntimeError("DynamicsCallback: on_train_begin was not called")
         if self._rows and self._rows[-1]["step"] == trainer_state.global_step:
             return  # already recorded at this step (every=N that divides an epoch end, ...)
-        st = self._state
-        st.step, st.checkpoint_epoch = int(trainer_state.global_step), float(trainer_state.epoch or 0.0)
-        st.checkpoint_row = {"checkpoint": st.checkpoint, "epoch": st.checkpoint_epoch, "step": st.step}
-        t = time.perf_counter()
-        try:
-            self._eval_pass.on_checkpoint(st)
+        self._state.step = int(trainer_state.global_step)
+        try:  # the loop's own dispatcher, as engine.fit calls it at each checkpoint
+            row = engine.checkpoint(self._state, [self._eval_pass], float(trainer_state.epoch or 0.0))
         except FloatingPointError as exc:
             raise FloatingPointError(f"{exc} at step {trainer_state.global_step}") from None
-        st.timings["eval_pass"] += time.perf_counter() - t
-        self._rows.append(dict(st.checkpoint_row))
-        st.checkpoint += 1
+        self._rows.append(dict(row))
 
     # -- writing -------------------------------------------------------------------------------
     def _samples(self) -> pd.DataFrame:

@@ -113,7 +113,12 @@ def plan_state(head, sampler, epochs: int, checkpoints_per_epoch: int, n_samples
     return State(head=head, n_samples=n_samples, epochs=epochs, plan=plan, cuts=cuts, **kwargs)
 
 
-def _fire(handlers, event: str, state: State) -> None:
+def fire(handlers, event: str, state: State) -> None:
+    """Call each handler's ``event`` method (one of :data:`EVENTS`) with ``state``, in order; a handler's
+    time goes to ``state.timings[handler.timing_key]`` when it has one. The loop's only dispatcher:
+    :func:`fit` and adapters of other loops (:class:`nlpdiff.callback.DynamicsCallback`) call it."""
+    if event not in EVENTS:
+        raise ValueError(f"event={event!r} is not allowed: expected one of {EVENTS}")
     for h in handlers:
         method = getattr(h, event, None)
         if method is None:
@@ -125,6 +130,17 @@ def _fire(handlers, event: str, state: State) -> None:
             t = time.perf_counter()
             method(state)
             state.timings[key] = state.timings.get(key, 0.0) + time.perf_counter() - t
+
+
+def checkpoint(state: State, handlers, epoch: float) -> dict[str, Any]:
+    """A checkpoint at ``state.step``, ``epoch`` epochs into training: the row of ``metrics.json`` it
+    starts (``checkpoint``, ``epoch``, ``step``; the handlers add their numbers to it), the handlers'
+    ``on_checkpoint`` (:func:`fire`), then the checkpoint count. Returns the row."""
+    state.checkpoint_epoch = float(epoch)
+    state.checkpoint_row = {"checkpoint": state.checkpoint, "epoch": float(epoch), "step": state.step}
+    fire(handlers, "on_checkpoint", state)
+    state.checkpoint += 1
+    return state.checkpoint_row
 
 
 def progress_bar(iterable, **kwargs):
@@ -146,10 +162,10 @@ def fit(state: State, sampler, optimizer, scheduler, handlers, clip_norm: float 
     trainable = state.head.parameters()
     state.timings.setdefault("train", 0.0)
     state.head.model.train()
-    _fire(handlers, "on_fit_start", state)
+    fire(handlers, "on_fit_start", state)
     for epoch in range(state.epochs):
         state.epoch = epoch
-        _fire(handlers, "on_epoch_start", state)
+        fire(handlers, "on_epoch_start", state)
         cuts = set(state.cuts[epoch])
         bar = progress_bar(sampler.batches(epoch), total=state.plan[epoch],
                            desc=f"epoch {epoch + 1}/{state.epochs}", disable=not state.progress)
@@ -175,15 +191,11 @@ def fit(state: State, sampler, optimizer, scheduler, handlers, clip_norm: float 
             running.append(state.loss)
             if b % 20 == 0:
                 bar.set_postfix(loss=f"{np.mean(running[-20:]):.3f}")
-            _fire(handlers, "on_batch_end", state)
+            fire(handlers, "on_batch_end", state)
             n_batches = b
             if b in cuts:
                 state.timings["train"] += time.perf_counter() - t_train
-                state.checkpoint_epoch = epoch + b / state.plan[epoch]
-                state.checkpoint_row = {"checkpoint": state.checkpoint, "epoch": float(state.checkpoint_epoch),
-                                        "step": state.step}
-                _fire(handlers, "on_checkpoint", state)
-                state.checkpoint += 1
+                checkpoint(state, handlers, epoch + b / state.plan[epoch])
                 t_train = time.perf_counter()
         if n_batches != state.plan[epoch]:
             raise RuntimeError(f"the sampler yielded {n_batches} batches in epoch {epoch}, "
@@ -191,8 +203,8 @@ def fit(state: State, sampler, optimizer, scheduler, handlers, clip_norm: float 
         state.timings["train"] += time.perf_counter() - t_train
         bar.close()
         state.batch = state.batch_stats = None
-        _fire(handlers, "on_epoch_end", state)
-    _fire(handlers, "on_fit_end", state)
+        fire(handlers, "on_epoch_end", state)
+    fire(handlers, "on_fit_end", state)
     return state
 
 
