@@ -12,8 +12,10 @@ The tables come from the parts of the study that commit their summaries: ``resul
 when present. A claim whose table is missing is skipped (:func:`answer` says which), so the page
 always builds and never shows a stale number.
 
-Modules: :mod:`.claim` (the claim, its figures and names, the checks) and :mod:`.claims` (the sentences
-read from the tables, :func:`answer`); every public name is importable from this package.
+Modules: :mod:`.claim` (the claim, its figures and names, the checks), :mod:`.claims` (the sentences on
+label noise and NLI read from the tables, :data:`CLAIMS`, :func:`answer`), :mod:`.uses` (the curriculum,
+the readings, the second model size) and :mod:`.wording` (reading a table's row, wording a pooled
+comparison); every public name is importable from this package.
 """
 
 from nlpdiff_study.comparisons import not_baselines  # noqa: F401
