@@ -66,11 +66,11 @@ cells = mislabel.cells(everything)
 cells["cell"] = mislabel.cell_label(cells)
 # the cost of the grid's parts (the real-error parts have their own page and cost table)
 cost = pd.concat([v["cost"].assign(part=k) for k, v in grids.items()
-                  if "cost" in v and "noise_source" not in v["summary"].columns], ignore_index=True) if grids \
+                  if "cost" in v and not mislabel.is_real_error_part(v)], ignore_index=True) if grids \
     else pd.DataFrame()
 # the synthetic-noise cleaning part (real errors have their own page: noisy_agnews)
 cleaning = next((v["cleaning"] for k, v in parts.items()
-                 if "cleaning" in v and not (v["cleaning"]["noise_type"] == "real").any()), None)
+                 if "cleaning" in v and not mislabel.is_real_error_part(v)), None)
 imdb = next((v["summary"] for k, v in parts.items() if "summary" in v and "subset" in v["summary"]), None)
 data_dir = data_dir or os.environ.get("NLPDIFF_DATA_DIR")
 
@@ -292,7 +292,7 @@ if bench is not None:
 # %% tags=["hide-input"]
 # the synthetic-noise grid only: the real-error parts (NoisyAG-News) have their own page
 thr_tables = [v["aum_threshold"] for v in parts.values()
-              if "aum_threshold" in v and "noise_source" not in v.get("summary", pd.DataFrame()).columns]
+              if "aum_threshold" in v and not mislabel.is_real_error_part(v)]
 if thr_tables:
     tc = mislabel.threshold_cells(pd.concat(thr_tables, ignore_index=True))
     display(tc.round(3))

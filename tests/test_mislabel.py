@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -192,6 +193,24 @@ def test_grid_summaries_keep_class_labels_apart_from_corrupted_targets():
     labels, targets = mislabel.grid_summaries(parts)
     assert set(labels["part"]) == {"sst"} and set(targets["part"]) == {"qa", "sum"}
     assert mislabel.grid_summaries({})[0].empty
+
+
+def test_real_error_parts_are_one_predicate_for_every_table():
+    """The NoisyAG-News parts (real annotator errors) have their own page: the grid's tables and the
+    mislabel chapter leave them out by one predicate, on the summary and on the cleaning table."""
+    real = _summary_rows("agn", "noisy_agnews", "probe", [{"action": 0.8}]).assign(noise_source="real")
+    parts = {"sst": {"summary": _summary_rows("sst", "sst2", "probe", [{"action": 0.9}])},
+             "agn": {"summary": real},
+             "clean_agn": {"cleaning": pd.DataFrame({"method": ["action"], "noise_type": ["real"]})},
+             "clean_sst": {"cleaning": pd.DataFrame({"method": ["action"], "noise_type": ["uniform"]})},
+             "bare": {}}
+    assert [k for k, v in parts.items() if mislabel.is_real_error_part(v)] == ["agn", "clean_agn"]
+    labels, _ = mislabel.grid_summaries(parts)
+    assert set(labels["part"]) == {"sst"}
+    # the committed parts: the four NoisyAG-News parts and no other
+    committed = mislabel.load_results(Path(__file__).resolve().parents[1] / "results" / "mislabel")
+    assert sorted(k for k, v in committed.items() if mislabel.is_real_error_part(v)) == [
+        "cleaning_noisy_agnews_probe", "noisy_agnews_finetune", "noisy_agnews_probe", "noisy_agnews_scratch"]
 
 
 def test_targets_sentence_reads_the_paired_test():

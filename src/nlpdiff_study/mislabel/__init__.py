@@ -47,7 +47,7 @@ from nlpdiff_study.mislabel.cleaning import (  # noqa: F401
 from nlpdiff_study.mislabel.run import run_part  # noqa: F401
 from nlpdiff_study.mislabel.tables import (  # noqa: F401
     CELL, cells, threshold_cells, paired_tests, real_vs_synthetic, cost_table, cleaning_cells,
-    cleaning_tests, load_results, grid_summaries, gpu_summary, verdicts, cell_label,
+    cleaning_tests, load_results, grid_summaries, gpu_summary, verdicts, cell_label, is_real_error_part,
 )
 from nlpdiff_study.mislabel.page import (  # noqa: F401
     TARGET_NOISE, targets_sentence, interval_chart, pooled_chart, opening,

@@ -183,6 +183,18 @@ def _is_classification(task: str) -> bool:
         return True
 
 
+def is_real_error_part(tables: dict[str, pd.DataFrame]) -> bool:
+    """Whether a part's tables (:func:`load_results`) come from real annotator errors (NoisyAG-News): its
+    summary compares them with synthetic noise (a ``noise_source`` column), or its cleaning table was
+    computed on them (``noise_type == "real"``). The label-noise grid's tables leave such parts out:
+    they have their own page."""
+    summary = tables.get("summary")
+    if summary is not None and "noise_source" in summary.columns:
+        return True
+    cleaning = tables.get("cleaning")
+    return cleaning is not None and "noise_type" in cleaning.columns and bool((cleaning["noise_type"] == "real").any())
+
+
 def grid_summaries(parts: dict[str, dict[str, pd.DataFrame]]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The grid parts' summaries (not IMDB's, not cleaning), with their ``part`` column, split in two:
     the label-noise grid (classification tasks: flipped labels) and the parts whose targets are not
@@ -190,7 +202,7 @@ def grid_summaries(parts: dict[str, dict[str, pd.DataFrame]]) -> tuple[pd.DataFr
     Either frame may be empty."""
     frames = [v["summary"].assign(part=k) for k, v in parts.items()
               if "summary" in v and "subset" not in v["summary"].columns
-              and "noise_source" not in v["summary"].columns]  # real-against-synthetic parts: real_vs_synthetic
+              and not is_real_error_part(v)]  # real-against-synthetic parts: real_vs_synthetic
     if not frames:
         return pd.DataFrame(), pd.DataFrame()
     every = pd.concat(frames, ignore_index=True)
