@@ -290,7 +290,9 @@ def test_committed_vega_bundle_matches_altair():
     assert path.stat().st_size < 3_000_000
 
 
-def test_write_vega_bundle(tmp_path):
+def test_write_vega_bundle(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the default is under the current folder, never the install folder
+    assert plots.write_vega_bundle() == tmp_path / "book" / "_static" / plots.BUNDLE_FILENAME
     out = plots.write_vega_bundle(tmp_path / "v.js")
     text = out.read_text(encoding="utf-8")
     assert "window.vegaEmbed" in text

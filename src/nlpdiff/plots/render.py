@@ -97,14 +97,13 @@ def vega_bundle() -> str:
 
 
 def write_vega_bundle(path: str | Path | None = None) -> Path:
-    """Write :func:`vega_bundle` to ``path`` (default: ``book/_static/nlpdiff-vega.js``).
+    """Write :func:`vega_bundle` to ``path`` (default: ``book/_static/nlpdiff-vega.js`` under the current
+    folder, the root of a book; the library never writes into its own install folder).
 
-    The file is committed, so building the book needs no extra step; rerun this after upgrading
-    Altair or vl-convert-python (``python -m nlpdiff.plots``).
+    The study's copy is committed, so building the book needs no extra step; rerun this from the
+    repository's root after upgrading Altair or vl-convert-python (``python -m nlpdiff.plots``).
     """
-    if path is None:
-        path = Path(__file__).resolve().parents[3] / "book" / "_static" / BUNDLE_FILENAME
-    path = Path(path)
+    path = Path(path) if path is not None else Path.cwd() / "book" / "_static" / BUNDLE_FILENAME
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(vega_bundle(), encoding="utf-8")
