@@ -4,7 +4,7 @@
 #   snakemake -n --config profile=gpu               (dry run: what would run)
 #   snakemake --profile cluster/slurm --config profile=gpu   (on a SLURM cluster, see cluster/)
 #
-# It reads params/<profile>.yaml (see nlpdiff_study.workflow), runs each training run's notebook with
+# It reads params/profiles/<profile>.yaml (see nlpdiff_study.workflow), runs each training run's notebook with
 # the nlpdiff runner (papermill) into runs/<profile>/<name>/, then the analysis notebooks, copies
 # the pages into <book_root>/book/results/ and builds the book with `jupyter-book build -W`.
 # A second call with nothing changed does nothing; changing one run's parameters reruns that run,
@@ -21,7 +21,7 @@ from nlpdiff_study.workflow import load_plan
 PROFILE = config.get("profile", "cpu")
 # the notebook sources are package data of nlpdiff (so `nlpdiff run` finds them from any folder)
 NOTEBOOKS = "notebooks"
-PLAN = load_plan(PROFILE, "params", NOTEBOOKS)
+PLAN = load_plan(PROFILE, "params/profiles", NOTEBOOKS)
 ROOT = PLAN.book_root
 RUNS = {r.name: r for r in PLAN.runs}
 ANALYSES = {r.name: r for r in PLAN.analyses}
@@ -81,8 +81,8 @@ rule train_run:
 # the curriculum page also reads its part definitions and the committed parts' tables (results/curriculum/)
 # the mislabel chapter reads its parts' definitions and every committed part's tables (results/mislabel/, results/gpu/)
 ANALYSIS_EXTRA_INPUTS = {
-    "curriculum": ["params/curriculum.yaml", *sorted(str(p) for p in Path("results/curriculum").glob("*/runs.csv"))],
-    "mislabel": ["params/mislabel.yaml", *sorted(str(p) for p in Path("results/mislabel").glob("*/*.csv")),
+    "curriculum": ["params/grids/curriculum.yaml", *sorted(str(p) for p in Path("results/curriculum").glob("*/runs.csv"))],
+    "mislabel": ["params/grids/mislabel.yaml", *sorted(str(p) for p in Path("results/mislabel").glob("*/*.csv")),
                  *sorted(str(p) for p in Path("results/gpu").glob("summary_*.csv"))],
 }
 

@@ -14,7 +14,7 @@ What it does, in order:
    same ``nlpdiff.tasks`` conversion and checks, and records it);
 2. times training steps of the same MiniLM model on the machine's CPU (fp32, every core) and on the
    GPU (bf16 autocast, as the engine trains), per training example: the speed-up;
-3. runs the jobs of ``params/gpu_batch.yaml`` in their priority order, ``--workers`` at a time, each
+3. runs the jobs of ``params/device/gpu_batch.yaml`` in their priority order, ``--workers`` at a time, each
    an ordinary ``nlpdiff.dynamics.train`` run in its own process; a job that no longer fits the
    wall-clock budget is skipped, and jobs still running at ``budget + grace`` are stopped;
 4. packs the compact results (``run.json``, ``metrics.json``, ``scores.parquet``, ``samples.parquet``
@@ -428,7 +428,7 @@ def driver(args) -> int:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--config", default=str(ROOT / "params" / "gpu_batch.yaml"))
+    p.add_argument("--config", default=str(ROOT / "params" / "device" / "gpu_batch.yaml"))
     p.add_argument("--out", default="gpu_out")
     p.add_argument("--work", default="/tmp/nlpdiff_gpu_work", help="full run directories (not brought back)")
     p.add_argument("--model", default=str(ROOT / ".gpu_carry" / "minilm-fp16"))

@@ -17,8 +17,8 @@
 # %% tags=["parameters"]
 runs_dir = "runs/cpu"  # the profile's runs folder: this page's own slice trains under <runs_dir>/curriculum
 profile = "cpu"
-slice_part = "sst2_probe_cpu"  # the part of params/curriculum.yaml this page trains (reusing finished runs)
-curriculum_file = "params/curriculum.yaml"
+slice_part = "sst2_probe_cpu"  # the part of params/grids/curriculum.yaml this page trains (reusing finished runs)
+curriculum_file = "params/grids/curriculum.yaml"
 results_dir = "results/curriculum"  # committed parts, computed by `python -m nlpdiff_study.curriculum PART`
 learn_margin = 0.10  # a setting is read only when its model is this far above chance (held-out metric)
 
@@ -315,7 +315,7 @@ display(scoring.merge(learns[["chance", "learns"]], left_on="part", right_index=
 # ## Reproduce
 #
 # Each part is one command (it reuses finished runs, so an interrupted part resumes); the parts are
-# defined in `params/curriculum.yaml`, and the `cpu` profile trains this page's slice itself.
+# defined in `params/grids/curriculum.yaml`, and the `cpu` profile trains this page's slice itself.
 
 # %% tags=["hide-input"]
 import yaml

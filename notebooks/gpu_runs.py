@@ -469,4 +469,4 @@ display(Markdown(
 # nlpdiff run gpu_runs
 # ```
 #
-# The parameters of every job are in `params/gpu_batch.yaml` and in each run's `run.json`.
+# The parameters of every job are in `params/device/gpu_batch.yaml` and in each run's `run.json`.

@@ -19,7 +19,7 @@ runs_dir = "runs/cpu"  # the profile's run folders; the slice is trained under <
 profile = "cpu"
 results_dir = "results/mislabel"  # committed parts (python -m nlpdiff_study.mislabel PART)
 gpu_dir = "results/gpu"  # committed fine-tuned grid (gpu/summarize.py)
-config = "params/mislabel.yaml"
+config = "params/grids/mislabel.yaml"
 slice_parts = ["slice_sst2"]  # parts of the config computed by this execution ([] for none)
 data_dir = None  # IMDB and its label errors (default: $NLPDIFF_DATA_DIR)
 readings_dir = "results/readings"  # committed blind readings of top suspects (python -m nlpdiff_study.mislabel NAME --reading-from RUN)
@@ -117,7 +117,7 @@ display(Markdown(details))
 # ## What this page asks
 #
 # *Most of this page reads committed summary tables: `results/mislabel/<part>/` (the cheap backbones,
-# each part computed by `python -m nlpdiff_study.mislabel PART` from `params/mislabel.yaml`) and `results/gpu/`
+# each part computed by `python -m nlpdiff_study.mislabel PART` from `params/grids/mislabel.yaml`) and `results/gpu/`
 # (the fine-tuned grid, run on a GPU). The profile that renders the page also computes a small slice
 # of the grid on the spot (`slice_parts`), shown beside the committed parts.*
 #
@@ -257,7 +257,7 @@ if len(targets):
     display(Markdown(mislabel.targets_sentence(target_tests, target_cells)))
 else:
     display(Markdown("*No part with corrupted QA answers or summaries is committed yet (parts `squad_probe` and "
-                     "`samsum_finetune` of `params/mislabel.yaml`).*"))
+                     "`samsum_finetune` of `params/grids/mislabel.yaml`).*"))
 
 # %% [markdown]
 # ## Equal compute
@@ -310,7 +310,7 @@ if thr_tables:
         "learns the fake class (the probes) or fits it as it fits the flipped labels (the scratch model)."))
 else:
     display(Markdown("*No part with threshold-sample runs is committed yet (`aum_threshold` in "
-                     "`params/mislabel.yaml`).*"))
+                     "`params/grids/mislabel.yaml`).*"))
 
 # %% [markdown]
 # ## Real label errors

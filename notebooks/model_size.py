@@ -136,7 +136,7 @@ alt.layer(
 # setting scores the same samples with the same wrong labels, at both sizes.
 #
 # *This page reads committed tables (`results/model_size/PART/`, computed by
-# `python -m nlpdiff_study.model_size PART` from `params/model_size.yaml`); it trains nothing.*
+# `python -m nlpdiff_study.model_size PART` from `params/grids/model_size.yaml`); it trains nothing.*
 
 # %% [markdown]
 # ## The finding in detail

@@ -151,7 +151,7 @@ display(pages.bullets(lines))
 # ## What this page measures
 #
 # *This page reads committed tables (`results/mislabel/noisy_agnews_*`, computed by
-# `python -m nlpdiff_study.mislabel PART` from `params/mislabel.yaml`); it trains nothing.*
+# `python -m nlpdiff_study.mislabel PART` from `params/grids/mislabel.yaml`); it trains nothing.*
 #
 # NoisyAG-News (task `noisy_agnews`) holds 10,000 AG-News items whose training label is the majority of
 # three independent human annotators, wrong on 1,975 of them (19.75 %), with the original AG-News label
@@ -257,7 +257,7 @@ if thr:
         for r in tc[tc["noise_type"] == "real"].itertuples()]))
 else:
     display(Markdown("*No threshold-sample runs are committed for these parts (`aum_threshold` in "
-                     "`params/mislabel.yaml`).*"))
+                     "`params/grids/mislabel.yaml`).*"))
 
 # %% [markdown]
 # ## Cost
@@ -342,7 +342,7 @@ else:
 #
 # The truth here is the original AG-News label, which is itself not free of errors: a "real error" is a
 # disagreement of the human majority with it. Read with the part definitions in
-# `params/mislabel.yaml`: every run reads the texts at `max_length` 64 (the texts average 39 words) and
+# `params/grids/mislabel.yaml`: every run reads the texts at `max_length` 64 (the texts average 39 words) and
 # reports held-out accuracy on clean test items; confident learning ran on the seeds listed there. The
 # fine-tuned runs train on a sample of the items per seed (the whole set would take hours per run on the
 # CPU). Not computed (CPU budget): fine-tuned models on all the items, and confident learning and the

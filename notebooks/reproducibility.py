@@ -23,7 +23,7 @@
 # ```
 #
 # `nlpdiff study` runs the `Snakefile` (`snakemake --cores all --config profile=cpu`), which reads
-# `params/cpu.yaml`. A single page can be re-executed with other parameters, for example
+# `params/profiles/cpu.yaml`. A single page can be re-executed with other parameters, for example
 # `nlpdiff run sentiment -p train_size 500 -p noise_rate 0.2 -o my_page.ipynb`. Runs that the
 # book does not show as pages (other seeds and backbones) are listed below; their folders under
 # `runs/` are regenerated, never committed.

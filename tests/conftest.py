@@ -482,7 +482,7 @@ def smoke_study(tmp_path_factory, tiny_data_dir):
     cmd = ["snakemake", "--cores", "2", "--config", "profile=smoke"]
     result = subprocess.run(cmd, cwd=project, env=env, capture_output=True, text=True, timeout=1500)
     result.cmd, result.env = cmd, env
-    plan = load_plan("smoke", project / "params", project / "notebooks")
+    plan = load_plan("smoke", project / "params" / "profiles", project / "notebooks")
     return project, plan, result
 
 

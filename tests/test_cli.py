@@ -358,7 +358,7 @@ def test_check_writable_leaves_no_trace(tmp_path):
 def test_study_outside_a_checkout_says_what_it_needs(tmp_path, capsys):
     assert cli_main(["study", "--profile", "cpu", "-n"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "Snakefile" in err and "params/cpu.yaml" in err and str(tmp_path) in err
+    assert err.count("\n") == 1 and "Snakefile" in err and "params/profiles/cpu.yaml" in err and str(tmp_path) in err
 
 
 # ------------------------------------------------------------------------ the run-directory guard

@@ -123,8 +123,8 @@ def test_methods_declares_the_comparisons_the_code_uses():
     assert f"{comparisons.MARGIN_AUC} ROC AUC" in declared
     assert f"({comparisons.MARGIN_ACCURACY})" in declared and "1 point of held-out accuracy" in declared
     # the model-size comparisons: the file that declares them, at the same margin
-    assert "`params/model_size.yaml`" in declared and f"margin of {comparisons.MARGIN_AUC}" in declared
-    assert "comparisons.MARGIN_AUC" in (ROOT / "params" / "model_size.yaml").read_text()
+    assert "`params/grids/model_size.yaml`" in declared and f"margin of {comparisons.MARGIN_AUC}" in declared
+    assert "comparisons.MARGIN_AUC" in (ROOT / "params" / "grids" / "model_size.yaml").read_text()
     # the human-disagreement question (NLI): its baselines and margin
     assert f"margin of **{comparisons.MARGIN_RHO} in Spearman's rho**" in declared
     for baseline in comparisons.NLI_BASELINES:
@@ -132,7 +132,7 @@ def test_methods_declares_the_comparisons_the_code_uses():
     # cleaning on real errors: the part removes by every primary baseline, and Methods declares the family
     import yaml
 
-    cleaning = yaml.safe_load((ROOT / "params" / "mislabel.yaml").read_text())["parts"]["cleaning_noisy_agnews_probe"]
+    cleaning = yaml.safe_load((ROOT / "params" / "grids" / "mislabel.yaml").read_text())["parts"]["cleaning_noisy_agnews_probe"]
     assert set(comparisons.PRIMARY_BASELINES) <= set(cleaning["methods"])
     assert "**Cleaning on real errors (NoisyAG-News)**" in declared
     # declared before the results: the section comes before any result page in the book's order

@@ -44,7 +44,7 @@ def test_config_checks(tmp_path):
 
 
 def test_the_committed_config_is_valid():
-    cfg = mislabel.load_config("params/mislabel.yaml")
+    cfg = mislabel.load_config("params/grids/mislabel.yaml")
     for name in cfg["parts"]:
         part = mislabel.get_part(cfg, name)
         if part["kind"] == "grid":
@@ -290,7 +290,7 @@ def test_chapter_notebook_on_tiny_data(tiny_data_dir, tmp_path):
     root = Path(__file__).resolve().parents[1]
     out = tmp_path / "mislabel.ipynb"
     params = dict(runs_dir=str(tmp_path / "runs"), results_dir=str(tmp_path / "none"), gpu_dir=str(tmp_path / "none"),
-                  config=str(root / "params" / "mislabel.yaml"), slice_parts=["smoke_sst2"],
+                  config=str(root / "params" / "grids" / "mislabel.yaml"), slice_parts=["smoke_sst2"],
                   data_dir=str(tiny_data_dir))
     env_before = os.environ.get("NLPDIFF_DATA_DIR")
     os.environ["NLPDIFF_DATA_DIR"] = str(tiny_data_dir)

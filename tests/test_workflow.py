@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.mark.parametrize("profile", PROFILES)
 def test_profiles_expand(profile):
-    plan = load_plan(profile, ROOT / "params", ROOT / "notebooks")
+    plan = load_plan(profile, ROOT / "params" / "profiles", ROOT / "notebooks")
     assert plan.runs and plan.profile == profile
     names = [r.name for r in plan.all()]
     assert len(names) == len(set(names))
@@ -131,7 +131,7 @@ def test_run_threads_of_a_profile(tmp_path):
     (tmp_path / "params" / "r.yaml").write_text("run_threads: 0\n" + body)
     with pytest.raises(ParameterError, match="run_threads=0"):
         load_plan("r", tmp_path / "params", tmp_path / "notebooks")
-    assert load_plan("smoke", ROOT / "params", ROOT / "notebooks").run_threads == 1
+    assert load_plan("smoke", ROOT / "params" / "profiles", ROOT / "notebooks").run_threads == 1
 
 
 _TINY_NOTEBOOK = '''# %% tags=["parameters"]
@@ -165,14 +165,14 @@ def test_a_prose_edit_re_executes_the_page_and_retrains_nothing(tmp_path):
     import time
 
     project = tmp_path / "project"
-    (project / "params").mkdir(parents=True)
+    (project / "params" / "profiles").mkdir(parents=True)
     (project / "notebooks").mkdir()
     shutil.copy2(ROOT / "Snakefile", project / "Snakefile")
     header = (ROOT / "notebooks" / "sentiment.py").read_text().split("# %%", 1)[0]
     source = project / "notebooks" / "nb.py"
     source.write_text(header + _TINY_NOTEBOOK)
     profile = "build_book: false\nruns:\n  a:\n    notebook: nb\n    page: a\n    parameters: {{epochs: {}}}\n"
-    (project / "params" / "tiny.yaml").write_text(profile.format(1))
+    (project / "params" / "profiles" / "tiny.yaml").write_text(profile.format(1))
 
     def snakemake(*extra):
         done = subprocess.run(["snakemake", "--cores", "1", "--config", "profile=tiny", *extra], cwd=project,
@@ -189,20 +189,20 @@ def test_a_prose_edit_re_executes_the_page_and_retrains_nothing(tmp_path):
     assert "Second version" in page.read_text()  # the page was re-executed
     assert json.loads(run_json.read_text())["trained_at"] == trained  # the run was kept, not retrained
     assert "Nothing to be done" in snakemake("-n")
-    (project / "params" / "tiny.yaml").write_text(profile.format(2))
+    (project / "params" / "profiles" / "tiny.yaml").write_text(profile.format(2))
     snakemake()
     assert json.loads(run_json.read_text())["trained_at"] != trained  # a changed parameter retrains
     assert "Nothing to be done" in snakemake("-n")
 
 
 def test_the_cpu_profile_reads_a_committed_summarization_run_made_with_its_parameters(tmp_path):
-    """The summarization run is a committed part (issue 23): the page's parameters in params/cpu.yaml
+    """The summarization run is a committed part (issue 23): the page's parameters in params/profiles/cpu.yaml
     must be those the committed run was made with, or the page would refuse it (and the study stop)."""
     from nlpdiff.config import from_flat
     from nlpdiff.dynamics import reuse_run
     from nlpdiff_study.runner import notebook_parameters
 
-    plan = load_plan("cpu", ROOT / "params", ROOT / "notebooks")
+    plan = load_plan("cpu", ROOT / "params" / "profiles", ROOT / "notebooks")
     entry = plan.get("summarization")
     values = {**notebook_parameters(ROOT / "notebooks" / "summarization.py"), **plan.executed_parameters(entry)}
     committed = ROOT / values.pop("committed_run")

@@ -13,7 +13,7 @@ They are added to the library's command line through the ``nlpdiff.commands`` en
     -p label_column stars -p train_size null -p run_dir runs/my_data`` (the path is made absolute
     and checked before the notebook starts).
 ``nlpdiff study --profile cpu``
-    run the study's workflow for a parameter profile (``params/<profile>.yaml``): Snakemake runs
+    run the study's workflow for a parameter profile (``params/profiles/<profile>.yaml``): Snakemake runs
     every training run's notebook, then the analyses, then builds the book (``snakemake --cores
     all --config profile=cpu``). After every finished step it prints the overall progress (steps done,
     elapsed wall time, a rough estimate of the time left); it ends with its wall time and the path
@@ -156,10 +156,10 @@ def _cmd_study(args) -> int:
     from nlpdiff_study.workflow import load_plan
 
     here = Path.cwd()
-    missing = [name for name in ("Snakefile", f"params/{args.profile}.yaml") if not (here / name).is_file()]
+    missing = [name for name in ("Snakefile", f"params/profiles/{args.profile}.yaml") if not (here / name).is_file()]
     if missing:
         raise ParameterError("profile", args.profile, "a run from the root of a checkout of the study (a folder "
-                             "with its Snakefile and params/<profile>.yaml)",
+                             "with its Snakefile and params/profiles/<profile>.yaml)",
                              hint=f"looked in {here}: no {' and no '.join(missing)}; clone the repository and "
                                   "run nlpdiff study there, or use nlpdiff run / nlpdiff score anywhere")
     plan = load_plan(args.profile)  # a bad profile fails here, with a clear message

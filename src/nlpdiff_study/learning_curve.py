@@ -7,9 +7,9 @@ part can be stopped and resumed) and writes one small summary table per part, wi
 time and hardware from its ``run.json``. The table is what the book reads (committed under
 ``results/learning_curve/``)::
 
-    python -m nlpdiff_study.learning_curve squad_cpu            # the part named in params/learning_curve.yaml
+    python -m nlpdiff_study.learning_curve squad_cpu            # the part named in params/grids/learning_curve.yaml
 
-Parts are defined in ``params/learning_curve.yaml``: ``base`` (flat training parameters, as
+Parts are defined in ``params/grids/learning_curve.yaml``: ``base`` (flat training parameters, as
 ``nlpdiff.config.from_flat`` takes them) and ``sizes`` (a list of training-set sizes).
 """
 
@@ -28,7 +28,7 @@ from nlpdiff import rundir
 from nlpdiff.config import from_flat
 from nlpdiff.errors import ParameterError
 
-PARAMS_FILE = Path("params") / "learning_curve.yaml"
+PARAMS_FILE = Path("params") / "grids" / "learning_curve.yaml"
 RESULTS_DIR = Path("results") / "learning_curve"
 
 
@@ -105,7 +105,7 @@ def load_part(name: str, params_file: str | os.PathLike = PARAMS_FILE) -> dict[s
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m nlpdiff_study.learning_curve", description=__doc__.split("\n")[0])
-    ap.add_argument("part", help="a part of params/learning_curve.yaml")
+    ap.add_argument("part", help="a part of params/grids/learning_curve.yaml")
     ap.add_argument("--params-file", default=str(PARAMS_FILE))
     ap.add_argument("--runs-root", default="runs/learning_curve", help="where the run directories go")
     ap.add_argument("--results-dir", default=str(RESULTS_DIR), help="where the summary table goes")

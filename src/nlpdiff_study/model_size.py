@@ -1,6 +1,6 @@
 """The model-size study: the same detection questions at two model sizes (MiniLM and MPNet-base).
 
-Computed in parts (``params/model_size.yaml``): ``python -m nlpdiff_study.model_size PART`` trains, or
+Computed in parts (``params/grids/model_size.yaml``): ``python -m nlpdiff_study.model_size PART`` trains, or
 reuses under ``runs/model_size/``, every model x seed run of the part with
 :func:`nlpdiff_study.mislabel.run_grid` (the mislabel chapter's runner: the same detection rows, costs
 and memorisation columns) and writes, under ``results/model_size/PART/``:
@@ -32,7 +32,7 @@ from scipy import stats
 from nlpdiff.errors import ParameterError
 from nlpdiff_study import mislabel
 
-CONFIG = Path("params/model_size.yaml")
+CONFIG = Path("params/grids/model_size.yaml")
 RESULTS = Path("results/model_size")
 
 

@@ -1,6 +1,6 @@
 """Parameter profiles and the plan of the study's workflow (read by the ``Snakefile``).
 
-A profile (``params/<name>.yaml``) lists the training runs of the study (task x backbone x model
+A profile (``params/profiles/<name>.yaml``) lists the training runs of the study (task x backbone x model
 x seed x noise) and the analysis notebooks::
 
     profile: cpu
@@ -105,9 +105,9 @@ def _mapping(value: Any, where: str) -> dict:
     return value
 
 
-def load_plan(profile: str, params_dir: str | os.PathLike = "params",
+def load_plan(profile: str, params_dir: str | os.PathLike = "params/profiles",
               notebooks_dir: str | os.PathLike | None = None) -> Plan:
-    """Read and expand ``params/<profile>.yaml``; check that every notebook exists."""
+    """Read and expand ``params/profiles/<profile>.yaml``; check that every notebook exists."""
     if notebooks_dir is None:
         from nlpdiff_study.runner import NOTEBOOKS_DIR as notebooks_dir
     path = Path(params_dir) / f"{profile}.yaml"

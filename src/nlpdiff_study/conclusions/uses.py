@@ -162,7 +162,7 @@ def model_size_claim(root: Path) -> Claim | None:
         slots,
         test="paired t test over seeds (same samples and labels at both sizes); two one-sided tests (the 90 % t "
              "interval) for equivalence; Spearman between runs",
-        family="one declared comparison per setting (params/model_size.yaml), not adjusted",
+        family="one declared comparison per setting (params/grids/model_size.yaml), not adjusted",
         margin=f"{comparisons.MARGIN_AUC} ROC AUC",
         equivalence=_says_equivalent(slots),
     )

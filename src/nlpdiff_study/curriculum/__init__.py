@@ -12,7 +12,7 @@ Three parts:
   or by text length (loss-free), or random (the control), or reversed (anti-curriculum).
 
 * **a grid runner** (:func:`run_part`, ``python -m nlpdiff_study.curriculum PART``): a part of
-  ``params/curriculum.yaml`` names a task, a backbone, the seeds and the settings (label noise,
+  ``params/grids/curriculum.yaml`` names a task, a backbone, the seeds and the settings (label noise,
   budget); the runner trains the scoring run for each noise setting, then every (schedule x order)
   cell and the controls over the seeds through :func:`nlpdiff.dynamics.train` with held-out
   evaluation at every checkpoint, and writes small tables to ``results/curriculum/<part>/``:

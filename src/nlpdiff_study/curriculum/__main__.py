@@ -12,7 +12,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m nlpdiff_study.curriculum",
                                      description="Train one part of the curriculum grid and write its tables.")
     parser.add_argument("part", help="a part of the curriculum file (e.g. sst2_probe)")
-    parser.add_argument("--params", default="params/curriculum.yaml")
+    parser.add_argument("--params", default="params/grids/curriculum.yaml")
     parser.add_argument("--runs-root", default="runs/curriculum")
     parser.add_argument("--results-root", default="results/curriculum")
     parser.add_argument("--progress", action="store_true")

@@ -1,4 +1,4 @@
-"""A part of the curriculum grid (``params/curriculum.yaml``) and its runner, which writes the part's
+"""A part of the curriculum grid (``params/grids/curriculum.yaml``) and its runner, which writes the part's
 tables under ``results/curriculum/<part>/``."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ PERCENT_METRICS = {"heldout_f1": 100.0, "heldout_exact_match": 100.0}
 
 @dataclass
 class Part:
-    """One part of the grid (an entry of ``params/curriculum.yaml``)."""
+    """One part of the grid (an entry of ``params/grids/curriculum.yaml``)."""
 
     name: str
     task: str
@@ -82,7 +82,7 @@ class Part:
         return self
 
 
-def load_part(name: str, path: str | Path = "params/curriculum.yaml") -> Part:
+def load_part(name: str, path: str | Path = "params/grids/curriculum.yaml") -> Part:
     """The part ``name`` of the curriculum file (its ``defaults`` filled in)."""
     import yaml
 

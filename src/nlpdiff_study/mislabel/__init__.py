@@ -1,7 +1,7 @@
 """The mislabel-detection study: a grid of label-noise runs computed in parts, real label errors, cleaning.
 
-``python -m nlpdiff_study.mislabel PART [--config params/mislabel.yaml] [--runs-dir runs/mislabel]
-[--out results/mislabel]`` computes one *part* of ``params/mislabel.yaml`` and writes its small
+``python -m nlpdiff_study.mislabel PART [--config params/grids/mislabel.yaml] [--runs-dir runs/mislabel]
+[--out results/mislabel]`` computes one *part* of ``params/grids/mislabel.yaml`` and writes its small
 summary tables under ``results/mislabel/<part>/`` (committed, so the chapter
 ``notebooks/mislabel.py`` is rebuilt from them without rerunning any part). A part is
 one of three kinds:

@@ -16,7 +16,7 @@ from nlpdiff import stats
 from nlpdiff.errors import ParameterError
 from nlpdiff_study.comparisons import action_family
 
-CONFIG = Path("params/mislabel.yaml")
+CONFIG = Path("params/grids/mislabel.yaml")
 PART_KINDS = ("grid", "cleaning", "imdb")
 #: the action family (the registry's "action" family: the action score and its variants; ``mean_loss`` ranks
 #: exactly as ``action``); the "best baseline" of a cell is the best score outside it
@@ -32,12 +32,12 @@ NOISE_SHORT = {"uniform": "u", "class_conditional": "cc", "empirical": "emp", "r
 
 
 def load_config(path: str | Path = CONFIG) -> dict[str, Any]:
-    """``params/mislabel.yaml`` as a dict (``parts``: name -> part)."""
+    """``params/grids/mislabel.yaml`` as a dict (``parts``: name -> part)."""
     import yaml
 
     path = Path(path)
     if not path.exists():
-        raise ParameterError("config", str(path), "an existing mislabel configuration file (params/mislabel.yaml)")
+        raise ParameterError("config", str(path), "an existing mislabel configuration file (params/grids/mislabel.yaml)")
     cfg = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     if not isinstance(cfg.get("parts"), dict) or not cfg["parts"]:
         raise ParameterError("parts", cfg.get("parts"), "a mapping of part names to parts")
