@@ -198,6 +198,88 @@ def _check_confusion(
     return out
 
 
+def _check_labels(labels, num_classes: int) -> np.ndarray:
+    """``labels`` as int64 class ids in 0..num_classes-1 (whole floats accepted), or a :class:`ParameterError`."""
+    arr = np.asarray(labels)
+    if arr.ndim != 1 or (arr.size and not np.issubdtype(arr.dtype, np.integer)):
+        if arr.ndim == 1 and arr.size and np.issubdtype(arr.dtype, np.floating) and np.all(
+            arr == np.round(arr)
+        ):
+            arr = arr.astype(np.int64)
+        else:
+            raise ParameterError(
+                "labels", _short(labels), f"a 1-d sequence of integers in 0..{num_classes - 1}"
+            )
+    original = arr.astype(np.int64, copy=True)
+    bad = original[(original < 0) | (original >= num_classes)]
+    if bad.size:
+        raise ParameterError(
+            "labels",
+            _short(labels),
+            f"integers in 0..{num_classes - 1} (num_classes={num_classes})",
+            hint=f"found {sorted(set(bad.tolist()))[:10]}",
+        )
+    return original
+
+
+def _uniform(original: np.ndarray, rate: float, num_classes: int, rng):
+    """``kind="uniform"`` of :func:`inject_noise`: (new labels, corrupted mask, None)."""
+    new, corrupted = original.copy(), np.zeros(len(original), dtype=bool)
+    k = _round_half_up(rate * len(original))
+    chosen = rng.choice(len(original), size=k, replace=False)
+    shift = rng.integers(1, num_classes, size=k)
+    new[chosen] = (original[chosen] + shift) % num_classes
+    corrupted[chosen] = True
+    return new, corrupted, None
+
+
+def _empirical(original: np.ndarray, rate: float, num_classes: int, confusion, rng):
+    """``kind="empirical"`` of :func:`inject_noise`: (new labels, corrupted mask, the cells used per class)."""
+    matrix = _check_matrix(confusion, num_classes)
+    new, corrupted = original.copy(), np.zeros(len(original), dtype=bool)
+    k = _round_half_up(round(rate * len(original), 9))  # 0.1975 * 10000 is 1974.9999999999998 in floats
+    n_class = np.bincount(original, minlength=num_classes).astype(float)
+    rows = matrix.sum(axis=1)
+    weights = np.where(rows[:, None] > 0, matrix / np.where(rows > 0, rows, 1)[:, None], 0.0) * n_class[:, None]
+    np.fill_diagonal(weights, 0.0)
+    if k and weights.sum() == 0:
+        raise ParameterError("confusion", _short(confusion), "a matrix with off-diagonal counts in classes present here")
+    quota = weights.ravel() * k / weights.sum() if k else np.zeros(weights.size)
+    cells = np.floor(quota).astype(np.int64)
+    cells[np.argsort(-(quota - cells), kind="stable")[: k - int(cells.sum())]] += 1  # largest remainder
+    cells = cells.reshape(num_classes, num_classes)
+    per_class = cells.sum(axis=1)
+    if (per_class > n_class).any():
+        raise ParameterError("rate", rate, f"a rate that leaves each class enough samples to corrupt (here at most "
+                             f"{(n_class / np.maximum(per_class, 1) * rate).min():.3f})")
+    for src in range(num_classes):
+        if not per_class[src]:
+            continue
+        members = np.flatnonzero(original == src)
+        picked = rng.choice(members, size=int(per_class[src]), replace=False)
+        targets = np.repeat(np.arange(num_classes), cells[src])
+        new[picked] = rng.permutation(targets)
+        corrupted[picked] = True
+    used = {int(i): tuple(int(j) for j in np.flatnonzero(cells[i])) for i in range(num_classes) if per_class[i]}
+    return new, corrupted, used
+
+
+def _class_conditional(original: np.ndarray, rate: float, conf_used: dict[int, tuple[int, ...]], rng):
+    """``kind="class_conditional"`` of :func:`inject_noise`: (new labels, corrupted mask, the map used)."""
+    new, corrupted = original.copy(), np.zeros(len(original), dtype=bool)
+    eligible = np.flatnonzero(np.isin(original, list(conf_used)))
+    k = _round_half_up(rate * len(eligible))
+    chosen = np.sort(rng.choice(eligible, size=k, replace=False))
+    for src, targets in sorted(conf_used.items()):
+        rows = chosen[original[chosen] == src]
+        if len(targets) == 1:
+            new[rows] = targets[0]
+        else:
+            new[rows] = rng.choice(np.asarray(targets, dtype=np.int64), size=len(rows))
+    corrupted[chosen] = True
+    return new, corrupted, conf_used
+
+
 def inject_noise(
     labels: Sequence[int] | np.ndarray | pd.Series,
     rate: float,
@@ -244,31 +326,8 @@ def inject_noise(
     num_classes = int(num_classes)
     rate = _check_rate(rate)
     seed = _check_seed(seed)
-
-    arr = np.asarray(labels)
-    if arr.ndim != 1 or (arr.size and not np.issubdtype(arr.dtype, np.integer)):
-        if arr.ndim == 1 and arr.size and np.issubdtype(arr.dtype, np.floating) and np.all(
-            arr == np.round(arr)
-        ):
-            arr = arr.astype(np.int64)
-        else:
-            raise ParameterError(
-                "labels", _short(labels), f"a 1-d sequence of integers in 0..{num_classes - 1}"
-            )
-    original = arr.astype(np.int64, copy=True)
-    bad = original[(original < 0) | (original >= num_classes)]
-    if bad.size:
-        raise ParameterError(
-            "labels",
-            _short(labels),
-            f"integers in 0..{num_classes - 1} (num_classes={num_classes})",
-            hint=f"found {sorted(set(bad.tolist()))[:10]}",
-        )
-
+    original = _check_labels(labels, num_classes)
     rng = np.random.default_rng(seed)
-    new = original.copy()
-    corrupted = np.zeros(len(original), dtype=bool)
-    conf_used: dict[int, tuple[int, ...]] | None = None
 
     if kind == "empirical" and confusion is None:
         raise ParameterError("confusion", None, "a num_classes x num_classes count matrix for kind='empirical' "
@@ -278,51 +337,13 @@ def inject_noise(
             raise ParameterError(
                 "confusion", confusion, "None when kind='uniform' (use kind='class_conditional')"
             )
-        k = _round_half_up(rate * len(original))
-        chosen = rng.choice(len(original), size=k, replace=False)
-        shift = rng.integers(1, num_classes, size=k)
-        new[chosen] = (original[chosen] + shift) % num_classes
-        corrupted[chosen] = True
+        new, corrupted, conf_used = _uniform(original, rate, num_classes, rng)
     elif kind == "empirical":
-        matrix = _check_matrix(confusion, num_classes)
-        k = _round_half_up(round(rate * len(original), 9))  # 0.1975 * 10000 is 1974.9999999999998 in floats
-        n_class = np.bincount(original, minlength=num_classes).astype(float)
-        rows = matrix.sum(axis=1)
-        weights = np.where(rows[:, None] > 0, matrix / np.where(rows > 0, rows, 1)[:, None], 0.0) * n_class[:, None]
-        np.fill_diagonal(weights, 0.0)
-        if k and weights.sum() == 0:
-            raise ParameterError("confusion", _short(confusion), "a matrix with off-diagonal counts in classes present here")
-        quota = weights.ravel() * k / weights.sum() if k else np.zeros(weights.size)
-        cells = np.floor(quota).astype(np.int64)
-        cells[np.argsort(-(quota - cells), kind="stable")[: k - int(cells.sum())]] += 1  # largest remainder
-        cells = cells.reshape(num_classes, num_classes)
-        per_class = cells.sum(axis=1)
-        if (per_class > n_class).any():
-            raise ParameterError("rate", rate, f"a rate that leaves each class enough samples to corrupt (here at most "
-                                 f"{(n_class / np.maximum(per_class, 1) * rate).min():.3f})")
-        for src in range(num_classes):
-            if not per_class[src]:
-                continue
-            members = np.flatnonzero(original == src)
-            picked = rng.choice(members, size=int(per_class[src]), replace=False)
-            targets = np.repeat(np.arange(num_classes), cells[src])
-            new[picked] = rng.permutation(targets)
-            corrupted[picked] = True
-        conf_used = {int(i): tuple(int(j) for j in np.flatnonzero(cells[i])) for i in range(num_classes) if per_class[i]}
+        new, corrupted, conf_used = _empirical(original, rate, num_classes, confusion, rng)
     else:
         if confusion is None:
             confusion = {c: c - 1 for c in range(1, num_classes)}
-        conf_used = _check_confusion(confusion, num_classes)
-        eligible = np.flatnonzero(np.isin(original, list(conf_used)))
-        k = _round_half_up(rate * len(eligible))
-        chosen = np.sort(rng.choice(eligible, size=k, replace=False))
-        for src, targets in sorted(conf_used.items()):
-            rows = chosen[original[chosen] == src]
-            if len(targets) == 1:
-                new[rows] = targets[0]
-            else:
-                new[rows] = rng.choice(np.asarray(targets, dtype=np.int64), size=len(rows))
-        corrupted[chosen] = True
+        new, corrupted, conf_used = _class_conditional(original, rate, _check_confusion(confusion, num_classes), rng)
 
     return NoiseResult(
         labels=new,
