@@ -66,7 +66,7 @@ class-conditional noise of the human errors' own confusion matrix (:func:`error_
 The package holds one idea per module: a task's declaration (:mod:`nlpdiff.tasks.spec`), the study's
 datasets and the registry of users' tasks (:mod:`nlpdiff.tasks.catalogue`), loading
 (:mod:`nlpdiff.tasks.loading`), seeded subsets (:mod:`nlpdiff.tasks.sampling`), synthetic noise
-(:mod:`nlpdiff.tasks.noise`), users' own data (:mod:`nlpdiff.tasks.users`) and a run's training data
+(:mod:`nlpdiff.tasks.noise`), users' own data (:mod:`nlpdiff.tasks.users`, files: :mod:`nlpdiff.tasks.user_files`) and a run's training data
 (:mod:`nlpdiff.tasks.prepare`); everything is importable from ``nlpdiff.tasks``.
 """
 
@@ -112,11 +112,10 @@ from nlpdiff.tasks.noise import (  # noqa: F401
     inject_noise,
 )
 from nlpdiff.tasks.users import (  # noqa: F401
-    SEPARATORS,
-    from_csv,
     from_frame,
     is_empty_text,
 )
+from nlpdiff.tasks.user_files import SEPARATORS, from_csv  # noqa: F401
 from nlpdiff.tasks.prepare import (  # noqa: F401
     MIN_HELDOUT_PER_CLASS,
     PreparedData,
