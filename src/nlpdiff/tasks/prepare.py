@@ -89,6 +89,88 @@ class PreparedData(NamedTuple):
     heldout: pd.DataFrame
 
 
+def _check_classification_sample(spec: TaskSpec, train: pd.DataFrame, train_split: str, train_size, batch_size) -> None:
+    """The checks of a classification training sample, before anything trains: texts, two classes, a batch."""
+    for role in spec.input_roles:
+        _check_texts(train, spec.column(role), role, f"the {train_split!r} split of task {spec.name!r}")
+    present = np.unique(train[spec.label_field].to_numpy())
+    if len(present) < 2:
+        raise ParameterError("train_size", train_size, "a training sample with at least two classes",
+                             hint=f"every sampled row has label {spec.label_names[int(present[0])]!r}")
+    if batch_size is not None and len(train) < batch_size:
+        raise ParameterError("batch_size", batch_size, f"at most the number of training rows ({len(train)})",
+                             hint="lower batch_size or train on more rows")
+
+
+def _real_error_labels(spec: TaskSpec, train: pd.DataFrame, samples: pd.DataFrame, noise_rate: float) -> None:
+    """A task with real annotator errors: the given labels are trained on, the true ones are the truth."""
+    if noise_rate:
+        raise ParameterError("noise_rate", noise_rate, f"0 for task {spec.name!r}, whose labels carry real errors",
+                             hint="for synthetic noise on the same texts train a task on the clean labels "
+                                  "(noisy_agnews_clean)")
+    if spec.clean_label not in train.columns:
+        raise ParameterError("task", spec.name, f"a training split with the column {spec.clean_label!r} (true labels)")
+    given = train[spec.label_field].to_numpy().astype(np.int64)
+    samples["original_label"] = train[spec.clean_label].to_numpy().astype(np.int64)
+    samples["label"] = given
+    samples["is_corrupted"] = given != samples["original_label"].to_numpy()
+
+
+def _noisy_class_labels(spec: TaskSpec, train: pd.DataFrame, samples: pd.DataFrame, pool: pd.DataFrame,
+                        noise_rate: float, noise_type: str, data_seed: int) -> None:
+    """Class labels with synthetic noise (:func:`inject_noise`, seed ``data_seed + 1``; ``empirical`` noise
+    follows the human errors measured on the whole training split)."""
+    labels = train[spec.label_field].to_numpy().astype(np.int64)
+    confusion = None
+    if noise_type == "empirical" and noise_rate:
+        if spec.human_label is None or spec.human_label not in pool.columns:
+            raise ParameterError("noise_type", noise_type, "'uniform' or 'class_conditional' for task "
+                                 f"{spec.name!r}; 'empirical' needs a task with human labels beside the true "
+                                 "ones (noisy_agnews_clean)")
+        # measured on the whole training split, not on the run's sample
+        confusion = error_confusion(pool[spec.human_label].to_numpy().astype(np.int64),
+                                    pool[spec.label_field].to_numpy().astype(np.int64), spec.num_labels)
+    noise = inject_noise(labels, noise_rate, kind=noise_type if confusion is not None or noise_type != "empirical"
+                         else "uniform", num_classes=spec.num_labels, seed=data_seed + 1, confusion=confusion)
+    samples["original_label"] = noise.original_labels
+    samples["label"] = noise.labels
+    samples["is_corrupted"] = noise.corrupted
+
+
+def _noisy_targets(spec: TaskSpec, train: pd.DataFrame, samples: pd.DataFrame, noise_rate: float, noise_type: str,
+                   data_seed: int) -> None:
+    """Targets that are not classes (answers, summaries), optionally corrupted (:func:`corrupt_targets`)."""
+    samples["original_label"] = train[spec.label_field]
+    samples["is_corrupted"] = False
+    if noise_rate:
+        if noise_type != "uniform":
+            raise ParameterError("noise_type", noise_type, f"'uniform' for a {spec.kind} task",
+                                 hint="its samples to corrupt are drawn uniformly; class-conditional noise needs classes")
+        noise = corrupt_targets(train, spec, noise_rate, seed=data_seed + 1)
+        samples[spec.label_field] = noise.targets
+        samples["is_corrupted"] = noise.corrupted
+    samples["label"] = samples[spec.label_field]
+
+
+def _heldout(spec: TaskSpec, pool: pd.DataFrame, train: pd.DataFrame, train_split: str, eval_split: str | None,
+             eval_size, data_seed: int, stratify: str | None, data_dir) -> pd.DataFrame:
+    """The held-out rows (an empty frame with the task's columns when there is no held-out split)."""
+    if eval_split is None:
+        return train.iloc[:0]
+    if eval_split == train_split:
+        # one split for both (SNLI offline has only its dev split): the held-out rows are drawn from
+        # the rows not drawn for training, so a held-out figure never scores a training sample
+        heldout = pool[~pool[ROW_INDEX].isin(train[ROW_INDEX])]
+        if len(heldout) == 0:
+            raise ParameterError("eval_size", eval_size, f"held-out rows left in split {eval_split!r}",
+                                 hint="train_size takes every row of it; lower train_size or set eval_split=None")
+    else:
+        heldout = load_split(spec, eval_split, data_dir=data_dir)
+    if eval_size is not None:
+        heldout = subsample(heldout, eval_size, seed=data_seed, stratify=stratify, param="eval_size")
+    return heldout
+
+
 def prepare_training_data(
     task: str | TaskSpec,
     train_split: str | None = None,
@@ -135,67 +217,14 @@ def prepare_training_data(
     train = subsample(pool, train_size, seed=data_seed, stratify=(spec.clean_label or stratify) if classification
                       else None, param="train_size").reset_index(drop=True)
     if classification:
-        for role in spec.input_roles:
-            _check_texts(train, spec.column(role), role, f"the {train_split!r} split of task {spec.name!r}")
-        present = np.unique(train[spec.label_field].to_numpy())
-        if len(present) < 2:
-            raise ParameterError("train_size", train_size, "a training sample with at least two classes",
-                                 hint=f"every sampled row has label {spec.label_names[int(present[0])]!r}")
-        if batch_size is not None and len(train) < batch_size:
-            raise ParameterError("batch_size", batch_size, f"at most the number of training rows ({len(train)})",
-                                 hint="lower batch_size or train on more rows")
+        _check_classification_sample(spec, train, train_split, train_size, batch_size)
     samples = train.copy()
     samples.insert(0, "sample_id", np.arange(len(train), dtype=np.int64))
     if classification and spec.clean_label is not None:
-        # real annotator errors: the given labels are trained on, the true ones are the truth
-        if noise_rate:
-            raise ParameterError("noise_rate", noise_rate, f"0 for task {spec.name!r}, whose labels carry real errors",
-                                 hint="for synthetic noise on the same texts train a task on the clean labels "
-                                      "(noisy_agnews_clean)")
-        if spec.clean_label not in train.columns:
-            raise ParameterError("task", spec.name, f"a training split with the column {spec.clean_label!r} (true labels)")
-        given = train[spec.label_field].to_numpy().astype(np.int64)
-        samples["original_label"] = train[spec.clean_label].to_numpy().astype(np.int64)
-        samples["label"] = given
-        samples["is_corrupted"] = given != samples["original_label"].to_numpy()
+        _real_error_labels(spec, train, samples, noise_rate)
     elif classification:
-        labels = train[spec.label_field].to_numpy().astype(np.int64)
-        confusion = None
-        if noise_type == "empirical" and noise_rate:
-            if spec.human_label is None or spec.human_label not in pool.columns:
-                raise ParameterError("noise_type", noise_type, "'uniform' or 'class_conditional' for task "
-                                     f"{spec.name!r}; 'empirical' needs a task with human labels beside the true "
-                                     "ones (noisy_agnews_clean)")
-            # measured on the whole training split, not on the run's sample
-            confusion = error_confusion(pool[spec.human_label].to_numpy().astype(np.int64),
-                                        pool[spec.label_field].to_numpy().astype(np.int64), spec.num_labels)
-        noise = inject_noise(labels, noise_rate, kind=noise_type if confusion is not None or noise_type != "empirical"
-                             else "uniform", num_classes=spec.num_labels, seed=data_seed + 1, confusion=confusion)
-        samples["original_label"] = noise.original_labels
-        samples["label"] = noise.labels
-        samples["is_corrupted"] = noise.corrupted
+        _noisy_class_labels(spec, train, samples, pool, noise_rate, noise_type, data_seed)
     else:
-        samples["original_label"] = train[spec.label_field]
-        samples["is_corrupted"] = False
-        if noise_rate:
-            if noise_type != "uniform":
-                raise ParameterError("noise_type", noise_type, f"'uniform' for a {spec.kind} task",
-                                     hint="its samples to corrupt are drawn uniformly; class-conditional noise needs classes")
-            noise = corrupt_targets(train, spec, noise_rate, seed=data_seed + 1)
-            samples[spec.label_field] = noise.targets
-            samples["is_corrupted"] = noise.corrupted
-        samples["label"] = samples[spec.label_field]
-    heldout = train.iloc[:0]  # no held-out split: an empty frame with the task's columns
-    if eval_split is not None:
-        if eval_split == train_split:
-            # one split for both (SNLI offline has only its dev split): the held-out rows are drawn from
-            # the rows not drawn for training, so a held-out figure never scores a training sample
-            heldout = pool[~pool[ROW_INDEX].isin(train[ROW_INDEX])]
-            if len(heldout) == 0:
-                raise ParameterError("eval_size", eval_size, f"held-out rows left in split {eval_split!r}",
-                                     hint="train_size takes every row of it; lower train_size or set eval_split=None")
-        else:
-            heldout = load_split(spec, eval_split, data_dir=data_dir)
-        if eval_size is not None:
-            heldout = subsample(heldout, eval_size, seed=data_seed, stratify=stratify, param="eval_size")
+        _noisy_targets(spec, train, samples, noise_rate, noise_type, data_seed)
+    heldout = _heldout(spec, pool, train, train_split, eval_split, eval_size, data_seed, stratify, data_dir)
     return PreparedData(spec, samples, heldout.reset_index(drop=True))
