@@ -198,52 +198,9 @@ class Dynamics:
         missing or duplicated, or when a recorded column holds NaN / inf at some (sample,
         checkpoint); the message names the sample_id, the checkpoint and the pass.
         """
-        if pass_ not in PASSES:
-            raise ParameterError("pass_", pass_, f"one of {PASSES}")
-        if not isinstance(df, pd.DataFrame):
-            raise ParameterError("dynamics_df", type(df).__name__, "a pandas DataFrame")
-        for col in ("sample_id", "checkpoint"):
-            if col not in df.columns:
-                raise ParameterError("dynamics_df.columns", list(df.columns), f"a '{col}' column")
-        if "pass" in df.columns:
-            unknown = set(map(str, df["pass"].unique())) - set(PASSES)
-            if unknown:
-                raise ParameterError("dynamics.pass", sorted(unknown), f"values in {PASSES}")
-            df = df.loc[(df["pass"] == pass_).to_numpy(dtype=bool, na_value=False)]
-        elif pass_ != "eval":
-            df = df.iloc[:0]
-        if len(df) == 0:
-            raise ParameterError("pass_", pass_, "a pass with recorded rows in the dynamics table")
-
-        sid_raw = df["sample_id"].to_numpy()
-        ckpt_raw = df["checkpoint"].to_numpy()
-        if pd.isna(sid_raw).any() or pd.isna(ckpt_raw).any():
-            raise ParameterError("dynamics.sample_id/checkpoint", "null", "no null sample_id or checkpoint")
-        sample_ids, s_idx = np.unique(sid_raw, return_inverse=True)
-        checkpoints, c_idx = np.unique(ckpt_raw, return_inverse=True)
+        df = _rows_of_pass(df, pass_)
+        sample_ids, checkpoints, flat = _positions(df, pass_)
         n, t = sample_ids.size, checkpoints.size
-        flat = s_idx.astype(np.int64) * t + c_idx
-        counts = np.bincount(flat, minlength=n * t)
-        if (counts != 1).any():
-            bad = np.flatnonzero(counts != 1)
-            first = int(bad[0])
-            sid, ck = sample_ids[first // t], checkpoints[first % t]
-            if counts[first] == 0:
-                n_bad = int((counts == 0).sum())
-                raise ParameterError(
-                    "dynamics.checkpoint",
-                    "missing",
-                    f"a row for every (sample_id, checkpoint) of the {pass_!r} pass "
-                    f"(checkpoints {_short(checkpoints)})",
-                    hint=f"sample_id={_item(sid)} has no row for checkpoint={_item(ck)} in pass {pass_!r}; "
-                    f"{n_bad} (sample_id, checkpoint) pair(s) missing in total",
-                )
-            raise ParameterError(
-                "dynamics.checkpoint",
-                "duplicated",
-                f"exactly one row per (sample_id, checkpoint) in the {pass_!r} pass",
-                hint=f"sample_id={_item(sid)}, checkpoint={_item(ck)} has {int(counts[first])} rows",
-            )
 
         def pivot(col: str) -> np.ndarray | None:
             if col not in df.columns:
@@ -275,6 +232,63 @@ class Dynamics:
             epochs=_collapse(epochs),
             values=arrays,
         )
+
+
+def _rows_of_pass(df: pd.DataFrame, pass_: str) -> pd.DataFrame:
+    """The rows of ``pass_`` in a long dynamics table (all rows when it has no ``pass`` column and
+    ``pass_ == "eval"``), after checking the table's shape; never empty."""
+    if pass_ not in PASSES:
+        raise ParameterError("pass_", pass_, f"one of {PASSES}")
+    if not isinstance(df, pd.DataFrame):
+        raise ParameterError("dynamics_df", type(df).__name__, "a pandas DataFrame")
+    for col in ("sample_id", "checkpoint"):
+        if col not in df.columns:
+            raise ParameterError("dynamics_df.columns", list(df.columns), f"a '{col}' column")
+    if "pass" in df.columns:
+        unknown = set(map(str, df["pass"].unique())) - set(PASSES)
+        if unknown:
+            raise ParameterError("dynamics.pass", sorted(unknown), f"values in {PASSES}")
+        df = df.loc[(df["pass"] == pass_).to_numpy(dtype=bool, na_value=False)]
+    elif pass_ != "eval":
+        df = df.iloc[:0]
+    if len(df) == 0:
+        raise ParameterError("pass_", pass_, "a pass with recorded rows in the dynamics table")
+    return df
+
+
+def _positions(df: pd.DataFrame, pass_: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(sorted sample ids, sorted checkpoints, each row's position in the flattened samples x checkpoints
+    grid), after checking that every (sample, checkpoint) pair has exactly one row."""
+    sid_raw = df["sample_id"].to_numpy()
+    ckpt_raw = df["checkpoint"].to_numpy()
+    if pd.isna(sid_raw).any() or pd.isna(ckpt_raw).any():
+        raise ParameterError("dynamics.sample_id/checkpoint", "null", "no null sample_id or checkpoint")
+    sample_ids, s_idx = np.unique(sid_raw, return_inverse=True)
+    checkpoints, c_idx = np.unique(ckpt_raw, return_inverse=True)
+    n, t = sample_ids.size, checkpoints.size
+    flat = s_idx.astype(np.int64) * t + c_idx
+    counts = np.bincount(flat, minlength=n * t)
+    if (counts != 1).any():
+        bad = np.flatnonzero(counts != 1)
+        first = int(bad[0])
+        sid, ck = sample_ids[first // t], checkpoints[first % t]
+        if counts[first] == 0:
+            n_bad = int((counts == 0).sum())
+            raise ParameterError(
+                "dynamics.checkpoint",
+                "missing",
+                f"a row for every (sample_id, checkpoint) of the {pass_!r} pass "
+                f"(checkpoints {_short(checkpoints)})",
+                hint=f"sample_id={_item(sid)} has no row for checkpoint={_item(ck)} in pass {pass_!r}; "
+                f"{n_bad} (sample_id, checkpoint) pair(s) missing in total",
+            )
+        raise ParameterError(
+            "dynamics.checkpoint",
+            "duplicated",
+            f"exactly one row per (sample_id, checkpoint) in the {pass_!r} pass",
+            hint=f"sample_id={_item(sid)}, checkpoint={_item(ck)} has {int(counts[first])} rows",
+        )
+    return sample_ids, checkpoints, flat
 
 
 def _rebuild_dynamics(sample_ids, checkpoints, pass_, steps, epochs, values) -> Dynamics:
