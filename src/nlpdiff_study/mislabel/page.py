@@ -91,6 +91,118 @@ def _range(v: Iterable[float], f: str = "{:.3f}") -> str:
     return f.format(lo) if f.format(lo) == f.format(hi) else f"{f.format(lo)} to {f.format(hi)}"
 
 
+def _pooled_lead(pooled: pd.DataFrame) -> str:
+    items = comparisons.pooled_phrases(pooled)
+    return (f"**Against the baselines declared in Methods, pooled over the {int(pooled['n_cells'].max())} "
+            f"cells of the grid and their seeds, the action score's ROC AUC is " + "; ".join(items)
+            + f".** (Two-stage cluster bootstrap; Holm over the {len(pooled)} baselines; equivalence margin "
+            f"{pooled['margin'].iloc[0]:g} ROC AUC.)")
+
+
+def _cells_sentence(act: pd.DataFrame, alpha: float) -> str:
+    """The exploratory cell-by-cell comparison with the best other score of each cell."""
+    sig = act["p_holm"] < alpha
+    better, worse = int((sig & (act["diff"] > 0)).sum()), int((sig & (act["diff"] < 0)).sum())
+    raw_better = int(((act["p_seeds"] < alpha) & (act["diff"] > 0)).sum())
+    raw_worse = int(((act["p_seeds"] < alpha) & (act["diff"] < 0)).sum())
+    ft = act["part"].str.startswith("gpu_")
+    within = int((act["diff"].abs() <= 0.01).sum())
+    n_seeds = act["n_seeds"].astype(int) if "n_seeds" in act else pd.Series([3])
+    seeds = f"{n_seeds.min()}" if n_seeds.min() == n_seeds.max() else f"{n_seeds.min()} to {n_seeds.max()}"
+    verdict = ("not shown to differ, cell by cell, from" if better == 0 and worse == 0 else
+               "better than" if worse == 0 else "worse than" if better == 0 else "sometimes better, sometimes worse than")
+    return (f"*Exploratory:* as a ranking of suspect labels from one training run, the action score is {verdict} "
+            f"the best other score of the same run, chosen after the fact on the same seeds (which favours the "
+            f"baseline). Over the {len(act)} cells of the grid ({int((~ft).sum())} with the cheap "
+            f"backbones, {int(ft.sum())} fine-tuned; a cell is a task, backbone, training length, noise rate and "
+            f"type, {seeds} seeds each) its ROC AUC minus that of the cell's best baseline is "
+            f"{_range(act['diff'], '{:+.3f}')} (mean over seeds; within 0.01 in {within} cells); after Holm's adjustment "
+            f"it is significantly better in {better} and worse in {worse} of them (before adjustment: {raw_better} and "
+            f"{raw_worse}; a paired t test over so few seeds has little power, which is why the pooled comparison "
+            f"above is the answer).")
+
+
+def _memorisation_sentence(cells_df: pd.DataFrame) -> str | None:
+    """Action minus the last loss, in the cells where the model memorises the corrupted labels and where not."""
+    key = ["part", "length", "noise_rate", "noise_type"]
+    fin = cells_df.pivot_table(index=key, columns="score", values="roc_auc_mean")
+    mem = cells_df[cells_df["score"] == "action"].set_index(key).get(
+        "final_train_acc_corrupted_mean", pd.Series(dtype=float))
+    if not ({"action", "final_loss"} <= set(fin.columns) and mem.notna().any()):
+        return None
+    gain = (fin["action"] - fin["final_loss"]).dropna()
+    m = mem.reindex(gain.index)
+    hi, lo = gain[m > 0.5], gain[m <= 0.5]
+    if not (len(hi) and len(lo)):
+        return None
+    bb = cells_df[cells_df["score"] == "action"].set_index(key)["backbone"].reindex(hi.index)
+    per = "; ".join(f"{b} {hi[bb == b].median():+.3f} ({int((bb == b).sum())} cells)"
+                    for b in sorted(bb.dropna().unique()))
+    return (f"Against the loss at the last checkpoint: in the {len(hi)} cells where the model memorises "
+            f"the corrupted labels (training accuracy on them above 0.5 at the end) the action's ROC AUC "
+            f"minus the last loss's has median {hi.median():+.3f} (range {_range(hi, '{:+.3f}')}; median by "
+            f"backbone: {per}), in the {len(lo)} where it does not, median {lo.median():+.3f} (range "
+            f"{_range(lo, '{:+.3f}')}).")
+
+
+def _confident_learning_sentence(cost: pd.DataFrame, cells_df: pd.DataFrame) -> str | None:
+    ct = cost_table(cost)
+    clr = ct[ct["method"].str.startswith("confident")]
+    key = ["part", "length", "noise_rate", "noise_type"]
+    both = cells_df[cells_df["score"].isin(["action", "confident_learning"])].pivot_table(
+        index=key, columns="score", values="roc_auc_mean").dropna()
+    if not (len(clr) and len(both)):
+        return None
+    d = both["action"] - both["confident_learning"]
+    return (f"Confident learning (K = 5 folds, same backbone) costs {_range(clr['x_one_run'], '{:.1f}')} "
+            f"times one run here; action minus confident learning, ROC AUC {_range(d, '{:+.3f}')} in the "
+            f"{len(d)} cells where both were computed.")
+
+
+def _bench_sentence(b: pd.Series) -> str:
+    return (f"At equal cost ({int(b['k'])} seeds of the action, averaged, against {int(b['k'])}-fold confident "
+            f"learning; {b['task']}, {b['backbone']}, {b['noise_rate']:.0%} {b['noise_type']} noise; confident "
+            f"learning took {b['cost_ratio_wall']:.2f} times the wall time of the {int(b['k'])} runs): ROC AUC "
+            f"{b['roc_auc_action_averaged']:.3f} against {b['roc_auc_confident_learning']:.3f} (DeLong p "
+            f"{b['delong_p']:.2g}; one action run alone {b['roc_auc_action_one_run']:.3f}).")
+
+
+def _published_sentence(published: dict) -> str:
+    return (f"On real errors, the published baseline's headline is circular: the {published['n_candidates']:,} "
+            f"IMDB reviews the crowd checked are the {published['n_candidates']:,} that the published confident "
+            f"learning ranks highest (share {published['top_is_candidates']:.3f}), so its ROC AUC of "
+            f"{published['roc_auc_all']:.3f} on all {published['n_test']:,} reviews holds by construction; "
+            f"among the candidates it is {published['roc_auc_candidates']:.3f}.")
+
+
+def _imdb_sentence(imdb: pd.DataFrame) -> str | None:
+    ic = cells(imdb, by=["subset"]).set_index(["subset", "score"])
+    if not (("candidates", "action") in ic.index and ("candidates", "published_confident_learning") in ic.index):
+        return None
+
+    def f(score, subset="candidates"):
+        r = ic.loc[(subset, score)]
+        return f"{r['roc_auc_mean']:.3f} [{r['roc_auc_lo']:.3f}, {r['roc_auc_hi']:.3f}]"
+    n = int(ic.loc[("candidates", "action"), "n_seeds"])
+    n_c = int(imdb.loc[imdb["subset"] == "candidates", "n"].iloc[0])
+    return (f"Among the {n_c:,} candidates, this study's cheapest runs (scratch on all IMDB test reviews, {n} "
+            f"seed{'s' if n > 1 else ''}) rank the confirmed errors with ROC AUC {f('action')} (action), "
+            f"{f('action_train')} (training-pass action) and {f('final_loss')} (last loss), against "
+            f"{f('published_confident_learning')} for the published probabilities (chance 0.5).")
+
+
+def _cleaning_sentence(cleaning: pd.DataFrame) -> str:
+    cc = cleaning_cells(cleaning).set_index(["method", "fraction"])
+    clean, noisy = cc.loc[("clean labels", 0.0)], cc.loc[("no removal", 0.0)]
+    parts = []
+    for method in ("action", "best_baseline", "random"):
+        if method in cc.index.get_level_values(0):
+            parts.append(f"{method.replace('_', ' ')} {_range(cc.loc[method]['heldout_accuracy_mean'])}")
+    return (f"Cleaning under 20 % noise (removing the top 1 to 20 % and retraining): held-out accuracy "
+            f"{'; '.join(parts)}, against {noisy['heldout_accuracy_mean']:.3f} with no removal and "
+            f"{clean['heldout_accuracy_mean']:.3f} with clean labels (means over seeds).")
+
+
 def opening(tests: pd.DataFrame, cells_df: pd.DataFrame, cost: pd.DataFrame | None = None,
             published: dict | None = None, cleaning: pd.DataFrame | None = None, imdb: pd.DataFrame | None = None,
             bench: pd.DataFrame | None = None, alpha: float = 0.05, target_tests: pd.DataFrame | None = None,
@@ -104,100 +216,22 @@ def opening(tests: pd.DataFrame, cells_df: pd.DataFrame, cost: pd.DataFrame | No
     act = tests[tests["score"] == "action"]
     if act.empty:
         return "*No grid part to summarise yet.*"
-    head = []
-    if pooled is not None and len(pooled):
-        items = comparisons.pooled_phrases(pooled)
-        head.append(f"**Against the baselines declared in Methods, pooled over the {int(pooled['n_cells'].max())} "
-                    f"cells of the grid and their seeds, the action score's ROC AUC is " + "; ".join(items)
-                    + f".** (Two-stage cluster bootstrap; Holm over the {len(pooled)} baselines; equivalence margin "
-                    f"{pooled['margin'].iloc[0]:g} ROC AUC.)")
-    sig = act["p_holm"] < alpha
-    better, worse = int((sig & (act["diff"] > 0)).sum()), int((sig & (act["diff"] < 0)).sum())
-    raw_better = int(((act["p_seeds"] < alpha) & (act["diff"] > 0)).sum())
-    raw_worse = int(((act["p_seeds"] < alpha) & (act["diff"] < 0)).sum())
-    ft = act["part"].str.startswith("gpu_")
-    within = int((act["diff"].abs() <= 0.01).sum())
-    n_seeds = act["n_seeds"].astype(int) if "n_seeds" in act else pd.Series([3])
-    seeds = f"{n_seeds.min()}" if n_seeds.min() == n_seeds.max() else f"{n_seeds.min()} to {n_seeds.max()}"
-    verdict = ("not shown to differ, cell by cell, from" if better == 0 and worse == 0 else
-               "better than" if worse == 0 else "worse than" if better == 0 else "sometimes better, sometimes worse than")
-    out = [*head, f"*Exploratory:* as a ranking of suspect labels from one training run, the action score is {verdict} "
-           f"the best other score of the same run, chosen after the fact on the same seeds (which favours the "
-           f"baseline). Over the {len(act)} cells of the grid ({int((~ft).sum())} with the cheap "
-           f"backbones, {int(ft.sum())} fine-tuned; a cell is a task, backbone, training length, noise rate and "
-           f"type, {seeds} seeds each) its ROC AUC minus that of the cell's best baseline is "
-           f"{_range(act['diff'], '{:+.3f}')} (mean over seeds; within 0.01 in {within} cells); after Holm's adjustment "
-           f"it is significantly better in {better} and worse in {worse} of them (before adjustment: {raw_better} and "
-           f"{raw_worse}; a paired t test over so few seeds has little power, which is why the pooled comparison "
-           f"above is the answer)."]
-    fin = cells_df.pivot_table(index=["part", "length", "noise_rate", "noise_type"], columns="score",
-                               values="roc_auc_mean")
-    mem = cells_df[cells_df["score"] == "action"].set_index(["part", "length", "noise_rate", "noise_type"]).get(
-        "final_train_acc_corrupted_mean", pd.Series(dtype=float))
-    if {"action", "final_loss"} <= set(fin.columns) and mem.notna().any():
-        gain = (fin["action"] - fin["final_loss"]).dropna()
-        m = mem.reindex(gain.index)
-        hi, lo = gain[m > 0.5], gain[m <= 0.5]
-        if len(hi) and len(lo):
-            bb = cells_df[cells_df["score"] == "action"].set_index(["part", "length", "noise_rate", "noise_type"])[
-                "backbone"].reindex(hi.index)
-            per = "; ".join(f"{b} {hi[bb == b].median():+.3f} ({int((bb == b).sum())} cells)"
-                            for b in sorted(bb.dropna().unique()))
-            out.append(f"Against the loss at the last checkpoint: in the {len(hi)} cells where the model memorises "
-                       f"the corrupted labels (training accuracy on them above 0.5 at the end) the action's ROC AUC "
-                       f"minus the last loss's has median {hi.median():+.3f} (range {_range(hi, '{:+.3f}')}; median by "
-                       f"backbone: {per}), in the {len(lo)} where it does not, median {lo.median():+.3f} (range "
-                       f"{_range(lo, '{:+.3f}')}).")
+    lead = _pooled_lead(pooled) if pooled is not None and len(pooled) else None
+    rest = [_cells_sentence(act, alpha), _memorisation_sentence(cells_df)]
     if cost is not None and len(cost) and "confident_learning" in set(cells_df["score"]):
-        ct = cost_table(cost)
-        clr = ct[ct["method"].str.startswith("confident")]
-        key = ["part", "length", "noise_rate", "noise_type"]
-        both = cells_df[cells_df["score"].isin(["action", "confident_learning"])].pivot_table(
-            index=key, columns="score", values="roc_auc_mean").dropna()
-        if len(clr) and len(both):
-            d = both["action"] - both["confident_learning"]
-            out.append(f"Confident learning (K = 5 folds, same backbone) costs {_range(clr['x_one_run'], '{:.1f}')} "
-                       f"times one run here; action minus confident learning, ROC AUC {_range(d, '{:+.3f}')} in the "
-                       f"{len(d)} cells where both were computed.")
+        rest.append(_confident_learning_sentence(cost, cells_df))
     if bench is not None and len(bench):
-        b = bench.iloc[0]
-        out.append(f"At equal cost ({int(b['k'])} seeds of the action, averaged, against {int(b['k'])}-fold confident "
-                   f"learning; {b['task']}, {b['backbone']}, {b['noise_rate']:.0%} {b['noise_type']} noise; confident "
-                   f"learning took {b['cost_ratio_wall']:.2f} times the wall time of the {int(b['k'])} runs): ROC AUC "
-                   f"{b['roc_auc_action_averaged']:.3f} against {b['roc_auc_confident_learning']:.3f} (DeLong p "
-                   f"{b['delong_p']:.2g}; one action run alone {b['roc_auc_action_one_run']:.3f}).")
+        rest.append(_bench_sentence(bench.iloc[0]))
     if published:
-        out.append(f"On real errors, the published baseline's headline is circular: the {published['n_candidates']:,} "
-                   f"IMDB reviews the crowd checked are the {published['n_candidates']:,} that the published confident "
-                   f"learning ranks highest (share {published['top_is_candidates']:.3f}), so its ROC AUC of "
-                   f"{published['roc_auc_all']:.3f} on all {published['n_test']:,} reviews holds by construction; "
-                   f"among the candidates it is {published['roc_auc_candidates']:.3f}.")
+        rest.append(_published_sentence(published))
     if imdb is not None and len(imdb):
-        ic = cells(imdb, by=["subset"]).set_index(["subset", "score"])
-        if ("candidates", "action") in ic.index and ("candidates", "published_confident_learning") in ic.index:
-            def f(score, subset="candidates"):
-                r = ic.loc[(subset, score)]
-                return f"{r['roc_auc_mean']:.3f} [{r['roc_auc_lo']:.3f}, {r['roc_auc_hi']:.3f}]"
-            n = int(ic.loc[("candidates", "action"), "n_seeds"])
-            n_c = int(imdb.loc[imdb["subset"] == "candidates", "n"].iloc[0])
-            out.append(f"Among the {n_c:,} candidates, this study's cheapest runs (scratch on all IMDB test reviews, {n} "
-                       f"seed{'s' if n > 1 else ''}) rank the confirmed errors with ROC AUC {f('action')} (action), "
-                       f"{f('action_train')} (training-pass action) and {f('final_loss')} (last loss), against "
-                       f"{f('published_confident_learning')} for the published probabilities (chance 0.5).")
+        rest.append(_imdb_sentence(imdb))
     if cleaning is not None and len(cleaning):
-        cc = cleaning_cells(cleaning).set_index(["method", "fraction"])
-        clean, noisy = cc.loc[("clean labels", 0.0)], cc.loc[("no removal", 0.0)]
-        parts = []
-        for method in ("action", "best_baseline", "random"):
-            if method in cc.index.get_level_values(0):
-                parts.append(f"{method.replace('_', ' ')} {_range(cc.loc[method]['heldout_accuracy_mean'])}")
-        out.append(f"Cleaning under 20 % noise (removing the top 1 to 20 % and retraining): held-out accuracy "
-                   f"{'; '.join(parts)}, against {noisy['heldout_accuracy_mean']:.3f} with no removal and "
-                   f"{clean['heldout_accuracy_mean']:.3f} with clean labels (means over seeds).")
+        rest.append(_cleaning_sentence(cleaning))
     if target_tests is not None and target_cells is not None and len(target_tests):
-        out.append(targets_sentence(target_tests, target_cells, alpha))
+        rest.append(targets_sentence(target_tests, target_cells, alpha))
     # the pooled comparison is the lead; every other finding is one bullet (not one paragraph of numbers)
-    lead, rest = (out[0], out[1:]) if head else (None, out)
+    rest = [x for x in rest if x]
     if split:
         return lead or "", "\n".join(f"- {x}" for x in rest)
     return ((lead + "\n\n") if lead else "") + "\n".join(f"- {x}" for x in rest)
