@@ -165,6 +165,69 @@ def text_lengths(samples: pd.DataFrame, task: str) -> np.ndarray:
     return sum(samples[c].astype(str).str.split().str.len().to_numpy() for c in spec.text_fields).astype(float)
 
 
+def _scoring_row(part: Part, noise: float, run_dir: Path, noisy: np.ndarray, prune_order: np.ndarray,
+                 n_drop: int) -> dict:
+    """The ``scoring`` table's row of one noise rate: the scoring run's size, quality, cost and pruning."""
+    info, metrics = _read_run(run_dir)
+    n = len(noisy)
+    return {
+        "part": part.name, "task": part.task, "backbone": part.backbone, "noise_rate": noise,
+        "scoring_seed": part.scoring_seed, "n_train": n, "n_corrupted": int(noisy.sum()),
+        "final_heldout": metrics["final"].get(metrics["metric"]), "metric": metrics["metric"],
+        "train_s": info["wall_time_s"].get("train"), "total_s": info["wall_time_s"].get("total"),
+        "pruned_corrupted_share": float(noisy[prune_order[n - n_drop:]].mean()) if n_drop else float("nan"),
+        "hardware": _hardware(info),
+    }
+
+
+def _train_cell(part: Part, params, cell: dict, run_dir: Path, samples: pd.DataFrame, keep: np.ndarray,
+                positions, schedule: str, seed: int, budget: float, progress: bool,
+                log: Callable[[str], None]) -> None:
+    """Train one run of a cell with its sampler, check it saw the scoring run's samples, mark it done."""
+    from nlpdiff import dynamics
+
+    n = len(samples)
+
+    def factory(n_run):
+        if n_run != n:
+            raise ParameterError("train_size", n_run, f"the {n} samples of the scoring run",
+                                 hint="the run's head kept other samples than the scoring run's")
+        return make_sampler(schedule, n, params.batch_size, seed, params.epochs, budget,
+                            order=positions, keep=keep, c0=part.c0, ramp=part.ramp,
+                            n_buckets=part.n_buckets)
+
+    t = time.perf_counter()
+    run = dynamics.train(params, progress=progress, sampler=factory)
+    same = run.samples.sort_values("sample_id")["row_idx"].to_numpy()
+    if not np.array_equal(same, samples["row_idx"].to_numpy()):
+        raise RuntimeError(f"{run_dir}: the run's samples differ from the scoring run's")
+    (run_dir / "curriculum.json").write_text(json.dumps(cell, indent=1))
+    # free the trained head now (it sits in reference cycles); a part stopped for any reason
+    # resumes where it stopped
+    del run
+    gc.collect()
+    log(f"[{part.name}] noise {cell['noise_rate']} budget {budget} {schedule}/{cell['order']} seed {seed}: "
+        f"{time.perf_counter() - t:.1f} s")
+
+
+def _cell_rows(run_dir: Path, key: dict, n: int) -> tuple[dict, list[dict]]:
+    """A finished run's row of the ``runs`` table and its rows of the ``curves`` table."""
+    info, metrics = _read_run(run_dir)
+    metric = metrics["metric"]
+    ck = pd.DataFrame(metrics["checkpoints"])
+    ck[metric] = ck[metric] / PERCENT_METRICS.get(metric, 1.0)  # every metric as a fraction
+    total = info["resolved"]["total_steps"]
+    ck["fraction"] = ck["step"] / total
+    row = {**key, "metric": metric, "final": float(ck[metric].iloc[-1]),
+           "aulc": aulc(ck["fraction"], ck[metric]), "total_steps": total,
+           "n_trained": info["resolved"].get("subset_size") or n,
+           "train_s": info["wall_time_s"].get("train"), "total_s": info["wall_time_s"].get("total"),
+           "hardware": _hardware(info)}
+    curve = [{**key, "checkpoint": r.checkpoint, "epoch": r.epoch, "step": r.step,
+              "fraction": r.fraction, "heldout": getattr(r, metric)} for r in ck.itertuples(index=False)]
+    return row, curve
+
+
 def run_part(part: Part, runs_root: str | Path = "runs/curriculum", results_root: str | Path = "results/curriculum",
              progress: bool = False, log: Callable[[str], None] = print) -> dict[str, pd.DataFrame]:
     """Train every run of ``part`` (reusing finished ones) and write its tables; return them.
@@ -202,19 +265,11 @@ def run_part(part: Part, runs_root: str | Path = "runs/curriculum", results_root
         samples = scoring.samples.sort_values("sample_id").reset_index(drop=True)
         lengths = text_lengths(samples, part.task)
         n = len(samples)
-        s_info, s_metrics = _read_run(Path(sp.output_dir))
         noisy = samples["is_corrupted"].to_numpy(bool) if "is_corrupted" in samples else np.zeros(n, bool)
         prune_order = _order_for(part.prune_by, scores, lengths, part.scoring_seed)
         n_drop = int(round(part.prune_fraction * n))
         keep = prune_order[:n - n_drop]
-        scoring_rows.append({
-            "part": part.name, "task": part.task, "backbone": part.backbone, "noise_rate": noise,
-            "scoring_seed": part.scoring_seed, "n_train": n, "n_corrupted": int(noisy.sum()),
-            "final_heldout": s_metrics["final"].get(s_metrics["metric"]), "metric": s_metrics["metric"],
-            "train_s": s_info["wall_time_s"].get("train"), "total_s": s_info["wall_time_s"].get("total"),
-            "pruned_corrupted_share": float(noisy[prune_order[n - n_drop:]].mean()) if n_drop else float("nan"),
-            "hardware": _hardware(s_info),
-        })
+        scoring_rows.append(_scoring_row(part, noise, Path(sp.output_dir), noisy, prune_order, n_drop))
         for budget in part.budgets:
             for schedule, order in part.cells():
                 for seed in part.seeds:
@@ -223,44 +278,14 @@ def run_part(part: Part, runs_root: str | Path = "runs/curriculum", results_root
                     cell = _cell_info(part, noise, budget, schedule, order, seed)
                     if not _reusable(run_dir, params, cell):
                         positions = None if schedule in CONTROLS else _order_for(order, scores, lengths, seed)
-
-                        def factory(n_run, schedule=schedule, positions=positions, seed=seed, budget=budget):
-                            if n_run != n:
-                                raise ParameterError("train_size", n_run, f"the {n} samples of the scoring run",
-                                                     hint="the run's head kept other samples than the scoring run's")
-                            return make_sampler(schedule, n, params.batch_size, seed, params.epochs, budget,
-                                                order=positions, keep=keep, c0=part.c0, ramp=part.ramp,
-                                                n_buckets=part.n_buckets)
-
-                        t = time.perf_counter()
-                        run = dynamics.train(params, progress=progress, sampler=factory)
-                        same = run.samples.sort_values("sample_id")["row_idx"].to_numpy()
-                        if not np.array_equal(same, samples["row_idx"].to_numpy()):
-                            raise RuntimeError(f"{run_dir}: the run's samples differ from the scoring run's")
-                        (run_dir / "curriculum.json").write_text(json.dumps(cell, indent=1))
-                        # free the trained head now (it sits in reference cycles); a part stopped for any reason
-                        # resumes where it stopped
-                        del run
-                        gc.collect()
-                        log(f"[{part.name}] noise {noise} budget {budget} {schedule}/{order} seed {seed}: "
-                            f"{time.perf_counter() - t:.1f} s")
-                    info, metrics = _read_run(run_dir)
-                    metric = metrics["metric"]
-                    ck = pd.DataFrame(metrics["checkpoints"])
-                    ck[metric] = ck[metric] / PERCENT_METRICS.get(metric, 1.0)  # every metric as a fraction
-                    total = info["resolved"]["total_steps"]
-                    ck["fraction"] = ck["step"] / total
+                        _train_cell(part, params, cell, run_dir, samples, keep, positions, schedule, seed, budget,
+                                    progress, log)
                     key = {"part": part.name, "task": part.task, "backbone": part.backbone, "noise_rate": noise,
                            "noise_type": part.noise_type, "budget": budget, "schedule": schedule, "order": order,
                            "seed": seed}
-                    rows.append({**key, "metric": metric, "final": float(ck[metric].iloc[-1]),
-                                 "aulc": aulc(ck["fraction"], ck[metric]), "total_steps": total,
-                                 "n_trained": info["resolved"].get("subset_size") or n,
-                                 "train_s": info["wall_time_s"].get("train"), "total_s": info["wall_time_s"].get("total"),
-                                 "hardware": _hardware(info)})
-                    for r in ck.itertuples(index=False):
-                        curves.append({**key, "checkpoint": r.checkpoint, "epoch": r.epoch, "step": r.step,
-                                       "fraction": r.fraction, "heldout": getattr(r, metric)})
+                    row, curve = _cell_rows(run_dir, key, n)
+                    rows.append(row)
+                    curves.extend(curve)
             write(False)
     tables = write(True)
     log(f"[{part.name}] {len(rows)} runs; tables in {out}")
