@@ -104,6 +104,20 @@ class TrainParams:
         Fills ``options`` with the head's defaults when it is None. Returns ``self``.
         """
         spec = tasks.get_task(self.task)
+        self._check_splits(spec)
+        head_class = self.head_class()
+        self._check_training(head_class)
+        self._check_noise(spec)
+        self._check_place_and_options(spec, head_class)
+        # Data folder and model are checked here too, so that nothing trains on a bad path.
+        tasks.check_task_data(spec, self.splits(), self.data_dir, train_size=self.train_size,
+                              batch_size=self.batch_size)
+        if self.backbone != "scratch":
+            resolve_model(self.model)
+        return self
+
+    def _check_splits(self, spec) -> None:
+        """The task has a training split (its own or ``train_split``); the splits named exist."""
         if self.train_split is None and spec.train_split is None:
             trainable = sorted(n for n, t in tasks.TASKS.items() if t.train_split is not None)
             raise ParameterError("task", self.task, f"a task with a training split: one of {trainable}",
@@ -112,7 +126,9 @@ class TrainParams:
             value = getattr(self, name)
             if value not in (None, "default") and value not in spec.splits:
                 raise ParameterError(name, value, f"one of the splits of {spec.name}: {list(spec.splits)}")
-        head_class = self.head_class()
+
+    def _check_training(self, head_class) -> None:
+        """VoG, the loop's sizes and counts, the optimiser's numbers, the seeds."""
         if not isinstance(self.vog, bool):
             raise ParameterError("vog", self.vog, "True or False")
         if self.vog and not head_class.supports_vog:
@@ -141,6 +157,9 @@ class TrainParams:
             value = getattr(self, name)
             if not _is_int(value) or value < 0:
                 raise ParameterError(name, value, "an integer >= 0")
+
+    def _check_noise(self, spec) -> None:
+        """The noise rate and kind, for this task."""
         if not _is_number(self.noise_rate) or not 0 <= self.noise_rate < 1:
             raise ParameterError("noise_rate", self.noise_rate, "a number in [0, 1)")
         if self.noise_type not in tasks.NOISE_KINDS:
@@ -156,6 +175,9 @@ class TrainParams:
             # QA: moved answers, summarization: swapped summaries (tasks.corrupt_targets), drawn uniformly
             raise ParameterError("noise_type", self.noise_type, f"'uniform' for a {spec.kind} task",
                                  hint="class-conditional noise needs classes")
+
+    def _check_place_and_options(self, spec, head_class) -> None:
+        """The device, the run folder, and the head's own options (filled with its defaults when None)."""
         if self.device not in ("auto", "cpu") and not str(self.device).startswith(("cuda", "mps")):
             raise ParameterError("device", self.device, "'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
         if not self.output_dir:
@@ -168,12 +190,6 @@ class TrainParams:
             raise ParameterError("options", type(self.options).__name__,
                                  f"{wanted.__name__} for the {spec.kind} head on the {self.backbone} backbone")
         self.options.validate(self)
-        # Data folder and model are checked here too, so that nothing trains on a bad path.
-        tasks.check_task_data(spec, self.splits(), self.data_dir, train_size=self.train_size,
-                              batch_size=self.batch_size)
-        if self.backbone != "scratch":
-            resolve_model(self.model)
-        return self
 
     def splits(self) -> tuple[str, str | None]:
         """The (training, held-out) splits this run uses."""
