@@ -24,6 +24,6 @@ from nlpdiff_study.conclusions.claim import (  # noqa: F401
     numbers_in, check_text, render,
 )
 from nlpdiff_study.conclusions.claims import (  # noqa: F401
-    ACTION_FAMILY, strength, detection_claim, chaosnli_claim, grid_claim, real_errors_claim,
-    curriculum_claim, reading_claim, model_size_claim, CLAIMS, answer,
+    ACTION_FAMILY, strength, detection_claim, chaosnli_claim, grid_claim, real_errors_claim, CLAIMS, answer,
 )
+from nlpdiff_study.conclusions.uses import curriculum_claim, reading_claim, model_size_claim  # noqa: F401

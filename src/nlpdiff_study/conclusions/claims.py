@@ -12,7 +12,7 @@ import pandas as pd
 from nlpdiff import stats
 from nlpdiff_study.comparisons import action_family, not_baselines
 from nlpdiff_study.conclusions.claim import TASK_NAMES, Claim, Figure, Name, check_statistics, check_template
-from nlpdiff_study.conclusions.uses import curriculum_claim, model_size_claim, reading_claim
+from nlpdiff_study.conclusions.uses import curriculum_claim, model_size_claim
 from nlpdiff_study.conclusions.wording import _one, _pooled_clauses, _read, _says_equivalent, strength
 
 #: The action score and its variants (one definition, in :mod:`nlpdiff_study.comparisons`, read from the score
@@ -163,6 +163,44 @@ def grid_claim(root: Path) -> Claim | None:
     )
 
 
+def _real_errors_clause(i: int, backbone: str, cells: pd.DataFrame, paired: pd.DataFrame, real_rows: pd.DataFrame,
+                        n_full: int, top: pd.DataFrame, src: str, slots: dict) -> tuple[str, str] | None:
+    """One backbone's clause of :func:`real_errors_claim` (its slots go into ``slots``, numbered ``i``) and the
+    direction of its paired test; None when the backbone has no paired comparison with shaped noise."""
+    real = _one(cells, {"backbone": backbone, "noise_type": "real", "score": "action"}, src)
+    emp = paired[(paired["backbone"] == backbone) & (paired["score"] == "action") & (paired["against"] == "empirical")]
+    if emp.empty:
+        return None
+    e = emp.iloc[0]
+    # the direction is read from the paired test (Holm), never assumed
+    direction = ("lower" if e["diff"] < 0 else "higher") if e["p_holm"] < 0.05 else "not shown to differ"
+    size = int(real_rows.loc[real_rows["backbone"] == backbone, "n"].max())
+    slots.update({f"b{i}": Name(backbone, src), f"auc{i}": Figure(real.roc_auc_mean, src),
+                  f"lo{i}": Figure(real.roc_auc_lo, src), f"hi{i}": Figure(real.roc_auc_hi, src),
+                  f"syn{i}": Figure(e["roc_auc_synthetic"], src),
+                  f"d{i}": Figure(e["diff"], src), f"p{i}": Figure(e["p_holm"], src, pvalue=True),
+                  f"n{i}": Figure(real.n_seeds, src, 0), f"dir{i}": Name(direction, src)})
+    sample = ""
+    if size < n_full:
+        slots[f"size{i}"] = Figure(size, src, 0)
+        sample = f" (a sample of {{size{i}}} items per seed)"
+    cl = cells[(cells["backbone"] == backbone) & (cells["noise_type"] == "real")
+               & (cells["score"] == "confident_learning")]
+    against_cl = ""
+    if len(cl):
+        slots.update({f"cl{i}": Figure(cl.iloc[0]["roc_auc_mean"], src), f"ncl{i}": Figure(cl.iloc[0]["n_seeds"], src, 0)})
+        against_cl = f"; confident learning with the same backbone and five more trainings: {{cl{i}}} over {{ncl{i}}} seeds"
+    text = (f"the {{b{i}}} backbone{sample} ranks them first at ROC AUC {{auc{i}}} ({{lo{i}}} to {{hi{i}}}, "
+            f"{{n{i}}} seeds{against_cl}) against {{syn{i}}} on the same texts with synthetic noise shaped like the human "
+            f"errors (<dir{i}>paired difference {{d{i}}}, Holm p {{p{i}}})")
+    t = top[(top["backbone"] == backbone) & (top["noise_type"] == "real") & (top["top"] == 100)] if len(top) else top
+    if len(t):
+        slots.update({f"t{i}": Figure(float(t["precision"].mean()), src, 0, percent=True),
+                      f"r{i}": Figure(float(t["random_precision"].mean()), src, 0, percent=True)})
+        text += f", and {{t{i}}} of its top hundred audit rows are real errors (random rows: {{r{i}}})"
+    return text, direction
+
+
 def real_errors_claim(root: Path) -> Claim | None:
     """Real annotator errors (NoisyAG-News, ``results/mislabel/noisy_agnews_*``): the action score's ROC AUC on
     the human labels' errors, against synthetic noise of the same texts shaped like them (paired over seeds,
@@ -184,39 +222,10 @@ def real_errors_claim(root: Path) -> Claim | None:
     real_rows = summary[summary["noise_type"] == "real"]
     full = real_rows.sort_values("n").iloc[-1]  # the largest training set: the data set's own size and errors
     for i, backbone in enumerate(dict.fromkeys(summary["backbone"])):
-        real = _one(cells, {"backbone": backbone, "noise_type": "real", "score": "action"}, src)
-        emp = paired[(paired["backbone"] == backbone) & (paired["score"] == "action") & (paired["against"] == "empirical")]
-        if emp.empty:
-            continue
-        e = emp.iloc[0]
-        # the direction is read from the paired test (Holm), never assumed
-        direction = ("lower" if e["diff"] < 0 else "higher") if e["p_holm"] < 0.05 else "not shown to differ"
-        directions.append(direction)
-        size = int(real_rows.loc[real_rows["backbone"] == backbone, "n"].max())
-        slots.update({f"b{i}": Name(backbone, src), f"auc{i}": Figure(real.roc_auc_mean, src),
-                      f"lo{i}": Figure(real.roc_auc_lo, src), f"hi{i}": Figure(real.roc_auc_hi, src),
-                      f"syn{i}": Figure(e["roc_auc_synthetic"], src),
-                      f"d{i}": Figure(e["diff"], src), f"p{i}": Figure(e["p_holm"], src, pvalue=True),
-                      f"n{i}": Figure(real.n_seeds, src, 0), f"dir{i}": Name(direction, src)})
-        sample = ""
-        if size < int(full["n"]):
-            slots[f"size{i}"] = Figure(size, src, 0)
-            sample = f" (a sample of {{size{i}}} items per seed)"
-        cl = cells[(cells["backbone"] == backbone) & (cells["noise_type"] == "real")
-                   & (cells["score"] == "confident_learning")]
-        against_cl = ""
-        if len(cl):
-            slots.update({f"cl{i}": Figure(cl.iloc[0]["roc_auc_mean"], src), f"ncl{i}": Figure(cl.iloc[0]["n_seeds"], src, 0)})
-            against_cl = f"; confident learning with the same backbone and five more trainings: {{cl{i}}} over {{ncl{i}}} seeds"
-        text = (f"the {{b{i}}} backbone{sample} ranks them first at ROC AUC {{auc{i}}} ({{lo{i}}} to {{hi{i}}}, "
-                f"{{n{i}}} seeds{against_cl}) against {{syn{i}}} on the same texts with synthetic noise shaped like the human "
-                f"errors (<dir{i}>paired difference {{d{i}}}, Holm p {{p{i}}})")
-        t = top[(top["backbone"] == backbone) & (top["noise_type"] == "real") & (top["top"] == 100)] if len(top) else top
-        if len(t):
-            slots.update({f"t{i}": Figure(float(t["precision"].mean()), src, 0, percent=True),
-                          f"r{i}": Figure(float(t["random_precision"].mean()), src, 0, percent=True)})
-            text += f", and {{t{i}}} of its top hundred audit rows are real errors (random rows: {{r{i}}})"
-        parts_text.append(text)
+        clause = _real_errors_clause(i, backbone, cells, paired, real_rows, int(full["n"]), top, src, slots)
+        if clause is not None:
+            parts_text.append(clause[0])
+            directions.append(clause[1])
     if not parts_text:
         return None
     slots.update({"n": Figure(int(full["n"]), src, 0), "k": Figure(int(full["n_positive"]), src, 0)})
