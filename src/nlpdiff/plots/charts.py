@@ -100,6 +100,31 @@ def learning_curve(
     return chart
 
 
+def _map_points(data: pd.DataFrame, extra: list[str], max_points: int, seed: int, label: str | None,
+                color: str | None) -> tuple[pd.DataFrame, list | None]:
+    """The rows a data map embeds: at most ``max_points`` (a seeded sample; labelled rows always kept), an
+    ordered-categorical ``color`` as text (its categories' order returned beside), floats rounded to 4
+    decimals, tooltip texts cut to 120 characters."""
+    if len(data) > max_points:
+        if label:
+            marked = data[data[label].notna()]
+            data = pd.concat([marked, data[data[label].isna()].sample(n=max(max_points - len(marked), 0),
+                                                                      random_state=seed)])
+        else:
+            data = data.sample(n=max_points, random_state=seed)
+    data = data.reset_index(drop=True).copy()
+    order = list(data[color].cat.categories) if color and isinstance(data[color].dtype, pd.CategoricalDtype) else None
+    if order is not None:
+        data[color] = data[color].astype(str)
+    for c in data.columns:  # 4 decimals are plenty for a plot, and keep the notebook small
+        if pd.api.types.is_float_dtype(data[c]):
+            data[c] = data[c].round(4)
+    for c in extra:
+        if data[c].dtype == object or pd.api.types.is_string_dtype(data[c]):
+            data[c] = data[c].astype(str).str.slice(0, 120)
+    return data, order
+
+
 def data_map(
     df: pd.DataFrame,
     x: str = "variability",
@@ -133,24 +158,7 @@ def data_map(
         extra.insert(0, "sample_id")
     _require(df, extra)
     n_total = len(df)
-    data = df[list(dict.fromkeys(cols + extra))]
-    if n_total > max_points:
-        if label:
-            marked = data[data[label].notna()]
-            data = pd.concat([marked, data[data[label].isna()].sample(n=max(max_points - len(marked), 0),
-                                                                      random_state=seed)])
-        else:
-            data = data.sample(n=max_points, random_state=seed)
-    data = data.reset_index(drop=True).copy()
-    order = list(data[color].cat.categories) if color and isinstance(data[color].dtype, pd.CategoricalDtype) else None
-    if order is not None:
-        data[color] = data[color].astype(str)
-    for c in data.columns:  # 4 decimals are plenty for a plot, and keep the notebook small
-        if pd.api.types.is_float_dtype(data[c]):
-            data[c] = data[c].round(4)
-    for c in extra:
-        if data[c].dtype == object or pd.api.types.is_string_dtype(data[c]):
-            data[c] = data[c].astype(str).str.slice(0, 120)
+    data, order = _map_points(df[list(dict.fromkeys(cols + extra))], extra, max_points, seed, label, color)
     encoding: dict[str, Any] = {
         "x": alt.X(f"{x}:Q", title=_title(x)),
         "y": alt.Y(f"{y}:Q", title=_title(y)),
