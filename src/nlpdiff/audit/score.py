@@ -191,6 +191,21 @@ def _remove_if_empty(folder: Path) -> bool:
         return False
 
 
+def _interrupted(stage: str, made: list[Path], run_dir: Path, seconds: float) -> str:
+    """The sentence of :func:`score_file` on Ctrl-C: what was kept, what was removed (the empty folders
+    it made), and how to go on."""
+    if stage == "writing":
+        return (f"after training: the finished run in {run_dir} is kept; run the same command again to reuse "
+                "it and write audit.csv and data_map.html")
+    removed = [p for p in reversed(made) if p.exists() and _remove_if_empty(p)]
+    left = run_dir.exists() and not (run_dir / "run.json").exists() and any(run_dir.iterdir())
+    when = "before training" if stage == "reading" else f"during training, after {_duration(seconds)}"
+    return (f"{when}: no run was finished, so nothing is kept"
+            + (f" ({run_dir} holds unfinished files without run.json, which no rerun trusts)" if left else "")
+            + (" and the empty output folder was removed" if removed and not left else "")
+            + "; run the same command again to start over")
+
+
 def score_file(path: str | os.PathLike, text: str, label: str, output_dir: str | os.PathLike = "nlpdiff-out",
                text_pair: str | None = None, overwrite: bool = False, progress: bool = True,
                sep: str | None = None, encoding: str | None = None, say=None, **params: Any) -> AuditResult:
@@ -256,20 +271,8 @@ def score_file(path: str | os.PathLike, text: str, label: str, output_dir: str |
             else:
                 page = datamap.data_map_html(run, table, out / "data_map.html")
     except KeyboardInterrupt as exc:
-        signum = getattr(exc, "signum", 2)
-        took = _duration(time.perf_counter() - t0)
-        if stage == "writing":
-            msg = (f"after training: the finished run in {run_dir} is kept; run the same command again to reuse "
-                   "it and write audit.csv and data_map.html")
-        else:
-            removed = [p for p in reversed(made) if p.exists() and _remove_if_empty(p)]
-            left = run_dir.exists() and not (run_dir / "run.json").exists() and any(run_dir.iterdir())
-            when = "before training" if stage == "reading" else f"during training, after {took}"
-            msg = (f"{when}: no run was finished, so nothing is kept"
-                   + (f" ({run_dir} holds unfinished files without run.json, which no rerun trusts)" if left else "")
-                   + (" and the empty output folder was removed" if removed and not left else "")
-                   + "; run the same command again to start over")
-        raise Interrupted(msg, signum) from None
+        raise Interrupted(_interrupted(stage, made, run_dir, time.perf_counter() - t0),
+                          getattr(exc, "signum", 2)) from None
     check = tables.chance_check(run)
     result = AuditResult(run=run, table=table, audit_csv=audit_csv, data_map_html=page, reused=reused,
                          heldout_accuracy=check["accuracy"], chance=check["chance"], p_value=check["p"],
