@@ -214,8 +214,7 @@ def finished_run(params: TrainParams, overwrite: bool = True,
         return run
     if overwrite:
         return None
-    keys = sorted(k for k in set(run.params) | set(flat) if run.params.get(k) != flat.get(k))
-    what = ", ".join(f"{k} {run.params.get(k)!r} -> {flat.get(k)!r}" for k in keys[:4]) or "other data"
+    what = rundir.param_differences(run.params, flat) or "other data"
     raise ParameterError("overwrite", False, f"--overwrite (overwrite=True) to replace the finished run in "
                          f"{params.output_dir}", hint=f"it was made with other parameters or data: {what}")
 
@@ -235,11 +234,8 @@ def reuse_run(folder: str | Path, params: TrainParams, copy: bool = False,
         run = rundir.load_run(folder)
     except rundir.RunDirError as exc:
         raise ParameterError("folder", str(folder), "a folder holding a complete run", hint=str(exc)) from exc
-    flat = params.flat()
-    keys = sorted(k for k in set(run.params) | set(flat)
-                  if k not in ignore and run.params.get(k) != flat.get(k))
-    if keys:
-        what = ", ".join(f"{k} {run.params.get(k)!r} there, {flat.get(k)!r} here" for k in keys[:4])
+    what = rundir.param_differences(run.params, params.flat(), ignore, fmt="{key} {was!r} there, {now!r} here")
+    if what:
         raise ParameterError("folder", str(folder), "a run made with these parameters", hint=f"it differs: {what}")
     if copy and Path(params.output_dir).resolve() != run.path.resolve():
         return rundir.copy_run(run.path, params.output_dir)

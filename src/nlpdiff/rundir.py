@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import pandas as pd
 
@@ -236,6 +236,15 @@ def load_run(path: str | os.PathLike) -> Run:
         scores=pd.read_parquet(path / "scores.parquet"),
         metrics=json.loads((path / "metrics.json").read_text(encoding="utf-8")),
     )
+
+
+def param_differences(was: Mapping[str, Any], now: Mapping[str, Any], ignore: tuple[str, ...] = (),
+                      fmt: str = "{key} {was!r} -> {now!r}", most: int = 4) -> str:
+    """The parameters that differ between a finished run's (``was``) and the ones asked for (``now``),
+    keys in ``ignore`` aside: the first ``most`` in key order, each written with ``fmt``, joined by
+    commas; "" when none differs. The one comparison behind every "made with other parameters" refusal."""
+    keys = sorted(k for k in set(was) | set(now) if k not in ignore and was.get(k) != now.get(k))
+    return ", ".join(fmt.format(key=k, was=was.get(k), now=now.get(k)) for k in keys[:most])
 
 
 def copy_run(src: str | os.PathLike, dest: str | os.PathLike) -> Run:

@@ -207,9 +207,8 @@ class DynamicsCallback(TrainerCallback):
             was = {"kind": old.info.get("kind"), **old.params, **_comparable_args(old.info.get("training_args", {})),
                    "name_or_path": old.info.get("resolved", {}).get("name_or_path"),
                    "n_train": old.info.get("resolved", {}).get("n_train")}
-            keys = sorted(k for k in set(new) | set(was) if new.get(k) != was.get(k) and k != "output_dir")
-            if keys:
-                what = ", ".join(f"{k} {was.get(k)!r} -> {new.get(k)!r}" for k in keys[:4])
+            what = rundir.param_differences(was, new, ignore=("output_dir",))
+            if what:
                 raise ParameterError("overwrite", False, f"overwrite=True to replace the finished run in "
                                      f"{self.output_dir}", hint=f"it was made with other parameters: {what}")
         check_writable(self.output_dir)
