@@ -274,9 +274,7 @@ class DynamicsCallback(TrainerCallback):
         timings["train"] = time.perf_counter() - self._writer.t0 - timings["eval_pass"] - timings["write"]
         self._writer.finish(
             "trainer_callback",
-            {"output_dir": str(self.output_dir), "label_column": self.label_column,
-             "eval_batch_size": self.eval_batch_size, "every": self.every,
-             "train_dataset": "given" if self.train_dataset is not None else "trainer"},
+            self._params(),
             timings=timings,
             training_args=json.loads(args.to_json_string()),
             resolved={
