@@ -166,12 +166,12 @@ chaos[["score", "spearman_entropy", "spearman_entropy_lo", "spearman_entropy_hi"
 # Difficulty scores of a model that does not learn measure the failure, not the samples. The
 # question-answering page's CPU run (a few hundred SQuAD questions) stays far below a useful F1. The
 # curve below trains the same fine-tuned MiniLM at growing training-set sizes on this CPU
-# (`python -m nlpdiff_study.learning_curve squad_cpu`, committed under `results/learning_curve/`) and sets
+# (`nlpdiff grid learning_curve squad_cpu`, committed under `results/learning_curve/`) and sets
 # it beside the full-data GPU run (every checkpoint of it: F1 against the training examples seen),
 # held out on SQuAD dev questions.
 
 # %% tags=["hide-input"]
-curve_file = root / "learning_curve" / "squad_cpu.csv"
+curve_file = root / "learning_curve" / "squad_cpu" / "curve.csv"
 gpu_qa = root / "gpu" / "squad" / "squad_full" / "metrics.json"
 frames = []
 if curve_file.is_file():
@@ -205,7 +205,7 @@ if frames:
             f"{gpu_pass.iloc[0].heldout_f1:.1f}). The question-answering page's scores come from a model in the "
             f"lower part of this curve: read them as the difficulty of a model that is still learning the task."))
 else:
-    display(Markdown("*No learning curve committed yet (`results/learning_curve/squad_cpu.csv`).*"))
+    display(Markdown("*No learning curve committed yet (`results/learning_curve/squad_cpu/curve.csv`).*"))
 
 # %% [markdown]
 # ## Beside prior work

@@ -19,7 +19,7 @@ runs_dir = "runs/cpu"  # the profile's runs folder: this page's own slice trains
 profile = "cpu"
 slice_part = "sst2_probe_cpu"  # the part of params/grids/curriculum.yaml this page trains (reusing finished runs)
 curriculum_file = "params/grids/curriculum.yaml"
-results_dir = "results/curriculum"  # committed parts, computed by `python -m nlpdiff_study.curriculum PART`
+results_dir = "results/curriculum"  # committed parts, computed by `nlpdiff grid curriculum PART`
 learn_margin = 0.10  # a setting is read only when its model is this far above chance (held-out metric)
 
 # %% tags=["remove-input"]
@@ -30,7 +30,7 @@ from pathlib import Path
 import pandas as pd
 from IPython.display import Markdown, display
 
-from nlpdiff_study import curriculum as cur
+from nlpdiff_study import curriculum as cur, grid
 from nlpdiff import plots
 
 plots.enable_offline()
@@ -42,8 +42,8 @@ pd.set_option("display.max_columns", None)  # no table is shown truncated
 pd.set_option("display.max_rows", None)
 
 # this profile's slice (trained here, or reused from earlier runs), then every committed part
-slice_tables = cur.run_part(cur.load_part(slice_part, curriculum_file), Path(runs_dir) / "curriculum",
-                            Path(runs_dir) / "curriculum_results", log=lambda line: None)
+slice_tables = grid.run_part("curriculum", slice_part, curriculum_file, Path(runs_dir) / "curriculum",
+                             Path(runs_dir) / "curriculum_results", log=lambda line: None)
 committed = sorted(p.name for p in Path(results_dir).glob("*") if (p / "runs.csv").exists() and p.name != slice_part)
 tables = cur.load_results(results_dir, committed) if committed else {"runs": pd.DataFrame(), "curves": pd.DataFrame(),
                                                                       "scoring": pd.DataFrame(), "parts": []}
@@ -154,7 +154,7 @@ if len(fin):
         + (": seeing the easy samples first delays held-out accuracy more often than it brings it sooner."
            if (aul_shuf["mean_diff"] < 0).mean() > 0.5 else ": seeing the easy samples first brings held-out "
            "accuracy sooner at least as often as it delays it."),
-        f"Pruning: dropping the hardest {cur.load_part(slice_part, curriculum_file).prune_fraction:.0%} by action "
+        f"Pruning: dropping the hardest {grid.load_part('curriculum', slice_part, curriculum_file).prune_fraction:.0%} by action "
         f"instead changed the final metric against shuffled training by {_pts(prune['mean_diff'].min())} to "
         f"{_pts(prune['mean_diff'].max())} ({len(prune_sig)} of {len(prune)} significant"
         + (f": {'; '.join(f'{_where(r)}: {_diff(r)}' for _, r in prune_sig.iterrows())}" if len(prune_sig) else "")
@@ -318,14 +318,11 @@ display(scoring.merge(learns[["chance", "learns"]], left_on="part", right_index=
 # defined in `params/grids/curriculum.yaml`, and the `cpu` profile trains this page's slice itself.
 
 # %% tags=["hide-input"]
-import yaml
-
-defined = yaml.safe_load(Path(curriculum_file).read_text())["parts"]
-pending = [p for p in defined if p not in parts and p not in ("smoke", slice_part)]
+defined = grid.read_file(curriculum_file)["parts"]
+pending = [grid.load_part("curriculum", p, curriculum_file) for p in defined if p not in parts and p not in ("smoke", slice_part)]
 if pending:
     display(Markdown("**Defined but not computed yet**, so not in this chapter's numbers: " + ", ".join(
-        f"`{p}` ({defined[p]['task']}, {defined[p]['backbone']}, schedules "
-        f"{', '.join(defined[p]['schedules'])})" for p in pending) + "."))
-display(Markdown("```\n" + "".join(f"python -m nlpdiff_study.curriculum {p}    # -> {results_dir}/{p}/\n" for p in parts)
+        f"`{p.name}` ({p.task}, {p.backbone}, schedules {', '.join(p.schedules)})" for p in pending) + "."))
+display(Markdown("```\n" + "".join(f"nlpdiff grid curriculum {p}    # -> {results_dir}/{p}/\n" for p in parts)
                  + "nlpdiff run notebooks/curriculum.py -p runs_dir runs "
                  "-o book/results/curriculum.ipynb\n```"))

@@ -17,7 +17,7 @@
 # %% tags=["parameters"]
 runs_dir = "runs/cpu"  # the profile's run folders; the slice is trained under <runs_dir>/mislabel
 profile = "cpu"
-results_dir = "results/mislabel"  # committed parts (python -m nlpdiff_study.mislabel PART)
+results_dir = "results/mislabel"  # committed parts (nlpdiff grid mislabel PART)
 gpu_dir = "results/gpu"  # committed fine-tuned grid (gpu/summarize.py)
 config = "params/grids/mislabel.yaml"
 slice_parts = ["slice_sst2"]  # parts of the config computed by this execution ([] for none)
@@ -34,7 +34,7 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from nlpdiff import plots
-from nlpdiff_study import comparisons, mislabel
+from nlpdiff_study import comparisons, grid, mislabel
 
 plots.enable_offline()
 from nlpdiff_study import pages  # noqa: E402
@@ -49,8 +49,8 @@ import io
 
 for name in slice_parts:
     with contextlib.redirect_stdout(io.StringIO()):  # per-run progress lines stay off the page
-        mislabel.run_part(name, config, runs_dir=Path(runs_dir) / "mislabel",
-                          out=Path(runs_dir) / "mislabel" / "results")
+        grid.run_part("mislabel", name, config, runs_dir=Path(runs_dir) / "mislabel",
+                      results_dir=Path(runs_dir) / "mislabel" / "results")
 parts = mislabel.load_results(results_dir)
 parts.update({f"{k} (this build)": v for k, v in mislabel.load_results(Path(runs_dir) / "mislabel" / "results").items()
               if k in slice_parts})
@@ -117,7 +117,7 @@ display(Markdown(details))
 # ## What this page asks
 #
 # *Most of this page reads committed summary tables: `results/mislabel/<part>/` (the cheap backbones,
-# each part computed by `python -m nlpdiff_study.mislabel PART` from `params/grids/mislabel.yaml`) and `results/gpu/`
+# each part computed by `nlpdiff grid mislabel PART` from `params/grids/mislabel.yaml`) and `results/gpu/`
 # (the fine-tuned grid, run on a GPU). The profile that renders the page also computes a small slice
 # of the grid on the spot (`slice_parts`), shown beside the committed parts.*
 #

@@ -17,7 +17,7 @@
 # %% tags=["parameters"]
 runs_dir = "runs/cpu"  # given by the workflow to every analysis; unused (this page trains nothing)
 profile = "cpu"
-results_dir = "results/model_size"  # committed parts (python -m nlpdiff_study.model_size PART)
+results_dir = "results/model_size"  # committed parts (nlpdiff grid model_size PART)
 part_names = ["sst2", "noisy_agnews"]  # the parts shown, if committed
 small = "minilm"  # the smaller model's label in every part
 large = "mpnet"  # the larger model's label
@@ -106,7 +106,7 @@ for p, t in tables.items():
 display(pages.finding("**Finding.** The action score's ROC AUC at finding the wrong labels, at two model sizes, "
                       "means over seeds: " + "; ".join(lead) + ". The chart shows every declared score; the "
                       "details follow it.") if lead else
-        Markdown("**No part is computed yet**: run `python -m nlpdiff_study.model_size sst2`."))
+        Markdown("**No part is computed yet**: run `nlpdiff grid model_size sst2`."))
 
 # %% tags=["remove-input"]
 # the key figure (the code: notebooks/model_size.py)
@@ -136,7 +136,7 @@ alt.layer(
 # setting scores the same samples with the same wrong labels, at both sizes.
 #
 # *This page reads committed tables (`results/model_size/PART/`, computed by
-# `python -m nlpdiff_study.model_size PART` from `params/grids/model_size.yaml`); it trains nothing.*
+# `nlpdiff grid model_size PART` from `params/grids/model_size.yaml`); it trains nothing.*
 
 # %% [markdown]
 # ## The finding in detail

@@ -17,7 +17,7 @@
 # %% tags=["parameters"]
 runs_dir = "runs/cpu"  # given by the workflow to every analysis; unused (this page trains nothing)
 profile = "cpu"
-results_dir = "results/mislabel"  # committed parts (python -m nlpdiff_study.mislabel PART)
+results_dir = "results/mislabel"  # committed parts (nlpdiff grid mislabel PART)
 part_names = ["noisy_agnews_finetune", "noisy_agnews_probe", "noisy_agnews_scratch"]  # parts with real errors, if committed
 cleaning_part = "cleaning_noisy_agnews_probe"  # remove the suspects, retrain, test on clean labels (if committed)
 
@@ -151,7 +151,7 @@ display(pages.bullets(lines))
 # ## What this page measures
 #
 # *This page reads committed tables (`results/mislabel/noisy_agnews_*`, computed by
-# `python -m nlpdiff_study.mislabel PART` from `params/grids/mislabel.yaml`); it trains nothing.*
+# `nlpdiff grid mislabel PART` from `params/grids/mislabel.yaml`); it trains nothing.*
 #
 # NoisyAG-News (task `noisy_agnews`) holds 10,000 AG-News items whose training label is the majority of
 # three independent human annotators, wrong on 1,975 of them (19.75 %), with the original AG-News label
@@ -335,7 +335,7 @@ if clean_path.exists():
                      "other method or after relabelling the same items (Holm-adjusted over the table):"))
     display(ct)
 else:
-    display(Markdown(f"*The cleaning part is not committed yet (`python -m nlpdiff_study.mislabel {cleaning_part}`).*"))
+    display(Markdown(f"*The cleaning part is not committed yet (`nlpdiff grid mislabel {cleaning_part}`).*"))
 
 # %% [markdown]
 # ## What this does not show yet

@@ -33,7 +33,7 @@ vog = False  # variance of gradients (extra backward passes at each checkpoint)
 device = "auto"
 data_dir = None  # None: $NLPDIFF_DATA_DIR, else the Hugging Face hub
 run_dir = "runs/question_answering"  # the run directory this page writes and reads
-learning_curve_table = "results/learning_curve/squad_cpu.csv"  # committed curve quoted under the learning curve
+learning_curve_table = "results/learning_curve/squad_cpu/curve.csv"  # committed curve quoted under the learning curve
 
 # %% tags=["remove-input"]
 # set up and check the parameters (the code: notebooks/question_answering.py)
@@ -132,7 +132,7 @@ if larger is not None and "heldout_f1" in final:
     display(Markdown(
         f"This run's {res['n_train']:,} questions reach held-out F1 {final['heldout_f1']:.1f}. On the same "
         f"kind of CPU, the committed learning curve (`{learning_curve_table}`, "
-        f"`python -m nlpdiff_study.learning_curve squad_cpu`) reaches F1 {larger['heldout_f1']:.1f} with "
+        f"`nlpdiff grid learning_curve squad_cpu`) reaches F1 {larger['heldout_f1']:.1f} with "
         f"{larger['train_size']:,} questions after {larger['epoch']:g} epochs; the conclusions chapter sets it "
         "beside the full-data GPU run. A larger training set does not fit this profile's budget, so read the "
         "scores on this page as those of a model that is still learning the task."))

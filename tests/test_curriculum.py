@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nlpdiff_study import curriculum as cur
+from nlpdiff_study import curriculum as cur, grid
 from nlpdiff.errors import ParameterError
 from nlpdiff.samplers import Sampler, ShuffledSampler, SubsetSampler
 
@@ -175,18 +175,24 @@ def test_summary_and_paired_tests():
 
 def test_a_part_refuses_its_scoring_seed_and_unknown_orders(tmp_path):
     path = tmp_path / "c.yaml"
-    path.write_text("defaults: {scoring_seed: 0}\nparts:\n  a: {task: sst2, backbone: scratch, seeds: [0, 1]}\n"
-                    "  b: {task: sst2, backbone: scratch, seeds: [1], schedules: {competence: [action, vibes]}}\n"
-                    "  c: {task: sst2, backbone: scratch, seeds: [1], pace: fast}\n")
+    path.write_text("defaults: {scoring_seed: 0, params: {task: sst2}}\nparts:\n"
+                    "  a: {params: {backbone: scratch}, seeds: [0, 1]}\n"
+                    "  b: {params: {backbone: scratch}, seeds: [1], schedules: {competence: [action, vibes]}}\n"
+                    "  c: {params: {backbone: scratch}, seeds: [1], pace: fast}\n"
+                    "  d: {params: {model: scratch}, seeds: [1]}\n")
     with pytest.raises(ParameterError, match="scoring_seed"):
-        cur.load_part("a", path).validate()
+        grid.load_part("curriculum", "a", path)
+    b = grid.load_part("curriculum", "b", path)  # an order is checked against the scoring run's scores
+    assert (b.task, b.backbone, b.parameters) == ("sst2", "scratch", {})  # task and backbone come out of params
     with pytest.raises(ParameterError, match="vibes"):
-        cur.load_part("b", path).validate(["action", "aum"])
+        b.validate(["action", "aum"])
     with pytest.raises(ParameterError, match="pace"):
-        cur.load_part("c", path)
+        grid.load_part("curriculum", "c", path)
+    with pytest.raises(ParameterError, match="backbone"):
+        grid.load_part("curriculum", "d", path)
     with pytest.raises(ParameterError, match="part"):
-        cur.load_part("zzz", path)
-    assert cur.load_part("smoke").cells()[-2:] == [("shuffled", "none"), ("prune", "action")]
+        grid.load_part("curriculum", "zzz", path)
+    assert grid.load_part("curriculum", "smoke").cells()[-2:] == [("shuffled", "none"), ("prune", "action")]
 
 
 def test_a_part_on_tiny_data(tiny_data_dir, tmp_path, one_torch_thread):
@@ -197,7 +203,7 @@ def test_a_part_on_tiny_data(tiny_data_dir, tmp_path, one_torch_thread):
                     parameters={"model": "scratch", "train_size": 64, "eval_size": 32, "epochs": 2, "batch_size": 16,
                                 "learning_rate": 0.05, "data_dir": str(tiny_data_dir), "checkpoints_per_epoch": 2})
     logs = []
-    tables = cur.run_part(part, tmp_path / "runs", tmp_path / "results", log=logs.append)
+    tables = cur.compute("tiny", part, tmp_path / "runs", tmp_path / "results" / "tiny", log=logs.append)
     runs, curves, scoring = tables["runs"], tables["curves"], tables["scoring"]
     assert len(runs) == 2 * 2 * 4 and len(scoring) == 2
     assert set(zip(runs.schedule, runs.order)) == {("competence", "action"), ("annealing", "length"),
@@ -216,7 +222,7 @@ def test_a_part_on_tiny_data(tiny_data_dir, tmp_path, one_torch_thread):
     assert "action_train" in info["resolved"]["skipped_scores"]
     assert info["params"]["seed"] == 1 and json.loads((tmp_path / "results" / "tiny" / "part.json").read_text())["complete"]
     n_logged = len(logs)
-    again = cur.run_part(part, tmp_path / "runs", tmp_path / "results", log=logs.append)
+    again = cur.compute("tiny", part, tmp_path / "runs", tmp_path / "results" / "tiny", log=logs.append)
     assert len(logs) == n_logged + 3  # two scoring reuses and the summary line: nothing retrained
     pd.testing.assert_frame_equal(again["runs"], runs)
 
@@ -290,11 +296,11 @@ def test_a_qa_part_on_tiny_data_reports_f1_as_a_fraction_and_refuses_a_bad_noise
     noisy = cur.Part(name="qa", task="squad", backbone="finetune", seeds=[1], noise_rates=[0.0, 1.5], budgets=[1.0],
                      schedules={"competence": ["action"]}, controls=["shuffled"], parameters=params)
     with pytest.raises(ParameterError) as err:
-        cur.run_part(noisy, tmp_path / "runs", tmp_path / "results", log=lambda line: None)
+        cur.compute("qa", noisy, tmp_path / "runs", tmp_path / "results" / "qa", log=lambda line: None)
     assert err.value.param == "noise_rate" and not (tmp_path / "runs").exists()  # refused before any training
     part = cur.Part(name="qa", task="squad", backbone="finetune", seeds=[1], noise_rates=[0.0], budgets=[1.0],
                     schedules={"competence": ["action"]}, controls=["shuffled"], parameters=params)
-    runs = cur.run_part(part, tmp_path / "runs", tmp_path / "results", log=lambda line: None)["runs"]
+    runs = cur.compute("qa", part, tmp_path / "runs", tmp_path / "results" / "qa", log=lambda line: None)["runs"]
     assert set(runs["metric"]) == {"heldout_f1"} and len(runs) == 2
     assert runs["final"].between(0, 1).all() and runs["aulc"].between(0, 1).all()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from nlpdiff_study import learning_curve as lc
+from nlpdiff_study import grid, learning_curve as lc
 from nlpdiff.errors import ParameterError
 
 
@@ -32,10 +32,12 @@ def test_bad_sizes_and_parts_are_refused_before_training(tmp_path):
         lc.learning_curve({"task": "sst2", "epochs": 0}, [8, 16], tmp_path)
     assert not any(tmp_path.iterdir())
     f = tmp_path / "lc.yaml"
-    f.write_text("parts:\n  a: {base: {task: sst2}, sizes: [8]}\n")
-    assert lc.load_part("a", f)["sizes"] == [8]
-    with pytest.raises(ParameterError, match="part"):
-        lc.load_part("b", f)
+    f.write_text("parts:\n  a: {params: {task: sst2}, sizes: [8]}\n  b: {params: {task: sst2}, sizes: [8, -1]}\n"
+                 "  c: {params: {task: sst2, epochs: 0}, sizes: [8]}\n  d: {base: {task: sst2}, sizes: [8]}\n")
+    assert grid.load_part("learning_curve", "a", f) == {"params": {"task": "sst2"}, "sizes": [8]}
+    for name, key in (("b", "sizes"), ("c", "epochs"), ("d", "params"), ("e", "part")):
+        with pytest.raises(ParameterError, match=key):
+            grid.load_part("learning_curve", name, f)
 
 
 def test_largest_size_reads_the_last_checkpoint_of_the_largest_size(tmp_path):

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from nlpdiff_study import mislabel
+from nlpdiff_study import grid, mislabel
 from nlpdiff.errors import ParameterError
 
 
@@ -28,32 +28,29 @@ GRID = {"kind": "grid", "params": {"task": "sst2", "backbone": "scratch", "train
 
 
 def test_config_checks(tmp_path):
-    cfg = mislabel.load_config(_cfg(tmp_path, {"g": GRID}))
+    path = _cfg(tmp_path, {"g": GRID})
     with pytest.raises(ParameterError, match="part"):
-        mislabel.get_part(cfg, "nope")
+        grid.load_part("mislabel", "nope", path)
     for bad in ({"kind": "other"}, {"rates": [1.5]}, {"rates": []}, {"seeds": [-1]}, {"params": {}}):
-        cfg = mislabel.load_config(_cfg(tmp_path, {"g": {**GRID, **bad}}))
         with pytest.raises(ParameterError):
-            mislabel.get_part(cfg, "g")
-    cfg = mislabel.load_config(_cfg(tmp_path, {"c": {"kind": "cleaning", "params": {"task": "sst2"},
-                                                      "fractions": [0.0]}}))
+            grid.load_part("mislabel", "g", _cfg(tmp_path, {"g": {**GRID, **bad}}))
     with pytest.raises(ParameterError, match="fractions"):
-        mislabel.get_part(cfg, "c")
+        grid.load_part("mislabel", "c", _cfg(tmp_path, {"c": {"kind": "cleaning", "params": {"task": "sst2"},
+                                                              "fractions": [0.0]}}))
     with pytest.raises(ParameterError):
-        mislabel.load_config(tmp_path / "missing.yaml")
+        grid.load_part("mislabel", "g", tmp_path / "missing.yaml")
 
 
 def test_the_committed_config_is_valid():
-    cfg = mislabel.load_config("params/grids/mislabel.yaml")
-    for name in cfg["parts"]:
-        part = mislabel.get_part(cfg, name)
+    for name in grid.read_file("params/grids/mislabel.yaml")["parts"]:
+        part = grid.load_part("mislabel", name)
         if part["kind"] == "grid":
             jobs = mislabel.grid_jobs(name, part)
             assert len({j["run"] for j in jobs}) == len(jobs)
 
 
 def test_grid_jobs_seed_major_and_data_seed():
-    part = mislabel.get_part({"parts": {"g": GRID}}, "g")
+    part = mislabel.check_part("g", GRID)
     jobs = mislabel.grid_jobs("g", part)
     assert len(jobs) == 2 * 2 * 2
     assert [j["seed"] for j in jobs] == [0] * 4 + [1] * 4
@@ -138,7 +135,7 @@ def test_grid_part_end_to_end(tiny_data_dir, tmp_path, one_torch_thread):
     part = {**GRID, "params": {**GRID["params"], "data_dir": str(tiny_data_dir)}, "noise_types": ["uniform"],
             "confident_learning": {"k": 2, "rates": [0.2], "lengths": ["usual"]}}
     cfg = _cfg(tmp_path, {"g": part})
-    summary, cost = mislabel.run_part("g", cfg, tmp_path / "runs", tmp_path / "out")
+    summary, cost = grid.run_part("mislabel", "g", cfg, tmp_path / "runs", tmp_path / "out")
     written = pd.read_csv(tmp_path / "out" / "g" / "summary.csv")
     assert len(written) == len(summary) and {"action", "action_train", "confident_learning"} <= set(written["score"])
     assert set(written["run"]) == {"g_n20u_usual_s0", "g_n20u_long_s0", "g_n20u_usual_s1", "g_n20u_long_s1"}
@@ -148,7 +145,7 @@ def test_grid_part_end_to_end(tiny_data_dir, tmp_path, one_torch_thread):
     assert len(mislabel.cells(written)) and len(mislabel.paired_tests(written))
     assert set(mislabel.cost_table(cost)["method"]) == {"dynamics (every score)", "confident_learning (K=2)"}
     # a second call reuses every run (no training): same numbers
-    again, _ = mislabel.run_part("g", cfg, tmp_path / "runs", tmp_path / "out")
+    again, _ = grid.run_part("mislabel", "g", cfg, tmp_path / "runs", tmp_path / "out")
     pd.testing.assert_frame_equal(again, summary)
 
 
@@ -163,7 +160,7 @@ def test_grid_part_with_moved_answers_or_swapped_summaries(task, backbone, extra
                                        "epochs": 2, "checkpoints_per_epoch": 1, "data_dir": str(tiny_data_dir),
                                        **extra},
             "rates": [0.25], "noise_types": ["uniform"], "seeds": [0], "lengths": {"usual": {}}}
-    summary, cost = mislabel.run_part("t", _cfg(tmp_path, {"t": part}), tmp_path / "runs", tmp_path / "out")
+    summary, cost = grid.run_part("mislabel", "t", _cfg(tmp_path, {"t": part}), tmp_path / "runs", tmp_path / "out")
     assert (summary["n_positive"] == 2).all() and (summary["n"] == 8).all()  # 2 of 8 targets corrupted
     assert {"action", "final_loss"} <= set(summary["score"]) and summary["roc_auc"].between(0, 1).all()
     metric = {"squad": "heldout_f1", "samsum": "heldout_rougeL"}[task]
@@ -233,7 +230,7 @@ def test_cleaning_part_end_to_end(tiny_data_dir, tmp_path, one_torch_thread):
     part = {"kind": "cleaning", "params": {**GRID["params"], "data_dir": str(tiny_data_dir), "epochs": 2,
                                            "noise_rate": 0.2},
             "fractions": [0.1, 0.2], "methods": ["action", "random"], "seeds": [0]}
-    table, cost = mislabel.run_part("c", _cfg(tmp_path, {"c": part}), tmp_path / "runs", tmp_path / "out")
+    table, cost = grid.run_part("mislabel", "c", _cfg(tmp_path, {"c": part}), tmp_path / "runs", tmp_path / "out")
     assert set(table["method"]) == {"no removal", "clean labels", "action", "random"}
     act = table[table["method"] == "action"].set_index("fraction")
     assert list(act["n_kept"]) == [54, 48]
@@ -242,7 +239,7 @@ def test_cleaning_part_end_to_end(tiny_data_dir, tmp_path, one_torch_thread):
     assert set(c["method"]) == set(table["method"])
     # a second call reuses every run, the subset runs too (finished_run with the subset size)
     stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "runs").rglob("run.json")}
-    again, _ = mislabel.run_part("c", _cfg(tmp_path, {"c": part}), tmp_path / "runs", tmp_path / "out")
+    again, _ = grid.run_part("mislabel", "c", _cfg(tmp_path, {"c": part}), tmp_path / "runs", tmp_path / "out")
     assert {p: p.stat().st_mtime_ns for p in (tmp_path / "runs").rglob("run.json")} == stamps
     pd.testing.assert_frame_equal(again, table)
 
@@ -407,15 +404,15 @@ REAL = {"kind": "grid", "params": {"task": "noisy_agnews_clean", "backbone": "sc
 
 
 def test_real_errors_part_pairs_real_and_synthetic_noise(tiny_data_dir, tmp_path, one_torch_thread):
-    part = mislabel.get_part({"parts": {"r": REAL}}, "r")
+    part = mislabel.check_part("r", REAL)
     jobs = mislabel.grid_jobs("r", part)
     assert [j["noise_type"] for j in jobs] == ["real", "uniform", "empirical"] * 2
     assert jobs[0]["params"]["task"] == "noisy_agnews" and jobs[0]["params"]["noise_rate"] == 0.0
     assert jobs[0]["run"] == "r_real_usual_s0" and jobs[2]["run"] == "r_n20emp_usual_s0"
     with pytest.raises(ParameterError, match="real"):
-        mislabel.get_part({"parts": {"r": {**REAL, "real": {"task": "noisy_agnews", "rate": 1.5}}}}, "r")
+        mislabel.check_part("r", {**REAL, "real": {"task": "noisy_agnews", "rate": 1.5}})
     cfg = _cfg(tmp_path, {"r": {**REAL, "params": {**REAL["params"], "data_dir": str(tiny_data_dir)}}})
-    summary, cost = mislabel.run_part("r", cfg, tmp_path / "runs", tmp_path / "out")
+    summary, cost = grid.run_part("mislabel", "r", cfg, tmp_path / "runs", tmp_path / "out")
     assert set(summary["noise_source"]) == {"real", "synthetic"}
     top = pd.read_csv(tmp_path / "out" / "r" / "audit_top.csv")
     assert set(top["top"]) == {5, 10} and len(top) == 2 * 6
@@ -461,7 +458,7 @@ def test_cleaning_part_with_real_errors_trains_the_clean_reference_on_the_true_l
     part = {"kind": "cleaning", "params": {**REAL["params"], "data_dir": str(tiny_data_dir), "epochs": 2},
             "real": {"task": "noisy_agnews", "rate": 0.2}, "fractions": [0.1],
             "methods": ["action", "random", "relabel", "confident_learning", "aum"], "seeds": [0]}
-    table, cost = mislabel.run_part("c", _cfg(tmp_path, {"c": part}), tmp_path / "runs", tmp_path / "out")
+    table, cost = grid.run_part("mislabel", "c", _cfg(tmp_path, {"c": part}), tmp_path / "runs", tmp_path / "out")
     from nlpdiff import rundir
 
     noisy, clean = (rundir.load_run(tmp_path / "runs" / "c" / f"{k}_s0") for k in ("noisy", "clean"))
@@ -482,7 +479,7 @@ def test_cleaning_part_with_real_errors_trains_the_clean_reference_on_the_true_l
         :round(0.1 * len(cl_scores))]
     assert by_cl["corrupted_removed"] == int(noisy.samples.set_index("sample_id").loc[top, "is_corrupted"].sum())
     with pytest.raises(ParameterError, match="methods"):
-        mislabel.run_part("c", _cfg(tmp_path, {"c": {**part, "methods": ["action", "nonsense"]}}), tmp_path / "runs",
+        grid.run_part("mislabel", "c", _cfg(tmp_path, {"c": {**part, "methods": ["action", "nonsense"]}}), tmp_path / "runs",
                           tmp_path / "out2")
     # relabel: the action score's top 10 % get the noisy model's predicted class; nothing is removed
     rel = table[table["method"] == "relabel"].iloc[0]

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from nlpdiff.errors import ParameterError
-from nlpdiff_study import mislabel, model_size
+from nlpdiff_study import grid, mislabel, model_size
 
 
 def _cfg(tmp_path, parts):
@@ -25,25 +25,23 @@ PART = {"models": {"scratch": {"backbone": "scratch", "model": "scratch", "learn
 
 
 def test_config_checks(tmp_path):
-    cfg = model_size.load_config(_cfg(tmp_path, {"p": PART}))
-    parts = model_size.grid_parts(cfg, "p")
+    parts = grid.load_part("model_size", "p", _cfg(tmp_path, {"p": PART}))
     assert list(parts) == ["scratch", "scratch_slow"]
     assert parts["scratch_slow"]["params"]["learning_rate"] == 0.01 and parts["scratch"]["kind"] == "grid"
     with pytest.raises(ParameterError, match="part"):
-        model_size.grid_parts(cfg, "nope")
+        grid.load_part("model_size", "nope", _cfg(tmp_path, {"p": PART}))
     for bad, name in (({"models": {"a": {}}}, "models"), ({"data_seed": None}, "data_seed"),
                       ({"data_seed": -1}, "data_seed"), ({"rates": []}, "rates")):
-        cfg = model_size.load_config(_cfg(tmp_path, {"p": {**PART, **bad}}))
         with pytest.raises(ParameterError, match=name):
-            model_size.grid_parts(cfg, "p")
+            grid.load_part("model_size", "p", _cfg(tmp_path, {"p": {**PART, **bad}}))
 
 
 def test_fixed_data_seed_gives_every_seed_the_same_samples():
-    part = mislabel.get_part({"parts": {"g": {**PART, "kind": "grid", "params": PART["params"]}}}, "g")
+    part = mislabel.check_part("g", {**PART, "kind": "grid", "params": PART["params"]})
     jobs = mislabel.grid_jobs("g", part)
     assert [j["params"]["seed"] for j in jobs] == [0, 1]
     assert {j["params"]["data_seed"] for j in jobs} == {0}
-    free = mislabel.get_part({"parts": {"g": {**PART, "kind": "grid", "data_seed": None}}}, "g")
+    free = mislabel.check_part("g", {**PART, "kind": "grid", "data_seed": None})
     assert [j["params"]["data_seed"] for j in mislabel.grid_jobs("g", free)] == [0, 1]
 
 
@@ -100,7 +98,7 @@ def test_paired_detection_and_standing():
 def test_part_end_to_end(tiny_data_dir, tmp_path, one_torch_thread):
     part = {**PART, "params": {**PART["params"], "data_dir": str(tiny_data_dir)}}
     cfg = _cfg(tmp_path, {"p": part})
-    out = model_size.run_part("p", cfg, tmp_path / "runs", tmp_path / "out")
+    out = grid.run_part("model_size", "p", cfg, tmp_path / "runs", tmp_path / "out")
     assert set(out["summary"]["model"]) == {"scratch", "scratch_slow"}
     tables = model_size.load_part("p", tmp_path / "out")
     assert set(tables["agreement"]["kind"]) == {"within", "across"}
@@ -123,7 +121,7 @@ def test_page_renders_from_a_computed_part(tiny_data_dir, tmp_path, one_torch_th
     import nbformat
 
     part = {**PART, "params": {**PART["params"], "data_dir": str(tiny_data_dir)}}
-    model_size.run_part("p", _cfg(tmp_path, {"p": part}), tmp_path / "runs", tmp_path / "out")
+    grid.run_part("model_size", "p", _cfg(tmp_path, {"p": part}), tmp_path / "runs", tmp_path / "out")
     root = Path(__file__).resolve().parents[1]
     out = tmp_path / "page.ipynb"
     params = {"results_dir": str(tmp_path / "out"), "part_names": ["p"], "small": "scratch", "large": "scratch_slow"}

@@ -12,7 +12,7 @@
     other samples drawn at random, shuffled, without ranks or scores, with an empty ``judgement``
     column; ``--blind 50 --judgements sheet.csv`` unblinds the filled sheet (how many of each group
     the reader judged mislabelled; :func:`nlpdiff.audit.blind_summary`).
-``nlpdiff run``, ``nlpdiff study``, ``nlpdiff book``
+``nlpdiff run``, ``nlpdiff study``, ``nlpdiff grid``, ``nlpdiff book``
     the study's commands (:mod:`nlpdiff_study.cli`, installed with ``pip install 'nlpdiff[study]'``),
     added through the ``nlpdiff.commands`` entry points.
 
@@ -33,7 +33,7 @@ from nlpdiff.errors import Interrupted, ParameterError
 from nlpdiff.models.base import BACKBONES  # the registry's names (imports no torch)
 
 #: Entry-point group of the commands that other packages add to ``nlpdiff`` (the study's ``run``,
-#: ``study`` and ``book``, :mod:`nlpdiff_study.cli`): each entry point is a function that takes the
+#: ``study``, ``grid`` and ``book``, :mod:`nlpdiff_study.cli`): each entry point is a function that takes the
 #: subparsers object and adds its commands. The library itself imports none of them.
 COMMANDS_GROUP = "nlpdiff.commands"
 

@@ -6,10 +6,12 @@ with ``pip install 'nlpdiff[study]'`` (Snakemake, Jupyter Book, papermill):
 
 * :mod:`nlpdiff_study.workflow` reads the profiles of ``params/`` (the grid of training runs and the
   analyses) for the ``Snakefile``; :mod:`nlpdiff_study.runner` executes a notebook of ``notebooks/``
-  with papermill; :mod:`nlpdiff_study.cli` adds ``nlpdiff run``, ``nlpdiff study`` and ``nlpdiff book``;
-* the parts of the grids that run outside the profiles, each writing small committed tables under
-  ``results/``: :mod:`nlpdiff_study.mislabel`, :mod:`nlpdiff_study.curriculum`,
-  :mod:`nlpdiff_study.learning_curve`; the NLI page's pool and tables, :mod:`nlpdiff_study.nli`;
+  with papermill; :mod:`nlpdiff_study.cli` adds ``nlpdiff run``, ``nlpdiff study``, ``nlpdiff grid`` and
+  ``nlpdiff book``;
+* the grids that run in parts outside the profiles, each part writing small committed tables under
+  ``results/<grid>/<part>/``: one schema, loader and runner, :mod:`nlpdiff_study.grid`, over
+  :mod:`nlpdiff_study.mislabel`, :mod:`nlpdiff_study.curriculum`, :mod:`nlpdiff_study.learning_curve` and
+  :mod:`nlpdiff_study.model_size`; the NLI page's pool and tables, :mod:`nlpdiff_study.nli`;
 * :mod:`nlpdiff_study.conclusions`: the numbers of the book's answer, read from those tables.
 
 The library never imports this package (``tests/test_imports.py``).

@@ -1,4 +1,4 @@
-"""The study's commands of ``nlpdiff``: ``run``, ``study`` and ``book``.
+"""The study's commands of ``nlpdiff``: ``run``, ``study``, ``grid`` and ``book``.
 
 They are added to the library's command line through the ``nlpdiff.commands`` entry point
 (:func:`register`); the library never imports this module.
@@ -18,6 +18,10 @@ They are added to the library's command line through the ``nlpdiff.commands`` en
     all --config profile=cpu``). After every finished step it prints the overall progress (steps done,
     elapsed wall time, a rough estimate of the time left); it ends with its wall time and the path
     of the book's HTML.
+``nlpdiff grid GRID PART``
+    compute one part of a grid (``params/grids/GRID.yaml``: mislabel, curriculum, learning_curve,
+    model_size): train or reuse its runs under ``runs/GRID/`` and write its summary tables under
+    ``results/GRID/PART/`` (see :mod:`nlpdiff_study.grid`).
 ``nlpdiff book``
     build the Jupyter Book (``jupyter-book build . -W``) and print the path of its HTML.
 
@@ -220,7 +224,7 @@ def _cmd_book(args) -> int:
 
 
 def register(sub) -> None:
-    """Add ``run``, ``study`` and ``book`` to the ``nlpdiff`` subparsers (entry point ``nlpdiff.commands``)."""
+    """Add ``run``, ``study``, ``grid`` and ``book`` to the ``nlpdiff`` subparsers (entry point ``nlpdiff.commands``)."""
     run = sub.add_parser("run", help="execute one notebook source with papermill")
     run.add_argument("notebook", help="a notebook shipped with nlpdiff (e.g. sentiment) or a path to a jupytext script")
     run.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
@@ -239,6 +243,12 @@ def register(sub) -> None:
     study.add_argument("-n", "--dry-run", action="store_true", help="show what would run")
     study.add_argument("snakemake_args", nargs="*", help="more snakemake arguments, after --")
     study.set_defaults(func=_cmd_study)
+
+    grid = sub.add_parser("grid", help="compute one part of a grid of the study (params/grids/GRID.yaml)")
+    from nlpdiff_study import grid as grids
+
+    grids.add_arguments(grid)
+    grid.set_defaults(func=grids.run_from_args)
 
     book = sub.add_parser("book", help="build the Jupyter Book (-W: warnings are errors)")
     book.add_argument("root", nargs="?", default=".")

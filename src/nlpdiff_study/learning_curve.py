@@ -4,32 +4,30 @@ A difficulty score only measures difficulty when the model learns the task. This
 the same parameters at growing ``train_size`` (one run directory each, reused when finished, so a
 part can be stopped and resumed) and writes one small summary table per part, with one row per
 (size, checkpoint): the held-out metrics, the training examples seen so far, and the run's wall
-time and hardware from its ``run.json``. The table is what the book reads (committed under
-``results/learning_curve/``)::
+time and hardware from its ``run.json``. The table is what the book reads (committed as
+``results/learning_curve/<part>/curve.csv``)::
 
-    python -m nlpdiff_study.learning_curve squad_cpu            # the part named in params/grids/learning_curve.yaml
+    nlpdiff grid learning_curve squad_cpu            # the part named in params/grids/learning_curve.yaml
 
-Parts are defined in ``params/grids/learning_curve.yaml``: ``base`` (flat training parameters, as
-``nlpdiff.config.from_flat`` takes them) and ``sizes`` (a list of training-set sizes).
+Parts are defined in ``params/grids/learning_curve.yaml`` (:mod:`nlpdiff_study.grid`): ``params`` (flat
+training parameters, as ``nlpdiff.config.from_flat`` takes them) and ``sizes`` (a list of training-set sizes).
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import platform
 from pathlib import Path
 from typing import Any, Sequence
 
 import pandas as pd
-import yaml
 
 from nlpdiff import rundir
 from nlpdiff.config import from_flat
 from nlpdiff.errors import ParameterError
 
-PARAMS_FILE = Path("params") / "grids" / "learning_curve.yaml"
-RESULTS_DIR = Path("results") / "learning_curve"
+#: the committed curve of a part: ``results/learning_curve/<part>/curve.csv``
+CURVE_FILE = "curve.csv"
 
 
 def curve_rows(run: rundir.Run, train_size: int) -> list[dict[str, Any]]:
@@ -91,35 +89,31 @@ def largest_size(path: str | os.PathLike, metric: str = "heldout_f1") -> dict[st
             "examples_seen": int(top["examples_seen"]), metric: float(top[metric])}
 
 
-def load_part(name: str, params_file: str | os.PathLike = PARAMS_FILE) -> dict[str, Any]:
-    """The part ``name`` of ``params_file``: ``{"base": {...}, "sizes": [...]}``."""
-    raw = yaml.safe_load(Path(params_file).read_text(encoding="utf-8")) or {}
-    parts = raw.get("parts", {})
-    if name not in parts:
-        raise ParameterError("part", name, f"one of {sorted(parts)} (from {params_file})")
-    part = parts[name]
-    if not isinstance(part.get("base"), dict):
-        raise ParameterError(f"parts.{name}.base", part.get("base"), "a mapping of training parameters")
-    return part
+def check_part(name: str, part: dict[str, Any]) -> dict[str, Any]:
+    """The part ``name`` (an entry of ``params/grids/learning_curve.yaml``, read by
+    :func:`nlpdiff_study.grid.load_part`), checked: ``params`` (flat training parameters) and
+    ``sizes``; every size's parameters are validated before anything trains."""
+    unknown = sorted(set(part) - {"params", "sizes"})
+    if unknown:
+        raise ParameterError(f"{name}.{unknown[0]}", part[unknown[0]], "params or sizes")
+    sizes = part.get("sizes")
+    if not sizes or not all(isinstance(s, int) and s > 0 for s in sizes):
+        raise ParameterError(f"{name}.sizes", sizes, "a non-empty list of positive integers")
+    for n in sizes:
+        from_flat({**part["params"], "train_size": n, "output_dir": "unused"})
+    return {"params": dict(part["params"]), "sizes": list(sizes)}
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m nlpdiff_study.learning_curve", description=__doc__.split("\n")[0])
-    ap.add_argument("part", help="a part of params/grids/learning_curve.yaml")
-    ap.add_argument("--params-file", default=str(PARAMS_FILE))
-    ap.add_argument("--runs-root", default="runs/learning_curve", help="where the run directories go")
-    ap.add_argument("--results-dir", default=str(RESULTS_DIR), help="where the summary table goes")
-    args = ap.parse_args(argv)
-    part = load_part(args.part, args.params_file)
-    path = Path(args.results_dir) / f"{args.part}.csv"
+def compute(name: str, part: dict[str, Any], runs_dir: Path, out_dir: Path, progress: bool = False) -> dict[str, pd.DataFrame]:
+    """Train (or reuse) every size of a checked part under ``runs_dir/<name>/n<size>``; write
+    ``out_dir/curve.csv`` after each size (a stopped part keeps the sizes it finished); return
+    ``{"curve": table}``. Run by ``nlpdiff grid learning_curve PART`` (:mod:`nlpdiff_study.grid`)."""
+    path = Path(out_dir) / CURVE_FILE
 
     def write(table: pd.DataFrame) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
         rundir.atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
         print(f"{path}: {len(table)} rows ({table.train_size.nunique()} sizes)", flush=True)
 
-    learning_curve(part["base"], part["sizes"], Path(args.runs_root) / args.part, on_size=write)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    return {"curve": learning_curve(part["params"], part["sizes"], Path(runs_dir) / name, progress=progress,
+                                    on_size=write)}

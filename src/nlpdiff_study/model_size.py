@@ -1,6 +1,6 @@
 """The model-size study: the same detection questions at two model sizes (MiniLM and MPNet-base).
 
-Computed in parts (``params/grids/model_size.yaml``): ``python -m nlpdiff_study.model_size PART`` trains, or
+Computed in parts (``params/grids/model_size.yaml``): ``nlpdiff grid model_size PART`` trains, or
 reuses under ``runs/model_size/``, every model x seed run of the part with
 :func:`nlpdiff_study.mislabel.run_grid` (the mislabel chapter's runner: the same detection rows, costs
 and memorisation columns) and writes, under ``results/model_size/PART/``:
@@ -9,7 +9,7 @@ and memorisation columns) and writes, under ``results/model_size/PART/``:
 - ``learning.csv``: each run's held-out accuracy beside the held-out majority class (does it learn?);
 - ``agreement.csv``: Spearman correlation of every score between two runs on the same samples, for
   every pair of runs, labelled ``within`` (two seeds of one model) or ``across`` (two models);
-- ``part.json``: the part's configuration and wall time.
+- ``part.json``: the part's configuration and wall time (written by :func:`nlpdiff_study.grid.run_part`).
 
 Every run of a part scores the same samples (a fixed ``data_seed``), so ranks compare across seeds and
 sizes. The page (``notebooks/model_size.py``) reads these tables.
@@ -17,54 +17,34 @@ sizes. The page (``notebooks/model_size.py``) reads these tables.
 
 from __future__ import annotations
 
-import argparse
 import itertools
-import json
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 from scipy import stats
 
 from nlpdiff.errors import ParameterError
 from nlpdiff_study import mislabel
 
-CONFIG = Path("params/grids/model_size.yaml")
 RESULTS = Path("results/model_size")
 
 
-def load_config(path: str | Path = CONFIG) -> dict[str, Any]:
-    path = Path(path)
-    if not path.exists():
-        raise ParameterError("config", str(path), "an existing YAML file with a `parts` mapping")
-    cfg = yaml.safe_load(path.read_text()) or {}
-    if not isinstance(cfg.get("parts"), dict) or not cfg["parts"]:
-        raise ParameterError(f"{path}: parts", cfg.get("parts"), "a non-empty mapping of part names to parts")
-    return cfg
-
-
-def grid_parts(cfg: dict[str, Any], name: str) -> dict[str, dict[str, Any]]:
+def check_part(name: str, part: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """The part's grid, one checked mislabel grid part per model (``{model_label: part}``).
 
     Each model's part is the shared ``params`` updated by the model's own changes; a fixed
     ``data_seed`` is required (the runs must score the same samples)."""
-    parts = cfg["parts"]
-    if name not in parts:
-        raise ParameterError("part", name, f"one of {sorted(parts)}")
-    part = dict(parts[name])
+    part = dict(part)
     models = part.pop("models", None)
     if not isinstance(models, dict) or len(models) < 2 or not all(isinstance(v, dict) for v in models.values()):
         raise ParameterError(f"{name}.models", models, "a mapping of at least two model labels to parameter changes")
     if part.get("data_seed") is None:
         raise ParameterError(f"{name}.data_seed", None, "an integer >= 0: every run must score the same samples")
-    out = {}
-    for label, changes in models.items():
-        one = {**part, "kind": "grid", "params": {**part.get("params", {}), **changes}}
-        out[str(label)] = mislabel.get_part({"parts": {f"{name}.{label}": one}}, f"{name}.{label}")
-    return out
+    return {str(label): mislabel.check_part(f"{name}.{label}", {**part, "kind": "grid",
+                                                                "params": {**part.get("params", {}), **changes}})
+            for label, changes in models.items()}
 
 
 def agreement(runs: dict[tuple[str, int], pd.DataFrame]) -> pd.DataFrame:
@@ -112,14 +92,13 @@ def learning_table(parts: dict[str, dict[str, Any]], summaries: list[pd.DataFram
     return pd.DataFrame(rows)
 
 
-def run_part(name: str, config: str | Path = CONFIG, runs_dir: str | Path = "runs/model_size",
-             out: str | Path = RESULTS, progress: bool = False) -> dict[str, pd.DataFrame]:
-    """Train (or reuse) every model x seed run of one part; write its tables; return them."""
+def compute(name: str, parts: dict[str, dict[str, Any]], runs_dir: Path, out_dir: Path,
+            progress: bool = False) -> dict[str, pd.DataFrame]:
+    """Train (or reuse) every model x seed run of one checked part (:func:`check_part`); write its tables
+    under ``out_dir``; return them. Run by ``nlpdiff grid model_size PART`` (:mod:`nlpdiff_study.grid`)."""
     from nlpdiff import rundir
 
-    parts = grid_parts(load_config(config), name)
-    runs_dir, out_dir = Path(runs_dir), Path(out) / name
-    t = time.perf_counter()
+    runs_dir, out_dir = Path(runs_dir), Path(out_dir)
     summaries, scores = [], {}
     for label, part in parts.items():
         grid = f"{name}_{label}"
@@ -129,9 +108,6 @@ def run_part(name: str, config: str | Path = CONFIG, runs_dir: str | Path = "run
             scores[(label, job["seed"])] = rundir.load_run(runs_dir / grid / job["run"]).scores
     agree = agreement(scores)
     mislabel._write(out_dir, agreement=agree, learning=learning_table(parts, summaries))
-    (out_dir / "part.json").write_text(json.dumps(
-        {"part": name, "config": parts, "wall_s": round(time.perf_counter() - t, 1),
-         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}, indent=1, default=str) + "\n")
     return {"summary": pd.concat(summaries, ignore_index=True), "agreement": agree}
 
 
@@ -145,7 +121,7 @@ def load_part(name: str, root: str | Path = RESULTS) -> dict[str, pd.DataFrame]:
     folder = Path(root) / name
     if not (folder / "agreement.csv").exists():
         raise ParameterError("part", name, f"a computed part (no {folder / 'agreement.csv'}; run "
-                             f"python -m nlpdiff_study.model_size {name})")
+                             f"nlpdiff grid model_size {name})")
     summ, cost = [], []
     for sub in sorted(p for p in folder.iterdir() if (p / "summary.csv").exists()):
         summ.append(pd.read_csv(sub / "summary.csv").assign(model=sub.name))
@@ -240,23 +216,3 @@ def standing(summary: pd.DataFrame, metric: str = "roc_auc", score: str = "actio
                          "rank": int(list(means.index).index(score) + 1), "n_scores": len(means),
                          **_paired(w[score].to_numpy(float), w[base].to_numpy(float), margin)})
     return pd.DataFrame(rows)
-
-
-def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(prog="python -m nlpdiff_study.model_size", description=__doc__.split("\n\n")[0])
-    ap.add_argument("part")
-    ap.add_argument("--config", default=str(CONFIG))
-    ap.add_argument("--runs-dir", default="runs/model_size")
-    ap.add_argument("--out", default=str(RESULTS))
-    ap.add_argument("--progress", action="store_true")
-    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
-    a = ap.parse_args(argv)
-    if a.threads:
-        import torch
-
-        torch.set_num_threads(a.threads)
-    run_part(a.part, a.config, a.runs_dir, a.out, a.progress)
-
-
-if __name__ == "__main__":
-    main()

@@ -11,9 +11,9 @@ Three parts:
   from a *separate* scoring run (another seed; a run never orders its data by its own dynamics),
   or by text length (loss-free), or random (the control), or reversed (anti-curriculum).
 
-* **a grid runner** (:func:`run_part`, ``python -m nlpdiff_study.curriculum PART``): a part of
-  ``params/grids/curriculum.yaml`` names a task, a backbone, the seeds and the settings (label noise,
-  budget); the runner trains the scoring run for each noise setting, then every (schedule x order)
+* **a grid** (:func:`compute`, run by ``nlpdiff grid curriculum PART``, :mod:`nlpdiff_study.grid`): a part of
+  ``params/grids/curriculum.yaml`` names its training parameters (a task and a backbone among them), the
+  seeds and the settings (label noise, budget); the runner trains the scoring run for each noise setting, then every (schedule x order)
   cell and the controls over the seeds through :func:`nlpdiff.dynamics.train` with held-out
   evaluation at every checkpoint, and writes small tables to ``results/curriculum/<part>/``:
   ``runs.csv`` (one row per run), ``curves.csv`` (held-out metric per checkpoint), ``scoring.csv``
@@ -34,7 +34,7 @@ from nlpdiff.curriculum import (  # noqa: F401
     BucketSampler, difficulty_order, make_sampler,
 )
 from nlpdiff_study.curriculum.parts import (  # noqa: F401
-    LOSS_FREE_ORDERS, PERCENT_METRICS, Part, load_part, aulc, text_lengths, run_part, load_results,
+    LOSS_FREE_ORDERS, PERCENT_METRICS, Part, check_part, aulc, text_lengths, compute, load_results,
 )
 from nlpdiff_study.curriculum.tables import (  # noqa: F401
     SETTING, summarize, paired_tests, settings_that_learn, learned, action_verdict, curve_bands, cell_label,
@@ -43,6 +43,6 @@ from nlpdiff_study.curriculum.tables import (  # noqa: F401
 
 __all__ = [
     "BucketSampler", "CompetenceSampler", "PacedSampler", "Part", "aulc", "budget_steps", "cell_label", "competence",
-    "curve_bands", "curve_chart", "setting_label", "difficulty_order", "load_part", "load_results", "make_sampler",
-    "paired_tests", "run_part", "split_steps", "summarize", "text_lengths",
+    "check_part", "compute", "curve_bands", "curve_chart", "setting_label", "difficulty_order", "load_results",
+    "make_sampler", "paired_tests", "split_steps", "summarize", "text_lengths",
 ]

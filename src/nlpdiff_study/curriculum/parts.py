@@ -82,21 +82,21 @@ class Part:
         return self
 
 
-def load_part(name: str, path: str | Path = "params/grids/curriculum.yaml") -> Part:
-    """The part ``name`` of the curriculum file (its ``defaults`` filled in)."""
-    import yaml
-
-    raw = yaml.safe_load(Path(path).read_text())
-    parts = raw.get("parts", {})
-    if name not in parts:
-        raise ParameterError("part", name, f"one of {sorted(parts)}", hint=f"the parts of {path}")
-    entry = {**raw.get("defaults", {}), **parts[name]}
-    entry["parameters"] = {**raw.get("defaults", {}).get("parameters", {}), **parts[name].get("parameters", {})}
-    known = {f for f in Part.__dataclass_fields__}
+def check_part(name: str, entry: dict[str, Any]) -> Part:
+    """The part ``name`` (an entry of ``params/grids/curriculum.yaml`` with its defaults, read by
+    :func:`nlpdiff_study.grid.load_part`) as a checked :class:`Part`: ``params`` holds the flat training
+    parameters, ``task`` and ``backbone`` among them; the other keys are the grid's axes."""
+    entry = dict(entry)
+    params = dict(entry.pop("params"))
+    for key in ("task", "backbone"):
+        if key not in params:
+            raise ParameterError(f"{name}.params.{key}", None, f"the part's {key} (a flat training parameter)")
+    known = {f for f in Part.__dataclass_fields__} - {"name", "task", "backbone", "parameters"}
     unknown = sorted(set(entry) - known)
     if unknown:
-        raise ParameterError("part", unknown[0], f"a field of a part: {sorted(known - {'name'})}")
-    return Part(name=name, **{k: v for k, v in entry.items() if k != "name"})
+        raise ParameterError(f"{name}.{unknown[0]}", entry[unknown[0]], f"params or a field of a part: {sorted(known)}")
+    return Part(name=name, task=params.pop("task"), backbone=params.pop("backbone"), parameters=params,
+                **entry).validate()
 
 
 def _params(part: Part, seed: int, noise_rate: float, output_dir: Path):
@@ -228,19 +228,23 @@ def _cell_rows(run_dir: Path, key: dict, n: int) -> tuple[dict, list[dict]]:
     return row, curve
 
 
-def run_part(part: Part, runs_root: str | Path = "runs/curriculum", results_root: str | Path = "results/curriculum",
-             progress: bool = False, log: Callable[[str], None] = print) -> dict[str, pd.DataFrame]:
+def compute(name: str, part: Part, runs_dir: str | Path = "runs/curriculum",
+            out_dir: str | Path | None = None, progress: bool = False,
+            log: Callable[[str], None] = print) -> dict[str, pd.DataFrame]:
     """Train every run of ``part`` (reusing finished ones) and write its tables; return them.
 
     For each noise rate: the scoring run (``scoring_seed``, ordinary shuffled training at the full
     budget) gives the difficulty of every training sample; then for each budget, cell and seed, one
-    run with the cell's sampler. The tables go to ``<results_root>/<part.name>/``; the held-out metric
-    (``metric`` column) is a fraction in [0, 1] (accuracy, ROUGE-L, or SQuAD F1 / 100).
+    run with the cell's sampler. Runs go under ``<runs_dir>/<name>/``, the tables to ``out_dir``
+    (default ``results/curriculum/<name>``) with ``part.json``, rewritten after every setting; the
+    held-out metric (``metric`` column) is a fraction in [0, 1] (accuracy, ROUGE-L, or SQuAD F1 / 100).
+    Run by ``nlpdiff grid curriculum PART`` (:mod:`nlpdiff_study.grid`).
     """
     from nlpdiff import dynamics
 
     part.validate()
-    runs_root, out = Path(runs_root) / part.name, Path(results_root) / part.name
+    runs_root = Path(runs_dir) / name
+    out = Path(out_dir) if out_dir is not None else Path("results/curriculum") / name
     rows, curves, scoring_rows = [], [], []
     t_part = time.perf_counter()
 

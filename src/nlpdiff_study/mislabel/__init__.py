@@ -1,8 +1,7 @@
 """The mislabel-detection study: a grid of label-noise runs computed in parts, real label errors, cleaning.
 
-``python -m nlpdiff_study.mislabel PART [--config params/grids/mislabel.yaml] [--runs-dir runs/mislabel]
-[--out results/mislabel]`` computes one *part* of ``params/grids/mislabel.yaml`` and writes its small
-summary tables under ``results/mislabel/<part>/`` (committed, so the chapter
+``nlpdiff grid mislabel PART`` (:mod:`nlpdiff_study.grid`) computes one *part* of
+``params/grids/mislabel.yaml`` and writes its small summary tables under ``results/mislabel/<part>/`` (committed, so the chapter
 ``notebooks/mislabel.py`` is rebuilt from them without rerunning any part). A part is
 one of three kinds:
 
@@ -27,8 +26,8 @@ one of three kinds:
     Northcutt et al. 2021 (among the 1,310 candidates, and on every scored review). Writes
     ``summary.csv`` and ``cost.csv``.
 
-Modules: :mod:`.parts` (configuration, the grid and IMDB runners and what the runners share),
-:mod:`.cleaning` (the cleaning runner), :mod:`.run` (one part of any kind), :mod:`.tables` (the analysis functions,
+Modules: :mod:`.parts` (the check of a part, the grid and IMDB runners and what the runners share),
+:mod:`.cleaning` (the cleaning runner), :mod:`.run` (one part of any kind, :func:`compute`), :mod:`.tables` (the analysis functions,
 :func:`cells`, :func:`paired_tests`, :func:`cost_table`, :func:`cleaning_cells`: they turn the committed
 tables into what the chapter shows and train nothing), :mod:`.page` (the chapter's charts and sentences),
 :mod:`.readings` (blind reading sheets). Every public name is importable from this package.
@@ -37,14 +36,14 @@ tables into what the chapter shows and train nothing), :mod:`.page` (the chapter
 from nlpdiff import stats  # noqa: F401  (pages reach the seed intervals through this package)
 from nlpdiff_study.comparisons import not_baselines  # noqa: F401
 from nlpdiff_study.mislabel.parts import (  # noqa: F401
-    CONFIG, PART_KINDS, ACTION_FAMILY, TESTED, METRICS, NOISE_SHORT, CLEANING_METHODS, load_config, get_part,
+    PART_KINDS, ACTION_FAMILY, TESTED, METRICS, NOISE_SHORT, CLEANING_METHODS, check_part,
     grid_jobs, detection_rows, memorisation, cost_row, run_grid, audit_top_rows, threshold_row, imdb_truth,
     published_check, run_imdb, _write,
 )
 from nlpdiff_study.mislabel.cleaning import (  # noqa: F401
     best_baseline, removal_positions, noisy_predictions, run_cleaning,
 )
-from nlpdiff_study.mislabel.run import run_part  # noqa: F401
+from nlpdiff_study.mislabel.run import compute  # noqa: F401
 from nlpdiff_study.mislabel.tables import (  # noqa: F401
     CELL, cells, threshold_cells, paired_tests, real_vs_synthetic, cost_table, cleaning_cells,
     cleaning_tests, load_results, grid_summaries, gpu_summary, verdicts, cell_label, is_real_error_part,

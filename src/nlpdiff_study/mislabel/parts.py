@@ -1,6 +1,7 @@
-"""Parts of the mislabel grid: configuration, the grid and IMDB runners and what every runner shares
+"""Parts of the mislabel grid: the check of a part, the grid and IMDB runners and what every runner shares
 (training or reusing a run, its cost row, confident learning, the tables' writer). Cleaning parts:
-:mod:`.cleaning`; one part of any kind: :func:`nlpdiff_study.mislabel.run.run_part`."""
+:mod:`.cleaning`; one part of any kind: :func:`nlpdiff_study.mislabel.run.compute`, run by
+``nlpdiff grid mislabel PART`` (:mod:`nlpdiff_study.grid`)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ from nlpdiff import stats
 from nlpdiff.errors import ParameterError
 from nlpdiff_study.comparisons import action_family
 
-CONFIG = Path("params/grids/mislabel.yaml")
 PART_KINDS = ("grid", "cleaning", "imdb")
 #: the action family (the registry's "action" family: the action score and its variants; ``mean_loss`` ranks
 #: exactly as ``action``); the "best baseline" of a cell is the best score outside it
@@ -31,19 +31,6 @@ NOISE_SHORT = {"uniform": "u", "class_conditional": "cc", "empirical": "emp", "r
 # ------------------------------------------------------------------------------------------------
 
 
-def load_config(path: str | Path = CONFIG) -> dict[str, Any]:
-    """``params/grids/mislabel.yaml`` as a dict (``parts``: name -> part)."""
-    import yaml
-
-    path = Path(path)
-    if not path.exists():
-        raise ParameterError("config", str(path), "an existing mislabel configuration file (params/grids/mislabel.yaml)")
-    cfg = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    if not isinstance(cfg.get("parts"), dict) or not cfg["parts"]:
-        raise ParameterError("parts", cfg.get("parts"), "a mapping of part names to parts")
-    return cfg
-
-
 #: Cleaning methods that are not a score column: the oracle's best other score, random removal, relabelling
 #: by the action score, and removal by confident learning (K = 5 more trainings of the noisy run's recipe).
 CLEANING_METHODS = ("best_baseline", "random", "relabel", "confident_learning")
@@ -51,12 +38,10 @@ CLEANING_METHODS = ("best_baseline", "random", "relabel", "confident_learning")
 DEFAULT_CLEANING_METHODS = ("action", "best_baseline", "random")
 
 
-def get_part(cfg: dict[str, Any], name: str) -> dict[str, Any]:
-    """One part, checked: its kind, its base parameters and the lists it needs."""
-    parts = cfg["parts"]
-    if name not in parts:
-        raise ParameterError("part", name, f"one of {sorted(parts)}")
-    part = dict(parts[name])
+def check_part(name: str, part: dict[str, Any]) -> dict[str, Any]:
+    """One part (an entry of ``params/grids/mislabel.yaml``, read by :func:`nlpdiff_study.grid.load_part`),
+    checked: its kind, its base parameters and the lists it needs."""
+    part = dict(part)
     kind = part.get("kind", "grid")
     if kind not in PART_KINDS:
         raise ParameterError(f"{name}.kind", kind, f"one of {list(PART_KINDS)}")
