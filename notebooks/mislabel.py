@@ -87,11 +87,108 @@ bench = parts.get("benchmark_detection", {}).get("benchmark")
 target_tests = mislabel.paired_tests(targets) if len(targets) else pd.DataFrame()
 target_cells = mislabel.cells(targets) if len(targets) else pd.DataFrame()
 pooled = comparisons.pooled_detection(keep(everything))  # the pre-declared baselines (Methods), pooled
-lead, details = mislabel.opening(keep(tests), keep(cells), keep(cost), published, cleaning, imdb, bench,
-                                 target_tests=target_tests, target_cells=target_cells, pooled=pooled, split=True)
-if not lead:  # no pooled comparison (a bare folder): the first finding leads
-    first, _, details = details.partition("\n")
-    lead = first[2:]
+found = mislabel.findings(keep(tests), keep(cells), keep(cost), published, cleaning, imdb, bench,
+                          target_tests=target_tests, target_cells=target_cells, pooled=pooled)
+
+
+# the page's sentences around the numbers of each finding (mislabel.findings reads them from the tables)
+def rng(lo_hi, f="{:.3f}"):
+    lo, hi = (f.format(x) for x in lo_hi)
+    return lo if lo == hi else f"{lo} to {hi}"
+
+
+def pooled_lead(p):
+    return (f"**Against the baselines declared in Methods, pooled over the {int(p['n_cells'].max())} cells of the "
+            f"grid and their seeds, the action score's ROC AUC is " + "; ".join(comparisons.pooled_phrases(p))
+            + f".** (Two-stage cluster bootstrap; Holm over the {len(p)} baselines; equivalence margin "
+            f"{p['margin'].iloc[0]:g} ROC AUC.)")
+
+
+def cells_sentence(c):
+    verdict = ("not shown to differ, cell by cell, from" if c["better"] == 0 and c["worse"] == 0 else
+               "better than" if c["worse"] == 0 else "worse than" if c["better"] == 0 else
+               "sometimes better, sometimes worse than")
+    lo, hi = c["seeds"]
+    return (f"*Exploratory:* as a ranking of suspect labels from one training run, the action score is {verdict} "
+            f"the best other score of the same run, chosen after the fact on the same seeds (which favours the "
+            f"baseline). Over the {c['n']} cells of the grid ({c['n_cheap']} with the cheap backbones, "
+            f"{c['n_finetuned']} fine-tuned; a cell is a task, backbone, training length, noise rate and type, "
+            f"{lo if lo == hi else f'{lo} to {hi}'} seeds each) its ROC AUC minus that of the cell's best baseline is "
+            f"{rng(c['diff'], '{:+.3f}')} (mean over seeds; within 0.01 in {c['within_001']} cells); after Holm's "
+            f"adjustment it is significantly better in {c['better']} and worse in {c['worse']} of them (before "
+            f"adjustment: {c['raw_better']} and {c['raw_worse']}; a paired t test over so few seeds has little "
+            f"power, which is why the pooled comparison above is the answer).")
+
+
+def memorisation_sentence(m):
+    hi, lo = m["memorising"], m["not_memorising"]
+    per = "; ".join(f"{b} {med:+.3f} ({n} cells)" for b, med, n in m["by_backbone"])
+    return (f"Against the loss at the last checkpoint: in the {hi['n']} cells where the model memorises "
+            f"the corrupted labels (training accuracy on them above 0.5 at the end) the action's ROC AUC "
+            f"minus the last loss's has median {hi['median']:+.3f} (range {rng(hi['range'], '{:+.3f}')}; median by "
+            f"backbone: {per}), in the {lo['n']} where it does not, median {lo['median']:+.3f} (range "
+            f"{rng(lo['range'], '{:+.3f}')}).")
+
+
+def confident_learning_sentence(c):
+    return (f"Confident learning (K = 5 folds, same backbone) costs {rng(c['x_one_run'], '{:.1f}')} "
+            f"times one run here; action minus confident learning, ROC AUC {rng(c['diff'], '{:+.3f}')} in the "
+            f"{c['n']} cells where both were computed.")
+
+
+def bench_sentence(b):
+    return (f"At equal cost ({int(b['k'])} seeds of the action, averaged, against {int(b['k'])}-fold confident "
+            f"learning; {b['task']}, {b['backbone']}, {b['noise_rate']:.0%} {b['noise_type']} noise; confident "
+            f"learning took {b['cost_ratio_wall']:.2f} times the wall time of the {int(b['k'])} runs): ROC AUC "
+            f"{b['roc_auc_action_averaged']:.3f} against {b['roc_auc_confident_learning']:.3f} (DeLong p "
+            f"{b['delong_p']:.2g}; one action run alone {b['roc_auc_action_one_run']:.3f}).")
+
+
+def published_sentence(p):
+    return (f"On real errors, the published baseline's headline is circular: the {p['n_candidates']:,} "
+            f"IMDB reviews the crowd checked are the {p['n_candidates']:,} that the published confident "
+            f"learning ranks highest (share {p['top_is_candidates']:.3f}), so its ROC AUC of "
+            f"{p['roc_auc_all']:.3f} on all {p['n_test']:,} reviews holds by construction; "
+            f"among the candidates it is {p['roc_auc_candidates']:.3f}.")
+
+
+def imdb_sentence(i):
+    f = lambda s: "{:.3f} [{:.3f}, {:.3f}]".format(*i["roc_auc"][s])  # noqa: E731
+    n = i["n_seeds"]
+    return (f"Among the {i['n_candidates']:,} candidates, this study's cheapest runs (scratch on all IMDB test "
+            f"reviews, {n} seed{'s' if n > 1 else ''}) rank the confirmed errors with ROC AUC {f('action')} (action), "
+            f"{f('action_train')} (training-pass action) and {f('final_loss')} (last loss), against "
+            f"{f('published_confident_learning')} for the published probabilities (chance 0.5).")
+
+
+def cleaning_sentence(c):
+    removed = "; ".join(f"{m.replace('_', ' ')} {rng(r)}" for m, r in c["methods"])
+    return (f"Cleaning under 20 % noise (removing the top 1 to 20 % and retraining): held-out accuracy {removed}, against "
+            f"{c['no_removal']:.3f} with no removal and {c['clean']:.3f} with clean labels (means over seeds).")
+
+
+def targets_sentence(rows):
+    bits = [f"{r['task']} ({r['noise_rate']:.0%} {r['noise']}; {r['backbone']}, {r['n_seeds']} "
+            f"seed{'s' if r['n_seeds'] != 1 else ''}): action {r['action'][0]:.3f} [{r['action'][1]:.3f}, "
+            f"{r['action'][2]:.3f}] against {r['roc_auc_baseline']:.3f} for `{r['baseline']}`, {r['verdict']} "
+            f"(Holm p {r['p_holm']:.2g})" for r in rows]
+    return ("Where the target is not a class label, corrupted targets are ranked first with ROC AUC: "
+            + "; ".join(bits) + " (chance 0.5).") if bits else ""
+
+
+if found is None:
+    lead, details = "*No grid part to summarise yet.*", ""
+else:
+    says = {"cells": cells_sentence, "memorisation": memorisation_sentence,
+            "confident_learning": confident_learning_sentence, "bench": bench_sentence,
+            "published": published_sentence, "imdb": imdb_sentence, "cleaning": cleaning_sentence}
+    rest = [say(found[k]) for k, say in says.items() if found[k] is not None]
+    rest += [targets_sentence(found["targets"])] if found["targets"] else []
+    details = "\n".join(f"- {x}" for x in rest)  # every finding but the lead is one bullet
+    lead = pooled_lead(found["pooled"]) if found["pooled"] is not None else ""
+    if not lead:  # no pooled comparison (a bare folder): the first finding leads
+        first, _, details = details.partition("\n")
+        lead = first[2:]
 display(pages.finding(lead))
 
 # %% tags=["hide-input"]
@@ -254,7 +351,7 @@ if len(targets):
             .assign(chance=0.5))
     display(target_tests[["part", "task", "score", "baseline", "roc_auc_score", "roc_auc_baseline", "diff", "diff_lo",
                           "diff_hi", "p_seeds", "p_holm"]].round(4))
-    display(Markdown(mislabel.targets_sentence(target_tests, target_cells)))
+    display(Markdown(targets_sentence(mislabel.corrupted_targets(target_tests, target_cells))))
 else:
     display(Markdown("*No part with corrupted QA answers or summaries is committed yet (parts `squad_probe` and "
                      "`samsum_finetune` of `params/grids/mislabel.yaml`).*"))

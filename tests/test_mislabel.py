@@ -210,20 +210,21 @@ def test_real_error_parts_are_one_predicate_for_every_table():
         "cleaning_noisy_agnews_probe", "noisy_agnews_finetune", "noisy_agnews_probe", "noisy_agnews_scratch"]
 
 
-def test_targets_sentence_reads_the_paired_test():
+def test_corrupted_targets_read_the_paired_test():
     aucs = [{"action": a, "final_loss": b, "aum": b - 0.1} for a, b in ((0.95, 0.80), (0.93, 0.80), (0.96, 0.79))]
     t = _summary_rows("qa", "squad", "probe", aucs)
     tests, cells = mislabel.paired_tests(t), mislabel.cells(t)
-    text = mislabel.targets_sentence(tests, cells)
+    [row] = mislabel.corrupted_targets(tests, cells)
     act = cells[cells["score"] == "action"].iloc[0]
-    assert f"{act['roc_auc_mean']:.3f}" in text and "answers moved" in text and "`final_loss`" in text
-    assert "3 seeds" in text and "significantly better" in text  # +0.15 with a small spread over 3 seeds
-    assert mislabel.targets_sentence(tests.iloc[:0], cells) == ""
-    # a part with two rates: each cell's sentence reads its own cell
+    assert row["action"] == (act["roc_auc_mean"], act["roc_auc_lo"], act["roc_auc_hi"])
+    assert "answers moved" in row["noise"] and row["baseline"] == "final_loss" and row["n_seeds"] == 3
+    assert row["verdict"] == "significantly better"  # +0.15 with a small spread over 3 seeds
+    assert mislabel.corrupted_targets(tests.iloc[:0], cells) == []
+    # a part with two rates: each cell's row reads its own cell
     two = pd.concat([t, _summary_rows("qa", "squad", "probe", [{"action": 0.6, "final_loss": 0.7}] * 3)
                      .assign(noise_rate=0.4)], ignore_index=True)
-    text = mislabel.targets_sentence(mislabel.paired_tests(two), mislabel.cells(two))
-    assert "20% answers" in text and "40% answers" in text and "action 0.600 [0.600, 0.600]" in text
+    rows = mislabel.corrupted_targets(mislabel.paired_tests(two), mislabel.cells(two))
+    assert [r["noise_rate"] for r in rows] == [0.2, 0.4] and rows[1]["action"] == pytest.approx((0.6, 0.6, 0.6))
 
 
 def test_cleaning_part_end_to_end(tiny_data_dir, tmp_path, one_torch_thread):
@@ -244,15 +245,16 @@ def test_cleaning_part_end_to_end(tiny_data_dir, tmp_path, one_torch_thread):
     pd.testing.assert_frame_equal(again, table)
 
 
-def test_opening_reads_its_numbers_from_the_tables():
+def test_findings_read_their_numbers_from_the_tables():
     s = _summary()
     s2 = s.assign(part="q", roc_auc=np.where(s["score"] == "action", 0.95, s["roc_auc"]))
     both = pd.concat([s, s2], ignore_index=True)
     tests, cells = mislabel.paired_tests(both), mislabel.cells(both)
-    text = mislabel.opening(tests, cells)
+    found = mislabel.findings(tests, cells)
     diffs = tests[tests["score"] == "action"]["diff"]
-    assert f"{diffs.min():+.3f} to {diffs.max():+.3f}" in text
-    assert "Over the 2 cells" in text
+    assert found["cells"]["diff"] == (diffs.min(), diffs.max()) and found["cells"]["n"] == 2
+    assert found["pooled"] is None and found["targets"] == [] and found["cleaning"] is None
+    assert mislabel.findings(tests[tests["score"] != "action"], cells) is None  # no grid part to summarise
     v = mislabel.verdicts(tests).set_index(["part", "score"])
     assert v.loc[("q", "action"), "cells"] == 1
     assert v[["better", "worse", "no_difference"]].sum(axis=1).eq(v["cells"]).all()
@@ -337,7 +339,7 @@ def test_threshold_row_and_cells_compare_the_flags_with_the_action_top_k():
     assert cells.loc[0, "action_minus_flags"] == pytest.approx(0.2) and 0 <= cells.loc[0, "p_holm"] <= 1
 
 
-def test_opening_leads_with_the_declared_pooled_comparisons():
+def test_findings_lead_with_the_declared_pooled_comparisons():
     from nlpdiff_study import comparisons
 
     s = _summary()
@@ -345,20 +347,12 @@ def test_opening_leads_with_the_declared_pooled_comparisons():
     both = pd.concat([s, s2], ignore_index=True)
     tests, cells = mislabel.paired_tests(both), mislabel.cells(both)
     pooled = comparisons.pooled_detection(both, n_boot=500)
-    text = mislabel.opening(tests, cells, pooled=pooled)
-    assert text.startswith("**Against the baselines declared in Methods")
-    assert "no better and no worse" not in text and "*Exploratory:*" in text
+    found = mislabel.findings(tests, cells, pooled=pooled)
+    assert found["pooled"] is pooled
+    text = "; ".join(comparisons.pooled_phrases(found["pooled"]))
     for r in pooled.to_dict("records"):
         assert f"`{r['baseline']}` ({r['estimate']:+.3f}".replace("-0.000", "+0.000") in text
     assert "-0.000" not in text
-    # the lead is the pooled comparison; every other finding is a bullet of its own, not one paragraph
-    lead, bullets = text.split("\n\n", 1)
-    assert lead.startswith("**Against") and bullets.startswith("- *Exploratory:*")
-    assert all(line.startswith("- ") for line in bullets.splitlines())
-    # the page puts its key figure between the two: split=True returns them apart, the same texts
-    assert mislabel.opening(tests, cells, pooled=pooled, split=True) == (lead, bullets)
-    assert mislabel.opening(tests, cells, split=True)[0] == ""  # no pooled comparison, no lead
-
 
 def test_pooled_phrases_are_one_wording_for_every_page():
     """The mislabel chapter and the NLI page write a pooled comparison with the same helper: the verdict's words,

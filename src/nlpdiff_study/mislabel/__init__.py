@@ -29,7 +29,8 @@ one of three kinds:
 Modules: :mod:`.parts` (the check of a part, the grid and IMDB runners and what the runners share),
 :mod:`.cleaning` (the cleaning runner), :mod:`.run` (one part of any kind, :func:`compute`), :mod:`.tables` (the analysis functions,
 :func:`cells`, :func:`paired_tests`, :func:`cost_table`, :func:`cleaning_cells`: they turn the committed
-tables into what the chapter shows and train nothing), :mod:`.page` (the chapter's charts and sentences),
+tables into what the chapter shows and train nothing), :mod:`.page` (the chapter's charts), :mod:`.findings`
+(the numbers of the chapter's sentences; the sentences are the chapter's own),
 :mod:`.readings` (blind reading sheets). Every public name is importable from this package.
 """
 
@@ -48,8 +49,10 @@ from nlpdiff_study.mislabel.tables import (  # noqa: F401
     CELL, cells, threshold_cells, paired_tests, real_vs_synthetic, cost_table, cleaning_cells,
     cleaning_tests, load_results, grid_summaries, gpu_summary, verdicts, cell_label, is_real_error_part,
 )
-from nlpdiff_study.mislabel.page import (  # noqa: F401
-    TARGET_NOISE, targets_sentence, interval_chart, pooled_chart, opening,
+from nlpdiff_study.mislabel.page import interval_chart, pooled_chart  # noqa: F401
+from nlpdiff_study.mislabel.findings import (  # noqa: F401
+    TARGET_NOISE, findings, cell_comparison, memorisation_split, confident_learning_cost, imdb_candidates,
+    cleaning_result, corrupted_targets,
 )
 from nlpdiff_study.mislabel.readings import (  # noqa: F401
     READINGS, prepare_reading, load_reading,
