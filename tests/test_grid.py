@@ -70,3 +70,36 @@ def test_the_command_computes_a_part_and_writes_part_json(tiny_data_dir, tmp_pat
     stamp = (tmp_path / "runs" / "tiny" / "n8" / "run.json").stat().st_mtime_ns
     assert cli_main(args) == 0  # a second call reuses the finished run
     assert (tmp_path / "runs" / "tiny" / "n8" / "run.json").stat().st_mtime_ns == stamp
+
+
+def test_a_new_grid_is_one_module_and_one_line_in_grids(tmp_path, monkeypatch):
+    """design.md's "Add a grid": a module with check_part and compute, one GRIDS entry, a grid file."""
+    import sys
+    import types
+
+    toy = types.ModuleType("toy_grid")
+
+    def check_part(name, entry):
+        if entry.get("sizes") != sorted(entry.get("sizes", [])):
+            raise ParameterError(f"{name}.sizes", entry.get("sizes"), "sizes in increasing order")
+        return entry
+
+    def compute(name, part, runs_dir, out_dir, progress=False):
+        out_dir.mkdir(parents=True, exist_ok=True)
+        table = pd.DataFrame({"size": part["sizes"], "lr": part["params"]["learning_rate"]})
+        table.to_csv(out_dir / "sizes.csv", index=False)
+        return {"sizes": table}
+
+    toy.check_part, toy.compute = check_part, compute
+    monkeypatch.setitem(sys.modules, "toy_grid", toy)
+    monkeypatch.setitem(grid.GRIDS, "toy", "toy_grid")
+    f = tmp_path / "toy.yaml"
+    f.write_text("defaults: {params: {learning_rate: 0.1}}\nparts:\n  a: {params: {}, sizes: [1, 2]}\n"
+                 "  b: {params: {learning_rate: 0.2}, sizes: [2, 1]}\n")
+    tables = grid.run_part("toy", "a", f, tmp_path / "runs", tmp_path / "results")
+    assert list(tables["sizes"]["lr"]) == [0.1, 0.1]
+    info = json.loads((tmp_path / "results" / "a" / "part.json").read_text())
+    assert info["config"] == {"params": {"learning_rate": 0.1}, "sizes": [1, 2]}
+    with pytest.raises(ParameterError, match="b.sizes"):
+        grid.run_part("toy", "b", f, tmp_path / "runs", tmp_path / "results")
+    assert not (tmp_path / "results" / "b").exists()
