@@ -55,9 +55,17 @@ rule all:
         BOOK_INDEX if PLAN.build_book else [page_path(p) for p in PAGES]
 
 
+# committed tables a training page quotes (a change re-executes the page; the run is reused)
+RUN_EXTRA_INPUTS = {
+    "question_answering": ["results/learning_curve/squad_cpu/curve.csv"],
+    "summarization": ["results/summarization/run/run.json"],
+}
+
+
 rule train_run:
     input:
         notebook=lambda w: f"{NOTEBOOKS}/{RUNS[w.name].notebook}.py",
+        extra=lambda w: RUN_EXTRA_INPUTS.get(RUNS[w.name].notebook, []),
     output:
         notebook=f"runs/{PROFILE}/{{name}}/notebook.ipynb",
         # update(): Snakemake keeps the finished run when it re-executes the notebook (a prose edit), so the
