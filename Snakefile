@@ -55,10 +55,12 @@ rule all:
         BOOK_INDEX if PLAN.build_book else [page_path(p) for p in PAGES]
 
 
-# committed tables a training page quotes (a change re-executes the page; the run is reused)
+# committed tables a training page quotes, where the checkout has them (a change re-executes the page; the
+# run is reused)
 RUN_EXTRA_INPUTS = {
-    "question_answering": ["results/learning_curve/squad_cpu/curve.csv"],
-    "summarization": ["results/summarization/run/run.json"],
+    notebook: [f for f in files if Path(f).is_file()]
+    for notebook, files in {"question_answering": ["results/learning_curve/squad_cpu/curve.csv"],
+                            "summarization": ["results/summarization/run/run.json"]}.items()
 }
 
 
