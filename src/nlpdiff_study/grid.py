@@ -117,9 +117,13 @@ def write_part_json(out_dir: Path, name: str, config: Any, wall_s: float) -> Pat
 
     text = json.dumps({"part": name, "config": config, "wall_s": round(wall_s, 1),
                        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}, indent=1, default=str) + "\n"
-    out_dir.mkdir(parents=True, exist_ok=True)
     rundir.atomic_write(out_dir / "part.json", lambda tmp: Path(tmp).write_text(text))
     return out_dir / "part.json"
+
+
+def part_folder(grid: str, name: str, results_dir: str | Path | None = None) -> Path:
+    """Where a part's tables go: ``<results_dir>/<name>`` (default ``results/<grid>/<name>``)."""
+    return (Path(results_dir) if results_dir is not None else Path("results") / grid) / name
 
 
 def run_part(grid: str, name: str, path: str | Path | None = None, runs_dir: str | Path | None = None,
@@ -131,7 +135,7 @@ def run_part(grid: str, name: str, path: str | Path | None = None, runs_dir: str
     module = _module(grid)
     part = load_part(grid, name, path)
     runs = Path(runs_dir) if runs_dir is not None else Path("runs") / grid
-    out_dir = (Path(results_dir) if results_dir is not None else Path("results") / grid) / name
+    out_dir = part_folder(grid, name, results_dir)
     t = time.perf_counter()
     tables = module.compute(name, part, runs, out_dir, progress, **options)
     if grid not in OWN_PART_JSON:
@@ -173,9 +177,8 @@ def run_from_args(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    out = (Path(args.results_dir) if args.results_dir else Path("results") / args.grid) / args.part
     run_part(args.grid, args.part, args.params_file, args.runs_dir, args.results_dir, args.progress, **options)
-    print(f"{args.grid} part {args.part}: tables in {out}", flush=True)
+    print(f"{args.grid} part {args.part}: tables in {part_folder(args.grid, args.part, args.results_dir)}", flush=True)
     return 0
 
 

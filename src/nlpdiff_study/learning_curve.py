@@ -111,7 +111,6 @@ def compute(name: str, part: dict[str, Any], runs_dir: Path, out_dir: Path, prog
     path = Path(out_dir) / CURVE_FILE
 
     def write(table: pd.DataFrame) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         rundir.atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
         print(f"{path}: {len(table)} rows ({table.train_size.nunique()} sizes)", flush=True)
 
