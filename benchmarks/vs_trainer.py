@@ -113,11 +113,12 @@ def run_trainer(samples, with_callback: bool, tmp: Path, group_by_length: bool =
     return time.process_time() - t
 
 
-def build_loop(samples, out: str, checkpoints_per_epoch: int = 2, length_grouped: bool = False):
-    """The pieces of :func:`nlpdiff.dynamics.train` up to the loop: head built on ``samples``, sampler, state."""
+def build_loop(samples, out: str, checkpoints_per_epoch: int = 2, length_grouped: bool = False, trim: bool = True):
+    """The pieces of :func:`nlpdiff.dynamics.train` up to the loop: head built on ``samples``, sampler, state
+    (``trim``: batches computed in pieces of similar length, ``TrainParams.trim_padding``)."""
     from nlpdiff import tasks
     from nlpdiff.config import pick_device, seed_everything
-    from nlpdiff.engine import plan_state
+    from nlpdiff.engine import padding_pieces, plan_state
     from nlpdiff.samplers import LengthGroupedSampler, ShuffledSampler
 
     params = _params(len(samples), out)
@@ -127,17 +128,18 @@ def build_loop(samples, out: str, checkpoints_per_epoch: int = 2, length_grouped
     sampler = (LengthGroupedSampler(head.lengths(), BATCH, 0) if length_grouped
                else ShuffledSampler(len(samples), BATCH, 0))
     state = plan_state(head, sampler, 1, checkpoints_per_epoch, len(samples), device=pick_device("cpu"),
-                       progress=False)
+                       progress=False, pieces=padding_pieces(head.lengths()) if trim else None)
     return params, head, sampler, state
 
 
-def run_loop(samples, eval_pass: bool, tmp: Path, fused: bool = True, length_grouped: bool = False) -> float:
+def run_loop(samples, eval_pass: bool, tmp: Path, fused: bool = True, length_grouped: bool = False,
+             trim: bool = True) -> float:
     from nlpdiff.engine import adamw, fit, linear_warmup
     from nlpdiff.recording import EvalPass, Recorder, TrainPass
 
-    params, head, sampler, state = build_loop(samples, str(tmp / "loop"), length_grouped=length_grouped)
+    params, head, sampler, state = build_loop(samples, str(tmp / "loop"), length_grouped=length_grouped, trim=trim)
     recorder = Recorder(state.n_samples, state.n_checkpoints, 1, head.stat_columns)
-    handlers = [TrainPass(recorder)] + ([EvalPass(recorder, head.lengths(), 128)] if eval_pass else [])
+    handlers = [TrainPass(recorder)] + ([EvalPass(recorder, head.lengths(), 128, trim=trim)] if eval_pass else [])
     optimizer = adamw(head, LR, DECAY, fused=fused)
     scheduler = linear_warmup(optimizer, WARMUP, state.total_steps)
     t = time.process_time()
@@ -155,7 +157,8 @@ def timing(args) -> None:
         "trainer+callback": lambda tmp: run_trainer(samples, True, tmp),
         "train() default": lambda tmp: run_loop(samples, True, tmp),
         "train-pass only": lambda tmp: run_loop(samples, False, tmp),
-        "study path (adamw)": lambda tmp: run_loop(samples, True, tmp, fused=False),
+        "padded batches": lambda tmp: run_loop(samples, True, tmp, trim=False),
+        "study path (adamw, padded)": lambda tmp: run_loop(samples, True, tmp, fused=False, trim=False),
         "trainer, group_by_length": lambda tmp: run_trainer(samples, False, tmp, group_by_length=True),
         "train(length_grouped=True)": lambda tmp: run_loop(samples, True, tmp, length_grouped=True),
     }
@@ -166,14 +169,14 @@ def timing(args) -> None:
         for name, fn in contenders.items():
             with tempfile.TemporaryDirectory() as tmp:
                 times[name].append(fn(Path(tmp)))
-            print(f"  round {r + 1}: {name:28s} {times[name][-1]:7.1f} s", flush=True)
+            print(f"  round {r + 1}: {name:30s} {times[name][-1]:7.1f} s", flush=True)
     base = statistics.median(times["trainer"])
     print("median CPU time and ratio to the plain Trainer:")
     goals = {"trainer+callback": 1.05, "train() default": 1.00, "train-pass only": 0.90}
     for name, ts in times.items():
         med = statistics.median(ts)
         goal = f"  (goal <= {goals[name]:.2f}x: {'met' if med / base <= goals[name] else 'NOT met'})" if name in goals else ""
-        print(f"  {name:28s} {med:7.1f} s  {med / base:5.3f}x{goal}")
+        print(f"  {name:30s} {med:7.1f} s  {med / base:5.3f}x{goal}")
     fair = statistics.median(times["train(length_grouped=True)"]) / statistics.median(times["trainer, group_by_length"])
     print(f"  train(length_grouped=True) against the Trainer with group_by_length: {fair:5.3f}x")
 

@@ -30,6 +30,7 @@ generation_max_tokens = 40  # new tokens generated for each held-out summary (gr
 rouge_at = "ends"  # held-out summaries generated before training and at the last checkpoint ("every": each one)
 seed = 0  # training seed
 data_seed = 0  # which dialogues are drawn
+trim_padding = True  # each batch computed in pieces of similar length (less padding; False: whole padded batches)
 device = "auto"
 data_dir = None  # None: $NLPDIFF_DATA_DIR, else the Hugging Face hub
 run_dir = "runs/summarization"  # the run directory this page writes and reads
@@ -57,7 +58,7 @@ params = from_flat(dict(
     task=task, backbone=backbone, model=model, train_size=train_size, eval_size=eval_size, epochs=epochs,
     checkpoints_per_epoch=checkpoints_per_epoch, rouge_at=rouge_at, batch_size=batch_size, learning_rate=learning_rate, max_length=max_length,
     max_target_length=max_target_length, generation_max_tokens=generation_max_tokens, seed=seed, data_seed=data_seed,
-    device=device, data_dir=data_dir, output_dir=run_dir,
+    trim_padding=trim_padding, device=device, data_dir=data_dir, output_dir=run_dir,
 ))  # bad parameters fail here, before any training
 
 # %% tags=["remove-input", "remove-stderr"]

@@ -299,3 +299,49 @@ def test_length_grouped_training(tiny_run, tmp_path):
         from_flat({**base, "length_grouped": "yes", "output_dir": str(tmp_path / "bad")})
     assert err.value.param == "length_grouped"
     assert rundir.recorded_params({"params": {"learning_rate": 1e-3}})["length_grouped"] is False
+
+
+def test_trimmed_padding_gives_the_padded_batch_losses_and_gradient(tiny_data_dir):
+    """On the fine-tuned MiniLM with dropout off, a batch computed in pieces (``trim_padding``) has the padded
+    batch's per-sample losses, statistics and gradient, up to float rounding."""
+    from nlpdiff.dynamics import prepare_data
+    from nlpdiff.engine import State, padding_pieces
+
+    params = TrainParams(data_dir=str(tiny_data_dir), output_dir="unused", **TINY).validate()
+    spec, samples, held = prepare_data(params)
+    head = params.head_class()(spec, params, torch.device("cpu"))
+    head.build(samples, held)
+    head.model.eval()  # dropout off: the two ways then compute the same function
+    batch = np.arange(16)[::-1].copy()
+    grads, outputs = [], []
+    for pieces in (padding_pieces(head.lengths(), overhead_tokens=0), None):
+        state = State(head=head, n_samples=len(samples), epochs=1, plan=[1], cuts=[[1]], pieces=pieces)
+        head.model.zero_grad(set_to_none=True)
+        losses, stats = state.forward(batch, True)
+        losses.mean().backward()
+        outputs.append((losses.detach(), stats))
+        grads.append(torch.cat([p.grad.flatten() for p in head.parameters() if p.grad is not None]))
+    assert len(padding_pieces(head.lengths(), 0)(batch)) > 1, "the tiny batch has lengths to trim"
+    torch.testing.assert_close(outputs[0][0], outputs[1][0], rtol=1e-4, atol=1e-5)
+    for key in head.stat_columns:
+        np.testing.assert_allclose(outputs[0][1][key], outputs[1][1][key], rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-3, atol=1e-6)
+
+
+def test_trim_padding_default_legacy_runs_and_bad_values(tiny_run, tmp_path):
+    """New fine-tuning runs trim padding (recorded in run.json); ``trim_padding=False`` trains whole padded
+    batches; a probe head records that it had nothing to trim; a run recorded before the parameter existed
+    reads as False; a bad value fails before training."""
+    assert TrainParams().trim_padding is True and tiny_run.params["trim_padding"] is True
+    assert tiny_run.info["resolved"]["trimmed_padding"] is True
+    base = {**tiny_run.params, "epochs": 1, "checkpoints_per_epoch": 1}
+    run = train(from_flat({**base, "trim_padding": False, "output_dir": str(tmp_path / "padded")}), progress=False)
+    assert run.info["resolved"]["trimmed_padding"] is False
+    assert run.dynamics.groupby("pass")["sample_id"].nunique().eq(len(run.samples)).all()
+    probe = train(from_flat({**base, "backbone": "probe", "learning_rate": 1e-3, "output_dir": str(tmp_path / "probe")}),
+                  progress=False)
+    assert probe.params["trim_padding"] is True and probe.info["resolved"]["trimmed_padding"] is False
+    with pytest.raises(ParameterError) as err:
+        from_flat({**base, "trim_padding": "yes", "output_dir": str(tmp_path / "bad")})
+    assert err.value.param == "trim_padding" and not (tmp_path / "bad").exists()
+    assert rundir.recorded_params({"params": {"learning_rate": 1e-3}})["trim_padding"] is False

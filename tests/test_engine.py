@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from nlpdiff.engine import Handler, adamw, fit, linear_warmup, plan_state
+from nlpdiff.engine import Handler, State, adamw, fit, linear_warmup, padding_pieces, plan_state
 from nlpdiff.errors import ParameterError
 from nlpdiff.recording import EvalPass, MetricsRows, Recorder, TrainPass
 from nlpdiff.samplers import LengthGroupedSampler, Sampler, ShuffledSampler, SubsetSampler, checkpoint_cuts
@@ -186,3 +186,78 @@ def test_length_grouped_sampler_groups_lengths_and_keeps_every_sample():
     assert not all(np.array_equal(a, b) for a, b in zip(first(3), first(4)))
     with pytest.raises(ParameterError, match="megabatch"):
         LengthGroupedSampler(lengths, 8, 0, megabatch=0)
+
+
+def test_padding_pieces_cut_a_batch_by_length_and_keep_every_row():
+    """Every row of the batch is in exactly one piece, pieces ascend in length, equal lengths stay one piece,
+    short sentences and one long one are cut in two, and no cutting costs more than the whole padded batch."""
+    lengths = np.array([10] * 31 + [60] + [12] * 32)
+    cut = padding_pieces(lengths)
+    pieces = cut(np.arange(32))
+    assert [len(p) for p in pieces] == [31, 1] and list(pieces[1]) == [31]
+    assert [len(p) for p in cut(np.arange(32, 64))] == [32]  # equal lengths: one piece
+    assert [len(p) for p in padding_pieces(lengths, overhead_tokens=10 ** 6)(np.arange(32))] == [32]
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(2, 60, size=500)
+    cut = padding_pieces(lengths)
+    for _ in range(20):
+        batch = rng.choice(500, size=32, replace=True)  # duplicates too: pieces are rows of the batch
+        pieces = cut(batch)
+        assert sorted(np.concatenate(pieces).tolist()) == list(range(32))
+        longest = [lengths[batch[p]].max() for p in pieces]
+        assert longest == sorted(longest)
+        cost = sum(64 + len(p) * m for p, m in zip(pieces, longest))
+        assert cost <= 64 + 32 * lengths[batch].max()
+    assert [list(p) for p in cut(np.array([7]))] == [[0]]
+    with pytest.raises(ValueError, match="overhead_tokens=-1"):
+        padding_pieces(lengths, overhead_tokens=-1)
+
+
+class _PieceHead:
+    """A head whose forward records the batches it was given and returns per-sample losses of a linear model."""
+
+    def __init__(self):
+        self.calls = []
+        self.w = torch.nn.Parameter(torch.tensor([0.5, -1.0]))
+
+    def forward(self, idx, train_mode):
+        self.calls.append(list(idx))
+        x = torch.stack([torch.as_tensor(idx, dtype=torch.float32), torch.ones(len(idx))], 1)
+        losses = (x @ self.w) ** 2
+        return losses, {"loss": losses.detach().numpy(), "position": np.asarray(idx)}
+
+
+def test_state_forward_in_pieces_returns_the_batch_order_and_the_same_gradient():
+    """With ``pieces`` set, a training forward pass runs the head once per piece and returns losses and statistics
+    in the batch's order; the mean loss and its gradient equal the whole batch's; eval passes stay whole."""
+    lengths = np.array([3, 40, 4, 41, 5, 3])
+    head = _PieceHead()
+    state = State(head=head, n_samples=6, epochs=1, plan=[1], cuts=[[1]], pieces=padding_pieces(lengths, 0))
+    batch = np.array([5, 1, 0, 3, 2, 4])
+    losses, stats = state.forward(batch, True)
+    assert len(head.calls) > 1 and sorted(sum(head.calls, [])) == sorted(batch.tolist())
+    assert stats["position"].tolist() == batch.tolist()
+    losses.mean().backward()
+    grad = head.w.grad.clone()
+    head.w.grad = None
+    whole, whole_stats = State(head=head, n_samples=6, epochs=1, plan=[1], cuts=[[1]]).forward(batch, True)
+    whole.mean().backward()
+    assert torch.allclose(losses, whole) and torch.allclose(grad, head.w.grad)
+    np.testing.assert_allclose(stats["loss"], whole_stats["loss"])
+    head.calls.clear()
+    state.forward(batch, False)
+    assert head.calls == [batch.tolist()]
+
+
+def test_recording_batches_trimmed_keep_every_sample_once_in_length_order():
+    """``length_batches(trim=True)``: the untrimmed batches cut further (every position exactly once, lengths
+    ascending batch after batch); without ``trim`` the batches are the plain sorted ones the committed runs used."""
+    from nlpdiff.recording import length_batches
+
+    lengths = np.array([5] * 100 + [60] * 3 + [6] * 25)
+    plain = length_batches(lengths, 128)
+    assert [len(b) for b in plain] == [128]
+    trimmed = length_batches(lengths, 128, trim=True)
+    assert len(trimmed) > 1 and sorted(np.concatenate(trimmed).tolist()) == list(range(128))
+    assert [int(lengths[b].max()) for b in trimmed] == sorted(int(lengths[b].max()) for b in trimmed)
+    assert sum(len(b) * lengths[b].max() for b in trimmed) < 128 * 60

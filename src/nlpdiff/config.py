@@ -75,6 +75,13 @@ class TrainParams:
     #: True: batches of similar length (:class:`nlpdiff.samplers.LengthGroupedSampler`; less padding, faster
     #: steps); False: the shuffled batches of :class:`~nlpdiff.samplers.ShuffledSampler` (the study's runs)
     length_grouped: bool = False
+    #: True (the default for new runs, issue 23): a head that pads each batch to its longest sample (fine-tuned
+    #: classification, extractive QA, summarization) computes a training batch in pieces of similar length,
+    #: each padded to its own longest sample (:func:`nlpdiff.engine.padding_pieces`): the same batches, mean
+    #: loss and optimiser steps, far less padding; the dropout draws differ, as in a rerun. False: one padded
+    #: forward pass per batch, the path of every run recorded before this field existed and of the study's
+    #: committed parts. No effect on the probe and scratch heads.
+    trim_padding: bool = True
     max_length: int = 64
     seed: int = 0
     data_seed: int = 0
@@ -151,6 +158,8 @@ class TrainParams:
             raise ParameterError("warmup_ratio", self.warmup_ratio, "a number in [0, 1)")
         if not isinstance(self.length_grouped, bool):
             raise ParameterError("length_grouped", self.length_grouped, "True or False")
+        if not isinstance(self.trim_padding, bool):
+            raise ParameterError("trim_padding", self.trim_padding, "True or False")
         if self.optimizer not in OPTIMIZERS:
             raise ParameterError("optimizer", self.optimizer, f"one of {list(OPTIMIZERS)}")
         for name in ("seed", "data_seed"):

@@ -30,7 +30,7 @@ import pandas as pd
 
 from nlpdiff import rundir, tasks
 from nlpdiff.config import TrainParams, from_flat, pick_device, seed_everything
-from nlpdiff.engine import Handler, State, adamw, fit, linear_warmup, plan_state
+from nlpdiff.engine import Handler, State, adamw, fit, linear_warmup, padding_pieces, plan_state
 from nlpdiff.errors import ParameterError
 from nlpdiff.scores import compute_scores
 from nlpdiff.recording import (STAT_COLUMNS, EvalPass, HeldoutEvaluation, MetricsRows, Recorder, TrainPass,
@@ -105,13 +105,16 @@ def train(params: TrainParams, progress: bool = True, heldout: bool = True,
                    else ShuffledSampler(n, params.batch_size, params.seed))
     elif not isinstance(sampler, Sampler):
         sampler = sampler(n)
+    # trim_padding: training batches in pieces of similar length, and recording batches cut the same way
     state = plan_state(head, sampler, params.epochs, params.checkpoints_per_epoch, n, device=device,
                        autocast=device.type == "cuda" and torch.cuda.is_bf16_supported(), progress=progress,
-                       timings={**timings, "eval_pass": 0.0, "heldout": 0.0, "vog": 0.0})
+                       timings={**timings, "eval_pass": 0.0, "heldout": 0.0, "vog": 0.0},
+                       pieces=padding_pieces(lengths) if params.trim_padding and head.pads_to_longest else None)
     recorder = Recorder(n, state.n_checkpoints, params.epochs, head.stat_columns)
     vog = VogPass(lengths, params.eval_batch_size) if params.vog else None
     rows = MetricsRows()
-    loop: list[Handler] = [TrainPass(recorder), EvalPass(recorder, lengths, params.eval_batch_size),
+    loop: list[Handler] = [TrainPass(recorder), EvalPass(recorder, lengths, params.eval_batch_size,
+                                                         trim=state.pieces is not None),
                            *([vog] if vog else []), *([HeldoutEvaluation()] if heldout and len(held) else []),
                            rows, *handlers, WriteTrainingRun(writer, params, samples, held, recorder, rows, vog,
                                                              sampler, n_loaded)]
@@ -177,6 +180,7 @@ class WriteTrainingRun(Handler):
             "data_dir": data_source(params)["data_dir"],
             "n_loaded": self.n_loaded,
             "sampler": type(self.sampler).__name__,
+            "trimmed_padding": state.pieces is not None,  # trim_padding took effect (a head that pads batches)
             "subset_size": int(len(positions)) if len(positions) != len(samples) else None,
             "n_train": len(samples),
             "skipped": dict(head.skipped),

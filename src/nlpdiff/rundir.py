@@ -185,8 +185,8 @@ class Run:
 
 #: parameters added after runs were first recorded, with the value every run recorded before them used:
 #: a training run's ``run.json`` without ``optimizer`` was trained with torch's default AdamW path, one
-#: without ``length_grouped`` on shuffled batches
-LEGACY_PARAMS = {"optimizer": "adamw", "length_grouped": False}
+#: without ``length_grouped`` on shuffled batches, one without ``trim_padding`` on whole padded batches
+LEGACY_PARAMS = {"optimizer": "adamw", "length_grouped": False, "trim_padding": False}
 
 
 def recorded_params(info: dict[str, Any]) -> dict[str, Any]:

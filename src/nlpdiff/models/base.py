@@ -63,6 +63,9 @@ class Head(ABC):
     #: whether :meth:`gold_output` exists (VoG); if not, the reason, for the error message
     supports_vog: ClassVar[bool] = True
     vog_unsupported_reason: ClassVar[str] = ""
+    #: whether :meth:`forward` pads a batch to its longest sample, so that ``TrainParams.trim_padding`` computes
+    #: training batches in pieces of similar length (:func:`nlpdiff.engine.padding_pieces`)
+    pads_to_longest: ClassVar[bool] = False
     #: the dataclass of this head's own options (see :mod:`nlpdiff.config`)
     options_class: ClassVar[type[HeadOptions]] = NoOptions
 

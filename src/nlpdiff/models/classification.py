@@ -141,14 +141,15 @@ class ClassificationHeadBase(Head):
     def evaluate(self, point: str = "checkpoint") -> dict[str, float]:
         import torch
 
+        from nlpdiff.recording import length_batches
+
         n = len(self.held_labels)
-        order = np.argsort(self._enc_lengths(self.held_enc), kind="stable")
         correct = np.empty(n)
         loss = np.empty(n)
-        bs = self.params.eval_batch_size
+        # batches by length, cut further where padding costs more than a call under trim_padding
+        trim = bool(self.pads_to_longest and self.params.trim_padding)
         with torch.no_grad():
-            for i in range(0, n, bs):
-                idx = order[i:i + bs]
+            for idx in length_batches(self._enc_lengths(self.held_enc), self.params.eval_batch_size, trim=trim):
                 logits = self._logits(self.held_enc, idx).float()
                 s = classification_stats(logits, self.held_labels[idx].to(logits.device))
                 correct[idx] = s["correct"]
@@ -170,6 +171,7 @@ class FinetuneClassificationHead(ClassificationHeadBase):
     """Any Hugging Face model with a sequence-classification head, every weight trained."""
 
     backbone = "finetune"
+    pads_to_longest = True
 
     def _load(self) -> None:
         from nlpdiff.models.hub import load_classifier

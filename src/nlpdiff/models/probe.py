@@ -257,6 +257,7 @@ class ProbeQAHead(ExtractiveQAHead):
     options_class = ProbeQAOptions
 
     backbone = "probe"
+    pads_to_longest = False
 
     def build(self, samples: pd.DataFrame, heldout: pd.DataFrame) -> pd.DataFrame:
         import torch

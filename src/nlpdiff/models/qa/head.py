@@ -43,6 +43,7 @@ class ExtractiveQAHead(Head):
 
     kind = "extractive_qa"
     backbone = "finetune"
+    pads_to_longest = True
     extra_stats = ("f1",)
     options_class = QAOptions
     heldout_metric = "f1"

@@ -48,6 +48,7 @@ class FinetuneSummarizationHead(Head):
 
     kind = "summarization"
     backbone = "finetune"
+    pads_to_longest = True
     extra_stats = ("loss_sum", "n_tokens")
     options_class = SummarizationOptions
     heldout_metric = "rougeL"
