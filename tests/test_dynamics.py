@@ -345,3 +345,10 @@ def test_trim_padding_default_legacy_runs_and_bad_values(tiny_run, tmp_path):
         from_flat({**base, "trim_padding": "yes", "output_dir": str(tmp_path / "bad")})
     assert err.value.param == "trim_padding" and not (tmp_path / "bad").exists()
     assert rundir.recorded_params({"params": {"learning_rate": 1e-3}})["trim_padding"] is False
+    from nlpdiff.dynamics import trims_padding
+    from nlpdiff.models.classification import FinetuneClassificationHead
+
+    params = from_flat(base)
+    assert trims_padding(params, FinetuneClassificationHead, torch.device("cpu"))
+    assert not trims_padding(params, FinetuneClassificationHead, torch.device("cuda"))  # not measured there
+    assert not trims_padding(from_flat({**base, "trim_padding": False}), FinetuneClassificationHead, "cpu")

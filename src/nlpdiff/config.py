@@ -80,7 +80,7 @@ class TrainParams:
     #: each padded to its own longest sample (:func:`nlpdiff.engine.padding_pieces`): the same batches, mean
     #: loss and optimiser steps, far less padding; the dropout draws differ, as in a rerun. False: one padded
     #: forward pass per batch, the path of every run recorded before this field existed and of the study's
-    #: committed parts. No effect on the probe and scratch heads.
+    #: committed parts. No effect on the probe and scratch heads, nor on an accelerator (``dynamics.trims_padding``).
     trim_padding: bool = True
     max_length: int = 64
     seed: int = 0

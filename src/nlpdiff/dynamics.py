@@ -109,7 +109,7 @@ def train(params: TrainParams, progress: bool = True, heldout: bool = True,
     state = plan_state(head, sampler, params.epochs, params.checkpoints_per_epoch, n, device=device,
                        autocast=device.type == "cuda" and torch.cuda.is_bf16_supported(), progress=progress,
                        timings={**timings, "eval_pass": 0.0, "heldout": 0.0, "vog": 0.0},
-                       pieces=padding_pieces(lengths) if params.trim_padding and head.pads_to_longest else None)
+                       pieces=padding_pieces(lengths) if trims_padding(params, head, device) else None)
     recorder = Recorder(n, state.n_checkpoints, params.epochs, head.stat_columns)
     vog = VogPass(lengths, params.eval_batch_size) if params.vog else None
     rows = MetricsRows()
@@ -125,6 +125,14 @@ def train(params: TrainParams, progress: bool = True, heldout: bool = True,
     run = rundir.load_run(params.output_dir)
     run.head = head
     return run
+
+
+def trims_padding(params: TrainParams, head, device) -> bool:
+    """Whether a run computes its batches in pieces (``TrainParams.trim_padding``): asked for, on a head that
+    pads a batch to its longest sample, on a CPU. The fixed cost of a call (:data:`nlpdiff.engine.
+    PIECE_OVERHEAD_TOKENS`) was measured on a CPU; on an accelerator a call costs far more tokens' worth
+    (unmeasured here), so its batches stay whole."""
+    return bool(params.trim_padding and head.pads_to_longest and getattr(device, "type", str(device)) == "cpu")
 
 
 def data_source(params: TrainParams) -> dict[str, Any]:

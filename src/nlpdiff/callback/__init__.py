@@ -23,7 +23,7 @@ does), and the scalar ones (``sentence``, ``idx``, ...) go into ``samples.parque
 What it records, at each checkpoint (``every="epoch"``: each epoch end; ``every=N``: every N
 optimiser steps): a separate forward pass over the whole training set with the model in eval mode
 (dropout off, no gradient), in the dataset's order (when the dataset has ``input_ids``: batched by
-length, and a batch cut where its padding costs more than another call,
+length, and on a CPU a batch cut where its padding costs more than another call,
 :func:`nlpdiff.recording.length_batches`), as in the action-score code of Arriaga et al. (2023). Per sample:
 :func:`nlpdiff.models.classification.classification_stats` (``loss``, ``gold_prob``,
 ``correct``, ``margin``, ``entropy``, ``el2n``). The callback is a thin adapter: it feeds the
@@ -158,8 +158,10 @@ class DynamicsCallback(TrainerCallback):
         self._head = _TrainerModel(model, dataset, collator, self.label_column, args)
         self._recorder = Recorder(self._n, 0, 0, STAT_COLUMNS)
         lengths = self._lengths if self._lengths is not None else np.zeros(self._n, dtype=np.int64)
-        # batches cut where padding costs more than a call when the dataset has token lengths
-        self._eval_pass = EvalPass(self._recorder, lengths, self.eval_batch_size, trim=self._lengths is not None)
+        # batches cut where padding costs more than a call, when the dataset has token lengths, on a CPU
+        # (where that cost was measured: nlpdiff.dynamics.trims_padding)
+        trim = self._lengths is not None and next(model.parameters()).device.type == "cpu"
+        self._eval_pass = EvalPass(self._recorder, lengths, self.eval_batch_size, trim=trim)
         self._state = State(head=self._head, n_samples=self._n, epochs=0, plan=[], cuts=[], progress=False,
                             timings={"eval_pass": 0.0})
         self._writer = rundir.RunWriter(self.output_dir)

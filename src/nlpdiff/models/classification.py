@@ -147,7 +147,9 @@ class ClassificationHeadBase(Head):
         correct = np.empty(n)
         loss = np.empty(n)
         # batches by length, cut further where padding costs more than a call under trim_padding
-        trim = bool(self.pads_to_longest and self.params.trim_padding)
+        from nlpdiff.dynamics import trims_padding
+
+        trim = trims_padding(self.params, self, self.device)
         with torch.no_grad():
             for idx in length_batches(self._enc_lengths(self.held_enc), self.params.eval_batch_size, trim=trim):
                 logits = self._logits(self.held_enc, idx).float()
