@@ -413,8 +413,9 @@ if len(versus):
         for _, r in rows.iterrows():
             verdict = ("better than" if r["low"] > 0 and r["p (Holm)"] < 0.05 else
                        "worse than" if r["high"] < 0 and r["p (Holm)"] < 0.05 else "not shown to differ from")
-            parts.append(f"on `{r.signal}` (run `{r.run}`) the action score ({r.action:.2f}) is {verdict} "
-                         f"`{r['best other score']}` ({r['its spearman']:.2f}; Holm p {r['p (Holm)']:.3f})")
+            parts.append(f"on `{r.signal}` (run `{r.run}`) the action score ({pages.format_number(r.action, 2)}) is "
+                         f"{verdict} `{r['best other score']}` ({pages.format_number(r['its spearman'], 2)}; "
+                         f"Holm p {r['p (Holm)']:.3f})")
         lines.append(f"**{data}**: " + "; ".join(parts) + ".")
     display(Markdown("\n\n".join(lines)))
 else:
