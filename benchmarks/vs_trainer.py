@@ -8,12 +8,16 @@ warmup, weight decay 0.01, gradient clipping at 1.0, one torch thread, CPU. Cont
 * ``trainer``: a plain ``transformers.Trainer`` (its default optimiser, ``adamw_torch_fused``), no recording;
 * ``trainer+callback``: the same with :class:`nlpdiff.DynamicsCallback` (eval pass at the epoch end);
 * ``train() default``: what :func:`nlpdiff.dynamics.train` runs with its defaults (issue 23): AdamW's
-  fused kernel (``optimizer="adamw_fused"``), the :class:`~nlpdiff.recording.TrainPass` handler and the
-  :class:`~nlpdiff.recording.EvalPass` (a forward pass over the whole training set in eval mode,
-  length-sorted batches) at the default 2 checkpoints per epoch;
+  fused kernel (``optimizer="adamw_fused"``), each shuffled batch computed in pieces of similar length
+  (``trim_padding=True``, :func:`nlpdiff.engine.padding_pieces`), the
+  :class:`~nlpdiff.recording.TrainPass` handler and the :class:`~nlpdiff.recording.EvalPass` (a forward
+  pass over the whole training set in eval mode, length-sorted batches cut the same way) at the default
+  2 checkpoints per epoch;
 * ``train-pass only``: the same loop recording only the training forward pass (no eval pass);
-* ``study path (adamw)``: the default recording with torch's default AdamW path (``optimizer="adamw"``,
-  the single-tensor loop on a CPU), which the study's committed parts pin (it changes the numbers slightly);
+* ``padded batches``: the default recording with each batch computed whole, padded to its longest
+  sentence (``trim_padding=False``), and the eval pass's sorted batches uncut;
+* ``study path (adamw, padded)``: that, with torch's default AdamW path (``optimizer="adamw"``, the
+  single-tensor loop on a CPU): the path the study's committed parts pin;
 * ``train(length_grouped=True)``: the default recording on batches of similar length
   (:class:`~nlpdiff.samplers.LengthGroupedSampler`), against its fair comparator
   ``trainer, group_by_length`` (the Trainer's own option for the same thing, ``train_sampling_strategy="group_by_length"``).
@@ -29,17 +33,21 @@ ratios to the plain Trainer. Goals (issue 23): ``train() default`` <= 1.00x, ``t
 stage (imports, model, data, first step, epoch, eval pass, writing), with the sizes of the model,
 gradients, AdamW state, tokenised data and recorder arrays.
 
-Measured 2026-12-06 on the shared 2-core development machine (AMD EPYC, torch 2.13.0+cpu; a 2-thread
-training job ran beside it, so CPU times are inflated and noisy), ``--n 1024 --repeats 3 --no-memory``,
-medians: Trainer 44.7 s; + callback 53.5 s (1.20x; goal 1.05x, not met); ``train()`` default 58.4 s
-(1.31x; goal 1.00x, not met); train-pass only 44.3 s (0.99x; goal 0.90x, not met); the study's pinned
-AdamW path 60.9 s (1.36x: fused AdamW saves ~4 % here); Trainer with group_by_length 23.1 s (0.52x);
-``train(length_grouped=True)`` 31.7 s (0.71x of the plain Trainer, 1.37x of the grouped one). What is
-left is the recording itself: each eval pass is a forward pass over every training sentence (~7 s here,
-about a third of a length-grouped training epoch), which a Trainer without recording never runs; the
-training loop alone is at parity with the Trainer (0.99x). Fewer checkpoints (``checkpoints_per_epoch=1``)
-halve it, at the price of a shorter trajectory. Peak RSS of one 1,024-sentence run
-(``--memory-only``): 1,679 MiB = 308 MiB libraries (torch, transformers) + 87 MiB parameters +
+Measured 2026-12-07 on the 2-core development machine (AMD EPYC, torch 2.13.0+cpu, nothing else
+running), ``--n 1024 --repeats 2 --no-memory``, medians: Trainer 43.5 s; + callback 47.5 s (1.091x;
+goal 1.05x, **not met**); ``train()`` default 35.4 s (0.814x; goal 1.00x, met); train-pass only 24.9 s
+(0.572x; goal 0.90x, met); the same default recording on whole padded batches 54.3 s (1.247x) and on
+the study's pinned AdamW path 56.9 s (1.306x); Trainer with group_by_length 21.2 s (0.488x);
+``train(length_grouped=True)`` 23.6 s (0.543x; 1.113x of the grouped Trainer). Trimmed padding is the
+lever: a shuffled batch of SST-2 sentences is padded to its longest sentence, so most of a padded step
+computes padding; the pieces compute the same batch's loss and gradient on far fewer tokens. What keeps
+the callback above 1.05x is its recording pass: a forward pass over every training sentence at each
+epoch end (4.0 s here, 0.09x of the Trainer's epoch, with the pass's batches already cut to their
+lengths), which a Trainer without recording never runs; a callback sees the Trainer's loop and never
+owns it, so it cannot make the Trainer's own padded steps cheaper to pay for the pass. The measurement
+of 2026-12-06 (before trimmed padding, a 2-thread job beside it): Trainer 44.7 s, + callback 1.20x,
+``train()`` default 1.31x, train-pass only 0.99x. Peak RSS of one 1,024-sentence run (2026-12-06, whole
+padded batches; ``--memory-only``): 1,679 MiB = 308 MiB libraries (torch, transformers) + 87 MiB parameters +
 87 MiB gradients + 173 MiB AdamW moments + about 120 MiB model loading and tokenizer + the rest,
 about 900 MiB, activations of the training and eval passes that glibc's allocator keeps after
 they are freed (``malloc_trim(0)`` at the end gives back about 940 MiB); the tokenised data (1.5 MiB)
