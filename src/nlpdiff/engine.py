@@ -157,11 +157,12 @@ def padding_pieces(lengths, overhead_tokens: int = PIECE_OVERHEAD_TOKENS) -> Cal
         raise ValueError(f"overhead_tokens={overhead_tokens} is not allowed: expected a number >= 0")
 
     def pieces(idx: np.ndarray) -> list[np.ndarray]:
-        rows = np.argsort(lengths[np.asarray(idx, dtype=np.int64)], kind="stable")
+        batch_lengths = lengths[np.asarray(idx, dtype=np.int64)]
+        rows = np.argsort(batch_lengths, kind="stable")
         n = len(rows)
         if n < 2:
             return [rows]
-        ln = lengths[np.asarray(idx, dtype=np.int64)][rows]
+        ln = batch_lengths[rows]
         best = np.zeros(n + 1)
         cut = np.zeros(n + 1, dtype=np.int64)
         for j in range(1, n + 1):  # best[j]: the cheapest cutting of the j shortest; the last piece is [i, j)
